@@ -1,0 +1,6 @@
+//! # pecdesk-companion
+//!
+//! The PecDesk companion service and its command line (`pecdesk`).
+
+pub mod cli;
+pub mod inspect;

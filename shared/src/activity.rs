@@ -1,0 +1,1 @@
+//! The activity state machine: standard flow and approval flow (see `DESIGN.md`).

@@ -1,0 +1,22 @@
+//! # pecdesk-core
+//!
+//! The pure domain of PecDesk, shared by the companion service and (compiled to
+//! WebAssembly) by the Outlook and Thunderbird add-ins:
+//!
+//! - [`pec`]: classification of every PEC message kind, extraction of the original
+//!   message and the JSON summary of `PEC.md`;
+//! - [`daticert`]: a tolerant parser of `daticert.xml`;
+//! - [`signature`]: the S/MIME (`smime.p7s`) check over the signed part;
+//! - [`activity`]: the activity state machine (standard and approval flows);
+//! - [`policy`]: mailbox policies, roles and what a user may do.
+//!
+//! Nothing here performs I/O, spawns threads or reads the clock: "now" is always a
+//! parameter. Every parser takes untrusted bytes and never panics on them.
+
+pub mod activity;
+pub mod daticert;
+pub mod pec;
+pub mod policy;
+pub mod signature;
+
+pub use pec::{InspectOptions, Inspection, PecKind, Summary, inspect};

@@ -1,0 +1,1 @@
+//! Mailbox policies, roles and the permission model (see `DESIGN.md`).
