@@ -1,8 +1,25 @@
 //! Classification and summary of PEC messages (see `PEC.md`).
+//!
+//! [`inspect`] reads one raw message: [`classify`] names its kind from the headers, the
+//! MIME walk (`mime`) finds the top-level `daticert.xml` and `postacert.eml`,
+//! [`crate::daticert`] reads the certification data, `original` reads the original
+//! message and `summary` assembles the JSON summary of `PEC.md`. Nothing here panics on
+//! input: what cannot be read becomes a [`PecError`] in the result.
+
+mod classify;
+mod error;
+mod headers;
+mod mime;
+mod original;
+mod summary;
 
 use serde::{Deserialize, Serialize};
 
+use crate::daticert::Daticert;
 use crate::signature::{SignatureReport, TrustAnchors};
+
+pub use classify::{Classification, classify, strip_subject_prefix};
+pub use error::PecError;
 
 /// Every kind of message a PEC box can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -18,6 +35,38 @@ pub enum PecKind {
     PreavvisoErroreConsegna,
     RilevazioneVirus,
     NotPec,
+}
+
+impl PecKind {
+    /// Every kind, in the order of `PEC.md`.
+    pub const ALL: [PecKind; 10] = [
+        PecKind::PostaCertificata,
+        PecKind::Anomalia,
+        PecKind::Accettazione,
+        PecKind::NonAccettazione,
+        PecKind::PresaInCarico,
+        PecKind::AvvenutaConsegna,
+        PecKind::ErroreConsegna,
+        PecKind::PreavvisoErroreConsegna,
+        PecKind::RilevazioneVirus,
+        PecKind::NotPec,
+    ];
+
+    /// The kebab-case name used in JSON and in daticert `tipo`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PecKind::PostaCertificata => "posta-certificata",
+            PecKind::Anomalia => "anomalia",
+            PecKind::Accettazione => "accettazione",
+            PecKind::NonAccettazione => "non-accettazione",
+            PecKind::PresaInCarico => "presa-in-carico",
+            PecKind::AvvenutaConsegna => "avvenuta-consegna",
+            PecKind::ErroreConsegna => "errore-consegna",
+            PecKind::PreavvisoErroreConsegna => "preavviso-errore-consegna",
+            PecKind::RilevazioneVirus => "rilevazione-virus",
+            PecKind::NotPec => "not-pec",
+        }
+    }
 }
 
 /// One entry of daticert `destinatari`.
@@ -75,6 +124,9 @@ pub struct OriginalMessage {
     pub text_body: Option<String>,
     pub html_body: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// Display name of `From`, when written.
+    #[serde(default)]
+    pub from_name: Option<String>,
 }
 
 /// Everything the core reads out of one message.
@@ -85,6 +137,16 @@ pub struct Inspection {
     pub message_id: Option<String>,
     /// The original message (`postacert.eml`) when present.
     pub original: Option<OriginalMessage>,
+    /// The problems of `summary.problems`, typed (the summary holds their Italian text).
+    #[serde(default)]
+    pub errors: Vec<PecError>,
+    /// A virus notice (`X-VerificaSicurezza: errore`, `... PER VIRUS:`, rilevazione-virus).
+    #[serde(default)]
+    pub virus: bool,
+    /// The outer `daticert.xml` as read (also when malformed: the fields read before the
+    /// error); `None` when absent or ignored (not-pec, anomalia).
+    #[serde(default)]
+    pub daticert: Option<Daticert>,
 }
 
 /// Options of [`inspect`].
@@ -94,29 +156,12 @@ pub struct InspectOptions {
     pub signature: Option<TrustAnchors>,
 }
 
-/// Reads one raw message (RFC 5322 bytes, LF or CRLF). Never panics.
-///
-/// PLACEHOLDER in the workspace skeleton: replaced by the real parser.
-pub fn inspect(_raw: &[u8], _options: &InspectOptions) -> Inspection {
-    Inspection {
-        summary: Summary {
-            kind: PecKind::NotPec,
-            receipt_type: None,
-            error: None,
-            identificativo: None,
-            original_message_id: None,
-            sender: None,
-            recipients: Vec::new(),
-            subject: None,
-            provider: None,
-            issued_at: None,
-            recipient: None,
-            has_original: false,
-            has_daticert: false,
-            problems: Vec::new(),
-            signature: None,
-        },
-        message_id: None,
-        original: None,
+/// Reads one raw message (RFC 5322 bytes, LF or CRLF). Never panics: whatever cannot be
+/// read is reported in `summary.problems` (and typed in `errors`).
+pub fn inspect(raw: &[u8], options: &InspectOptions) -> Inspection {
+    let mut inspection = summary::inspect_message(raw);
+    if let Some(anchors) = &options.signature {
+        inspection.summary.signature = Some(crate::signature::verify(raw, anchors));
     }
+    inspection
 }

@@ -1,1 +1,202 @@
-//! Tests: golden.
+//! Golden test: every `shared/tests/fixtures/*.eml` (synthetic, written by
+//! `fixtures/generate.py`) against its `*.json`, run as LF and as CRLF.
+//!
+//! Compared: every summary key (the keys of `PEC.md`, `problems`, `signature`) and, when
+//! the JSON has it, an `original` projection (ids, sender, subject, text body, whether an
+//! HTML body exists, attachments by name/type/placeholder). A `problems` entry ending in
+//! `…` matches as a prefix (parser messages carry byte positions). On mismatch the actual
+//! value is written to `<name>.failed` (gitignored) next to the fixture.
+#![allow(clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use pecdesk_core::pec::Inspection;
+use pecdesk_core::{InspectOptions, inspect};
+use serde_json::{Value, json};
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Every `*.eml` fixture with its raw bytes, sorted by name.
+pub fn fixtures() -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(fixtures_dir())
+        .expect("read fixtures dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .map(|p| {
+            let name = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            (name, std::fs::read(&p).expect("read fixture"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Bare LF → CRLF.
+pub fn to_crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 20);
+    let mut prev = 0u8;
+    for &b in raw {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}
+
+fn actual_json(inspection: &Inspection) -> Value {
+    let mut value = serde_json::to_value(&inspection.summary).expect("summary serialises");
+    let original = inspection.original.as_ref().map(|o| {
+        json!({
+            "message_id": o.message_id,
+            "riferimento_message_id": o.riferimento_message_id,
+            "from": o.from,
+            "subject": o.subject,
+            "text_body": o.text_body.as_deref().map(|t| t.replace("\r\n", "\n").trim().to_owned()),
+            "has_html_body": o.html_body.is_some(),
+            "attachments": o.attachments.iter().map(|a| json!({
+                "name": a.name,
+                "content_type": a.content_type,
+                "sha1_placeholder": a.sha1_placeholder,
+            })).collect::<Vec<_>>(),
+        })
+    });
+    if let Some(map) = value.as_object_mut() {
+        map.insert("original".to_owned(), original.unwrap_or(Value::Null));
+    }
+    value
+}
+
+fn problems_match(got: &Value, want: &Value) -> bool {
+    let (Some(got), Some(want)) = (got.as_array(), want.as_array()) else {
+        return got == want;
+    };
+    got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .all(|(g, w)| match (g.as_str(), w.as_str()) {
+                (Some(g), Some(w)) => match w.strip_suffix('…') {
+                    Some(prefix) => g.starts_with(prefix),
+                    None => g == w,
+                },
+                _ => g == w,
+            })
+}
+
+fn compare(actual: &Value, expected: &Value) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let Some(expected_map) = expected.as_object() else {
+        return vec!["expected JSON is not an object".to_owned()];
+    };
+    let summary_keys = actual
+        .as_object()
+        .map(|m| m.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    for key in summary_keys {
+        if key == "original" && !expected_map.contains_key("original") {
+            continue;
+        }
+        let got = actual.get(&key).unwrap_or(&Value::Null);
+        let want = expected.get(&key).unwrap_or(&Value::Null);
+        let same = if key == "problems" {
+            problems_match(got, want)
+        } else {
+            got == want
+        };
+        if !same {
+            diffs.push(format!("{key}: got {got}, expected {want}"));
+        }
+    }
+    diffs
+}
+
+#[test]
+fn every_fixture_matches_its_expected_json_with_lf_and_crlf() {
+    let dir = fixtures_dir();
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for (name, raw) in fixtures() {
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(dir.join(format!("{name}.json"))).expect("expected json exists"),
+        )
+        .expect("expected json parses");
+        for (ending, bytes) in [("LF", raw.clone()), ("CRLF", to_crlf(&raw))] {
+            let actual = actual_json(&inspect(&bytes, &InspectOptions::default()));
+            let diffs = compare(&actual, &expected);
+            ran += 1;
+            if !diffs.is_empty() {
+                let pretty = serde_json::to_string_pretty(&actual).unwrap_or_default();
+                let _ = std::fs::write(dir.join(format!("{name}.{ending}.failed")), pretty);
+                failures.push(format!("{name} ({ending}):\n  {}", diffs.join("\n  ")));
+            }
+        }
+    }
+    assert!(ran >= 2, "no fixture ran in {dir:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} run(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_kind_of_pec_md_has_a_fixture() {
+    let dir = fixtures_dir();
+    let kinds: std::collections::BTreeSet<String> = fixtures()
+        .iter()
+        .filter_map(|(name, _)| {
+            let value: Value =
+                serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).ok()?)
+                    .ok()?;
+            value.get("kind")?.as_str().map(str::to_owned)
+        })
+        .collect();
+    for kind in pecdesk_core::PecKind::ALL {
+        assert!(
+            kinds.contains(kind.as_str()),
+            "no fixture of kind {}",
+            kind.as_str()
+        );
+    }
+}
+
+#[test]
+fn virus_notices_are_flagged_and_ordinary_receipts_are_not() {
+    let dir = fixtures_dir();
+    for (name, expect_virus) in [
+        ("non_accettazione_virus", true),
+        ("errore_consegna_virus", true),
+        ("rilevazione_virus", true),
+        ("non_accettazione", false),
+        ("errore_consegna", false),
+    ] {
+        let raw = std::fs::read(dir.join(format!("{name}.eml"))).expect("fixture");
+        let inspection = inspect(&raw, &InspectOptions::default());
+        assert_eq!(inspection.virus, expect_virus, "{name}");
+    }
+}
+
+#[test]
+fn the_outer_daticert_wins_over_the_one_inside_a_forwarded_pec() {
+    let raw = std::fs::read(fixtures_dir().join("busta_trasporto_inoltro_pec_annidata.eml"))
+        .expect("fixture");
+    let inspection = inspect(&raw, &InspectOptions::default());
+    let daticert = inspection.daticert.expect("outer daticert read");
+    assert_eq!(
+        daticert.identificativo.as_deref(),
+        Some("opec400.20240610150000.5.5.5.5@pec.gestore.example")
+    );
+    assert_eq!(
+        daticert.gestore_emittente.as_deref(),
+        Some("Gestore Esempio S.p.A.")
+    );
+}
