@@ -12,8 +12,10 @@ use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 pub(crate) struct Layout<'m, 'x> {
     /// The root is `multipart/signed`.
     pub signed: bool,
-    /// Top-level `daticert.xml` candidates, in order.
+    /// Top-level parts named `daticert.xml`, in order.
     pub daticert: Vec<&'m MessagePart<'x>>,
+    /// Top-level unnamed XML parts: the daticert of a PEC whose provider forgot the name.
+    pub unnamed_xml: Vec<&'m MessagePart<'x>>,
     /// The top-level `postacert.eml` (`message/rfc822`).
     pub postacert: Option<&'m MessagePart<'x>>,
     /// A multipart of the outer message lacks its closing boundary.
@@ -51,22 +53,19 @@ pub(crate) fn layout<'m, 'x>(message: &'m Message<'x>) -> Layout<'m, 'x> {
         p.attachment_name()
             .is_some_and(|n| n.trim().eq_ignore_ascii_case(name))
     };
-    let mut daticert: Vec<&MessagePart<'x>> = top
+    let daticert: Vec<&MessagePart<'x>> = top
         .iter()
         .copied()
         .filter(|p| named(p, "daticert.xml") && !p.is_multipart() && !p.is_message())
         .collect();
-    if daticert.is_empty() {
-        // Tolerance: an unnamed XML part at the top level of a PEC is the daticert.
-        daticert = top
-            .iter()
-            .copied()
-            .filter(|p| {
-                p.attachment_name().is_none()
-                    && (is_type(p, "application", "xml") || is_type(p, "text", "xml"))
-            })
-            .collect();
-    }
+    let unnamed_xml: Vec<&MessagePart<'x>> = top
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.attachment_name().is_none()
+                && (is_type(p, "application", "xml") || is_type(p, "text", "xml"))
+        })
+        .collect();
     let is_rfc822 =
         |p: &&MessagePart<'x>| is_type(p, "message", "rfc822") || is_type(p, "message", "global");
     let postacert = top
@@ -82,8 +81,16 @@ pub(crate) fn layout<'m, 'x>(message: &'m Message<'x>) -> Layout<'m, 'x> {
             (unnamed.len() == 1).then(|| unnamed[0])
         });
 
+    // Only the containers PEC defines are checked (the root and the signed content):
+    // scanning for every boundary of an adversarial message would be quadratic.
     let raw = message.raw_message();
-    let truncated = message.parts.iter().any(|p| {
+    let containers = root.into_iter().chain(
+        root.filter(|_| signed)
+            .and_then(|r| r.sub_parts())
+            .and_then(|children| children.first())
+            .and_then(|id| part(*id)),
+    );
+    let truncated = containers.into_iter().any(|p| {
         p.is_multipart()
             && p.content_type()
                 .and_then(|ct| ct.attribute("boundary"))
@@ -95,6 +102,7 @@ pub(crate) fn layout<'m, 'x>(message: &'m Message<'x>) -> Layout<'m, 'x> {
     Layout {
         signed,
         daticert,
+        unnamed_xml,
         postacert,
         truncated,
         undecodable,
@@ -130,6 +138,10 @@ pub(crate) fn content_type_string(part: &MessagePart<'_>) -> String {
 }
 
 fn has_closing_boundary(raw: &[u8], boundary: &[u8]) -> bool {
+    // RFC 2046 caps boundaries at 70 characters; a longer one is not worth a costly scan.
+    if boundary.is_empty() || boundary.len() > 200 {
+        return true;
+    }
     let mut needle = Vec::with_capacity(boundary.len() + 4);
     needle.extend_from_slice(b"--");
     needle.extend_from_slice(boundary);

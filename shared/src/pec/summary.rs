@@ -78,10 +78,16 @@ pub(crate) fn inspect_message(raw: &[u8]) -> Inspection {
         }
         PecKind::Anomalia => {}
         _ => {
-            if layout.daticert.len() > 1 {
+            // Tolerance: an unnamed XML part stands in when no part is named daticert.xml.
+            let candidates = if layout.daticert.is_empty() {
+                &layout.unnamed_xml
+            } else {
+                &layout.daticert
+            };
+            if candidates.len() > 1 {
                 errors.push(PecError::MultipleDaticert);
             }
-            match layout.daticert.first() {
+            match candidates.first() {
                 None => errors.push(PecError::MissingDaticert),
                 Some(part) => match read_daticert(part) {
                     Ok(read) => {

@@ -112,3 +112,49 @@ fn every_public_corpus_message_matches_expected_json() {
     );
     eprintln!("corpus: {ran} file(s) compared, {disputes} disputed key(s)");
 }
+
+#[test]
+fn every_public_corpus_message_reads_the_same_with_crlf_line_endings() {
+    let Some(corpus) = std::env::var_os("PECDESK_CORPUS") else {
+        eprintln!("notice: PECDESK_CORPUS is not set; the CRLF corpus test did not run");
+        return;
+    };
+    let public = PathBuf::from(corpus).join("public");
+    let mut ran = 0;
+    let mut differences = Vec::new();
+    for entry in std::fs::read_dir(&public).expect("read the corpus folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|ext| ext != "eml") {
+            continue;
+        }
+        let raw = std::fs::read(&path).expect("read a corpus file");
+        let started = std::time::Instant::now();
+        let lf = inspect(&raw, &InspectOptions::default()).summary;
+        let elapsed = started.elapsed();
+        let crlf = inspect(&crate::golden::to_crlf(&raw), &InspectOptions::default()).summary;
+        eprintln!(
+            "{}: {} bytes, inspect {:?} (debug build)",
+            path.display(),
+            raw.len(),
+            elapsed
+        );
+        ran += 1;
+        let lf = serde_json::to_value(lf).expect("serialises");
+        let crlf = serde_json::to_value(crlf).expect("serialises");
+        for key in PEC_KEYS {
+            if lf.get(key) != crlf.get(key) {
+                differences.push(format!(
+                    "{}: {key}: LF {:?}, CRLF {:?}",
+                    path.display(),
+                    lf.get(key),
+                    crlf.get(key)
+                ));
+            }
+        }
+    }
+    assert!(
+        ran > 0,
+        "PECDESK_CORPUS is set but no *.eml ran in {public:?}"
+    );
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}

@@ -180,3 +180,19 @@ proptest! {
         prop_assert_eq!(d.issued_at(), Some(expected_date));
     }
 }
+
+/// Inputs that once made the parser (or a dependency) panic, kept as regressions
+/// (`shared/tests/fixtures/regressions/`, found by `cargo fuzz`).
+#[test]
+fn fuzz_regressions_do_not_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/regressions");
+    let mut ran = 0;
+    for entry in std::fs::read_dir(&dir).expect("regressions folder") {
+        let path = entry.expect("entry").path();
+        let raw = std::fs::read(&path).expect("read regression");
+        check_invariants(&inspect(&raw, &InspectOptions::default()));
+        check_invariants(&inspect(&to_crlf(&raw), &InspectOptions::default()));
+        ran += 1;
+    }
+    assert!(ran > 0, "no regression input in {dir:?}");
+}
