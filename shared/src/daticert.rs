@@ -192,9 +192,9 @@ fn parse_decoded(text: &str, not_utf8: bool) -> Result<Daticert, DaticertError> 
     }
     loop {
         match reader.read_event() {
-            Ok(Event::Start(start)) => state.open(&start, false),
+            Ok(Event::Start(start)) => state.open(&start),
             Ok(Event::Empty(start)) => {
-                state.open(&start, true);
+                state.open(&start);
                 state.close();
             }
             Ok(Event::End(_)) => state.close(),
@@ -309,7 +309,8 @@ struct ParseState {
 }
 
 impl ParseState {
-    fn open(&mut self, start: &BytesStart<'_>, empty: bool) {
+    /// A start tag (also the start half of an empty element, closed right after).
+    fn open(&mut self, start: &BytesStart<'_>) {
         let name = String::from_utf8_lossy(start.local_name().as_ref()).to_lowercase();
         if !self.seen_root {
             if name == "postacert" {
@@ -321,9 +322,7 @@ impl ParseState {
                 }
             }
             // Anything before the root (a wrapper) is skipped silently.
-            if !empty {
-                self.stack.push(name);
-            }
+            self.stack.push(name);
             return;
         }
         match name.as_str() {
@@ -348,22 +347,31 @@ impl ParseState {
                 }
             }
         }
-        self.text.clear();
-        if !empty {
-            self.stack.push(name);
+        if LEAVES.contains(&name.as_str()) && !self.in_leaf() {
+            self.text.clear();
         }
+        self.stack.push(name);
+    }
+
+    /// Inside a value element (markup nested in a value keeps its text).
+    fn in_leaf(&self) -> bool {
+        self.stack
+            .iter()
+            .any(|name| LEAVES.contains(&name.as_str()))
     }
 
     fn text(&mut self, text: &str) {
-        let Some(current) = self.stack.last() else {
-            return;
-        };
         if !self.seen_root || self.root_closed {
             return;
         }
-        if LEAVES.contains(&current.as_str()) {
+        if self.in_leaf() {
             self.text.push_str(text);
-        } else if CONTAINERS.contains(&current.as_str()) && !text.trim().is_empty() {
+            return;
+        }
+        let Some(current) = self.stack.last() else {
+            return;
+        };
+        if CONTAINERS.contains(&current.as_str()) && !text.trim().is_empty() {
             let warning = DaticertWarning::StrayText {
                 element: current.clone(),
             };
@@ -384,8 +392,11 @@ impl ParseState {
             self.root_closed = true;
             return;
         }
-        // Only direct leaves of the daticert structure count; a leaf nested in an unknown
-        // element still counts (tolerance), its parent was reported as unknown.
+        // Only the outermost value element takes the text; markup nested inside it (or
+        // any unknown element) leaves the text to its enclosing value.
+        if !LEAVES.contains(&name.as_str()) || self.in_leaf() {
+            return;
+        }
         let raw = std::mem::take(&mut self.text);
         let value = match name.as_str() {
             "oggetto" | "errore-esteso" | "gestore-emittente" => unwrap_lines(&raw),
@@ -689,6 +700,26 @@ mod tests {
             Some("Fattura  n. 12 di maggio \u{e8}")
         );
         assert!(d.warnings.contains(&DaticertWarning::NotUtf8));
+    }
+
+    #[test]
+    fn markup_inside_a_value_keeps_its_text() {
+        let xml = FULL.replace("Fattura  n. 12", "Fattura <b>n.</b> 12");
+        let d = parse(xml.as_bytes()).expect("parses");
+        assert_eq!(d.oggetto.as_deref(), Some("Fattura n. 12 di marzo"));
+        assert!(d.warnings.contains(&DaticertWarning::UnknownElement {
+            element: "b".to_owned()
+        }));
+    }
+
+    #[test]
+    fn an_empty_root_is_a_daticert_with_everything_missing() {
+        let d =
+            parse(b"<?xml version=\"1.0\"?><postacert tipo=\"accettazione\"/>").expect("parses");
+        assert_eq!(d.tipo.as_deref(), Some("accettazione"));
+        assert!(d.warnings.contains(&DaticertWarning::MissingElement {
+            element: "identificativo".to_owned()
+        }));
     }
 
     #[test]

@@ -50,8 +50,8 @@ pub enum PecError {
     #[error("daticert.xml is malformed ({detail}); fields read before the error are used")]
     MalformedDaticert { detail: String },
     /// A tolerated oddity inside `daticert.xml`.
-    #[error("{}", .0.message_en())]
-    Daticert(DaticertWarning),
+    #[error("{}", .warning.message_en())]
+    Daticert { warning: DaticertWarning },
     /// The header and `daticert.xml` disagree on the kind; the header wins.
     #[error("the headers say {header} but daticert.xml says {daticert}")]
     KindMismatch { header: String, daticert: String },
@@ -107,7 +107,7 @@ impl PecError {
             Self::MalformedDaticert { detail } => format!(
                 "daticert.xml malformato ({detail}); si usano i dati letti prima dell'errore"
             ),
-            Self::Daticert(warning) => warning.message_it(),
+            Self::Daticert { warning } => warning.message_it(),
             Self::KindMismatch { header, daticert } => {
                 format!("le intestazioni dicono {header} ma daticert.xml dice {daticert}")
             }

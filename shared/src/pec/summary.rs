@@ -92,12 +92,23 @@ pub(crate) fn inspect_message(raw: &[u8]) -> Inspection {
                 Some(part) => match read_daticert(part) {
                     Ok(read) => {
                         parsable = true;
-                        errors.extend(read.warnings.iter().cloned().map(PecError::Daticert));
+                        errors.extend(
+                            read.warnings
+                                .iter()
+                                .cloned()
+                                .map(|warning| PecError::Daticert { warning }),
+                        );
                         daticert = Some(read);
                     }
                     Err(DaticertError::Malformed { message, partial }) => {
                         errors.push(PecError::MalformedDaticert { detail: message });
-                        errors.extend(partial.warnings.iter().cloned().map(PecError::Daticert));
+                        errors.extend(
+                            partial
+                                .warnings
+                                .iter()
+                                .cloned()
+                                .map(|warning| PecError::Daticert { warning }),
+                        );
                         daticert = Some(*partial);
                     }
                     Err(other) => errors.push(PecError::UnreadableDaticert {

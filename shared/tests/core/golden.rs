@@ -200,3 +200,13 @@ fn the_outer_daticert_wins_over_the_one_inside_a_forwarded_pec() {
         Some("Gestore Esempio S.p.A.")
     );
 }
+
+#[test]
+fn every_inspection_survives_a_json_round_trip() {
+    for (name, raw) in fixtures() {
+        let inspection = inspect(&raw, &InspectOptions::default());
+        let json = serde_json::to_string(&inspection).expect("serialises");
+        let back: Inspection = serde_json::from_str(&json).expect("deserialises");
+        assert_eq!(back, inspection, "{name}");
+    }
+}
