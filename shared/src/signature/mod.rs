@@ -272,19 +272,22 @@ impl Context<'_, '_> {
         if !rsa_signature {
             return invalid(SignatureProblem::UnsupportedAlgorithm);
         }
-        let anchor_certs: Vec<Cert<'_>> = self
-            .anchors
-            .certificates
-            .iter()
-            .filter_map(|der| Cert::parse(der))
-            .collect();
-        let Some(cert) = self
+        // The signer certificate travels in the signature; a configured anchor may also
+        // be the signer itself. Anchors are decoded only when their bytes match.
+        let from_anchor;
+        let cert = match self
             .bundled
             .iter()
-            .chain(anchor_certs.iter())
             .find(|cert| identifies(&signer.sid, cert))
-        else {
-            return invalid(SignatureProblem::SignerCertificateMissing);
+        {
+            Some(cert) => cert,
+            None => {
+                from_anchor = self.anchor_named_by(&signer.sid);
+                match &from_anchor {
+                    Some(cert) => cert,
+                    None => return invalid(SignatureProblem::SignerCertificateMissing),
+                }
+            }
         };
         let mut report = describe(cert);
         match self.check_math(signer, alg, cert) {
@@ -382,6 +385,20 @@ impl Context<'_, '_> {
         Ok(())
     }
 
+    /// The anchor certificate the signer identifier names, if any.
+    fn anchor_named_by(&self, sid: &cms::SignerId<'_>) -> Option<Cert<'_>> {
+        self.anchors.certificates.iter().find_map(|der| {
+            if let cms::SignerId::IssuerSerial { issuer, serial } = sid {
+                // Cheap byte comparison before decoding the certificate.
+                let raw = RawCert::read(der).ok()?;
+                if raw.issuer != *issuer || raw.serial != *serial {
+                    return None;
+                }
+            }
+            Cert::parse(der).filter(|cert| identifies(sid, cert))
+        })
+    }
+
     /// Whether `cert` is an anchor itself or was signed by one.
     fn anchor_vouches_for(&self, cert: &Cert<'_>) -> bool {
         self.anchors.certificates.iter().any(|anchor_der| {
@@ -432,4 +449,49 @@ fn describe(cert: &Cert<'_>) -> SignatureReport {
 fn iso8601(seconds: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(seconds, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Two attributes in an order DER would sort the other way (longer one first).
+    const ATTR_B: &[u8] = &[0x30, 0x05, 0x06, 0x01, 0x2a, 0x31, 0x00];
+    const ATTR_A: &[u8] = &[0x30, 0x03, 0x06, 0x01, 0x29];
+
+    #[test]
+    fn signed_attributes_keep_their_original_order_with_the_set_tag() {
+        let mut implicit = vec![0xa0, (ATTR_B.len() + ATTR_A.len()) as u8];
+        implicit.extend_from_slice(ATTR_B);
+        implicit.extend_from_slice(ATTR_A);
+        let tlv = ber::Tlv::read_all(&implicit).unwrap();
+        let signed = signed_attributes_bytes(&tlv).unwrap();
+        assert_eq!(signed[0], 0x31);
+        assert_eq!(&signed[1..], &implicit[1..]);
+    }
+
+    #[test]
+    fn indefinite_signed_attributes_are_hashed_with_definite_lengths_in_the_same_order() {
+        let mut indefinite = vec![0xa0, 0x80];
+        indefinite.extend_from_slice(ATTR_B);
+        indefinite.extend_from_slice(ATTR_A);
+        indefinite.extend_from_slice(&[0, 0]);
+        let tlv = ber::Tlv::read_all(&indefinite).unwrap();
+        let signed = signed_attributes_bytes(&tlv).unwrap();
+        let mut expected = vec![0x31, (ATTR_B.len() + ATTR_A.len()) as u8];
+        expected.extend_from_slice(ATTR_B);
+        expected.extend_from_slice(ATTR_A);
+        assert_eq!(signed, expected);
+    }
+
+    #[test]
+    fn every_problem_has_an_italian_text_and_a_kebab_case_code() {
+        let problem = SignatureProblem::ContentDigestMismatch;
+        assert!(problem.italian().contains("modificato"));
+        assert_eq!(
+            serde_json::to_value(problem).unwrap(),
+            "content-digest-mismatch"
+        );
+    }
 }

@@ -389,3 +389,52 @@ fn the_report_serializes_with_lowercase_status_and_kebab_case_reason() {
             .contains("Gestore di Prova")
     );
 }
+
+#[test]
+fn a_signature_without_certificates_uses_the_signer_certificate_among_the_anchors() {
+    let raw = fixture("signed-nocerts-crlf.eml");
+    let report = verify(&raw, &no_anchors());
+    assert_status(&report, SignatureStatus::Invalid, "nocerts, no anchors");
+    assert_eq!(
+        report.reason,
+        Some(SignatureProblem::SignerCertificateMissing)
+    );
+    // The provider's own certificate as anchor: it is the signer, so it vouches for itself.
+    let report = verify(&raw, &anchors("provider.pem"));
+    assert_status(&report, SignatureStatus::Valid, "nocerts, provider anchor");
+    // The CA alone cannot supply the signer's key.
+    let report = verify(&raw, &anchors("test-ca.pem"));
+    assert_eq!(
+        report.reason,
+        Some(SignatureProblem::SignerCertificateMissing)
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_are_never_valid(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+        let report = verify(&bytes, &anchors("test-ca.pem"));
+        proptest::prop_assert_ne!(report.status, SignatureStatus::Valid);
+    }
+
+    #[test]
+    fn any_byte_changed_in_a_signed_message_never_panics_and_inside_the_signed_part_never_verifies(
+        position in 0usize..100_000,
+        value in proptest::prelude::any::<u8>(),
+    ) {
+        let mut raw = fixture("signed-crlf.eml");
+        let content = locate(&raw).unwrap().content;
+        let position = position % raw.len();
+        let original = raw[position];
+        raw[position] = value;
+        let report = verify(&raw, &anchors("test-ca.pem"));
+        // Inside the signed part every change is caught, except turning CRLF's CR into
+        // something that canonicalisation restores (the CR of an existing CRLF removed).
+        let in_content = content.contains(&position) && original != value && original != b'\r';
+        if in_content {
+            proptest::prop_assert_ne!(report.status, SignatureStatus::Valid);
+        }
+    }
+}
