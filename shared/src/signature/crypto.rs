@@ -5,11 +5,11 @@
 //! SHA-256; RSA-1024 keys (Aruba 2014) are accepted because the messages they signed
 //! are legal documents that must still be checked.
 
-use rsa::pkcs1::der::Decode as _;
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use sha1::Sha1;
 use sha2::{Digest as _, Sha224, Sha256, Sha384, Sha512};
 use x509_cert::Certificate;
+use x509_cert::der::Decode as _;
 
 use super::ber::{BerError, Tlv, tag};
 use super::oids;
@@ -208,6 +208,25 @@ impl<'a> Cert<'a> {
         let inner = Tlv::read_all(ext.extn_value.as_bytes()).ok()?;
         let inner = inner.expect_universal(tag::OCTET_STRING).ok()?;
         inner.octets().ok().map(|o| o.into_owned())
+    }
+
+    /// Whether this certificate may issue others: `basicConstraints` with `cA` true and,
+    /// when a `keyUsage` is present, `keyCertSign` in it (RFC 5280 4.2.1.9, 4.2.1.3).
+    /// Without this, any end-entity certificate under an anchor (every PEC provider's)
+    /// could mint certificates that chain.
+    pub fn may_issue_certificates(&self) -> bool {
+        use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
+        let Some(extensions) = self.decoded.tbs_certificate.extensions.as_ref() else {
+            return false;
+        };
+        let find = |oid: &[u8]| extensions.iter().find(|e| e.extn_id.as_bytes() == oid);
+        let is_ca = find(oids::BASIC_CONSTRAINTS)
+            .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
+            .is_some_and(|bc| bc.ca);
+        let may_sign_certs = find(oids::KEY_USAGE).is_none_or(|e| {
+            KeyUsage::from_der(e.extn_value.as_bytes()).is_ok_and(|ku| ku.key_cert_sign())
+        });
+        is_ca && may_sign_certs
     }
 
     /// `(not_before, not_after)` as seconds since the Unix epoch.

@@ -364,8 +364,12 @@ impl Context<'_, '_> {
                 trusted = true;
                 break;
             }
+            // An intermediate from the signature must be a CA; anchors are trusted as
+            // configured (RFC 5280 treats an anchor as a name and a key).
             let Some(issuer) = self.bundled.iter().find(|c| {
-                c.der != current.der && !path.iter().any(|p| p.der == c.der) && current.issued_by(c)
+                !path.iter().any(|p| p.der == c.der)
+                    && c.may_issue_certificates()
+                    && current.issued_by(c)
             }) else {
                 break;
             };

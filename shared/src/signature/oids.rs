@@ -34,6 +34,10 @@ pub const SHA224: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04
 
 /// `id-ce-subjectKeyIdentifier` 2.5.29.14.
 pub const SUBJECT_KEY_IDENTIFIER: &[u8] = &[0x55, 0x1d, 0x0e];
+/// `id-ce-keyUsage` 2.5.29.15.
+pub const KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
+/// `id-ce-basicConstraints` 2.5.29.19.
+pub const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -60,6 +64,8 @@ mod tests {
             (SHA512, "2.16.840.1.101.3.4.2.3"),
             (SHA224, "2.16.840.1.101.3.4.2.4"),
             (SUBJECT_KEY_IDENTIFIER, "2.5.29.14"),
+            (KEY_USAGE, "2.5.29.15"),
+            (BASIC_CONSTRAINTS, "2.5.29.19"),
         ] {
             let oid = ObjectIdentifier::new(dotted).unwrap();
             assert_eq!(oid.as_bytes(), bytes, "{dotted}");

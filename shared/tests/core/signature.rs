@@ -143,6 +143,35 @@ fn every_corpus_sample_that_verifies_with_openssl_is_untrusted_without_anchors()
 }
 
 #[test]
+fn corpus_samples_chain_to_public_roots_when_a_system_ca_bundle_is_given() {
+    // The real signers chain through AgID CA1 / DigitPA CA1 (carried in each signature)
+    // to public roots (Actalis, Baltimore) found in e.g. Debian's ca-certificates.
+    let Ok(bundle) = std::env::var("PECDESK_CA_BUNDLE") else {
+        eprintln!("PECDESK_CA_BUNDLE is not set: chain-to-public-roots test skipped");
+        return;
+    };
+    let Some(samples) = corpus_samples() else {
+        return;
+    };
+    let anchors = TrustAnchors::from_pem(&std::fs::read(&bundle).unwrap()).unwrap();
+    let mut valid = 0;
+    for sample in samples.iter().filter(|s| s.smime_verifies == "yes") {
+        let report = verify(&sample.raw, &anchors);
+        match report.status {
+            SignatureStatus::Valid => valid += 1,
+            // A bundle may lack a root (Baltimore expired in 2025): never anything worse.
+            _ => assert_eq!(
+                report.reason,
+                Some(SignatureProblem::NoTrustAnchor),
+                "{}: {report:?}",
+                sample.name
+            ),
+        }
+    }
+    assert!(valid > 0, "no corpus sample chained to {bundle}");
+}
+
+#[test]
 fn one_byte_changed_in_the_signed_part_of_a_corpus_sample_is_invalid() {
     let Some(samples) = corpus_samples() else {
         return;
@@ -437,4 +466,13 @@ proptest::proptest! {
             proptest::prop_assert_ne!(report.status, SignatureStatus::Valid);
         }
     }
+}
+
+#[test]
+fn a_certificate_issued_by_an_end_entity_key_does_not_chain_to_the_anchor() {
+    // The rogue signer's issuer is the provider certificate (CA:FALSE), itself issued by
+    // the test CA and carried in the signature: the math is right, the chain is not.
+    let report = verify(&fixture("signed-rogue-crlf.eml"), &anchors("test-ca.pem"));
+    assert_status(&report, SignatureStatus::Untrusted, "rogue");
+    assert_eq!(report.reason, Some(SignatureProblem::NoTrustAnchor));
 }
