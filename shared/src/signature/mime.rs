@@ -19,6 +19,19 @@ pub struct SignedLayout {
     pub content: Range<usize>,
     /// The second body part, headers included (the `smime.p7s` entity), when present.
     pub signature_part: Option<Range<usize>>,
+    /// The `protocol` parameter of `multipart/signed`, lowercased
+    /// (`application/pkcs7-signature`, `application/x-pkcs7-signature`, or OpenPGP's...).
+    pub protocol: Option<String>,
+}
+
+impl SignedLayout {
+    /// Whether the `protocol` parameter announces S/MIME (or is absent: then the
+    /// signature part decides).
+    pub fn is_smime(&self) -> bool {
+        self.protocol
+            .as_deref()
+            .is_none_or(|p| p.contains("pkcs7-signature"))
+    }
 }
 
 /// What [`read_outer`] learns from the top-level headers.
@@ -50,7 +63,11 @@ pub(crate) fn read_outer(raw: &[u8]) -> Outer {
         }
         // `parse_headers` does not report where the body starts: find the empty line.
         let (head, _) = split_entity(raw);
-        Some(locate_parts(raw, head.len(), boundary.as_bytes()))
+        let mut layout = locate_parts(raw, head.len(), boundary.as_bytes());
+        layout.protocol = ct
+            .attribute("protocol")
+            .map(|p| p.trim().to_ascii_lowercase());
+        Some(layout)
     });
     Outer { layout, date }
 }
@@ -62,6 +79,7 @@ pub(crate) fn locate_parts(raw: &[u8], body_start: usize, boundary: &[u8]) -> Si
     let without_signature = |content: Range<usize>| SignedLayout {
         content,
         signature_part: None,
+        protocol: None,
     };
     let first = match find_delimiter(raw, body_start, boundary) {
         Some(first) if !first.closing => first,
@@ -79,6 +97,7 @@ pub(crate) fn locate_parts(raw: &[u8], body_start: usize, boundary: &[u8]) -> Si
     SignedLayout {
         content,
         signature_part: Some(second.after_line..signature_end),
+        protocol: None,
     }
 }
 
@@ -220,7 +239,7 @@ mod tests {
         assert_eq!(canonical(b"no break"), b"no break");
     }
 
-    const LF: &[u8] = b"Content-Type: multipart/signed; boundary=\"XX\"\n\npreamble\n--XX\nContent-Type: text/plain\n\nhello\n--XXnot\n--XX \nContent-Type: application/pkcs7-signature\nContent-Transfer-Encoding: base64\n\nAAEC\n--XX--\n";
+    const LF: &[u8] = b"Content-Type: multipart/signed; boundary=\"XX\"; protocol=\"application/pkcs7-signature\"\n\npreamble\n--XX\nContent-Type: text/plain\n\nhello\n--XXnot\n--XX \nContent-Type: application/pkcs7-signature\nContent-Transfer-Encoding: base64\n\nAAEC\n--XX--\n";
 
     #[test]
     fn parts_are_found_in_an_lf_message() {
@@ -238,6 +257,7 @@ mod tests {
     fn parts_are_found_in_a_crlf_message() {
         let crlf: Vec<u8> = canonical(LF);
         let layout = read_outer(&crlf).layout.unwrap();
+        assert!(layout.is_smime());
         assert_eq!(
             &crlf[layout.content.clone()],
             b"Content-Type: text/plain\r\n\r\nhello\r\n--XXnot"

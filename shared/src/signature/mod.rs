@@ -57,6 +57,9 @@ pub enum SignatureProblem {
     /// `Missing`: the message is not `multipart/signed`.
     #[error("the message is not signed (no multipart/signed)")]
     NotSigned,
+    /// `Missing`: `multipart/signed` with another protocol (e.g. OpenPGP), not S/MIME.
+    #[error("the message is signed with another protocol than S/MIME")]
+    NotSmime,
     /// `Invalid`: `multipart/signed` without a second (signature) part.
     #[error("multipart/signed without a signature part")]
     SignaturePartMissing,
@@ -91,6 +94,7 @@ impl SignatureProblem {
     pub fn italian(self) -> &'static str {
         match self {
             Self::NotSigned => "Il messaggio non è firmato.",
+            Self::NotSmime => "Il messaggio è firmato con un formato diverso da S/MIME.",
             Self::SignaturePartMissing => "Il messaggio dichiara una firma ma non la contiene.",
             Self::MalformedSignature => "La firma non è leggibile.",
             Self::SignerCertificateMissing => {
@@ -219,6 +223,9 @@ pub fn verify(raw: &[u8], anchors: &TrustAnchors) -> SignatureReport {
     let Some(layout) = outer.layout else {
         return SignatureReport::missing();
     };
+    if !layout.is_smime() {
+        return SignatureReport::failed(SignatureStatus::Missing, SignatureProblem::NotSmime);
+    }
     let Some(p7s_entity) = layout.signature_part.and_then(|r| raw.get(r)) else {
         return invalid(SignatureProblem::SignaturePartMissing);
     };

@@ -476,3 +476,17 @@ fn a_certificate_issued_by_an_end_entity_key_does_not_chain_to_the_anchor() {
     assert_status(&report, SignatureStatus::Untrusted, "rogue");
     assert_eq!(report.reason, Some(SignatureProblem::NoTrustAnchor));
 }
+
+#[test]
+fn an_openpgp_multipart_signed_is_reported_as_no_smime_signature() {
+    let raw = String::from_utf8(fixture("signed-lf.eml")).unwrap();
+    let pgp = raw.replacen(
+        "protocol=\"application/x-pkcs7-signature\"",
+        "protocol=\"application/pgp-signature\"",
+        1,
+    );
+    assert_ne!(pgp, raw, "the fixture names its protocol");
+    let report = verify(pgp.as_bytes(), &anchors("test-ca.pem"));
+    assert_status(&report, SignatureStatus::Missing, "pgp");
+    assert_eq!(report.reason, Some(SignatureProblem::NotSmime));
+}
