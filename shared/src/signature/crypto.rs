@@ -1,0 +1,314 @@
+//! Digests, RSA PKCS#1 v1.5 verification and certificate handling for the check.
+//!
+//! Only verification happens here: no private keys, no randomness (so `rsa` builds for
+//! wasm32 without `getrandom`). Every real PEC signature seen uses RSA with SHA-1 or
+//! SHA-256; RSA-1024 keys (Aruba 2014) are accepted because the messages they signed
+//! are legal documents that must still be checked.
+
+use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
+use sha1::Sha1;
+use sha2::{Digest as _, Sha224, Sha256, Sha384, Sha512};
+use x509_cert::Certificate;
+use x509_cert::der::Decode as _;
+
+use super::ber::{BerError, Tlv, tag};
+use super::oids;
+
+/// Largest RSA modulus accepted (bits); bounds the work a hostile key can cause.
+const MAX_RSA_BITS: usize = 8192;
+
+/// Hash functions the check knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DigestAlg {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl DigestAlg {
+    /// From a digest algorithm OID (`id-sha1`, `id-sha256`, ...).
+    pub fn from_digest_oid(oid: &[u8]) -> Option<Self> {
+        match oid {
+            o if o == oids::SHA1 => Some(Self::Sha1),
+            o if o == oids::SHA224 => Some(Self::Sha224),
+            o if o == oids::SHA256 => Some(Self::Sha256),
+            o if o == oids::SHA384 => Some(Self::Sha384),
+            o if o == oids::SHA512 => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// From a `shaNNNWithRSAEncryption` signature algorithm OID.
+    pub fn from_rsa_signature_oid(oid: &[u8]) -> Option<Self> {
+        match oid {
+            o if o == oids::SHA1_WITH_RSA => Some(Self::Sha1),
+            o if o == oids::SHA224_WITH_RSA => Some(Self::Sha224),
+            o if o == oids::SHA256_WITH_RSA => Some(Self::Sha256),
+            o if o == oids::SHA384_WITH_RSA => Some(Self::Sha384),
+            o if o == oids::SHA512_WITH_RSA => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    pub fn hasher(self) -> Hasher {
+        match self {
+            Self::Sha1 => Hasher::Sha1(Sha1::new()),
+            Self::Sha224 => Hasher::Sha224(Sha224::new()),
+            Self::Sha256 => Hasher::Sha256(Sha256::new()),
+            Self::Sha384 => Hasher::Sha384(Sha384::new()),
+            Self::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        let mut hasher = self.hasher();
+        hasher.update(data);
+        hasher.finalize()
+    }
+
+    fn pkcs1v15(self) -> Pkcs1v15Sign {
+        match self {
+            Self::Sha1 => Pkcs1v15Sign::new::<Sha1>(),
+            Self::Sha224 => Pkcs1v15Sign::new::<Sha224>(),
+            Self::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
+            Self::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
+            Self::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
+        }
+    }
+}
+
+/// A running hash of one of the [`DigestAlg`]s.
+#[derive(Debug, Clone)]
+pub(crate) enum Hasher {
+    Sha1(Sha1),
+    Sha224(Sha224),
+    Sha256(Sha256),
+    Sha384(Sha384),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha1(h) => h.update(data),
+            Self::Sha224(h) => h.update(data),
+            Self::Sha256(h) => h.update(data),
+            Self::Sha384(h) => h.update(data),
+            Self::Sha512(h) => h.update(data),
+        }
+    }
+
+    pub fn finalize(self) -> Vec<u8> {
+        match self {
+            Self::Sha1(h) => h.finalize().to_vec(),
+            Self::Sha224(h) => h.finalize().to_vec(),
+            Self::Sha256(h) => h.finalize().to_vec(),
+            Self::Sha384(h) => h.finalize().to_vec(),
+            Self::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+/// Why a public-key operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    /// Not an RSA key, or a key this check refuses.
+    Unsupported,
+    /// The signature does not verify.
+    Mismatch,
+}
+
+/// Verifies an RSA PKCS#1 v1.5 signature over an already computed digest.
+pub(crate) fn verify_rsa(
+    cert: &Certificate,
+    alg: DigestAlg,
+    hashed: &[u8],
+    signature: &[u8],
+) -> Result<(), KeyError> {
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    if spki.algorithm.oid.as_bytes() != oids::RSA_ENCRYPTION {
+        return Err(KeyError::Unsupported);
+    }
+    let key = rsa::pkcs1::RsaPublicKey::from_der(spki.subject_public_key.raw_bytes())
+        .map_err(|_| KeyError::Unsupported)?;
+    let n = BigUint::from_bytes_be(key.modulus.as_bytes());
+    let e = BigUint::from_bytes_be(key.public_exponent.as_bytes());
+    let key =
+        RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS).map_err(|_| KeyError::Unsupported)?;
+    // Some writers drop leading zero octets of the signature: pad back to the key size.
+    let size = rsa::traits::PublicKeyParts::size(&key);
+    let padded;
+    let signature = if signature.len() < size {
+        let mut buf = vec![0u8; size - signature.len()];
+        buf.extend_from_slice(signature);
+        padded = buf;
+        &padded[..]
+    } else {
+        signature
+    };
+    key.verify(alg.pkcs1v15(), hashed, signature)
+        .map_err(|_| KeyError::Mismatch)
+}
+
+/// A certificate with the exact bytes of the pieces the chain check compares or hashes.
+#[derive(Debug)]
+pub(crate) struct Cert<'a> {
+    pub der: &'a [u8],
+    /// `tbsCertificate` as it stands (what the issuer signed).
+    pub tbs: &'a [u8],
+    /// Serial number (INTEGER contents).
+    pub serial: &'a [u8],
+    /// Issuer and subject `Name`s (whole DER items).
+    pub issuer: &'a [u8],
+    pub subject: &'a [u8],
+    /// OID contents of the issuer's signature algorithm.
+    pub signature_algorithm: &'a [u8],
+    /// The issuer's signature (BIT STRING without its unused-bits octet).
+    pub signature: &'a [u8],
+    pub decoded: Certificate,
+}
+
+impl<'a> Cert<'a> {
+    /// Reads a DER certificate; `None` when it cannot be used.
+    pub fn parse(der: &'a [u8]) -> Option<Self> {
+        let raw = RawCert::read(der).ok()?;
+        let decoded = Certificate::from_der(der).ok()?;
+        Some(Self {
+            der,
+            tbs: raw.tbs,
+            serial: raw.serial,
+            issuer: raw.issuer,
+            subject: raw.subject,
+            signature_algorithm: raw.signature_algorithm,
+            signature: raw.signature,
+            decoded,
+        })
+    }
+
+    /// Whether `issuer`'s key signed this certificate.
+    pub fn issued_by(&self, issuer: &Cert<'_>) -> bool {
+        if self.issuer != issuer.subject {
+            return false;
+        }
+        let Some(alg) = DigestAlg::from_rsa_signature_oid(self.signature_algorithm) else {
+            return false;
+        };
+        let hashed = alg.digest(self.tbs);
+        verify_rsa(&issuer.decoded, alg, &hashed, self.signature).is_ok()
+    }
+
+    /// Subject key identifier extension value, when present.
+    pub fn subject_key_id(&self) -> Option<Vec<u8>> {
+        let extensions = self.decoded.tbs_certificate.extensions.as_ref()?;
+        let ext = extensions
+            .iter()
+            .find(|e| e.extn_id.as_bytes() == oids::SUBJECT_KEY_IDENTIFIER)?;
+        let inner = Tlv::read_all(ext.extn_value.as_bytes()).ok()?;
+        let inner = inner.expect_universal(tag::OCTET_STRING).ok()?;
+        inner.octets().ok().map(|o| o.into_owned())
+    }
+
+    /// Whether this certificate may issue others: `basicConstraints` with `cA` true and,
+    /// when a `keyUsage` is present, `keyCertSign` in it (RFC 5280 4.2.1.9, 4.2.1.3).
+    /// Without this, any end-entity certificate under an anchor (every PEC provider's)
+    /// could mint certificates that chain.
+    pub fn may_issue_certificates(&self) -> bool {
+        use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
+        let Some(extensions) = self.decoded.tbs_certificate.extensions.as_ref() else {
+            return false;
+        };
+        let find = |oid: &[u8]| extensions.iter().find(|e| e.extn_id.as_bytes() == oid);
+        let is_ca = find(oids::BASIC_CONSTRAINTS)
+            .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
+            .is_some_and(|bc| bc.ca);
+        let may_sign_certs = find(oids::KEY_USAGE).is_none_or(|e| {
+            KeyUsage::from_der(e.extn_value.as_bytes()).is_ok_and(|ku| ku.key_cert_sign())
+        });
+        is_ca && may_sign_certs
+    }
+
+    /// `(not_before, not_after)` as seconds since the Unix epoch.
+    pub fn validity(&self) -> (i64, i64) {
+        let v = &self.decoded.tbs_certificate.validity;
+        let secs = |t: x509_cert::time::Time| {
+            i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+        };
+        (secs(v.not_before), secs(v.not_after))
+    }
+
+    /// The subject in RFC 4514 form (`CN=...,O=...,C=IT`).
+    pub fn subject_string(&self) -> String {
+        self.decoded.tbs_certificate.subject.to_string()
+    }
+}
+
+/// Slices of a certificate read with the BER reader (no decoding of values).
+#[derive(Debug)]
+pub(crate) struct RawCert<'a> {
+    pub tbs: &'a [u8],
+    pub serial: &'a [u8],
+    pub issuer: &'a [u8],
+    pub subject: &'a [u8],
+    pub signature_algorithm: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+impl<'a> RawCert<'a> {
+    pub fn read(der: &'a [u8]) -> Result<Self, BerError> {
+        let cert = Tlv::read_all(der)?.expect_universal(tag::SEQUENCE)?;
+        let mut parts = cert.children();
+        let tbs = parts.next().ok_or(BerError::Unexpected)??;
+        let tbs = tbs.expect_universal(tag::SEQUENCE)?;
+        let signature_algorithm =
+            super::cms::algorithm_oid(parts.next().ok_or(BerError::Unexpected)??)?;
+        let bits = parts
+            .next()
+            .ok_or(BerError::Unexpected)??
+            .expect_universal(tag::BIT_STRING)?;
+        let signature = match bits.content {
+            [0, rest @ ..] => rest,
+            _ => return Err(BerError::Unexpected),
+        };
+        let mut fields = tbs.children();
+        let mut item = fields.next().ok_or(BerError::Unexpected)??;
+        if item.is_context(0) {
+            item = fields.next().ok_or(BerError::Unexpected)??;
+        }
+        let serial = item.expect_universal(tag::INTEGER)?.content;
+        let _signature = fields.next().ok_or(BerError::Unexpected)??;
+        let issuer = fields
+            .next()
+            .ok_or(BerError::Unexpected)??
+            .expect_universal(tag::SEQUENCE)?
+            .raw;
+        let _validity = fields.next().ok_or(BerError::Unexpected)??;
+        let subject = fields
+            .next()
+            .ok_or(BerError::Unexpected)??
+            .expect_universal(tag::SEQUENCE)?
+            .raw;
+        Ok(Self {
+            tbs: tbs.raw,
+            serial,
+            issuer,
+            subject,
+            signature_algorithm,
+            signature,
+        })
+    }
+}
+
+/// Reads a UTCTime or GeneralizedTime item as seconds since the Unix epoch.
+pub(crate) fn time_item_seconds(item: &Tlv<'_>) -> Option<i64> {
+    use x509_cert::der::asn1::{GeneralizedTime, UtcTime};
+    let duration = if item.is_universal(tag::UTC_TIME) {
+        UtcTime::from_der(item.raw).ok()?.to_unix_duration()
+    } else if item.is_universal(tag::GENERALIZED_TIME) {
+        GeneralizedTime::from_der(item.raw).ok()?.to_unix_duration()
+    } else {
+        return None;
+    };
+    i64::try_from(duration.as_secs()).ok()
+}

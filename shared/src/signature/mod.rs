@@ -1,0 +1,508 @@
+//! S/MIME signature check of a PEC message (`smime.p7s` over the first part of
+//! `multipart/signed`). See `PEC.md`, "Signature".
+//!
+//! What is checked, in order:
+//! 1. the message is `multipart/signed` ([`SignatureStatus::Missing`] otherwise);
+//! 2. the first part, hashed exactly as it stands (bare LF turned into CRLF, RFC 5751),
+//!    matches the `messageDigest` signed attribute, with the digest algorithm named inside
+//!    the signature (not `micalg`, which providers spell in many ways);
+//! 3. the signer's RSA signature covers the signed attributes' *original* bytes (first
+//!    octet 0xA0 read as 0x31, RFC 5652 5.4) — re-encoding could reorder the SET OF;
+//! 4. the signer certificate chains (possibly through certificates carried in the
+//!    signature) to a configured trust anchor, each issuer's signature verified, and every
+//!    certificate of the path is valid at the message's date: the `signingTime` attribute,
+//!    else the `Date` header. The core never reads the clock.
+//!
+//! Steps 2–3 failing is [`SignatureStatus::Invalid`]; step 4 failing is
+//! [`SignatureStatus::Untrusted`]. The envelope's own headers (Subject, From, To) are not
+//! covered by the signature: only the first body part is.
+//!
+//! Pure Rust (RustCrypto `rsa`, `sha1`, `sha2`, `x509-cert`); no OpenSSL, no randomness,
+//! builds for `wasm32-unknown-unknown`. Never panics on any input.
+
+mod ber;
+mod cms;
+mod crypto;
+mod mime;
+mod oids;
+
+use serde::{Deserialize, Serialize};
+
+use crypto::{Cert, DigestAlg, KeyError, RawCert};
+pub use mime::SignedLayout;
+
+/// Longest certificate path followed from the signer to an anchor.
+const MAX_CHAIN: usize = 6;
+
+/// Outcome of the signature check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureStatus {
+    /// The math is right and the signer chains to a configured trust anchor.
+    Valid,
+    /// A signature is present but does not verify (digest or signature mismatch, broken CMS).
+    Invalid,
+    /// No `multipart/signed` / `smime.p7s` on the message.
+    Missing,
+    /// The math is right but no configured anchor vouches for the signer.
+    Untrusted,
+}
+
+/// Why a check did not come out [`SignatureStatus::Valid`]. Serialized in kebab-case
+/// (`content-digest-mismatch`, ...) so that clients can show their own text;
+/// [`SignatureProblem::italian`] gives the Italian one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureProblem {
+    /// `Missing`: the message is not `multipart/signed`.
+    #[error("the message is not signed (no multipart/signed)")]
+    NotSigned,
+    /// `Missing`: `multipart/signed` with another protocol (e.g. OpenPGP), not S/MIME.
+    #[error("the message is signed with another protocol than S/MIME")]
+    NotSmime,
+    /// `Invalid`: `multipart/signed` without a second (signature) part.
+    #[error("multipart/signed without a signature part")]
+    SignaturePartMissing,
+    /// `Invalid`: the signature part is not a readable CMS SignedData.
+    #[error("the signature cannot be read (malformed CMS)")]
+    MalformedSignature,
+    /// `Invalid`: the signature does not carry the signer's certificate.
+    #[error("the signer certificate is not in the signature")]
+    SignerCertificateMissing,
+    /// `Invalid`: a digest or signature algorithm this check does not implement.
+    #[error("unsupported digest or signature algorithm")]
+    UnsupportedAlgorithm,
+    /// `Invalid`: the signed part was changed after signing.
+    #[error("the signed content does not match its digest")]
+    ContentDigestMismatch,
+    /// `Invalid`: the signer's signature does not verify with its certificate.
+    #[error("the signature does not verify with the signer certificate")]
+    SignatureMismatch,
+    /// `Untrusted`: no configured trust anchor issued the signer (or its chain).
+    #[error("no configured trust anchor vouches for the signer")]
+    NoTrustAnchor,
+    /// `Untrusted`: a certificate of the path was not valid at the message's date.
+    #[error("a certificate was not valid at the message's date")]
+    CertificateNotValidAtMessageDate,
+    /// `Untrusted`: neither `signingTime` nor `Date` gives the message's date.
+    #[error("the message has no date to judge certificate validity")]
+    MessageDateUnknown,
+}
+
+impl SignatureProblem {
+    /// The explanation in Italian, for the user interface.
+    pub fn italian(self) -> &'static str {
+        match self {
+            Self::NotSigned => "Il messaggio non è firmato.",
+            Self::NotSmime => "Il messaggio è firmato con un formato diverso da S/MIME.",
+            Self::SignaturePartMissing => "Il messaggio dichiara una firma ma non la contiene.",
+            Self::MalformedSignature => "La firma non è leggibile.",
+            Self::SignerCertificateMissing => {
+                "La firma non contiene il certificato del firmatario."
+            }
+            Self::UnsupportedAlgorithm => "Algoritmo di firma non supportato.",
+            Self::ContentDigestMismatch => "Il contenuto firmato è stato modificato dopo la firma.",
+            Self::SignatureMismatch => "La firma non corrisponde al certificato del firmatario.",
+            Self::NoTrustAnchor => {
+                "Il firmatario non è garantito da nessuna autorità di certificazione configurata."
+            }
+            Self::CertificateNotValidAtMessageDate => {
+                "Il certificato non era valido alla data del messaggio."
+            }
+            Self::MessageDateUnknown => {
+                "Il messaggio non ha una data: impossibile verificare la validità del certificato."
+            }
+        }
+    }
+}
+
+/// What `inspect` reports under `signature`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureReport {
+    pub status: SignatureStatus,
+    /// Subject of the signer certificate (the provider), RFC 4514 form, when readable.
+    pub signer: Option<String>,
+    /// Start of the signer certificate's validity, ISO 8601 UTC, when readable.
+    pub not_before: Option<String>,
+    /// End of the signer certificate's validity, ISO 8601 UTC, when readable.
+    pub not_after: Option<String>,
+    /// Why the status is not `valid` (`None` when it is).
+    #[serde(default)]
+    pub reason: Option<SignatureProblem>,
+}
+
+impl SignatureReport {
+    /// The report for a message that carries no signature.
+    pub fn missing() -> Self {
+        Self::failed(SignatureStatus::Missing, SignatureProblem::NotSigned)
+    }
+
+    fn failed(status: SignatureStatus, reason: SignatureProblem) -> Self {
+        Self {
+            status,
+            signer: None,
+            not_before: None,
+            not_after: None,
+            reason: Some(reason),
+        }
+    }
+
+    /// Ordering used when a signature has several signers: the best one is reported.
+    fn rank(&self) -> u8 {
+        match self.status {
+            SignatureStatus::Valid => 3,
+            SignatureStatus::Untrusted => 2,
+            SignatureStatus::Invalid => 1,
+            SignatureStatus::Missing => 0,
+        }
+    }
+}
+
+/// Trust anchors (CA certificates) the signer must chain to.
+#[derive(Debug, Clone, Default)]
+pub struct TrustAnchors {
+    /// DER-encoded CA certificates.
+    pub certificates: Vec<Vec<u8>>,
+}
+
+impl TrustAnchors {
+    /// Reads a PEM bundle of CA certificates (`-----BEGIN CERTIFICATE-----` blocks; text
+    /// between blocks, as in distribution bundles, is ignored). Fails when a block is not
+    /// a readable X.509 certificate or when the bundle holds none: a configured but
+    /// unusable bundle is a configuration mistake worth stopping for.
+    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+        const BEGIN: &[u8] = b"-----BEGIN CERTIFICATE-----";
+        const END: &[u8] = b"-----END CERTIFICATE-----";
+        let mut certificates = Vec::new();
+        let mut rest = pem;
+        while let Some(start) = memchr::memmem::find(rest, BEGIN) {
+            let body_start = start + BEGIN.len();
+            let Some(len) = memchr::memmem::find(&rest[body_start..], END) else {
+                return Err(format!(
+                    "certificato {} senza END / certificate {} has no END line",
+                    certificates.len() + 1,
+                    certificates.len() + 1
+                ));
+            };
+            let body = &rest[body_start..body_start + len];
+            let der = mime::decode_base64(body)
+                .filter(|der| Cert::parse(der).is_some())
+                .ok_or_else(|| {
+                    format!(
+                        "certificato {} illeggibile / certificate {} is not valid X.509",
+                        certificates.len() + 1,
+                        certificates.len() + 1
+                    )
+                })?;
+            certificates.push(der);
+            rest = &rest[body_start + len + END.len()..];
+        }
+        if certificates.is_empty() {
+            return Err(
+                "nessun certificato nel file PEM / no certificate in the PEM bundle".to_owned(),
+            );
+        }
+        Ok(Self { certificates })
+    }
+
+    /// Whether no anchor is configured (every correct signature is then `untrusted`).
+    pub fn is_empty(&self) -> bool {
+        self.certificates.is_empty()
+    }
+}
+
+/// Where the signed content and the `smime.p7s` part lie in a raw message, or `None`
+/// when it is not `multipart/signed`. Useful to show what the signature covers.
+pub fn locate(raw: &[u8]) -> Option<SignedLayout> {
+    mime::read_outer(raw).layout
+}
+
+/// Checks the S/MIME signature of a raw message (RFC 5322 bytes, LF or CRLF). Never panics.
+pub fn verify(raw: &[u8], anchors: &TrustAnchors) -> SignatureReport {
+    let outer = mime::read_outer(raw);
+    let Some(layout) = outer.layout else {
+        return SignatureReport::missing();
+    };
+    if !layout.is_smime() {
+        return SignatureReport::failed(SignatureStatus::Missing, SignatureProblem::NotSmime);
+    }
+    let Some(p7s_entity) = layout.signature_part.and_then(|r| raw.get(r)) else {
+        return invalid(SignatureProblem::SignaturePartMissing);
+    };
+    let Some(p7s) = mime::signature_bytes(p7s_entity) else {
+        return invalid(SignatureProblem::MalformedSignature);
+    };
+    let Ok(signed_data) = cms::parse_signed_data(&p7s) else {
+        return invalid(SignatureProblem::MalformedSignature);
+    };
+    let content = raw.get(layout.content).unwrap_or_default();
+    let bundled: Vec<Cert<'_>> = signed_data
+        .certificates
+        .iter()
+        .filter_map(|der| Cert::parse(der))
+        .collect();
+    let context = Context {
+        content,
+        bundled: &bundled,
+        anchors,
+        header_date: outer.date,
+    };
+    signed_data
+        .signers
+        .iter()
+        .map(|signer| context.check_signer(signer))
+        .max_by_key(SignatureReport::rank)
+        .unwrap_or_else(|| invalid(SignatureProblem::MalformedSignature))
+}
+
+fn invalid(reason: SignatureProblem) -> SignatureReport {
+    SignatureReport::failed(SignatureStatus::Invalid, reason)
+}
+
+/// What every signer of one message is checked against.
+struct Context<'c, 'a> {
+    content: &'c [u8],
+    bundled: &'c [Cert<'a>],
+    anchors: &'c TrustAnchors,
+    header_date: Option<i64>,
+}
+
+impl Context<'_, '_> {
+    fn check_signer(&self, signer: &cms::SignerInfo<'_>) -> SignatureReport {
+        let Some(alg) = DigestAlg::from_digest_oid(signer.digest_algorithm) else {
+            return invalid(SignatureProblem::UnsupportedAlgorithm);
+        };
+        // PKCS#1 v1.5 only: `rsaEncryption` or `shaNNNWithRSAEncryption` (the hash is the
+        // signer's digest algorithm either way).
+        let rsa_signature = signer.signature_algorithm == oids::RSA_ENCRYPTION
+            || DigestAlg::from_rsa_signature_oid(signer.signature_algorithm).is_some();
+        if !rsa_signature {
+            return invalid(SignatureProblem::UnsupportedAlgorithm);
+        }
+        // The signer certificate travels in the signature; a configured anchor may also
+        // be the signer itself. Anchors are decoded only when their bytes match.
+        let from_anchor;
+        let cert = match self
+            .bundled
+            .iter()
+            .find(|cert| identifies(&signer.sid, cert))
+        {
+            Some(cert) => cert,
+            None => {
+                from_anchor = self.anchor_named_by(&signer.sid);
+                match &from_anchor {
+                    Some(cert) => cert,
+                    None => return invalid(SignatureProblem::SignerCertificateMissing),
+                }
+            }
+        };
+        let mut report = describe(cert);
+        match self.check_math(signer, alg, cert) {
+            Ok(signing_time) => {
+                let at = signing_time.or(self.header_date);
+                match self.check_trust(cert, at) {
+                    Ok(()) => {
+                        report.status = SignatureStatus::Valid;
+                        report.reason = None;
+                    }
+                    Err(problem) => {
+                        report.status = SignatureStatus::Untrusted;
+                        report.reason = Some(problem);
+                    }
+                }
+            }
+            Err(problem) => {
+                report.status = SignatureStatus::Invalid;
+                report.reason = Some(problem);
+            }
+        }
+        report
+    }
+
+    /// Checks digest and signature; returns the `signingTime` when the math is right.
+    fn check_math(
+        &self,
+        signer: &cms::SignerInfo<'_>,
+        alg: DigestAlg,
+        cert: &Cert<'_>,
+    ) -> Result<Option<i64>, SignatureProblem> {
+        let mut hasher = alg.hasher();
+        mime::feed_canonical(self.content, |chunk| hasher.update(chunk));
+        let content_digest = hasher.finalize();
+        let (hashed, signing_time) = match &signer.signed_attrs {
+            None => (content_digest, None),
+            Some(attrs) => {
+                let read = cms::read_signed_attributes(attrs)
+                    .map_err(|_| SignatureProblem::MalformedSignature)?;
+                let expected = read
+                    .message_digest
+                    .ok_or(SignatureProblem::MalformedSignature)?;
+                if expected.as_ref() != content_digest.as_slice() {
+                    return Err(SignatureProblem::ContentDigestMismatch);
+                }
+                let signed_bytes = signed_attributes_bytes(attrs)
+                    .map_err(|_| SignatureProblem::MalformedSignature)?;
+                let signing_time = read
+                    .signing_time
+                    .as_ref()
+                    .and_then(crypto::time_item_seconds);
+                (alg.digest(&signed_bytes), signing_time)
+            }
+        };
+        crypto::verify_rsa(&cert.decoded, alg, &hashed, &signer.signature).map_err(
+            |e| match e {
+                KeyError::Unsupported => SignatureProblem::UnsupportedAlgorithm,
+                KeyError::Mismatch => SignatureProblem::SignatureMismatch,
+            },
+        )?;
+        Ok(signing_time)
+    }
+
+    /// Follows issuers from the signer to an anchor and checks validity dates on the way.
+    fn check_trust(&self, signer: &Cert<'_>, at: Option<i64>) -> Result<(), SignatureProblem> {
+        if self.anchors.is_empty() {
+            return Err(SignatureProblem::NoTrustAnchor);
+        }
+        let mut path: Vec<&Cert<'_>> = vec![signer];
+        let mut current = signer;
+        let mut trusted = false;
+        for _ in 0..MAX_CHAIN {
+            if self.anchor_vouches_for(current) {
+                trusted = true;
+                break;
+            }
+            // An intermediate from the signature must be a CA; anchors are trusted as
+            // configured (RFC 5280 treats an anchor as a name and a key).
+            let Some(issuer) = self.bundled.iter().find(|c| {
+                !path.iter().any(|p| p.der == c.der)
+                    && c.may_issue_certificates()
+                    && current.issued_by(c)
+            }) else {
+                break;
+            };
+            path.push(issuer);
+            current = issuer;
+        }
+        if !trusted {
+            return Err(SignatureProblem::NoTrustAnchor);
+        }
+        let at = at.ok_or(SignatureProblem::MessageDateUnknown)?;
+        for cert in path {
+            let (not_before, not_after) = cert.validity();
+            if at < not_before || at > not_after {
+                return Err(SignatureProblem::CertificateNotValidAtMessageDate);
+            }
+        }
+        Ok(())
+    }
+
+    /// The anchor certificate the signer identifier names, if any.
+    fn anchor_named_by(&self, sid: &cms::SignerId<'_>) -> Option<Cert<'_>> {
+        self.anchors.certificates.iter().find_map(|der| {
+            if let cms::SignerId::IssuerSerial { issuer, serial } = sid {
+                // Cheap byte comparison before decoding the certificate.
+                let raw = RawCert::read(der).ok()?;
+                if raw.issuer != *issuer || raw.serial != *serial {
+                    return None;
+                }
+            }
+            Cert::parse(der).filter(|cert| identifies(sid, cert))
+        })
+    }
+
+    /// Whether `cert` is an anchor itself or was signed by one.
+    fn anchor_vouches_for(&self, cert: &Cert<'_>) -> bool {
+        self.anchors.certificates.iter().any(|anchor_der| {
+            if anchor_der.as_slice() == cert.der {
+                return true;
+            }
+            // Cheap name check before decoding the anchor and doing the RSA operation.
+            let name_matches =
+                RawCert::read(anchor_der).is_ok_and(|raw| raw.subject == cert.issuer);
+            name_matches && Cert::parse(anchor_der).is_some_and(|anchor| cert.issued_by(&anchor))
+        })
+    }
+}
+
+/// The bytes the signer signed: the signed attributes as a DER `SET OF` (RFC 5652 5.4).
+fn signed_attributes_bytes(attrs: &ber::Tlv<'_>) -> Result<Vec<u8>, ber::BerError> {
+    // The original bytes, tag turned from [0] IMPLICIT (0xA0) into SET (0x31). Only when a
+    // writer used BER indefinite lengths do we rewrite lengths (never the element order).
+    let mut bytes = attrs.to_definite()?;
+    if let Some(first) = bytes.first_mut() {
+        *first = 0x31;
+    }
+    Ok(bytes)
+}
+
+/// Whether `cert` is the one the signer identifier names.
+fn identifies(sid: &cms::SignerId<'_>, cert: &Cert<'_>) -> bool {
+    match sid {
+        cms::SignerId::IssuerSerial { issuer, serial } => {
+            cert.issuer == *issuer && cert.serial == *serial
+        }
+        cms::SignerId::KeyId(id) => cert.subject_key_id().as_deref() == Some(id.as_ref()),
+    }
+}
+
+/// A report pre-filled with what the signer certificate says.
+fn describe(cert: &Cert<'_>) -> SignatureReport {
+    let (not_before, not_after) = cert.validity();
+    SignatureReport {
+        status: SignatureStatus::Invalid,
+        signer: Some(cert.subject_string()),
+        not_before: iso8601(not_before),
+        not_after: iso8601(not_after),
+        reason: None,
+    }
+}
+
+fn iso8601(seconds: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Two attributes in an order DER would sort the other way (longer one first).
+    const ATTR_B: &[u8] = &[0x30, 0x05, 0x06, 0x01, 0x2a, 0x31, 0x00];
+    const ATTR_A: &[u8] = &[0x30, 0x03, 0x06, 0x01, 0x29];
+
+    #[test]
+    fn signed_attributes_keep_their_original_order_with_the_set_tag() {
+        let mut implicit = vec![0xa0, (ATTR_B.len() + ATTR_A.len()) as u8];
+        implicit.extend_from_slice(ATTR_B);
+        implicit.extend_from_slice(ATTR_A);
+        let tlv = ber::Tlv::read_all(&implicit).unwrap();
+        let signed = signed_attributes_bytes(&tlv).unwrap();
+        assert_eq!(signed[0], 0x31);
+        assert_eq!(&signed[1..], &implicit[1..]);
+    }
+
+    #[test]
+    fn indefinite_signed_attributes_are_hashed_with_definite_lengths_in_the_same_order() {
+        let mut indefinite = vec![0xa0, 0x80];
+        indefinite.extend_from_slice(ATTR_B);
+        indefinite.extend_from_slice(ATTR_A);
+        indefinite.extend_from_slice(&[0, 0]);
+        let tlv = ber::Tlv::read_all(&indefinite).unwrap();
+        let signed = signed_attributes_bytes(&tlv).unwrap();
+        let mut expected = vec![0x31, (ATTR_B.len() + ATTR_A.len()) as u8];
+        expected.extend_from_slice(ATTR_B);
+        expected.extend_from_slice(ATTR_A);
+        assert_eq!(signed, expected);
+    }
+
+    #[test]
+    fn every_problem_has_an_italian_text_and_a_kebab_case_code() {
+        let problem = SignatureProblem::ContentDigestMismatch;
+        assert!(problem.italian().contains("modificato"));
+        assert_eq!(
+            serde_json::to_value(problem).unwrap(),
+            "content-digest-mismatch"
+        );
+    }
+}
