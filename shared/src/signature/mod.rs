@@ -19,6 +19,12 @@
 //!
 //! Pure Rust (RustCrypto `rsa`, `sha1`, `sha2`, `x509-cert`); no OpenSSL, no randomness,
 //! builds for `wasm32-unknown-unknown`. Never panics on any input.
+//!
+//! Not checked (say so before relying on `valid`): revocation (CRL/OCSP: the core does no
+//! I/O), the signer certificate's key usage and extended key usage, `pathLenConstraint`,
+//! name constraints, and the anchors' own validity dates (an anchor is a name and a key,
+//! RFC 5280 6.1.1). Algorithms: RSA PKCS#1 v1.5 with SHA-1/224/256/384/512 only
+//! (no RSA-PSS, no ECDSA: no PEC provider uses them).
 
 mod ber;
 mod cms;
@@ -33,6 +39,10 @@ pub use mime::SignedLayout;
 
 /// Longest certificate path followed from the signer to an anchor.
 const MAX_CHAIN: usize = 6;
+/// Signers and carried certificates looked at (PEC signatures have one signer and two
+/// or three certificates): bounds the hashing and RSA work a hostile signature can cause.
+const MAX_SIGNERS: usize = 8;
+const MAX_CERTIFICATES: usize = 32;
 
 /// Outcome of the signature check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,6 +249,7 @@ pub fn verify(raw: &[u8], anchors: &TrustAnchors) -> SignatureReport {
     let bundled: Vec<Cert<'_>> = signed_data
         .certificates
         .iter()
+        .take(MAX_CERTIFICATES)
         .filter_map(|der| Cert::parse(der))
         .collect();
     let context = Context {
@@ -250,6 +261,7 @@ pub fn verify(raw: &[u8], anchors: &TrustAnchors) -> SignatureReport {
     signed_data
         .signers
         .iter()
+        .take(MAX_SIGNERS)
         .map(|signer| context.check_signer(signer))
         .max_by_key(SignatureReport::rank)
         .unwrap_or_else(|| invalid(SignatureProblem::MalformedSignature))
