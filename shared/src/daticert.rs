@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// One `destinatari` entry: an address and its `tipo` (`certificato` or `esterno`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Destinatario {
+    /// The address, whitespace removed.
     pub address: String,
     /// `certificato` (the DTD default) or `esterno`.
     pub tipo: String,
@@ -53,20 +54,30 @@ pub struct Daticert {
     pub tipo: Option<String>,
     /// `postacert/@errore`; `nessuno` when the attribute is absent (DTD default).
     pub errore: String,
+    /// `mittente`: the certified sender.
     pub mittente: Option<String>,
+    /// `destinatari`, in order.
     pub destinatari: Vec<Destinatario>,
+    /// `risposte`: the reply-to address.
     pub risposte: Option<String>,
+    /// `oggetto`, line wraps joined.
     pub oggetto: Option<String>,
+    /// `gestore-emittente`: the provider that issued this message.
     pub gestore_emittente: Option<String>,
+    /// `data`: when it was issued.
     pub data: Option<DataOra>,
+    /// `identificativo`: the PEC id given at acceptance.
     pub identificativo: Option<String>,
     /// The sender client's original Message-ID as written (entities resolved, angle
     /// brackets kept).
     pub msgid: Option<String>,
     /// `ricevuta/@tipo`: `completa` (DTD default), `breve` or `sintetica`.
     pub ricevuta: Option<String>,
+    /// `consegna`: the one recipient a delivery / non-delivery notice is about.
     pub consegna: Option<String>,
+    /// `ricezione` entries.
     pub ricezione: Vec<String>,
+    /// `errore-esteso`: the provider's text for an error.
     pub errore_esteso: Option<String>,
     /// What was odd but tolerated.
     pub warnings: Vec<DaticertWarning>,
@@ -89,13 +100,27 @@ impl Daticert {
 #[serde(tag = "code", rename_all = "kebab-case")]
 pub enum DaticertWarning {
     /// Text outside any leaf element (e.g. `</risposte>a`).
-    StrayText { element: String },
+    StrayText {
+        /// The element holding the text.
+        element: String,
+    },
     /// An element the DTD does not define.
-    UnknownElement { element: String },
+    UnknownElement {
+        /// Its local name.
+        element: String,
+    },
     /// A required element is missing.
-    MissingElement { element: String },
+    MissingElement {
+        /// Its name.
+        element: String,
+    },
     /// A value outside the DTD's list (kept as written).
-    UnexpectedValue { field: String, value: String },
+    UnexpectedValue {
+        /// The element or attribute.
+        field: String,
+        /// The value as written.
+        value: String,
+    },
     /// `data` does not read as a date, time and zone.
     BadDate,
     /// The bytes are not UTF-8: read as ISO-8859-1.
@@ -156,7 +181,9 @@ pub enum DaticertError {
     /// The XML breaks off; `partial` holds what was read before.
     #[error("daticert.xml is malformed: {message}")]
     Malformed {
+        /// What broke, with the byte position.
         message: String,
+        /// The fields read before the break.
         partial: Box<Daticert>,
     },
 }

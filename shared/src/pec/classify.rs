@@ -13,6 +13,7 @@ use super::{PecError, PecKind, headers};
 /// What the headers say about a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Classification {
+    /// The kind (`not-pec` without any PEC header).
     pub kind: PecKind,
     /// `X-VerificaSicurezza: errore` on a non-accettazione or errore-consegna (virus notice),
     /// or a rilevazione-virus.

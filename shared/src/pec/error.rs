@@ -27,7 +27,12 @@ pub enum PecError {
     ConflictingHeaders,
     /// A PEC header with a value the classifier does not know.
     #[error("unknown value {value:?} in header {header}")]
-    UnknownHeaderValue { header: String, value: String },
+    UnknownHeaderValue {
+        /// The header's name.
+        header: String,
+        /// Its value as written.
+        value: String,
+    },
     /// The kind was taken from the subject prefix because the header did not tell it.
     #[error("kind taken from the subject prefix")]
     KindFromSubject,
@@ -45,19 +50,36 @@ pub enum PecError {
     MissingDaticert,
     /// `daticert.xml` is not a daticert (empty, or no `postacert` root).
     #[error("daticert.xml is unreadable: {detail}")]
-    UnreadableDaticert { detail: String },
+    UnreadableDaticert {
+        /// Why.
+        detail: String,
+    },
     /// `daticert.xml` breaks off; the fields before the break are used.
     #[error("daticert.xml is malformed ({detail}); fields read before the error are used")]
-    MalformedDaticert { detail: String },
+    MalformedDaticert {
+        /// What broke, with the byte position.
+        detail: String,
+    },
     /// A tolerated oddity inside `daticert.xml`.
     #[error("{}", .warning.message_en())]
-    Daticert { warning: DaticertWarning },
+    Daticert {
+        /// The oddity.
+        warning: DaticertWarning,
+    },
     /// The header and `daticert.xml` disagree on the kind; the header wins.
     #[error("the headers say {header} but daticert.xml says {daticert}")]
-    KindMismatch { header: String, daticert: String },
+    KindMismatch {
+        /// The kind the headers name.
+        header: String,
+        /// daticert `tipo`.
+        daticert: String,
+    },
     /// `X-TipoRicevuta` holds a value that is not completa/breve/sintetica.
     #[error("X-TipoRicevuta has an unexpected value {value:?}")]
-    BadReceiptType { value: String },
+    BadReceiptType {
+        /// The value as written.
+        value: String,
+    },
     /// An envelope or complete delivery receipt without `postacert.eml`.
     #[error("postacert.eml is missing")]
     MissingOriginal,
@@ -66,7 +88,10 @@ pub enum PecError {
     UnreadableOriginal,
     /// A `.hash` placeholder whose content is not 40 hex characters.
     #[error("the placeholder {name:?} does not hold a SHA-1 (40 hex characters)")]
-    BadHashPlaceholder { name: String },
+    BadHashPlaceholder {
+        /// The placeholder's file name.
+        name: String,
+    },
     /// The message is not `multipart/signed` although it claims to be PEC.
     #[error("the message is not signed (no multipart/signed)")]
     NotSigned,

@@ -91,10 +91,20 @@ pub(crate) fn layout<'m, 'x>(message: &'m Message<'x>) -> Layout<'m, 'x> {
             .and_then(|id| part(*id)),
     );
     let truncated = containers.into_iter().any(|p| {
+        let Some(boundary) = p.content_type().and_then(|ct| ct.attribute("boundary")) else {
+            return false;
+        };
+        // The closing delimiter follows the last child: search from there, not from the
+        // start of a message that may be megabytes long.
+        let last_child_end = p
+            .sub_parts()
+            .and_then(|children| children.last())
+            .and_then(|id| part(*id))
+            .and_then(|child| usize::try_from(child.offset_end).ok())
+            .unwrap_or(0);
+        let from = last_child_end.saturating_sub(8).min(raw.len());
         p.is_multipart()
-            && p.content_type()
-                .and_then(|ct| ct.attribute("boundary"))
-                .is_some_and(|boundary| !has_closing_boundary(raw, boundary.as_bytes()))
+            && !has_closing_boundary(raw.get(from..).unwrap_or(raw), boundary.as_bytes())
     });
     let undecodable =
         top.iter().any(|p| p.is_encoding_problem) || root.is_some_and(|r| r.is_encoding_problem);

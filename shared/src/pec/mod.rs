@@ -25,15 +25,25 @@ pub use error::PecError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PecKind {
+    /// Transport envelope (`X-Trasporto: posta-certificata`): carries `postacert.eml`.
     PostaCertificata,
+    /// Anomaly envelope (`X-Trasporto: errore`): a non-PEC mail reached a PEC box.
     Anomalia,
+    /// Acceptance receipt (`X-Ricevuta: accettazione`).
     Accettazione,
+    /// Non-acceptance notice, also for a virus (`X-VerificaSicurezza: errore`).
     NonAccettazione,
+    /// Take-charge receipt, provider to provider.
     PresaInCarico,
+    /// Delivery receipt, one per recipient: completa, breve or sintetica.
     AvvenutaConsegna,
+    /// Non-delivery notice, also for a virus.
     ErroreConsegna,
+    /// 12 h / 24 h warning that delivery has not happened yet.
     PreavvisoErroreConsegna,
+    /// Virus detection notice, provider to provider.
     RilevazioneVirus,
+    /// None of the PEC headers: an ordinary mail (or a spoof).
     NotPec,
 }
 
@@ -72,6 +82,7 @@ impl PecKind {
 /// One entry of daticert `destinatari`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recipient {
+    /// The recipient's address as daticert writes it.
     pub address: String,
     /// `certificato` or `esterno`.
     #[serde(rename = "type")]
@@ -81,18 +92,31 @@ pub struct Recipient {
 /// The summary of `PEC.md` ("The summary every tool prints") plus `problems` and `signature`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    /// The kind, from the headers.
     pub kind: PecKind,
+    /// `completa` / `breve` / `sintetica` (envelopes and delivery receipts).
     pub receipt_type: Option<String>,
+    /// daticert `errore` (`nessuno`, `no-dest`, ...); only with a parsable daticert.
     pub error: Option<String>,
+    /// The PEC id given at acceptance (an envelope without daticert: its Message-ID).
     pub identificativo: Option<String>,
+    /// The sender client's Message-ID (`X-Riferimento-Message-ID`, else daticert `msgid`).
     pub original_message_id: Option<String>,
+    /// The certified sender (daticert `mittente`, else the envelope's `Per conto di:`).
     pub sender: Option<String>,
+    /// daticert `destinatari`, in order.
     pub recipients: Vec<Recipient>,
+    /// daticert `oggetto`, else the decoded Subject without the kind's prefix.
     pub subject: Option<String>,
+    /// daticert `gestore-emittente`.
     pub provider: Option<String>,
+    /// daticert `data`, ISO 8601 with offset.
     pub issued_at: Option<String>,
+    /// daticert `consegna`: the one recipient a delivery notice is about.
     pub recipient: Option<String>,
+    /// `postacert.eml` sits at the top level of the message.
     pub has_original: bool,
+    /// A parsable outer `daticert.xml` is present.
     pub has_daticert: bool,
     /// What could not be read, in plain words (empty when all is well).
     pub problems: Vec<String>,
@@ -103,8 +127,11 @@ pub struct Summary {
 /// An attachment of the original message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attachment {
+    /// File name (`Content-Disposition` filename or `Content-Type` name), decoded.
     pub name: Option<String>,
+    /// `type/subtype`, lowercase.
     pub content_type: String,
+    /// Decoded size in bytes.
     pub size: usize,
     /// For `.hash` placeholders of a breve receipt: the SHA-1 (40 hex chars) of the
     /// attachment it replaces.
@@ -114,15 +141,25 @@ pub struct Attachment {
 /// The original message carried as `postacert.eml`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OriginalMessage {
+    /// `Message-ID` (providers put the PEC id here), without angle brackets.
     pub message_id: Option<String>,
+    /// `X-Riferimento-Message-ID`: the sender client's own Message-ID.
     pub riferimento_message_id: Option<String>,
+    /// Address of `From`.
     pub from: Option<String>,
+    /// Addresses of `To`.
     pub to: Vec<String>,
+    /// Addresses of `Cc`.
     pub cc: Vec<String>,
+    /// Decoded `Subject`.
     pub subject: Option<String>,
+    /// `Date`, RFC 3339.
     pub date: Option<String>,
+    /// The first `text/plain` body, decoded to UTF-8.
     pub text_body: Option<String>,
+    /// The first `text/html` body, decoded to UTF-8.
     pub html_body: Option<String>,
+    /// Attachments (and `.hash` placeholders), in order.
     pub attachments: Vec<Attachment>,
     /// Display name of `From`, when written.
     #[serde(default)]
@@ -132,6 +169,7 @@ pub struct OriginalMessage {
 /// Everything the core reads out of one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inspection {
+    /// The summary of `PEC.md`.
     pub summary: Summary,
     /// The outer message's own `Message-ID`, without angle brackets.
     pub message_id: Option<String>,
