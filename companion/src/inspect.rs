@@ -61,8 +61,8 @@ pub fn run(args: InspectArgs) -> ExitCode {
         let raw = match read_input(path) {
             Ok(raw) if raw.iter().all(u8::is_ascii_whitespace) => {
                 eprintln!(
-                    "pecdesk: {}",
-                    text(lang, "input vuoto", "empty input") + ": " + &display
+                    "pecdesk: {}: {display}",
+                    text(lang, "input vuoto", "empty input")
                 );
                 failed = true;
                 continue;
