@@ -173,8 +173,8 @@ fn write_json(
 
 fn kind_label(kind: PecKind, lang: Lang) -> &'static str {
     match (kind, lang) {
-        (PecKind::PostaCertificata, Lang::It) => "busta di trasporto (posta certificata)",
-        (PecKind::PostaCertificata, Lang::En) => "transport envelope (certified mail)",
+        (PecKind::PostaCertificata, Lang::It) => "busta di trasporto",
+        (PecKind::PostaCertificata, Lang::En) => "transport envelope",
         (PecKind::Anomalia, Lang::It) => "busta di anomalia",
         (PecKind::Anomalia, Lang::En) => "anomaly envelope",
         (PecKind::Accettazione, Lang::It) => "ricevuta di accettazione",
