@@ -61,8 +61,8 @@ pub fn run(args: InspectArgs) -> ExitCode {
         let raw = match read_input(path) {
             Ok(raw) if raw.iter().all(u8::is_ascii_whitespace) => {
                 eprintln!(
-                    "pecdesk: {}",
-                    text(lang, "input vuoto", "empty input") + ": " + &display
+                    "pecdesk: {}: {display}",
+                    text(lang, "input vuoto", "empty input")
                 );
                 failed = true;
                 continue;
@@ -173,8 +173,8 @@ fn write_json(
 
 fn kind_label(kind: PecKind, lang: Lang) -> &'static str {
     match (kind, lang) {
-        (PecKind::PostaCertificata, Lang::It) => "busta di trasporto (posta certificata)",
-        (PecKind::PostaCertificata, Lang::En) => "transport envelope (certified mail)",
+        (PecKind::PostaCertificata, Lang::It) => "busta di trasporto",
+        (PecKind::PostaCertificata, Lang::En) => "transport envelope",
         (PecKind::Anomalia, Lang::It) => "busta di anomalia",
         (PecKind::Anomalia, Lang::En) => "anomaly envelope",
         (PecKind::Accettazione, Lang::It) => "ricevuta di accettazione",

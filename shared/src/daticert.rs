@@ -333,6 +333,9 @@ struct ParseState {
     root_closed: bool,
     /// Whether `postacert/@errore` was written (else the DTD default applies).
     errore_set: bool,
+    /// How many value elements are open (markup nested in a value keeps its text). A
+    /// counter, not a scan of `stack`: deep adversarial nesting must stay linear.
+    leaf_depth: usize,
 }
 
 impl ParseState {
@@ -366,12 +369,12 @@ impl ParseState {
             }
             known if LEAVES.contains(&known) || CONTAINERS.contains(&known) => {}
             unknown => {
-                let warning = DaticertWarning::UnknownElement {
-                    element: unknown.to_owned(),
-                };
-                if !self.out.warnings.contains(&warning) {
-                    self.out.warnings.push(warning);
-                }
+                warn(
+                    &mut self.out,
+                    DaticertWarning::UnknownElement {
+                        element: unknown.to_owned(),
+                    },
+                );
             }
         }
         if LEAVES.contains(&name.as_str()) && !self.in_leaf() {
@@ -402,9 +405,7 @@ impl ParseState {
             let warning = DaticertWarning::StrayText {
                 element: current.clone(),
             };
-            if !self.out.warnings.contains(&warning) {
-                self.out.warnings.push(warning);
-            }
+            warn(&mut self.out, warning);
         }
     }
 
@@ -421,7 +422,11 @@ impl ParseState {
         }
         // Only the outermost value element takes the text; markup nested inside it (or
         // any unknown element) leaves the text to its enclosing value.
-        if !LEAVES.contains(&name.as_str()) || self.in_leaf() {
+        if !LEAVES.contains(&name.as_str()) {
+            return;
+        }
+        self.leaf_depth = self.leaf_depth.saturating_sub(1);
+        if self.in_leaf() {
             return;
         }
         let raw = std::mem::take(&mut self.text);
@@ -516,17 +521,29 @@ const TIPI: &[&str] = &[
 const ERRORI: &[&str] = &["nessuno", "no-dest", "no-dominio", "virus", "altro"];
 const RICEVUTE: &[&str] = &["completa", "breve", "sintetica"];
 
+/// At most this many warnings are kept while reading (the final checks add a few more): a
+/// hostile file could otherwise name thousands of distinct unknown elements (and make the
+/// duplicate check quadratic).
+const MAX_WARNINGS: usize = 16;
+
+/// Records a warning once.
+fn warn(out: &mut Daticert, warning: DaticertWarning) {
+    if out.warnings.len() < MAX_WARNINGS && !out.warnings.contains(&warning) {
+        out.warnings.push(warning);
+    }
+}
+
 fn check_value(out: &mut Daticert, field: &str, value: Option<String>, allowed: &[&str]) {
     if let Some(value) = value
         && !allowed.contains(&value.as_str())
     {
-        let warning = DaticertWarning::UnexpectedValue {
-            field: field.to_owned(),
-            value,
-        };
-        if !out.warnings.contains(&warning) {
-            out.warnings.push(warning);
-        }
+        warn(
+            out,
+            DaticertWarning::UnexpectedValue {
+                field: field.to_owned(),
+                value,
+            },
+        );
     }
 }
 
@@ -747,6 +764,28 @@ mod tests {
         assert!(d.warnings.contains(&DaticertWarning::MissingElement {
             element: "identificativo".to_owned()
         }));
+    }
+
+    #[test]
+    fn deep_nesting_and_many_unknown_elements_stay_cheap() {
+        let mut xml = String::from("<postacert tipo=\"accettazione\"><oggetto>");
+        for i in 0..20_000 {
+            xml.push_str(&format!("<x{i}>t"));
+        }
+        let started = std::time::Instant::now();
+        let result = parse(xml.as_bytes());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        match result {
+            Err(DaticertError::Malformed { partial, .. }) => {
+                let unknown = partial
+                    .warnings
+                    .iter()
+                    .filter(|w| matches!(w, DaticertWarning::UnknownElement { .. }))
+                    .count();
+                assert!(unknown > 0 && unknown <= MAX_WARNINGS, "{unknown}");
+            }
+            other => panic!("expected Malformed, got {other:?}"),
+        }
     }
 
     #[test]

@@ -155,9 +155,20 @@ fn subject_prefix_len(subject: &str, kind: PecKind) -> Option<usize> {
     })
 }
 
+/// The subject starts with a `... PER VIRUS:` prefix (only the prefix counts: the original
+/// subject after it may say anything).
 fn is_virus_subject(subject: &str) -> bool {
-    let upper = subject.to_ascii_uppercase();
-    upper.contains("PER VIRUS:")
+    let trimmed = subject.trim_start();
+    [
+        "AVVISO DI NON ACCETTAZIONE PER VIRUS:",
+        "AVVISO DI MANCATA CONSEGNA PER VIRUS:",
+    ]
+    .iter()
+    .any(|prefix| {
+        trimmed
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    })
 }
 
 /// The subject without the kind's prefix, removed once: a second prefix belongs to the
@@ -216,6 +227,15 @@ mod tests {
             strip_subject_prefix("other", PecKind::Accettazione),
             "other"
         );
+    }
+
+    #[test]
+    fn only_the_prefix_marks_a_virus_notice() {
+        assert!(is_virus_subject("AVVISO DI MANCATA CONSEGNA PER VIRUS: x"));
+        assert!(is_virus_subject("avviso di non accettazione per virus: x"));
+        assert!(!is_virus_subject(
+            "AVVISO DI MANCATA CONSEGNA: nota per virus: x"
+        ));
     }
 
     #[test]

@@ -98,12 +98,16 @@ pub(crate) fn inspect_message(raw: &[u8]) -> Inspection {
 
     let original = read_original(&summary, &layout, &mut errors);
     summary.problems = errors.iter().map(PecError::message_it).collect();
+    // daticert `errore="virus"` confirms a virus notice the headers did not flag.
+    let virus = class.virus
+        || (matches!(kind, PecKind::NonAccettazione | PecKind::ErroreConsegna)
+            && summary.error.as_deref() == Some("virus"));
     Inspection {
         summary,
         message_id,
         original,
         errors,
-        virus: class.virus,
+        virus,
         daticert,
     }
 }
