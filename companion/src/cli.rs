@@ -24,6 +24,11 @@ pub enum Command {
     Inspect(crate::inspect::InspectArgs),
     /// Avvia il servizio companion / Run the companion service.
     Serve(ServeArgs),
+    /// Registro di audit / Audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Configurazione / Configuration.
     Config {
         #[command(subcommand)]
@@ -36,6 +41,14 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Stampa un file di configurazione commentato / Print a commented example config.
     Example,
+}
+
+/// Subcommands of `pecdesk audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verifica la catena di hash e indica la prima voce alterata /
+    /// Verify the hash chain and name the first broken entry (exit 1 when broken).
+    Verify(DbArgs),
 }
 
 /// Where the database is: shared by every command that opens it.
@@ -110,6 +123,13 @@ pub fn main() -> ExitCode {
             print!("{}", crate::config::EXAMPLE);
             ExitCode::SUCCESS
         }
+        Command::Audit {
+            command: AuditCommand::Verify(db),
+        } => match audit_verify(&db) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(e) => fail(&e),
+        },
         Command::Serve(args) => {
             let settings = match args.db.settings(args.listen.clone(), args.demo) {
                 Ok(s) => s,
@@ -126,4 +146,29 @@ pub fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `pecdesk audit verify`: prints the result; `Ok(false)` when the chain is broken.
+fn audit_verify(db: &DbArgs) -> anyhow::Result<bool> {
+    let settings = db.settings(None, false)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = crate::store::Store::connect(&settings).await?;
+        let v = crate::store::audit::verify(&store).await?;
+        store.close().await;
+        if v.ok {
+            println!(
+                "registro integro / audit log intact: {} voci / entries",
+                v.entries
+            );
+        } else {
+            println!(
+                "registro ALTERATO alla voce {} / audit log BROKEN at entry {}: {}",
+                v.first_broken.unwrap_or_default(),
+                v.first_broken.unwrap_or_default(),
+                v.reason.as_deref().unwrap_or("")
+            );
+        }
+        Ok(v.ok)
+    })
 }

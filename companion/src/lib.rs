@@ -35,7 +35,7 @@ pub use store::Store;
 /// The whole HTTP application: every route, body limits, metrics and request logs.
 pub fn build_app(state: AppState) -> Router {
     let limit = state.settings().json_body_limit;
-    http::router()
+    http::router(state.settings().import_body_limit)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

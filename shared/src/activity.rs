@@ -190,7 +190,8 @@ pub fn transition(from: Status, to: Status, ctx: &Context) -> Result<Status, Tra
         None => return Err(TransitionError::NotInFlow { from, to }),
     };
     let allowed = match who {
-        Who::Worker => ctx.actor.can_work || ctx.actor.is_manager,
+        // Managers route work; doing it (start, submit, close) needs write access.
+        Who::Worker => ctx.actor.can_work,
         Who::Approver => ctx.actor.is_approver,
         Who::Manager => ctx.actor.is_manager,
     };
@@ -213,7 +214,7 @@ pub fn transition(from: Status, to: Status, ctx: &Context) -> Result<Status, Tra
 
 /// Checks sending the draft; on success the activity becomes [`Status::Done`].
 pub fn send(status: Status, ctx: &Context) -> Result<Status, TransitionError> {
-    if !(ctx.actor.can_work || ctx.actor.is_manager) {
+    if !ctx.actor.can_work {
         return Err(TransitionError::NotPermitted);
     }
     if !ctx.has_draft {
@@ -374,6 +375,27 @@ mod tests {
             Ok(Status::Cancelled)
         );
         assert_eq!(transition(Status::Done, Status::Open, &m), Ok(Status::Open));
+    }
+
+    #[test]
+    fn a_manager_without_write_access_cannot_do_the_work() {
+        let m = Context {
+            flow: Flow::Standard,
+            actor: Actor {
+                is_manager: true,
+                ..Actor::default()
+            },
+            has_draft: true,
+            ..Context::default()
+        };
+        assert_eq!(
+            transition(Status::Open, Status::InProgress, &m),
+            Err(TransitionError::NotPermitted)
+        );
+        assert_eq!(
+            send(Status::InProgress, &m),
+            Err(TransitionError::NotPermitted)
+        );
     }
 
     #[test]

@@ -265,8 +265,9 @@ pub async fn load(store: &Store, who: &Principal, id: &str) -> Result<MessageRow
 /// Whether `who` participates (assignee, assigned team, approver) in an activity linked
 /// to the message: that alone makes the message readable.
 pub async fn is_participant(store: &Store, who: &Principal, message_id: &str) -> Result<bool> {
-    let hit: Option<i64> = with_pool!(store, |p| sqlx::query_scalar(
-        "SELECT 1 FROM activity_messages am JOIN activities a ON a.id = am.activity_id \
+    let hit: Option<i64> = with_pool!(store, |p| {
+        sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM activity_messages am JOIN activities a ON a.id = am.activity_id \
          WHERE am.message_id = $1 AND a.org_id = $2 AND (a.assignee_id = $3 OR a.approver_id = $3 \
          OR a.team_id IN (SELECT team_id FROM team_members WHERE user_id = $3)) LIMIT 1"
     )
@@ -274,7 +275,8 @@ pub async fn is_participant(store: &Store, who: &Principal, message_id: &str) ->
     .bind(&who.org_id)
     .bind(&who.user_id)
     .fetch_optional(p)
-    .await)?;
+    .await
+    })?;
     Ok(hit.is_some())
 }
 

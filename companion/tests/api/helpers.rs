@@ -108,6 +108,13 @@ pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
 
 /// The app with options.
 pub async fn spawn_app_with(engine: Engine, opts: Opts) -> Option<TestApp> {
+    // Server logs on demand: PECDESK_LOG=debug cargo test ...
+    if let Ok(filter) = std::env::var("PECDESK_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::for_data_dir(dir.path());
     settings.demo = opts.demo;
@@ -291,4 +298,81 @@ pub fn assert_envelope(a: &Answer, code: &str) {
         "message in {:?}",
         a.body
     );
+}
+
+/// Runs one text query on the app's database.
+#[macro_export]
+macro_rules! scalar {
+    ($app:expr, $sql:expr $(, $arg:expr)*) => {
+        pecdesk_companion::with_pool!($app.store, |p| sqlx::query_scalar($sql)$(.bind($arg))*.fetch_one(p).await)
+            .expect("query")
+    };
+}
+
+impl TestApp {
+    pub async fn mailbox_id(&self, address: &str) -> String {
+        scalar!(self, "SELECT id FROM mailboxes WHERE address = $1", address)
+    }
+    pub async fn user_id(&self, email: &str) -> String {
+        scalar!(self, "SELECT id FROM users WHERE email = $1", email)
+    }
+    pub async fn team_id(&self, name: &str) -> String {
+        scalar!(self, "SELECT id FROM teams WHERE name = $1", name)
+    }
+
+    /// Arguments locating this app's database for the `pecdesk` CLI.
+    pub fn db_args(&self) -> Vec<String> {
+        match &self.pg {
+            Some((server, name)) => vec!["--database-url".into(), with_db(server, name)],
+            None => vec![
+                "--data-dir".into(),
+                self._dir.path().to_string_lossy().into_owned(),
+            ],
+        }
+    }
+
+    /// Imports a fresh synthetic message into a mailbox as `token`'s user; returns its id.
+    pub async fn import_fresh(&self, token: &str, mailbox_id: &str, tag: &str) -> String {
+        let a = self
+            .post_raw(
+                token,
+                &format!("/api/v1/messages/import?mailbox={mailbox_id}"),
+                fresh_eml(tag),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "import: {:?}", a.body);
+        a.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates an activity as `token`'s user; returns (id, version).
+    pub async fn create_activity(&self, token: &str, body: Value) -> (String, i64) {
+        let a = self.post(token, "/api/v1/activities", body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::CREATED,
+            "create activity: {:?}",
+            a.body
+        );
+        (
+            a.body["id"].as_str().expect("id").to_owned(),
+            a.body["version"].as_i64().expect("version"),
+        )
+    }
+
+    /// Current version of an activity, read as `token`'s user.
+    pub async fn version(&self, token: &str, id: &str) -> i64 {
+        let a = self.get(token, &format!("/api/v1/activities/{id}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        a.body["version"].as_i64().expect("version")
+    }
+}
+
+/// A synthetic (not PEC) message, unique per `tag`.
+pub fn fresh_eml(tag: &str) -> Vec<u8> {
+    format!(
+        "From: <mittente@esempio.test>\r\nTo: <protocollo@pec.demo.test>\r\nSubject: Prova {tag}\r\n\
+         Date: Mon, 02 Nov 2026 10:00:00 +0100\r\nMessage-ID: <{tag}@esempio.test>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nTesto di prova {tag}.\r\n"
+    )
+    .into_bytes()
 }
