@@ -36,6 +36,7 @@ pub use store::Store;
 pub fn build_app(state: AppState) -> Router {
     let limit = state.settings().json_body_limit;
     http::router(state.settings().import_body_limit)
+        .fallback(|| async { error::Error::NotFound })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

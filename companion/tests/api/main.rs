@@ -4,5 +4,9 @@
 
 mod helpers;
 
+mod approval;
+mod audit;
 mod auth;
 mod matrix;
+mod messages;
+mod ops;
