@@ -1,0 +1,201 @@
+//! Message endpoints: list, lookup, import, detail, raw, take, trash, restore.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::auth::Principal;
+use crate::domain::access::Grants;
+use crate::domain::messages::{self, Change, MessageFilter, MessageResponse, Page};
+use crate::error::{Error, ErrorEnvelope, Result};
+use crate::extract::{Body, Json, Query};
+use crate::state::AppState;
+use crate::with_pool;
+
+/// Routes of this module.
+pub fn router(import_limit: usize) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/messages", get(list_messages))
+        .route("/api/v1/messages/lookup", get(lookup_message))
+        .route(
+            "/api/v1/messages/import",
+            post(import_message).layer(DefaultBodyLimit::max(import_limit)),
+        )
+        .route("/api/v1/messages/{id}", get(get_message))
+        .route("/api/v1/messages/{id}/raw", get(get_raw))
+        .route("/api/v1/messages/{id}/take", post(take_message))
+        .route("/api/v1/messages/{id}/trash", post(trash_message))
+        .route("/api/v1/messages/{id}/restore", post(restore_message))
+}
+
+/// Messages the caller may read.
+#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(MessageFilter),
+    responses((status = 200, body = Page<MessageResponse>), (status = 401, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+pub async fn list_messages(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(f): Query<MessageFilter>,
+) -> Result<Json<Page<MessageResponse>>> {
+    let grants = Grants::load(state.store(), &who).await?;
+    Ok(Json(
+        messages::list(state.store(), &who, &grants, &f).await?,
+    ))
+}
+
+/// Query of the lookup.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LookupQuery {
+    /// Internet Message-ID or PEC identificativo.
+    pub message_id: String,
+}
+
+/// Finds messages by Internet Message-ID or identificativo (add-ins).
+#[utoipa::path(get, path = "/api/v1/messages/lookup", tag = "messages", params(LookupQuery),
+    responses((status = 200, body = [MessageResponse]), (status = 401, body = ErrorEnvelope)))]
+pub async fn lookup_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<LookupQuery>,
+) -> Result<Json<Vec<MessageResponse>>> {
+    let grants = Grants::load(state.store(), &who).await?;
+    Ok(Json(
+        messages::lookup(state.store(), &who, &grants, &q.message_id).await?,
+    ))
+}
+
+/// Query of the import.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ImportQuery {
+    /// Target mailbox id.
+    pub mailbox: String,
+}
+
+/// Imports a raw message (idempotent: 201 when new, 200 when already there).
+#[utoipa::path(post, path = "/api/v1/messages/import", tag = "messages", params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "message/rfc822"),
+    responses((status = 201, body = MessageResponse), (status = 200, body = MessageResponse),
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+              (status = 413, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+pub async fn import_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ImportQuery>,
+    Body(bytes): Body,
+) -> Result<Response> {
+    let exists: Option<i64> = with_pool!(state.store(), |p| sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM mailboxes WHERE id = $1 AND org_id = $2"
+    )
+    .bind(&q.mailbox)
+    .bind(&who.org_id)
+    .fetch_optional(p)
+    .await)?;
+    if exists.is_none() {
+        return Err(Error::NotFound);
+    }
+    let grants = Grants::load(state.store(), &who).await?;
+    if !grants.on(&q.mailbox).can_manage_messages() {
+        return Err(Error::forbidden(
+            "serve MAIL_ACCOUNT_MANAGER sulla casella / MAIL_ACCOUNT_MANAGER needed on the mailbox",
+        ));
+    }
+    if bytes.is_empty() {
+        return Err(Error::invalid("messaggio vuoto / empty message"));
+    }
+    let imported = messages::import_raw(
+        state.store(),
+        Some(&who.user_id),
+        &who.org_id,
+        &q.mailbox,
+        bytes.to_vec(),
+    )
+    .await?;
+    let status = if imported.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(imported.row.into_response())).into_response())
+}
+
+/// A message with its receipts.
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",
+    responses((status = 200, body = MessageResponse), (status = 404, body = ErrorEnvelope)))]
+pub async fn get_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    let grants = Grants::load(state.store(), &who).await?;
+    let row = messages::load_readable(state.store(), &who, &grants, &id).await?;
+    let receipts = messages::receipts(state.store(), &row).await?;
+    let mut r = row.into_response();
+    r.receipts = Some(receipts);
+    Ok(Json(r))
+}
+
+/// The raw EML, exactly as imported.
+#[utoipa::path(get, path = "/api/v1/messages/{id}/raw", tag = "messages",
+    responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 404, body = ErrorEnvelope)))]
+pub async fn get_raw(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let grants = Grants::load(state.store(), &who).await?;
+    let row = messages::load_readable(state.store(), &who, &grants, &id).await?;
+    let bytes = messages::raw_bytes(state.store(), &row.raw_sha256).await?;
+    Ok(([(header::CONTENT_TYPE, "message/rfc822")], bytes).into_response())
+}
+
+async fn change(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    what: Change,
+) -> Result<Json<MessageResponse>> {
+    let grants = Grants::load(state.store(), who).await?;
+    Ok(Json(
+        messages::change(state.store(), who, &grants, id, what)
+            .await?
+            .into_response(),
+    ))
+}
+
+/// Presa in carico: the caller takes the message in charge (409 when already taken).
+#[utoipa::path(post, path = "/api/v1/messages/{id}/take", tag = "messages",
+    responses((status = 200, body = MessageResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn take_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    change(&state, &who, &id, Change::Take).await
+}
+
+/// Moves a message to the trash (recoverable; nothing is ever hard-deleted by the API).
+#[utoipa::path(post, path = "/api/v1/messages/{id}/trash", tag = "messages",
+    responses((status = 200, body = MessageResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn trash_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    change(&state, &who, &id, Change::Trash).await
+}
+
+/// Restores a message from the trash.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/restore", tag = "messages",
+    responses((status = 200, body = MessageResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn restore_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    change(&state, &who, &id, Change::Restore).await
+}

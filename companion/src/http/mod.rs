@@ -1,0 +1,24 @@
+//! The HTTP API: each module exposes `router()`; [`build_app`](crate::build_app) merges them.
+
+pub mod activities;
+pub mod audit;
+pub mod health;
+pub mod me;
+pub mod messages;
+pub mod openapi;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Every route of the API (without the outer layers).
+pub fn router(import_limit: usize) -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(openapi::router())
+        .merge(me::router())
+        .merge(messages::router(import_limit))
+        .merge(activities::router())
+        .merge(audit::router())
+        .merge(crate::auth::router())
+}

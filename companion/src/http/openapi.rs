@@ -1,0 +1,59 @@
+//! `GET /api/openapi.json`: the OpenAPI document generated from the handlers' annotations.
+
+use axum::Router;
+use axum::routing::get;
+use utoipa::OpenApi;
+
+use crate::state::AppState;
+
+/// The OpenAPI description of the companion API.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "PecDesk companion API",
+        description = "PEC per i team / PEC for teams"
+    ),
+    paths(
+        crate::http::health::healthz,
+        crate::http::health::readyz,
+        crate::http::health::metrics,
+        crate::auth::dev::dev_login,
+        crate::http::me::get_me,
+        crate::http::me::list_mailboxes,
+        crate::http::messages::list_messages,
+        crate::http::messages::lookup_message,
+        crate::http::messages::import_message,
+        crate::http::messages::get_message,
+        crate::http::messages::get_raw,
+        crate::http::messages::take_message,
+        crate::http::messages::trash_message,
+        crate::http::messages::restore_message,
+        crate::http::activities::create_activity,
+        crate::http::activities::create_activities_bulk,
+        crate::http::activities::list_activities,
+        crate::http::activities::get_activity,
+        crate::http::activities::update_activity,
+        crate::http::activities::transition_activity,
+        crate::http::activities::link_message,
+        crate::http::activities::list_comments,
+        crate::http::activities::add_comment,
+        crate::http::activities::edit_comment,
+        crate::http::activities::put_draft,
+        crate::http::activities::request_approval,
+        crate::http::activities::decide_approval,
+        crate::http::activities::send_draft,
+        crate::http::audit::list_audit,
+        crate::http::audit::verify_audit,
+    ),
+    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
+)]
+pub struct ApiDoc;
+
+/// The route serving the document.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/openapi.json", get(openapi_json))
+}
+
+async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}

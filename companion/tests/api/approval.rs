@@ -1,0 +1,607 @@
+//! The approval story, concurrency on `version`, comments, participants, other organisations.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::both_engines;
+use crate::helpers::{Engine, TestApp, assert_envelope, spawn_app};
+
+both_engines!(
+    approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft,
+    concurrent_updates_with_one_version_give_exactly_one_success,
+    comments_are_editable_only_by_their_author_and_keep_history,
+    a_team_assignee_without_grants_sees_exactly_its_activity_and_messages,
+    other_organisations_ids_answer_404,
+    activities_are_found_by_words_and_listed_by_due_date,
+    bulk_creation_makes_one_activity_per_message_or_none,
+);
+
+async fn setup(app: &TestApp) -> (String, String, String, String) {
+    let resp = app.login("responsabile@demo.test").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    let m = app
+        .import_fresh(&resp, &protocollo, &uuid::Uuid::new_v4().to_string())
+        .await;
+    (
+        resp,
+        protocollo,
+        m,
+        app.user_id("assegnatario@demo.test").await,
+    )
+}
+
+async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let (resp, protocollo, m, assegnatario_id) = setup(&app).await;
+    let ass = app.login("assegnatario@demo.test").await;
+    let appr = app.login("approvatore@demo.test").await;
+    let approver_id = app.user_id("approvatore@demo.test").await;
+    let (id, _) = app
+        .create_activity(&resp, json!({"mailbox_id": protocollo, "title": "Rispondere al Comune",
+            "message_ids": [m], "assignee_id": assegnatario_id, "flow": "approval", "approver_id": approver_id}))
+        .await;
+    let path = format!("/api/v1/activities/{id}");
+    let v = app.version(&ass, &id).await;
+    let a = app
+        .post(
+            &ass,
+            &format!("{path}/transitions"),
+            json!({"to": "in_progress", "version": v}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+
+    // Before approval the assignee can neither close nor send.
+    let v = app.version(&ass, &id).await;
+    let close = app
+        .post(
+            &ass,
+            &format!("{path}/transitions"),
+            json!({"to": "done", "version": v}),
+        )
+        .await;
+    assert_eq!(close.status, StatusCode::CONFLICT, "{:?}", close.body);
+    assert_envelope(&close, "conflict");
+    let draft = json!({"to": ["protocollo@pec.comune-esempio.test"], "subject": "Re: pratica 42", "body": "Versione 1"});
+    assert_eq!(
+        app.put(&ass, &format!("{path}/draft"), draft.clone())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.post(&ass, &format!("{path}/send"), json!({}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+
+    // The assignee asks; only the designated approver decides.
+    let r = app
+        .post(&ass, &format!("{path}/approval-request"), json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "awaiting_approval");
+    assert_eq!(
+        app.post(
+            &ass,
+            &format!("{path}/approval"),
+            json!({"decision": "approve"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(
+            &resp,
+            &format!("{path}/approval"),
+            json!({"decision": "approve"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let ok = app
+        .post(
+            &appr,
+            &format!("{path}/approval"),
+            json!({"decision": "approve", "note": "va bene"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.body["status"], "approved");
+    assert_eq!(ok.body["approved_draft_version"], 1);
+    assert!(ok.body["allowed_actions"].as_array().is_some());
+
+    // An edit after approval voids it: no send until approved again.
+    let edited = app
+        .put(&ass, &format!("{path}/draft"), json!({"to": ["protocollo@pec.comune-esempio.test"], "subject": "Re: pratica 42", "body": "Versione 2"}))
+        .await;
+    assert_eq!(edited.status, StatusCode::OK);
+    assert_eq!(edited.body["version"], 2);
+    let after = app.get(&ass, &path).await;
+    assert_eq!(after.body["status"], "in_progress");
+    assert!(after.body["approved_draft_version"].is_null());
+    assert_eq!(
+        app.post(&ass, &format!("{path}/send"), json!({}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+
+    // Approval of version 2, then send closes the activity.
+    assert_eq!(
+        app.post(&ass, &format!("{path}/approval-request"), json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let ok2 = app
+        .post(
+            &appr,
+            &format!("{path}/approval"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(ok2.body["approved_draft_version"], 2);
+    let sent = app.post(&ass, &format!("{path}/send"), json!({})).await;
+    assert_eq!(sent.status, StatusCode::OK, "{:?}", sent.body);
+    assert_eq!(sent.body["status"], "done");
+    assert!(sent.body["draft"]["sent_at"].is_string());
+    let msg = app.get(&resp, &format!("/api/v1/messages/{m}")).await;
+    assert_eq!(msg.body["state"], "worked");
+}
+
+async fn concurrent_updates_with_one_version_give_exactly_one_success(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let (resp, protocollo, m, _) = setup(&app).await;
+    let (id, version) = app
+        .create_activity(
+            &resp,
+            json!({"mailbox_id": protocollo, "title": "Concorrenza", "message_ids": [m]}),
+        )
+        .await;
+    let path = format!("/api/v1/activities/{id}");
+    let reqs = (0..8).map(|i| {
+        let body = json!({"version": version, "title": format!("Titolo {i}")});
+        app.patch(&resp, &path, body)
+    });
+    let answers = futures_join_all(reqs).await;
+    let ok = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
+    let conflicts = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::CONFLICT)
+        .count();
+    assert_eq!(
+        (ok, conflicts),
+        (1, 7),
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    assert_eq!(app.version(&resp, &id).await, version + 1);
+    // A stale version keeps failing.
+    let stale = app
+        .patch(&resp, &path, json!({"version": version, "priority": "low"}))
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert_envelope(&stale, "conflict");
+}
+
+/// Runs the futures concurrently (no extra crate: tokio tasks over owned clones would
+/// need 'static; joining in place is enough here).
+async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let fs: Vec<_> = fs.map(Box::pin).collect();
+    let mut outs = Vec::new();
+    let mut pending: Vec<_> = fs.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all = true;
+        for (i, slot) in pending.iter_mut().enumerate() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        results[i] = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => all = false,
+                }
+            }
+        }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    for r in results {
+        outs.push(r.expect("every future finished"));
+    }
+    outs
+}
+
+async fn comments_are_editable_only_by_their_author_and_keep_history(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let (resp, protocollo, m, _) = setup(&app).await;
+    let ass = app.login("assegnatario@demo.test").await;
+    let (id, _) = app
+        .create_activity(
+            &resp,
+            json!({"mailbox_id": protocollo, "title": "Commenti", "message_ids": [m]}),
+        )
+        .await;
+    let c = app
+        .post(
+            &ass,
+            &format!("/api/v1/activities/{id}/comments"),
+            json!({"body": "Prima versione"}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED);
+    let cid = c.body["id"].as_str().expect("id").to_owned();
+    let other = app
+        .patch(
+            &resp,
+            &format!("/api/v1/comments/{cid}"),
+            json!({"body": "Non mio"}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let mine = app
+        .patch(
+            &ass,
+            &format!("/api/v1/comments/{cid}"),
+            json!({"body": "Seconda versione"}),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK);
+    let list = app
+        .get(&resp, &format!("/api/v1/activities/{id}/comments"))
+        .await;
+    assert_eq!(list.body[0]["body"], "Seconda versione");
+    assert_eq!(list.body[0]["history"][0]["body"], "Prima versione");
+    assert!(list.body[0]["edited_at"].is_string());
+    let empty = app
+        .post(
+            &ass,
+            &format!("/api/v1/activities/{id}/comments"),
+            json!({"body": "  "}),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn a_team_assignee_without_grants_sees_exactly_its_activity_and_messages(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let (resp, protocollo, m, _) = setup(&app).await;
+    let m_other = app
+        .import_fresh(&resp, &protocollo, "altro-messaggio")
+        .await;
+    let est = app.login("esterno@demo.test").await;
+    let team = app.team_id("Studio Esterno").await;
+    let (mine, _) = app
+        .create_activity(&resp, json!({"mailbox_id": protocollo, "title": "Per lo studio esterno", "message_ids": [m], "team_id": team}))
+        .await;
+    let (other, _) = app
+        .create_activity(
+            &resp,
+            json!({"mailbox_id": protocollo, "title": "Interna", "message_ids": [m_other]}),
+        )
+        .await;
+
+    let list = app.get(&est, "/api/v1/activities").await;
+    let ids: Vec<&str> = list.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![mine.as_str()]);
+    assert_eq!(
+        app.get(&est, &format!("/api/v1/activities/{mine}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&est, &format!("/api/v1/activities/{other}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&est, &format!("/api/v1/messages/{m}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&est, &format!("/api/v1/messages/{m}/raw"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&est, &format!("/api/v1/messages/{m_other}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let msgs = app.get(&est, "/api/v1/messages").await;
+    let mids: Vec<&str> = msgs.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(mids, vec![m.as_str()]);
+    // It works on it (comment, move) but cannot manage it or take the message.
+    assert_eq!(
+        app.post(
+            &est,
+            &format!("/api/v1/activities/{mine}/comments"),
+            json!({"body": "Ricevuto"})
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let v = app.version(&est, &mine).await;
+    assert_eq!(
+        app.post(
+            &est,
+            &format!("/api/v1/activities/{mine}/transitions"),
+            json!({"to": "in_progress", "version": v})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let v = app.version(&est, &mine).await;
+    assert_eq!(
+        app.patch(
+            &est,
+            &format!("/api/v1/activities/{mine}"),
+            json!({"version": v, "priority": "urgent"})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(&est, &format!("/api/v1/messages/{m}/take"), json!({}))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn other_organisations_ids_answer_404(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let (resp, _protocollo, _, _) = setup(&app).await;
+    let altro = app.login("altro@altra.test").await;
+    let altra_mb = app.mailbox_id("pec@pec.altra.test").await;
+    let m = app.import_fresh(&altro, &altra_mb, "altra-1").await;
+    let (a, v) = app
+        .create_activity(
+            &altro,
+            json!({"mailbox_id": altra_mb, "title": "Di Altra", "message_ids": [m]}),
+        )
+        .await;
+    let c = app
+        .post(
+            &altro,
+            &format!("/api/v1/activities/{a}/comments"),
+            json!({"body": "interno"}),
+        )
+        .await;
+    let cid = c.body["id"].as_str().expect("id").to_owned();
+    let admin = app.login("admin@demo.test").await;
+    for token in [&resp, &admin] {
+        for (method, path, body) in [
+            (Method::GET, format!("/api/v1/messages/{m}"), None),
+            (Method::GET, format!("/api/v1/messages/{m}/raw"), None),
+            (Method::POST, format!("/api/v1/messages/{m}/take"), None),
+            (Method::POST, format!("/api/v1/messages/{m}/trash"), None),
+            (Method::GET, format!("/api/v1/activities/{a}"), None),
+            (
+                Method::PATCH,
+                format!("/api/v1/activities/{a}"),
+                Some(json!({"version": v, "title": "x"})),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/activities/{a}/transitions"),
+                Some(json!({"to": "cancelled", "version": v})),
+            ),
+            (
+                Method::GET,
+                format!("/api/v1/activities/{a}/comments"),
+                None,
+            ),
+            (
+                Method::PATCH,
+                format!("/api/v1/comments/{cid}"),
+                Some(json!({"body": "x"})),
+            ),
+            (
+                Method::PUT,
+                format!("/api/v1/activities/{a}/draft"),
+                Some(json!({"body": "x"})),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/messages/import?mailbox={altra_mb}"),
+                None,
+            ),
+            (
+                Method::POST,
+                "/api/v1/activities".to_owned(),
+                Some(json!({"mailbox_id": altra_mb, "title": "x"})),
+            ),
+        ] {
+            let body = body.or_else(|| (method == Method::POST).then(|| json!({})));
+            let ans = if path.contains("import") {
+                app.post_raw(token, &path, crate::helpers::fresh_eml("cross-org"))
+                    .await
+            } else {
+                app.send(method.clone(), &path, Some(token), body).await
+            };
+            assert_eq!(
+                ans.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path}: {:?}",
+                ans.body
+            );
+            assert_envelope(&ans, "not_found");
+        }
+    }
+    // Demo users' lists never show Altra's objects.
+    let list = app.get(&admin, "/api/v1/messages?limit=200").await;
+    assert!(!list.body.to_string().contains(&m));
+    let list = app.get(&resp, "/api/v1/activities?limit=200").await;
+    assert!(!list.body.to_string().contains(&a));
+}
+
+async fn activities_are_found_by_words_and_listed_by_due_date(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let (resp, protocollo, _, assegnatario_id) = setup(&app).await;
+    let ass = app.login("assegnatario@demo.test").await;
+    for (title, due) in [
+        ("Ricorso TAR Lazio", "2026-12-20"),
+        ("Diffida fornitore", "2026-12-01"),
+        ("Senza scadenza", ""),
+        ("Accesso agli atti", "2026-12-10"),
+    ] {
+        let mut body =
+            json!({"mailbox_id": protocollo, "title": title, "assignee_id": assegnatario_id});
+        if !due.is_empty() {
+            body["due_at"] = json!(due);
+        }
+        app.create_activity(&resp, body).await;
+    }
+    app.create_activity(
+        &resp,
+        json!({"mailbox_id": protocollo, "title": "Non mia", "due_at": "2026-11-30"}),
+    )
+    .await;
+    let mine = app
+        .get(
+            &ass,
+            "/api/v1/activities?assignee=me&status=open&sort=due_at&limit=50",
+        )
+        .await;
+    let titles: Vec<&str> = mine.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            "Diffida fornitore",
+            "Accesso agli atti",
+            "Ricorso TAR Lazio",
+            "Senza scadenza"
+        ]
+    );
+    let found = app.get(&ass, "/api/v1/activities?q=tar%20lazio").await;
+    let titles: Vec<&str> = found.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|a| a["title"].as_str())
+        .collect();
+    assert_eq!(titles, vec!["Ricorso TAR Lazio"]);
+    let none = app.get(&ass, "/api/v1/activities?q=inesistente").await;
+    assert_eq!(none.body["items"].as_array().map(Vec::len), Some(0));
+    let due = app
+        .get(&ass, "/api/v1/activities?assignee=me&due_before=2026-12-15")
+        .await;
+    assert_eq!(due.body["items"].as_array().map(Vec::len), Some(2));
+    let page = app
+        .get(&ass, "/api/v1/activities?assignee=me&limit=3")
+        .await;
+    assert_eq!(page.body["items"].as_array().map(Vec::len), Some(3));
+    let cursor = page.body["next_cursor"]
+        .as_str()
+        .expect("next cursor")
+        .to_owned();
+    let page2 = app
+        .get(
+            &ass,
+            &format!("/api/v1/activities?assignee=me&limit=3&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(page2.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        app.get(&ass, "/api/v1/activities?sort=nonsense")
+            .await
+            .status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+async fn bulk_creation_makes_one_activity_per_message_or_none(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let (resp, protocollo, m1, _) = setup(&app).await;
+    let m2 = app.import_fresh(&resp, &protocollo, "bulk-2").await;
+    let a = app
+        .post(
+            &resp,
+            "/api/v1/activities/bulk",
+            json!({"mailbox_id": protocollo, "message_ids": [m1, m2], "priority": "high"}),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let ids = a.body["activity_ids"].as_array().expect("ids").clone();
+    assert_eq!(ids.len(), 2);
+    for (id, m) in ids.iter().zip([&m1, &m2]) {
+        let d = app
+            .get(
+                &resp,
+                &format!("/api/v1/activities/{}", id.as_str().expect("id")),
+            )
+            .await;
+        assert_eq!(d.body["message_ids"], json!([m]));
+        assert_eq!(d.body["priority"], "high");
+    }
+    // A second activity from the same message is allowed (several per message).
+    let again = app
+        .post(
+            &resp,
+            "/api/v1/activities",
+            json!({"mailbox_id": protocollo, "title": "Altra ancora", "message_ids": [m1]}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    // One unknown message: nothing is created.
+    let before: i64 = crate::scalar!(app, "SELECT COUNT(*) FROM activities");
+    let bad = app
+        .post(
+            &resp,
+            "/api/v1/activities/bulk",
+            json!({"mailbox_id": protocollo, "message_ids": [m1, "nope"]}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+    let after: i64 = crate::scalar!(app, "SELECT COUNT(*) FROM activities");
+    assert_eq!(before, after);
+}
