@@ -2,5 +2,6 @@
 //!
 //! The PecDesk companion service and its command line (`pecdesk`).
 
+pub mod auth;
 pub mod cli;
 pub mod inspect;

@@ -1,0 +1,6 @@
+//! Authentication: corporate SSO with OpenID Connect and the companion's own tokens.
+
+pub mod idp;
+pub mod idp_token;
+pub mod refresh;
+pub mod secrets;
