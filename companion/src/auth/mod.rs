@@ -2,5 +2,6 @@
 
 pub mod idp;
 pub mod idp_token;
+pub mod oidc;
 pub mod refresh;
 pub mod secrets;
