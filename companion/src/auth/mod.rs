@@ -2,6 +2,7 @@
 
 pub mod idp;
 pub mod idp_token;
+pub mod keys;
 pub mod oidc;
 pub mod refresh;
 pub mod secrets;
