@@ -19,7 +19,6 @@ use openidconnect::{IssuerUrl, reqwest};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use uuid::Uuid;
 
 /// Scopes asked for when the settings name none.
 pub const DEFAULT_SCOPES: &[&str] = &["openid", "email", "profile"];
@@ -54,7 +53,7 @@ impl Default for ClaimMapping {
 #[derive(Debug, Clone)]
 pub struct IdpSettings {
     /// The organisation these settings belong to.
-    pub org_id: Uuid,
+    pub org_id: String,
     /// The issuer URL exactly as the provider writes it in `iss`.
     pub issuer: String,
     /// The companion's client id at the provider.
@@ -379,7 +378,7 @@ mod tests {
 
     fn settings() -> IdpSettings {
         IdpSettings {
-            org_id: Uuid::nil(),
+            org_id: "org".into(),
             issuer: "https://idp.example".into(),
             client_id: "pecdesk".into(),
             client_secret: None,

@@ -153,7 +153,7 @@ mod tests {
 
     fn settings() -> IdpSettings {
         IdpSettings {
-            org_id: uuid::Uuid::nil(),
+            org_id: "org".into(),
             issuer: "https://idp.acme.test".into(),
             client_id: "pecdesk".into(),
             client_secret: None,
