@@ -1,8 +1,11 @@
 //! Command-line interface of `pecdesk`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,6 +22,81 @@ pub struct Cli {
 pub enum Command {
     /// Legge uno o più messaggi PEC e ne stampa il riepilogo / Summarise PEC messages.
     Inspect(crate::inspect::InspectArgs),
+    /// Avvia il servizio companion / Run the companion service.
+    Serve(ServeArgs),
+    /// Configurazione / Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+/// Subcommands of `pecdesk config`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Stampa un file di configurazione commentato / Print a commented example config.
+    Example,
+}
+
+/// Where the database is: shared by every command that opens it.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// File TOML di configurazione / TOML config file (default: ./pecdesk.toml if present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Cartella dei dati (file SQLite) / data folder (SQLite file).
+    #[arg(long)]
+    pub data_dir: Option<String>,
+    /// PostgreSQL al posto di SQLite / use PostgreSQL: postgres://...
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+/// Arguments of `pecdesk serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Indirizzo di ascolto / listen address (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Dati dimostrativi e accesso di sviluppo da loopback / demo data and loopback dev login.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl DbArgs {
+    fn settings(&self, listen: Option<String>, demo: bool) -> anyhow::Result<Settings> {
+        let overrides = Overrides {
+            listen,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            demo: demo.then_some(true),
+        };
+        Settings::load(self.config.as_deref(), &overrides)
+    }
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PECDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("errore / error: {e:#}");
+    ExitCode::FAILURE
 }
 
 /// Parses the arguments and runs the chosen command.
@@ -26,5 +104,26 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
+            print!("{}", crate::config::EXAMPLE);
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => {
+            let settings = match args.db.settings(args.listen.clone(), args.demo) {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
+            init_logs(&settings.log_format);
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(e) => return fail(&e.into()),
+            };
+            match rt.block_on(crate::run(settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
     }
 }

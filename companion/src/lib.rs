@@ -1,7 +1,105 @@
 //! # pecdesk-companion
 //!
 //! The PecDesk companion service and its command line (`pecdesk`).
+//!
+//! [`build_app`] assembles the HTTP API over an [`AppState`]; [`serve`] runs it on a bound
+//! listener until `shutdown` resolves (tests use a port-0 listener); [`run`] does the whole
+//! start-up of `pecdesk serve`.
 
 pub mod auth;
 pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod http;
 pub mod inspect;
+pub mod metrics;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use config::Settings;
+pub use state::AppState;
+pub use store::Store;
+
+/// The whole HTTP application: every route, body limits, metrics and request logs.
+pub fn build_app(state: AppState) -> Router {
+    let limit = state.settings().json_body_limit;
+    http::router()
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        // Logs method and path only: query strings may carry search text (personal data).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+/// Serves `state`'s app on `listener` until `shutdown` resolves, then drains requests.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = build_app(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Start-up of `pecdesk serve`: open the store (migrations), seed the demo when asked,
+/// bind, serve until Ctrl-C / SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let store = Store::connect(&settings).await?;
+    tracing::info!(engine = ?store.engine(), "database ready");
+    if settings.demo && demo::seed(&store).await? {
+        tracing::info!("demo data seeded");
+    }
+    let state = AppState::new(settings.clone(), store.clone()).await?;
+    let listener = TcpListener::bind(settings.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, "pecdesk companion listening");
+    serve(state, listener, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

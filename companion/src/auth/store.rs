@@ -90,7 +90,9 @@ fn validate(doc: &mut IdpDocument) -> Result<()> {
         .map_err(|_| Error::invalid("issuer non valido / invalid issuer URL"))?;
     let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
-        return Err(Error::invalid("l'issuer deve usare https / the issuer must use https"));
+        return Err(Error::invalid(
+            "l'issuer deve usare https / the issuer must use https",
+        ));
     }
     if doc.client_id.trim().is_empty() {
         return Err(Error::invalid("client_id mancante / client_id is required"));
@@ -105,7 +107,9 @@ fn validate(doc: &mut IdpDocument) -> Result<()> {
             let parsed = openidconnect::url::Url::parse(uri)
                 .map_err(|_| Error::invalid("redirect URI non valido / invalid redirect URI"))?;
             if parsed.fragment().is_some() {
-                return Err(Error::invalid("redirect URI con frammento / redirect URI with a fragment"));
+                return Err(Error::invalid(
+                    "redirect URI con frammento / redirect URI with a fragment",
+                ));
             }
         }
     }
@@ -231,38 +235,56 @@ impl IdpRow {
 }
 
 /// The IdP settings of an organisation.
-pub async fn idp_settings_for_org(store: &Store, master: &MasterKey, org_id: &str) -> Result<Option<IdpSettings>> {
+pub async fn idp_settings_for_org(
+    store: &Store,
+    master: &MasterKey,
+    org_id: &str,
+) -> Result<Option<IdpSettings>> {
     let row: Option<IdpRow> = with_pool!(store, |p| {
-        sqlx::query_as(&format!("SELECT {IDP_COLUMNS} FROM idp_settings WHERE org_id = $1"))
-            .bind(org_id)
-            .fetch_optional(p)
-            .await
+        sqlx::query_as(&format!(
+            "SELECT {IDP_COLUMNS} FROM idp_settings WHERE org_id = $1"
+        ))
+        .bind(org_id)
+        .fetch_optional(p)
+        .await
     })?;
     row.map(|r| r.into_settings(master)).transpose()
 }
 
 /// Every organisation whose provider has this issuer (several for a shared issuer such as
 /// Google's; the audience then tells them apart).
-pub async fn idp_settings_for_issuer(store: &Store, master: &MasterKey, issuer: &str) -> Result<Vec<IdpSettings>> {
+pub async fn idp_settings_for_issuer(
+    store: &Store,
+    master: &MasterKey,
+    issuer: &str,
+) -> Result<Vec<IdpSettings>> {
     let rows: Vec<IdpRow> = with_pool!(store, |p| {
-        sqlx::query_as(&format!("SELECT {IDP_COLUMNS} FROM idp_settings WHERE issuer = $1 ORDER BY org_id"))
-            .bind(issuer)
-            .fetch_all(p)
-            .await
+        sqlx::query_as(&format!(
+            "SELECT {IDP_COLUMNS} FROM idp_settings WHERE issuer = $1 ORDER BY org_id"
+        ))
+        .bind(issuer)
+        .fetch_all(p)
+        .await
     })?;
     rows.into_iter().map(|r| r.into_settings(master)).collect()
 }
 
 /// The settings of an organisation for its administrator (no secret).
-pub async fn idp_summary(store: &Store, master: &MasterKey, org_id: &str) -> Result<Option<IdpSummary>> {
+pub async fn idp_summary(
+    store: &Store,
+    master: &MasterKey,
+    org_id: &str,
+) -> Result<Option<IdpSummary>> {
     let Some(s) = idp_settings_for_org(store, master, org_id).await? else {
         return Ok(None);
     };
     let rows: Vec<(String, String)> = with_pool!(store, |p| {
-        sqlx::query_as("SELECT client, uri FROM auth_redirect_uris WHERE org_id = $1 ORDER BY client, uri")
-            .bind(org_id)
-            .fetch_all(p)
-            .await
+        sqlx::query_as(
+            "SELECT client, uri FROM auth_redirect_uris WHERE org_id = $1 ORDER BY client, uri",
+        )
+        .bind(org_id)
+        .fetch_all(p)
+        .await
     })?;
     let mut redirect_uris: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (client, uri) in rows {
@@ -281,14 +303,21 @@ pub async fn idp_summary(store: &Store, master: &MasterKey, org_id: &str) -> Res
 }
 
 /// `true` when `uri` is registered for `client` of the organisation (exact match).
-pub async fn redirect_uri_registered(store: &Store, org_id: &str, client: &str, uri: &str) -> Result<bool> {
+pub async fn redirect_uri_registered(
+    store: &Store,
+    org_id: &str,
+    client: &str,
+    uri: &str,
+) -> Result<bool> {
     let found: Option<i64> = with_pool!(store, |p| {
-        sqlx::query_scalar("SELECT 1 FROM auth_redirect_uris WHERE org_id = $1 AND client = $2 AND uri = $3")
-            .bind(org_id)
-            .bind(client)
-            .bind(uri)
-            .fetch_optional(p)
-            .await
+        sqlx::query_scalar(
+            "SELECT 1 FROM auth_redirect_uris WHERE org_id = $1 AND client = $2 AND uri = $3",
+        )
+        .bind(org_id)
+        .bind(client)
+        .bind(uri)
+        .fetch_optional(p)
+        .await
     })?;
     Ok(found.is_some())
 }
@@ -362,6 +391,7 @@ pub async fn save_auth_session(
         .bind(now + ttl_ms)
         .execute(p)
         .await
+        .map(|_| ())
     })?;
     Ok(())
 }
@@ -406,7 +436,11 @@ pub struct SignedInUser {
 /// Finds or creates the user for a verified identity of `settings`' organisation, links the
 /// provider subject, creates teams from groups and adds the user to them. Refuses (403) an
 /// e-mail that already belongs to another organisation.
-pub async fn provision(store: &Store, settings: &IdpSettings, identity: &MappedIdentity) -> Result<SignedInUser> {
+pub async fn provision(
+    store: &Store,
+    settings: &IdpSettings,
+    identity: &MappedIdentity,
+) -> Result<SignedInUser> {
     let org_id = settings.org_id.as_str();
     let now = now_ms();
     let mut tx = store.begin_write().await?;
@@ -482,11 +516,12 @@ pub async fn provision(store: &Store, settings: &IdpSettings, identity: &MappedI
             .bind(now)
             .execute(&mut *c)
             .await?;
-            let id: String = sqlx::query_scalar("SELECT id FROM teams WHERE org_id = $1 AND name = $2")
-                .bind(org_id)
-                .bind(team)
-                .fetch_one(&mut *c)
-                .await?;
+            let id: String =
+                sqlx::query_scalar("SELECT id FROM teams WHERE org_id = $1 AND name = $2")
+                    .bind(org_id)
+                    .bind(team)
+                    .fetch_one(&mut *c)
+                    .await?;
             sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(&id)
                 .bind(&user_id)
@@ -514,7 +549,11 @@ pub async fn provision(store: &Store, settings: &IdpSettings, identity: &MappedI
         .await?;
     }
     tx.commit().await?;
-    Ok(SignedInUser { user_id, org_id: org_id.to_owned(), disabled })
+    Ok(SignedInUser {
+        user_id,
+        org_id: org_id.to_owned(),
+        disabled,
+    })
 }
 
 /// A freshly issued refresh token and its family.
@@ -527,7 +566,12 @@ pub struct IssuedRefresh {
 }
 
 /// Starts a token family for a sign-in and issues its first refresh token.
-pub async fn start_family(store: &Store, user: &SignedInUser, client: &str, ttl_ms: i64) -> Result<IssuedRefresh> {
+pub async fn start_family(
+    store: &Store,
+    user: &SignedInUser,
+    client: &str,
+    ttl_ms: i64,
+) -> Result<IssuedRefresh> {
     let family_id = new_id();
     let fresh = refresh::generate();
     let now = now_ms();
@@ -560,7 +604,10 @@ pub async fn start_family(store: &Store, user: &SignedInUser, client: &str, ttl_
     })
     .await?;
     tx.commit().await?;
-    Ok(IssuedRefresh { token: fresh.token, family_id })
+    Ok(IssuedRefresh {
+        token: fresh.token,
+        family_id,
+    })
 }
 
 /// Outcome of presenting a refresh token.
@@ -634,12 +681,26 @@ pub async fn rotate_refresh(store: &Store, presented: &str, ttl_ms: i64) -> Resu
         };
         if refresh::judge(&state, ms(now)) == Verdict::Reused {
             tracing::warn!(session.id = %row.family_id, user.id = %row.user_id, "refresh token reuse: family revoked");
-            revoke_family(store, &row.family_id, &row.org_id, &row.user_id, "auth.refresh_reuse").await?;
+            revoke_family(
+                store,
+                &row.family_id,
+                &row.org_id,
+                &row.user_id,
+                "auth.refresh_reuse",
+            )
+            .await?;
         }
         return Ok(RefreshOutcome::Refused);
     }
     if row.disabled {
-        revoke_family(store, &row.family_id, &row.org_id, &row.user_id, "auth.user_disabled").await?;
+        revoke_family(
+            store,
+            &row.family_id,
+            &row.org_id,
+            &row.user_id,
+            "auth.user_disabled",
+        )
+        .await?;
         return Ok(RefreshOutcome::Refused);
     }
     let fresh = refresh::generate();
@@ -651,24 +712,36 @@ pub async fn rotate_refresh(store: &Store, presented: &str, ttl_ms: i64) -> Resu
             .bind(now + ttl_ms)
             .execute(p)
             .await
+            .map(|_| ())
     })?;
     Ok(RefreshOutcome::Rotated {
-        refresh: IssuedRefresh { token: fresh.token, family_id: row.family_id },
+        refresh: IssuedRefresh {
+            token: fresh.token,
+            family_id: row.family_id,
+        },
         user_id: row.user_id,
         org_id: row.org_id,
     })
 }
 
 /// Revokes a token family (its refresh tokens and the access tokens carrying its `sid`).
-pub async fn revoke_family(store: &Store, family_id: &str, org_id: &str, actor_id: &str, action: &str) -> Result<()> {
+pub async fn revoke_family(
+    store: &Store,
+    family_id: &str,
+    org_id: &str,
+    actor_id: &str,
+    action: &str,
+) -> Result<()> {
     let mut tx = store.begin_write().await?;
     let changed = with_tx!(tx, |c| {
-        sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(family_id)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
+        sqlx::query(
+            "UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(family_id)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     if changed > 0 {
         tx.audit(Entry {
@@ -686,7 +759,10 @@ pub async fn revoke_family(store: &Store, family_id: &str, org_id: &str, actor_i
 }
 
 /// The family a refresh token belongs to, with its owner (for logout).
-pub async fn family_of_refresh(store: &Store, presented: &str) -> Result<Option<(String, String, String)>> {
+pub async fn family_of_refresh(
+    store: &Store,
+    presented: &str,
+) -> Result<Option<(String, String, String)>> {
     let hash = refresh::hash(presented);
     with_pool!(store, |p| {
         sqlx::query_as(
@@ -703,17 +779,23 @@ pub async fn family_of_refresh(store: &Store, presented: &str) -> Result<Option<
 /// `true` when the family exists, belongs to `user_id` and is not revoked.
 pub async fn family_active(store: &Store, family_id: &str, user_id: &str) -> Result<bool> {
     let found: Option<i64> = with_pool!(store, |p| {
-        sqlx::query_scalar("SELECT 1 FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
-            .bind(family_id)
-            .bind(user_id)
-            .fetch_optional(p)
-            .await
+        sqlx::query_scalar(
+            "SELECT 1 FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(family_id)
+        .bind(user_id)
+        .fetch_optional(p)
+        .await
     })?;
     Ok(found.is_some())
 }
 
 /// The user already linked to a provider subject (read-only fast path of bearer tokens).
-pub async fn linked_user(store: &Store, issuer: &str, subject: &str) -> Result<Option<SignedInUser>> {
+pub async fn linked_user(
+    store: &Store,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<SignedInUser>> {
     let row: Option<(String, String, bool)> = with_pool!(store, |p| {
         sqlx::query_as(
             "SELECT u.id, u.org_id, u.disabled FROM user_identities i JOIN users u ON u.id = i.user_id \
@@ -724,7 +806,11 @@ pub async fn linked_user(store: &Store, issuer: &str, subject: &str) -> Result<O
         .fetch_optional(p)
         .await
     })?;
-    Ok(row.map(|(user_id, org_id, disabled)| SignedInUser { user_id, org_id, disabled }))
+    Ok(row.map(|(user_id, org_id, disabled)| SignedInUser {
+        user_id,
+        org_id,
+        disabled,
+    }))
 }
 
 fn key_context(kid: &str) -> String {
@@ -779,12 +865,14 @@ pub async fn rotate_signing_key(store: &Store, master: &MasterKey) -> anyhow::Re
             .bind(now)
             .execute(&mut *c)
             .await?;
-        sqlx::query("INSERT INTO signing_keys (kid, secret_sealed, created_at) VALUES ($1, $2, $3)")
-            .bind(&key.kid)
-            .bind(&sealed)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, secret_sealed, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(&key.kid)
+        .bind(&sealed)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
         Ok::<_, sqlx::Error>(())
     })?;
     tx.audit(Entry {

@@ -86,7 +86,9 @@ impl TokenKeys {
             Ok(b64) if !b64.trim().is_empty() => MasterKey::from_base64(&b64)?,
             _ => MasterKey::load_or_create(&settings.data_dir)?,
         };
-        let keys = auth_store::load_signing_keys(store, &master, millis(KEY_ROTATION), millis(KEY_GRACE)).await?;
+        let keys =
+            auth_store::load_signing_keys(store, &master, millis(KEY_ROTATION), millis(KEY_GRACE))
+                .await?;
         Ok(Self {
             ring: RwLock::new(KeyRing::new(keys)),
             master,
@@ -113,7 +115,13 @@ impl TokenKeys {
     }
 
     async fn reload(&self, store: &Store) -> anyhow::Result<()> {
-        let keys = auth_store::load_signing_keys(store, &self.master, millis(KEY_ROTATION), millis(KEY_GRACE)).await?;
+        let keys = auth_store::load_signing_keys(
+            store,
+            &self.master,
+            millis(KEY_ROTATION),
+            millis(KEY_GRACE),
+        )
+        .await?;
         if let Ok(mut ring) = self.ring.write() {
             *ring = KeyRing::new(keys);
         }
@@ -123,7 +131,9 @@ impl TokenKeys {
     /// Reloads from the database unless that happened moments ago.
     async fn reload_rate_limited(&self, store: &Store) -> bool {
         {
-            let Ok(mut last) = self.last_reload.lock() else { return false };
+            let Ok(mut last) = self.last_reload.lock() else {
+                return false;
+            };
             if last.is_some_and(|t| t.elapsed() < RING_RELOAD_INTERVAL) {
                 return false;
             }
@@ -151,7 +161,12 @@ fn validation() -> Validation {
 }
 
 /// Issues an access token for a user of an organisation, valid for `ttl_secs`.
-pub fn issue_access_token(state: &AppState, user_id: &str, org_id: &str, ttl_secs: u64) -> Result<String, Error> {
+pub fn issue_access_token(
+    state: &AppState,
+    user_id: &str,
+    org_id: &str,
+    ttl_secs: u64,
+) -> Result<String, Error> {
     issue_session_token(state, user_id, org_id, None, ttl_secs)
 }
 
@@ -173,12 +188,20 @@ pub fn issue_session_token(
         aud: AUDIENCE.to_owned(),
         sid: sid.map(str::to_owned),
     };
-    state.tokens().ring().sign(&claims).map_err(|e| Error::Internal(e.into()))
+    state
+        .tokens()
+        .ring()
+        .sign(&claims)
+        .map_err(|e| Error::Internal(e.into()))
 }
 
 /// Verifies a companion access token with the current key ring; anything wrong → 401.
 pub fn verify_access_token(state: &AppState, token: &str) -> Result<AccessClaims, Error> {
-    state.tokens().ring().verify(token, &validation()).map_err(|_| Error::Unauthorized)
+    state
+        .tokens()
+        .ring()
+        .verify(token, &validation())
+        .map_err(|_| Error::Unauthorized)
 }
 
 /// Who a verified bearer token names (the caller still checks the user row).
@@ -211,12 +234,21 @@ async fn authenticate_companion(state: &AppState, token: &str) -> Result<Authent
         other => other,
     }
     .map_err(|_| Error::Unauthorized)?;
-    Ok(Authenticated { user_id: claims.sub, org_id: claims.org, sid: claims.sid })
+    Ok(Authenticated {
+        user_id: claims.sub,
+        org_id: claims.org,
+        sid: claims.sid,
+    })
 }
 
-async fn authenticate_idp(state: &AppState, issuer: &str, token: &str) -> Result<Authenticated, Error> {
+async fn authenticate_idp(
+    state: &AppState,
+    issuer: &str,
+    token: &str,
+) -> Result<Authenticated, Error> {
     let keys = state.tokens();
-    let candidates = auth_store::idp_settings_for_issuer(state.store(), keys.master(), issuer).await?;
+    let candidates =
+        auth_store::idp_settings_for_issuer(state.store(), keys.master(), issuer).await?;
     for settings in candidates {
         let claims = match idp_token::verify(keys.idp(), &settings, token).await {
             Ok(claims) => claims,
@@ -234,17 +266,25 @@ async fn authenticate_idp(state: &AppState, issuer: &str, token: &str) -> Result
             tracing::info!(org.id = %settings.org_id, reason = %e, "idp bearer token claims refused");
             Error::Unauthorized
         })?;
-        let user = match auth_store::linked_user(state.store(), &settings.issuer, &identity.subject).await? {
+        let user = match auth_store::linked_user(state.store(), &settings.issuer, &identity.subject)
+            .await?
+        {
             Some(user) => user,
-            None => auth_store::provision(state.store(), &settings, &identity).await.map_err(|e| match e {
-                Error::Forbidden(_) => Error::Unauthorized,
-                other => other,
-            })?,
+            None => auth_store::provision(state.store(), &settings, &identity)
+                .await
+                .map_err(|e| match e {
+                    Error::Forbidden(_) => Error::Unauthorized,
+                    other => other,
+                })?,
         };
         if user.org_id != settings.org_id {
             return Err(Error::Unauthorized);
         }
-        return Ok(Authenticated { user_id: user.user_id, org_id: user.org_id, sid: None });
+        return Ok(Authenticated {
+            user_id: user.user_id,
+            org_id: user.org_id,
+            sid: None,
+        });
     }
     Err(Error::Unauthorized)
 }

@@ -1,0 +1,188 @@
+//! Typed settings, loaded once: defaults, then a TOML file, then `PECDESK_`-prefixed
+//! environment variables (`__` nests), then command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Everything the companion reads at start.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Folder of the SQLite file (and other local state).
+    pub data_dir: PathBuf,
+    /// `postgres://...` switches storage to PostgreSQL; a secret because it may hold a password.
+    pub database_url: Option<SecretString>,
+    /// Seed the demo organisations and enable dev login (loopback only).
+    pub demo: bool,
+    /// Enable dev login (loopback only) without seeding.
+    pub dev_mode: bool,
+    /// Lifetime of companion-issued access tokens, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Largest JSON body accepted, in bytes (413 beyond).
+    pub json_body_limit: usize,
+    /// Largest raw message accepted by import, in bytes (413 beyond).
+    pub import_body_limit: usize,
+    /// Size of the database connection pool.
+    pub max_connections: u32,
+    /// `text` or `json` log lines.
+    pub log_format: String,
+}
+
+/// The defaults, serialisable so figment can layer over them.
+#[derive(Debug, Serialize)]
+struct Defaults {
+    listen: String,
+    data_dir: String,
+    demo: bool,
+    dev_mode: bool,
+    access_token_ttl_secs: u64,
+    json_body_limit: usize,
+    import_body_limit: usize,
+    max_connections: u32,
+    log_format: String,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: "./pecdesk-data".into(),
+            demo: false,
+            dev_mode: false,
+            access_token_ttl_secs: 3600,
+            json_body_limit: 1024 * 1024,
+            import_body_limit: 30 * 1024 * 1024,
+            max_connections: 8,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Command-line overrides (the last layer).
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--demo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+}
+
+impl Settings {
+    /// Loads defaults → `config` TOML file (when given or when `./pecdesk.toml` exists) →
+    /// `PECDESK_*` environment → `overrides`.
+    pub fn load(config: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Defaults::default()));
+        match config {
+            Some(path) => {
+                anyhow::ensure!(path.exists(), "config file {} not found", path.display());
+                fig = fig.merge(Toml::file(path));
+            }
+            None => fig = fig.merge(Toml::file("pecdesk.toml")),
+        }
+        fig = fig
+            .merge(Env::prefixed("PECDESK_").split("__").ignore(&["test_pg"]))
+            .merge(Serialized::defaults(overrides));
+        Ok(fig.extract()?)
+    }
+
+    /// Settings for tests and embedding: defaults with the given data dir.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let d = Defaults::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            database_url: None,
+            demo: d.demo,
+            dev_mode: d.dev_mode,
+            access_token_ttl_secs: d.access_token_ttl_secs,
+            json_body_limit: d.json_body_limit,
+            import_body_limit: d.import_body_limit,
+            max_connections: d.max_connections,
+            log_format: d.log_format,
+        }
+    }
+
+    /// Whether `POST /api/v1/auth/dev-login` may answer (still loopback only).
+    pub fn dev_login_enabled(&self) -> bool {
+        self.demo || self.dev_mode
+    }
+
+    /// The PostgreSQL URL, when configured.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database_url
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+    }
+}
+
+/// The commented example printed by `pecdesk config example`.
+pub const EXAMPLE: &str = r#"# pecdesk.toml — configurazione del servizio companion / companion service configuration
+# Ordine / order: valori predefiniti / defaults → questo file / this file →
+# variabili PECDESK_* (es. PECDESK_LISTEN, PECDESK_DATABASE_URL) → opzioni della riga di comando.
+
+# Indirizzo di ascolto / listen address
+listen = "127.0.0.1:8080"
+
+# Cartella dei dati (il file SQLite vive qui) / data folder (the SQLite file lives here)
+data_dir = "./pecdesk-data"
+
+# PostgreSQL al posto di SQLite / PostgreSQL instead of SQLite (segreto / secret)
+# database_url = "postgres://pecdesk:password@127.0.0.1:5432/pecdesk"
+
+# Dati dimostrativi e accesso di sviluppo (solo da loopback) / demo data and dev login (loopback only)
+demo = false
+# Accesso di sviluppo senza dati dimostrativi / dev login without demo data
+dev_mode = false
+
+# Durata dei token di accesso (secondi) / access token lifetime (seconds)
+access_token_ttl_secs = 3600
+
+# Limiti del corpo delle richieste (byte) / request body limits (bytes)
+json_body_limit = 1048576
+import_body_limit = 31457280
+
+# Connessioni al database / database connections
+max_connections = 8
+
+# Formato dei log: "text" o "json" / log format
+log_format = "text"
+"#;
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_to_the_defaults() {
+        let fig =
+            Figment::from(Serialized::defaults(Defaults::default())).merge(Toml::string(EXAMPLE));
+        let s: Settings = fig.extract().expect("example parses");
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert!(!s.demo);
+        assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn debug_output_redacts_the_database_url() {
+        let mut s = Settings::for_data_dir("/tmp/x");
+        s.database_url = Some(SecretString::from("postgres://u:hunter2@h/db"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.postgres_url(), Some("postgres://u:hunter2@h/db"));
+    }
+}

@@ -1,0 +1,1 @@
+//! Activities (filled in after the skeleton).

@@ -1,0 +1,8 @@
+//! Domain operations over the store: who may see what, and the writes behind each endpoint.
+//!
+//! Security invariant: every lookup is scoped by the caller's organisation first, so an
+//! id from another organisation is indistinguishable from a missing one (404).
+
+pub mod access;
+pub mod activities;
+pub mod messages;

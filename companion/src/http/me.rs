@@ -1,0 +1,136 @@
+//! `GET /api/v1/me` (user, organisation, grants) and `GET /api/v1/mailboxes`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::auth::Principal;
+use crate::domain::access::Grants;
+use crate::error::Result;
+use crate::extract::Json;
+use crate::state::AppState;
+use crate::with_pool;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/me", get(get_me))
+        .route("/api/v1/mailboxes", get(list_mailboxes))
+}
+
+/// The signed-in user.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub org_id: String,
+    pub is_admin: bool,
+    pub is_auditor: bool,
+}
+
+/// An organisation.
+#[derive(Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct OrgView {
+    pub id: String,
+    pub name: String,
+}
+
+/// A mailbox and the caller's policies on it.
+#[derive(Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct MailboxView {
+    pub id: String,
+    pub address: String,
+    pub name: String,
+    #[sqlx(skip)]
+    pub policies: Vec<String>,
+}
+
+/// A team the caller belongs to.
+#[derive(Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct TeamView {
+    pub id: String,
+    pub name: String,
+    pub external: bool,
+}
+
+/// Body of `GET /api/v1/me`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeResponse {
+    pub user: UserView,
+    pub orgs: Vec<OrgView>,
+    pub grants: Vec<MailboxView>,
+    pub teams: Vec<TeamView>,
+}
+
+async fn mailboxes_of(state: &AppState, who: &Principal) -> Result<Vec<MailboxView>> {
+    let grants = Grants::load(state.store(), who).await?;
+    let all: Vec<MailboxView> = with_pool!(state.store(), |p| sqlx::query_as(
+        "SELECT id, address, name FROM mailboxes WHERE org_id = $1 ORDER BY address"
+    )
+    .bind(&who.org_id)
+    .fetch_all(p)
+    .await)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|mut m| {
+            let perms = grants.on(&m.id);
+            m.policies = perms
+                .policies()
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect();
+            (who.is_admin || !m.policies.is_empty()).then_some(m)
+        })
+        .collect())
+}
+
+/// The signed-in user, their organisation, grants and teams.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, body = crate::error::ErrorEnvelope)))]
+pub async fn get_me(State(state): State<AppState>, who: Principal) -> Result<Json<MeResponse>> {
+    let org: OrgView = with_pool!(state.store(), |p| sqlx::query_as(
+        "SELECT id, name FROM orgs WHERE id = $1"
+    )
+    .bind(&who.org_id)
+    .fetch_one(p)
+    .await)?;
+    let teams: Vec<TeamView> = with_pool!(state.store(), |p| {
+        sqlx::query_as(
+        "SELECT t.id, t.name, t.external FROM teams t JOIN team_members tm ON tm.team_id = t.id \
+         WHERE tm.user_id = $1 ORDER BY t.name"
+    )
+    .bind(&who.user_id)
+    .fetch_all(p)
+    .await
+    })?;
+    let grants = mailboxes_of(&state, &who)
+        .await?
+        .into_iter()
+        .filter(|m| !m.policies.is_empty())
+        .collect();
+    Ok(Json(MeResponse {
+        user: UserView {
+            id: who.user_id,
+            email: who.email,
+            name: who.name,
+            org_id: who.org_id,
+            is_admin: who.is_admin,
+            is_auditor: who.is_auditor,
+        },
+        orgs: vec![org],
+        grants,
+        teams,
+    }))
+}
+
+/// Mailboxes where the caller holds any policy (all of the organisation for admins).
+#[utoipa::path(get, path = "/api/v1/mailboxes", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = [MailboxView]), (status = 401, body = crate::error::ErrorEnvelope)))]
+pub async fn list_mailboxes(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<Vec<MailboxView>>> {
+    Ok(Json(mailboxes_of(&state, &who).await?))
+}

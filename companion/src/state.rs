@@ -1,0 +1,57 @@
+//! Shared state of every request: settings, store, token keys, metrics.
+
+use std::sync::Arc;
+
+use crate::auth::tokens::TokenKeys;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Application state, cheap to clone (one `Arc`).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    store: Store,
+    tokens: TokenKeys,
+    metrics: Metrics,
+}
+
+impl AppState {
+    /// Builds the state over an open store; loads (or creates, once) the token keys.
+    pub async fn new(settings: Settings, store: Store) -> anyhow::Result<Self> {
+        let tokens = TokenKeys::load_or_create(&store, &settings).await?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                tokens,
+                metrics: Metrics::default(),
+            }),
+        })
+    }
+
+    /// The settings the service was started with.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The database.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Keys of companion-issued access tokens.
+    pub fn tokens(&self) -> &TokenKeys {
+        &self.inner.tokens
+    }
+
+    /// Request counters for `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}

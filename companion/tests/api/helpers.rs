@@ -1,0 +1,294 @@
+#![allow(dead_code)] // helpers used by some stories only
+
+//! `spawn_app()`: the companion on a port-0 listener over a temp SQLite file or a fresh
+//! PostgreSQL database (`PECDESK_TEST_PG`), plus small HTTP helpers.
+
+use std::net::SocketAddr;
+
+use pecdesk_companion::{AppState, Settings, Store, demo};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// Which engine a story runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite::NAME` and `postgres::NAME` tests for each story `NAME(engine)`.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Engine::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Engine::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A running companion for one test.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub engine: Engine,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Options of [`spawn_app_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct Opts {
+    pub demo: bool,
+    pub listen_any: bool,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Self {
+            demo: true,
+            listen_any: false,
+        }
+    }
+}
+
+/// The PostgreSQL server URL, when the engine is PostgreSQL. Fails (never skips) in CI
+/// when `PECDESK_TEST_PG` is unset.
+fn pg_server() -> Option<String> {
+    match std::env::var("PECDESK_TEST_PG") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "PECDESK_TEST_PG must be set in CI (PostgreSQL tests may not be skipped)"
+            );
+            eprintln!("PECDESK_TEST_PG unset: PostgreSQL story not run");
+            None
+        }
+    }
+}
+
+/// Replaces the database name of a `postgres://` URL.
+fn with_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{db}?{q}"),
+        None => format!("{host_part}/{db}"),
+    }
+}
+
+/// The demo app on `engine`; `None` only for PostgreSQL outside CI without `PECDESK_TEST_PG`.
+pub async fn spawn_app(engine: Engine) -> Option<TestApp> {
+    spawn_app_with(engine, Opts::default()).await
+}
+
+/// The app with options.
+pub async fn spawn_app_with(engine: Engine, opts: Opts) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::for_data_dir(dir.path());
+    settings.demo = opts.demo;
+    let mut pg = None;
+    if engine == Engine::Postgres {
+        let server = pg_server()?;
+        let name = format!("pecdesk_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sqlx::PgPool::connect(&server)
+            .await
+            .expect("connect to PECDESK_TEST_PG");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create test database");
+        admin.close().await;
+        settings.database_url = Some(with_db(&server, &name).into());
+        pg = Some((server, name));
+    }
+    let store = Store::connect(&settings).await.expect("store");
+    if opts.demo {
+        demo::seed(&store).await.expect("demo seed");
+    }
+    let state = AppState::new(settings, store.clone()).await.expect("state");
+    let bind: SocketAddr = if opts.listen_any {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([127, 0, 0, 1], 0).into()
+    };
+    let listener = tokio::net::TcpListener::bind(bind).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        pecdesk_companion::serve(state, listener, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    Some(TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        store,
+        engine,
+        _dir: dir,
+        pg,
+        shutdown: Some(tx),
+        server: Some(server),
+    })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+        if let Some((server, name)) = self.pg.take() {
+            // Async work in Drop: a short-lived runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(admin) = sqlx::PgPool::connect(&server).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin)
+                                .await;
+                        admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// An HTTP answer: status and JSON body (Null when not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Signs in a demo user through dev login.
+    pub async fn login(&self, email: &str) -> String {
+        let a = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/auth/dev-login",
+                None,
+                Some(serde_json::json!({"email": email})),
+            )
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::OK,
+            "dev login of {email}: {:?}",
+            a.body
+        );
+        a.body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends a JSON request.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        into_answer(resp).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Posts raw bytes (message import).
+    pub async fn post_raw(&self, token: &str, path: &str, bytes: Vec<u8>) -> Answer {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "message/rfc822")
+            .body(bytes)
+            .send()
+            .await
+            .expect("request");
+        into_answer(resp).await
+    }
+}
+
+pub async fn into_answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        body,
+        headers,
+    }
+}
+
+/// Asserts the error envelope shape.
+pub fn assert_envelope(a: &Answer, code: &str) {
+    assert_eq!(a.body["error"]["code"], code, "envelope of {:?}", a.body);
+    assert!(
+        a.body["error"]["message"].is_string(),
+        "message in {:?}",
+        a.body
+    );
+}
