@@ -309,9 +309,9 @@ pub async fn redirect_uri_registered(
     client: &str,
     uri: &str,
 ) -> Result<bool> {
-    let found: Option<i64> = with_pool!(store, |p| {
+    let found: Option<String> = with_pool!(store, |p| {
         sqlx::query_scalar(
-            "SELECT 1 FROM auth_redirect_uris WHERE org_id = $1 AND client = $2 AND uri = $3",
+            "SELECT uri FROM auth_redirect_uris WHERE org_id = $1 AND client = $2 AND uri = $3",
         )
         .bind(org_id)
         .bind(client)
@@ -778,9 +778,9 @@ pub async fn family_of_refresh(
 
 /// `true` when the family exists, belongs to `user_id` and is not revoked.
 pub async fn family_active(store: &Store, family_id: &str, user_id: &str) -> Result<bool> {
-    let found: Option<i64> = with_pool!(store, |p| {
+    let found: Option<String> = with_pool!(store, |p| {
         sqlx::query_scalar(
-            "SELECT 1 FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+            "SELECT id FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
         .bind(family_id)
         .bind(user_id)
