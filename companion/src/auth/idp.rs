@@ -470,4 +470,27 @@ mod tests {
         s.audiences = vec!["api://pecdesk".into()];
         assert_eq!(s.bearer_audiences(), ["api://pecdesk"]);
     }
+
+    #[tokio::test]
+    async fn forced_jwks_refreshes_are_rate_limited_per_issuer() {
+        let dir = IdpDirectory::new(Duration::from_secs(60), Duration::from_secs(3600)).unwrap();
+        // Nothing listens on port 9: the fetch fails fast, but it is attempted.
+        let issuer = "http://127.0.0.1:9/idp";
+        assert!(dir.refresh_for_unknown_key(issuer).await.is_err());
+        assert_eq!(dir.fetch_count(), 1);
+        // A second unknown kid within the interval does not reach the provider.
+        assert!(dir.refresh_for_unknown_key(issuer).await.unwrap().is_none());
+        assert_eq!(dir.fetch_count(), 1);
+        // Another issuer has its own budget.
+        assert!(
+            dir.refresh_for_unknown_key("http://127.0.0.1:9/other")
+                .await
+                .is_err()
+        );
+        assert_eq!(dir.fetch_count(), 2);
+        assert!(matches!(
+            dir.key(issuer, "k").await,
+            Err(IdpError::Discovery(_))
+        ));
+    }
 }

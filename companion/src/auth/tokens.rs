@@ -288,3 +288,78 @@ async fn authenticate_idp(
     }
     Err(Error::Unauthorized)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    async fn state(dir: &std::path::Path) -> AppState {
+        let settings = Settings::for_data_dir(dir);
+        let store = Store::connect(&settings).await.unwrap();
+        AppState::new(settings, store).await.unwrap()
+    }
+
+    fn kid(token: &str) -> String {
+        jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+    }
+
+    #[tokio::test]
+    async fn tokens_signed_before_a_key_rotation_keep_working_and_new_ones_use_the_new_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let before = issue_access_token(&state, "u1", "o1", 60).unwrap();
+        let new_kid = state.tokens().rotate(state.store()).await.unwrap();
+        assert_ne!(kid(&before), new_kid);
+        assert_eq!(verify_access_token(&state, &before).unwrap().sub, "u1");
+        let after = issue_access_token(&state, "u1", "o1", 60).unwrap();
+        assert_eq!(kid(&after), new_kid);
+        assert_eq!(verify_access_token(&state, &after).unwrap().org, "o1");
+    }
+
+    #[tokio::test]
+    async fn keys_survive_a_restart_and_are_sealed_in_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = {
+            let state = state(dir.path()).await;
+            issue_access_token(&state, "u1", "o1", 60).unwrap()
+        };
+        let state = state(dir.path()).await;
+        assert_eq!(verify_access_token(&state, &token).unwrap().sub, "u1");
+        let sealed: Vec<String> = crate::with_pool!(state.store(), |p| {
+            sqlx::query_scalar("SELECT secret_sealed FROM signing_keys")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        });
+        assert!(!sealed.is_empty() && sealed.iter().all(|s| s.starts_with("v1:")));
+        // With another master key the stored signing keys cannot be opened.
+        let other = tempfile::tempdir().unwrap();
+        let settings = Settings::for_data_dir(other.path());
+        assert!(
+            TokenKeys::load_or_create(state.store(), &settings)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_of_a_foreign_issuer_without_sso_settings_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path()).await;
+        let forged = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &serde_json::json!({"iss": "https://idp.example", "sub": "u", "exp": 9_999_999_999_i64}),
+            &jsonwebtoken::EncodingKey::from_secret(b"k"),
+        )
+        .unwrap();
+        assert!(matches!(
+            authenticate(&state, &forged).await,
+            Err(Error::Unauthorized)
+        ));
+        assert!(matches!(
+            authenticate(&state, "garbage").await,
+            Err(Error::Unauthorized)
+        ));
+    }
+}
