@@ -24,6 +24,8 @@ pub enum Command {
     Inspect(crate::inspect::InspectArgs),
     /// Avvia il servizio companion / Run the companion service.
     Serve(ServeArgs),
+    /// Accesso SSO: IdP delle organizzazioni, chiavi / SSO: organisations' IdPs, keys.
+    Sso(crate::auth::cli::SsoArgs),
     /// Configurazione / Configuration.
     Config {
         #[command(subcommand)]
@@ -104,6 +106,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
+        Command::Sso(args) => crate::auth::cli::run(args),
         Command::Config {
             command: ConfigCommand::Example,
         } => {

@@ -10,6 +10,7 @@
 //! [`idp`] and [`idp_token`] (providers and their tokens), [`refresh`], [`keys`],
 //! [`secrets`] and [`store`].
 
+pub mod cli;
 pub mod dev;
 pub mod idp;
 pub mod idp_token;

@@ -357,7 +357,7 @@ pub async fn put_idp(
         state.store(),
         state.tokens().master(),
         &principal.org_id,
-        &principal.user_id,
+        Some(&principal.user_id),
         doc,
     )
     .await?;

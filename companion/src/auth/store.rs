@@ -128,7 +128,7 @@ pub async fn put_idp_settings(
     store: &Store,
     master: &MasterKey,
     org_id: &str,
-    actor_id: &str,
+    actor_id: Option<&str>,
     mut doc: IdpDocument,
 ) -> Result<()> {
     validate(&mut doc)?;
@@ -184,7 +184,7 @@ pub async fn put_idp_settings(
     })?;
     tx.audit(Entry {
         org_id: Some(org_id),
-        actor_id: Some(actor_id),
+        actor_id,
         action: "auth.idp_settings",
         object_type: "org",
         object_id: org_id,
