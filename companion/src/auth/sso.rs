@@ -39,6 +39,14 @@ const AUTH_SESSION_TTL_MS: i64 = 10 * 60 * 1000;
 /// Refresh tokens live 30 days (each rotation starts a new 30 days).
 const REFRESH_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
+/// OpenAPI description of the SSO routes (merged into `/api/openapi.json`).
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(
+    paths(login, callback, refresh, logout, get_idp, put_idp),
+    components(schemas(TokenResponse, RefreshRequest, IdpDocument, IdpSummary))
+)]
+pub struct SsoApiDoc;
+
 /// Routes of SSO.
 pub fn router() -> Router<AppState> {
     Router::new()

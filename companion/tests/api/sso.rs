@@ -36,6 +36,7 @@ both_engines!(
     login_refuses_unknown_clients_unregistered_redirects_and_unknown_orgs,
     a_callback_works_only_once,
     idp_settings_are_for_administrators_and_the_secret_is_sealed,
+    the_openapi_document_describes_the_sso_routes,
 );
 
 /// Thunderbird's `identity.getRedirectURL()` form, registered at the test provider.
@@ -816,4 +817,26 @@ async fn idp_settings_are_for_administrators_and_the_secret_is_sealed(engine: En
         "plain http issuer: {:?}",
         a.body
     );
+}
+
+async fn the_openapi_document_describes_the_sso_routes(engine: Engine) {
+    let Some(app) = spawn_app(engine).await else {
+        return;
+    };
+    let doc = app.send(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/callback",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/auth/idp",
+    ] {
+        assert!(
+            doc.body["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    // The colleague's routes are still there.
+    assert!(doc.body["paths"]["/api/v1/auth/dev-login"].is_object());
 }
