@@ -31,6 +31,7 @@ both_engines!(
     an_idp_bearer_token_of_the_organisation_is_accepted_and_provisions_the_user,
     forged_or_invalid_idp_tokens_all_get_401,
     idp_key_rotation_is_picked_up_without_restart,
+    id_tokens_signed_with_a_rotated_idp_key_are_verified_without_restart,
     a_disabled_user_loses_access_at_once_with_every_kind_of_token,
     a_user_of_a_domain_the_organisation_does_not_allow_is_refused,
     login_refuses_unknown_clients_unregistered_redirects_and_unknown_orgs,
@@ -677,12 +678,22 @@ async fn idp_key_rotation_is_picked_up_without_restart(engine: Engine) {
     assert_eq!(
         me.status,
         StatusCode::OK,
-        "token with the rotated key: {:?}",
+        "bearer token with the rotated key: {:?}",
         me.body
     );
-    // The code flow verifies ID tokens signed with the new key too.
-    let (access, _) = tokens(&s.desk_sign_in("Acme", "alice@acme.test").await);
-    assert_eq!(s.me(&access).await.status, StatusCode::OK);
+    // The old key is still published, so tokens signed before the rotation keep working.
+    assert_eq!(s.me(&before).await.status, StatusCode::OK);
+}
+
+async fn id_tokens_signed_with_a_rotated_idp_key_are_verified_without_restart(engine: Engine) {
+    let Some(s) = sso(engine).await else { return };
+    // The first sign-in caches the provider's keys (acme-1 only).
+    let (first, _) = tokens(&s.desk_sign_in("Acme", "alice@acme.test").await);
+    assert_eq!(s.me(&first).await.status, StatusCode::OK);
+    assert_eq!(s.idp.rotate(&s.idp.acme).await, "acme-2");
+    // This ID token is signed with acme-2: the relying party refreshes the JWKS once.
+    let (second, _) = tokens(&s.thunderbird_sign_in("Acme", "alice@acme.test").await);
+    assert_eq!(s.me(&second).await.status, StatusCode::OK);
 }
 
 async fn a_disabled_user_loses_access_at_once_with_every_kind_of_token(engine: Engine) {
