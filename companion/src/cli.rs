@@ -29,6 +29,8 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Accesso SSO: IdP delle organizzazioni, chiavi / SSO: organisations' IdPs, keys.
+    Sso(crate::auth::cli::SsoArgs),
     /// Configurazione / Configuration.
     Config {
         #[command(subcommand)]
@@ -117,6 +119,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
+        Command::Sso(args) => crate::auth::cli::run(args),
         Command::Config {
             command: ConfigCommand::Example,
         } => {

@@ -24,7 +24,7 @@ struct Inner {
 impl AppState {
     /// Builds the state over an open store; loads (or creates, once) the token keys.
     pub async fn new(settings: Settings, store: Store) -> anyhow::Result<Self> {
-        let tokens = TokenKeys::load_or_create(&store).await?;
+        let tokens = TokenKeys::load_or_create(&store, &settings).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,

@@ -1,11 +1,25 @@
 //! Sign-in: who is calling.
 //!
 //! [`Principal`] is the extractor every protected handler takes. It reads
-//! `Authorization: Bearer`, verifies the token ([`tokens::verify_access_token`]) and checks,
-//! at every request, that the user still exists and is not disabled — a disabled user loses
-//! access at once, whatever tokens they hold. Anything else is 401.
+//! `Authorization: Bearer`, verifies the token ([`tokens::authenticate`]: a companion token,
+//! or a JWT access token of the organisation's IdP) and checks, at every request, that the
+//! user still exists and is not disabled, and that the sign-in (`sid`) was not logged out —
+//! a disabled user loses access at once, whatever tokens they hold. Anything else is 401.
+//!
+//! Corporate SSO (OpenID Connect) lives in [`sso`] (routes), [`oidc`] (relying party),
+//! [`idp`] and [`idp_token`] (providers and their tokens), [`refresh`], [`keys`],
+//! [`secrets`] and [`store`].
 
+pub mod cli;
 pub mod dev;
+pub mod idp;
+pub mod idp_token;
+pub mod keys;
+pub mod oidc;
+pub mod refresh;
+pub mod secrets;
+pub mod sso;
+pub mod store;
 pub mod tokens;
 
 use axum::Router;
@@ -60,24 +74,32 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(Error::Unauthorized)?;
-        let claims = tokens::verify_access_token(state, token)?;
+        let claims = tokens::authenticate(state, token).await?;
         let row: Option<PrincipalRow> = with_pool!(state.store(), |p| {
             sqlx::query_as(
                 "SELECT id, org_id, email, name, is_admin, is_auditor, disabled FROM users WHERE id = $1",
             )
-            .bind(&claims.sub)
+            .bind(&claims.user_id)
             .fetch_optional(p)
             .await
         })?;
         match row {
-            Some(u) if !u.disabled && u.org_id == claims.org => Ok(Self {
-                user_id: u.id,
-                org_id: u.org_id,
-                email: u.email,
-                name: u.name,
-                is_admin: u.is_admin,
-                is_auditor: u.is_auditor,
-            }),
+            Some(u) if !u.disabled && u.org_id == claims.org_id => {
+                if let Some(sid) = &claims.sid {
+                    // Logged out (or refresh-token replay): the family's access tokens stop too.
+                    if !store::family_active(state.store(), sid, &u.id).await? {
+                        return Err(Error::Unauthorized);
+                    }
+                }
+                Ok(Self {
+                    user_id: u.id,
+                    org_id: u.org_id,
+                    email: u.email,
+                    name: u.name,
+                    is_admin: u.is_admin,
+                    is_auditor: u.is_auditor,
+                })
+            }
             _ => Err(Error::Unauthorized),
         }
     }
@@ -85,5 +107,5 @@ impl FromRequestParts<AppState> for Principal {
 
 /// Routes under `/api/v1/auth`.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(dev::router())
+    Router::new().merge(dev::router()).merge(sso::router())
 }

@@ -55,5 +55,5 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+    axum::Json(ApiDoc::openapi().merge_from(<crate::auth::sso::SsoApiDoc as OpenApi>::openapi()))
 }

@@ -10,3 +10,4 @@ mod auth;
 mod matrix;
 mod messages;
 mod ops;
+mod sso;
