@@ -58,7 +58,7 @@ impl Default for Defaults {
             access_token_ttl_secs: 3600,
             json_body_limit: 1024 * 1024,
             import_body_limit: 30 * 1024 * 1024,
-            max_connections: 8,
+            max_connections: 4,
             log_format: "text".into(),
         }
     }
@@ -157,7 +157,7 @@ json_body_limit = 1048576
 import_body_limit = 31457280
 
 # Connessioni al database / database connections
-max_connections = 8
+max_connections = 4
 
 # Formato dei log: "text" o "json" / log format
 log_format = "text"

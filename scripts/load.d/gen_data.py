@@ -100,7 +100,7 @@ if args.engine == "sqlite":
 else:
     def cell(v):
         if v is None:
-            return ""
+            return "\\N"
         if isinstance(v, bool):
             return "t" if v else "f"
         if isinstance(v, bytes):
@@ -112,7 +112,7 @@ else:
         for r in rows:
             w.writerow([cell(v) for v in r])
         subprocess.run(["psql", args.target, "-q", "-v", "ON_ERROR_STOP=1", "-c",
-                        f"\\copy {table} ({cols}) FROM STDIN WITH (FORMAT csv)"],
+                        f"\\copy {table} ({cols}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"],
                        input=buf.getvalue(), text=True, check=True)
     subprocess.run(["psql", args.target, "-q", "-c", "VACUUM ANALYZE"], check=True)
 

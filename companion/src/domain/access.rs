@@ -20,27 +20,30 @@ pub struct Grants {
 impl Grants {
     /// Loads the grants of `who` (scoped to their organisation).
     pub async fn load(store: &Store, who: &Principal) -> Result<Self> {
-        let rows: Vec<(String, String)> = with_pool!(store, |p| {
+        // One round trip: own grants, team grants, and team memberships (policy NULL).
+        let rows: Vec<(String, Option<String>)> = with_pool!(store, |p| {
             sqlx::query_as(
                 "SELECT g.mailbox_id, g.policy FROM grants g WHERE g.org_id = $1 AND g.user_id = $2 \
                  UNION ALL \
                  SELECT g.mailbox_id, g.policy FROM grants g \
                  JOIN team_members tm ON tm.team_id = g.team_id \
-                 WHERE g.org_id = $1 AND tm.user_id = $2",
+                 WHERE g.org_id = $1 AND tm.user_id = $2 \
+                 UNION ALL \
+                 SELECT team_id, NULL FROM team_members WHERE user_id = $2",
             )
             .bind(&who.org_id)
             .bind(&who.user_id)
             .fetch_all(p)
             .await
         })?;
-        let teams: Vec<String> = with_pool!(store, |p| {
-            sqlx::query_scalar("SELECT team_id FROM team_members WHERE user_id = $1")
-                .bind(&who.user_id)
-                .fetch_all(p)
-                .await
-        })?;
+        let mut teams = Vec::new();
         let mut by_mailbox: HashMap<String, Permissions> = HashMap::new();
-        for (mb, policy) in rows {
+        for (id, policy) in rows {
+            let Some(policy) = policy else {
+                teams.push(id);
+                continue;
+            };
+            let mb = id;
             if let Some(p) = Policy::parse(&policy) {
                 let e = by_mailbox.entry(mb).or_default();
                 *e = e.with(p);

@@ -109,7 +109,13 @@ pub async fn list_activities(
     who: Principal,
     Query(f): Query<ActivityFilter>,
 ) -> Result<Json<Page<ActivityResponse>>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    // "My activities" needs no grants (the assignee always sees their own): one query less
+    // on the busiest path.
+    let grants = if f.assignee.as_deref() == Some("me") {
+        Grants::default()
+    } else {
+        Grants::load(state.store(), &who).await?
+    };
     Ok(Json(act::list(state.store(), &who, &grants, &f).await?))
 }
 

@@ -130,7 +130,7 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(15))
-                    .pragma("cache_size", "-8000");
+                    .pragma("cache_size", "-4000");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(Duration::from_secs(15))
