@@ -204,12 +204,22 @@ pub fn receipt(kind: &str, s: &Submission, own_id: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// An envelope cut off in the middle of its postacert.eml: no closing boundaries.
+/// An envelope cut off in the middle of its postacert.eml: no closing boundaries. Its
+/// notice is ISO-8859-1 ("è" as the single byte 0xE8, as many providers send it), so the
+/// raw bytes are not UTF-8 either.
 pub fn truncated_envelope(s: &Submission) -> Vec<u8> {
-    let full = envelope(s);
-    let text = String::from_utf8(full).expect("ascii fixture");
+    let text = String::from_utf8(envelope(s)).expect("ascii fixture");
     let cut = text.find("Si trasmette").expect("body of postacert");
-    text.as_bytes()[..cut + 5].to_vec()
+    let text = text[..cut + 5].replace("charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nMessaggio di posta certificata", "charset=ISO-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nMessaggio di posta certificata: il messaggio @E8@ stato inviato");
+    let mut out = Vec::new();
+    for (i, piece) in text.split("@E8@").enumerate() {
+        if i > 0 {
+            out.push(0xE8);
+        }
+        out.extend_from_slice(piece.as_bytes());
+    }
+    assert!(out.contains(&0xE8), "Latin-1 notice in the fixture");
+    out
 }
 
 /// An envelope whose daticert.xml is not well-formed XML (cut inside an element).
