@@ -52,18 +52,22 @@ pub struct LookupQuery {
     pub message_id: String,
 }
 
-/// Finds messages by Internet Message-ID or identificativo (add-ins).
+/// Finds messages by Internet Message-ID or identificativo (add-ins); 404 when none is
+/// visible to the caller (another organisation's message answers as a missing one).
 #[utoipa::path(get, path = "/api/v1/messages/lookup", tag = "messages", params(LookupQuery),
-    responses((status = 200, body = [MessageResponse]), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 200, body = [MessageResponse]), (status = 401, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope)))]
 pub async fn lookup_message(
     State(state): State<AppState>,
     who: Principal,
     Query(q): Query<LookupQuery>,
 ) -> Result<Json<Vec<MessageResponse>>> {
     let grants = Grants::load(state.store(), &who).await?;
-    Ok(Json(
-        messages::lookup(state.store(), &who, &grants, &q.message_id).await?,
-    ))
+    let found = messages::lookup(state.store(), &who, &grants, &q.message_id).await?;
+    if found.is_empty() {
+        return Err(Error::NotFound);
+    }
+    Ok(Json(found))
 }
 
 /// Query of the import.

@@ -2,6 +2,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod fixtures;
 mod helpers;
 
 mod approval;
@@ -10,4 +11,5 @@ mod auth;
 mod matrix;
 mod messages;
 mod ops;
+mod pec_summary;
 mod sso;
