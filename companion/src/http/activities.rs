@@ -50,6 +50,18 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/activities/{id}/send", post(send_draft))
 }
 
+/// Makes one move (transition, approval step or send) and answers with the new detail.
+async fn move_then_detail(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    mv: act::Move<'_>,
+) -> Result<Json<ActivityResponse>> {
+    let grants = Grants::load(state.store(), who).await?;
+    act::move_to(state.store(), who, &grants, id, mv).await?;
+    detail(state, who, &grants, id).await
+}
+
 async fn detail(
     state: &AppState,
     who: &Principal,
@@ -167,11 +179,9 @@ pub async fn transition_activity(
 ) -> Result<Json<ActivityResponse>> {
     let to = Status::parse(&req.to)
         .ok_or_else(|| Error::invalid("stato non valido / invalid status"))?;
-    let grants = Grants::load(state.store(), &who).await?;
-    act::move_to(
-        state.store(),
+    move_then_detail(
+        &state,
         &who,
-        &grants,
         &id,
         act::Move {
             to: Some(to),
@@ -180,8 +190,7 @@ pub async fn transition_activity(
             note: None,
         },
     )
-    .await?;
-    detail(&state, &who, &grants, &id).await
+    .await
 }
 
 /// Body of a message link.
@@ -283,11 +292,9 @@ pub async fn request_approval(
     Path(id): Path<String>,
     Json(req): Json<VersionRequest>,
 ) -> Result<Json<ActivityResponse>> {
-    let grants = Grants::load(state.store(), &who).await?;
-    act::move_to(
-        state.store(),
+    move_then_detail(
+        &state,
         &who,
-        &grants,
         &id,
         act::Move {
             to: Some(Status::AwaitingApproval),
@@ -296,8 +303,7 @@ pub async fn request_approval(
             note: None,
         },
     )
-    .await?;
-    detail(&state, &who, &grants, &id).await
+    .await
 }
 
 /// The approver's decision.
@@ -332,11 +338,9 @@ pub async fn decide_approval(
     if req.note.len() > 8 * 1024 {
         return Err(Error::invalid("nota troppo lunga / note too long"));
     }
-    let grants = Grants::load(state.store(), &who).await?;
-    act::move_to(
-        state.store(),
+    move_then_detail(
+        &state,
         &who,
-        &grants,
         &id,
         act::Move {
             to: Some(to),
@@ -345,8 +349,7 @@ pub async fn decide_approval(
             note: Some(&req.note),
         },
     )
-    .await?;
-    detail(&state, &who, &grants, &id).await
+    .await
 }
 
 /// Sends the draft (approval flow: only the approved version) and closes the activity.
@@ -359,11 +362,9 @@ pub async fn send_draft(
     Path(id): Path<String>,
     Json(req): Json<VersionRequest>,
 ) -> Result<Json<ActivityResponse>> {
-    let grants = Grants::load(state.store(), &who).await?;
-    act::move_to(
-        state.store(),
+    move_then_detail(
+        &state,
         &who,
-        &grants,
         &id,
         act::Move {
             to: None,
@@ -372,6 +373,5 @@ pub async fn send_draft(
             note: None,
         },
     )
-    .await?;
-    detail(&state, &who, &grants, &id).await
+    .await
 }
