@@ -32,6 +32,10 @@ pub struct Settings {
     pub max_connections: u32,
     /// `text` or `json` log lines.
     pub log_format: String,
+    /// PEM bundle of the CA certificates PEC signatures must chain to (the providers' CAs,
+    /// e.g. AgID's list). Without it every signature that verifies is reported `untrusted`.
+    #[serde(default)]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// The defaults, serialisable so figment can layer over them.
@@ -113,6 +117,7 @@ impl Settings {
             import_body_limit: d.import_body_limit,
             max_connections: d.max_connections,
             log_format: d.log_format,
+            ca_bundle: None,
         }
     }
 
@@ -161,6 +166,11 @@ max_connections = 4
 
 # Formato dei log: "text" o "json" / log format
 log_format = "text"
+
+# Certificati delle CA dei gestori PEC (PEM) per la verifica delle firme; senza, una firma
+# corretta risulta "non attendibile" / PEM bundle of the PEC providers' CAs for the signature
+# check; without it a signature that verifies is reported "untrusted"
+# ca_bundle = "/etc/pecdesk/pec-ca.pem"
 "#;
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! `--demo`: seeds, once, the demo organisations, mailboxes, teams, users and grants,
 //! and imports the synthetic PEC messages shipped in `companion/demo/`.
 
+use std::sync::Arc;
+
 use pecdesk_core::policy::{Policy, Role};
+use pecdesk_core::signature::TrustAnchors;
 
 use crate::store::{Store, WriteTx, audit, new_id, now_ms};
 use crate::with_tx;
@@ -166,7 +169,7 @@ pub async fn grant(
 }
 
 /// Seeds the demo unless it is already there; returns whether it seeded now.
-pub async fn seed(store: &Store) -> anyhow::Result<bool> {
+pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bool> {
     let mut tx = store.begin_write().await?;
     let exists: Option<String> = with_tx!(tx, |c| sqlx::query_scalar(
         "SELECT id FROM orgs WHERE name = $1"
@@ -260,7 +263,8 @@ pub async fn seed(store: &Store) -> anyhow::Result<bool> {
     tx.commit().await?;
 
     for (_name, raw) in MESSAGES {
-        crate::domain::messages::import_raw(store, None, &org, &protocollo, raw.to_vec()).await?;
+        crate::domain::messages::import_raw(store, None, &org, &protocollo, raw.to_vec(), trust)
+            .await?;
     }
     tracing::info!(org.id = %org, "demo seeded");
     Ok(true)

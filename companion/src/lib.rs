@@ -18,6 +18,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod state;
 pub mod store;
+pub mod trust;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -71,10 +72,10 @@ pub async fn serve(
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = Store::connect(&settings).await?;
     tracing::info!(engine = ?store.engine(), "database ready");
-    if settings.demo && demo::seed(&store).await? {
+    let state = AppState::new(settings.clone(), store.clone()).await?;
+    if settings.demo && demo::seed(&store, state.trust()).await? {
         tracing::info!("demo data seeded");
     }
-    let state = AppState::new(settings.clone(), store.clone()).await?;
     let listener = TcpListener::bind(settings.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "pecdesk companion listening");
     serve(state, listener, shutdown_signal()).await?;

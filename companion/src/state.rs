@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use pecdesk_core::signature::TrustAnchors;
+
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::metrics::Metrics;
@@ -19,18 +21,21 @@ struct Inner {
     store: Store,
     tokens: TokenKeys,
     metrics: Metrics,
+    trust: Arc<TrustAnchors>,
 }
 
 impl AppState {
     /// Builds the state over an open store; loads (or creates, once) the token keys.
     pub async fn new(settings: Settings, store: Store) -> anyhow::Result<Self> {
         let tokens = TokenKeys::load_or_create(&store, &settings).await?;
+        let trust = crate::trust::load(&settings)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
                 store,
                 tokens,
                 metrics: Metrics::default(),
+                trust,
             }),
         })
     }
@@ -48,6 +53,11 @@ impl AppState {
     /// Keys of companion-issued access tokens.
     pub fn tokens(&self) -> &TokenKeys {
         &self.inner.tokens
+    }
+
+    /// Anchors of the signature check of imported messages.
+    pub fn trust(&self) -> &Arc<TrustAnchors> {
+        &self.inner.trust
     }
 
     /// Request counters for `/metrics`.

@@ -1,6 +1,9 @@
 //! Messages: import (raw stored once by SHA-256, idempotent per mailbox), visibility,
 //! take in charge, trash and restore (never a hard delete).
 
+use std::sync::Arc;
+
+use pecdesk_core::signature::TrustAnchors;
 use pecdesk_core::{InspectOptions, Inspection};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -151,11 +154,17 @@ pub async fn import_raw(
     org_id: &str,
     mailbox_id: &str,
     raw: Vec<u8>,
+    trust: &Arc<TrustAnchors>,
 ) -> Result<Imported> {
-    // Hashing and parsing a large MIME tree is CPU work: off the async threads.
+    // Hashing, parsing a large MIME tree and checking the signature is CPU work: off the
+    // async threads.
+    let trust = Arc::clone(trust);
     let (raw, sha, insp) = tokio::task::spawn_blocking(move || {
         let sha = hex::encode(Sha256::digest(&raw));
-        let insp = pecdesk_core::inspect(&raw, &InspectOptions::default());
+        let mut insp = pecdesk_core::inspect(&raw, &InspectOptions::default());
+        // Verified here rather than through `InspectOptions` so the (possibly large) anchor
+        // list is shared, not copied per message.
+        insp.summary.signature = Some(pecdesk_core::signature::verify(&raw, &trust));
         (raw, sha, insp)
     })
     .await

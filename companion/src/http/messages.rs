@@ -114,6 +114,7 @@ pub async fn import_message(
         &who.org_id,
         &q.mailbox,
         bytes.to_vec(),
+        state.trust(),
     )
     .await?;
     let status = if imported.created {

@@ -134,10 +134,10 @@ pub async fn spawn_app_with(engine: Engine, opts: Opts) -> Option<TestApp> {
         pg = Some((server, name));
     }
     let store = Store::connect(&settings).await.expect("store");
-    if opts.demo {
-        demo::seed(&store).await.expect("demo seed");
-    }
     let state = AppState::new(settings, store.clone()).await.expect("state");
+    if opts.demo {
+        demo::seed(&store, state.trust()).await.expect("demo seed");
+    }
     let bind: SocketAddr = if opts.listen_any {
         ([0, 0, 0, 0], 0).into()
     } else {

@@ -112,6 +112,8 @@ async fn an_imported_envelope_shows_its_certified_kind_identificativo_sender_and
     assert_eq!(s["has_original"], true);
     assert_eq!(s["has_daticert"], true);
     assert_eq!(s["problems"], json!([]));
+    // The fixture's smime.p7s is not a signature: checked at import, never taken as certified.
+    assert_eq!(s["signature"]["status"], "invalid");
     assert_eq!(m["receipts"], json!([]), "no receipt imported yet");
 }
 
@@ -447,6 +449,18 @@ async fn the_demo_seed_gives_protocollo_its_envelopes_and_receipts_with_their_ki
             ),
         ]
     );
+    // Every demo PEC is signed by the demo provider, whose CA is trusted in demo mode only.
+    for i in items {
+        assert_eq!(
+            i["summary"]["signature"]["status"], "valid",
+            "{}",
+            i["message_id"]
+        );
+        assert_eq!(
+            i["summary"]["signature"]["signer"],
+            "CN=Posta Certificata PEC Demo,O=PEC Demo S.p.A.,C=IT"
+        );
+    }
     // The incoming envelopes carry their senders and originals; the receipts are ours (out).
     for i in items {
         match i["kind"].as_str() {
