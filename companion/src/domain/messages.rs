@@ -158,19 +158,33 @@ pub async fn import_raw(
 ) -> Result<Imported> {
     // Hashing, parsing a large MIME tree and checking the signature is CPU work: off the
     // async threads.
-    let trust = Arc::clone(trust);
-    let (raw, sha, insp) = tokio::task::spawn_blocking(move || {
+    let (raw, sha) = tokio::task::spawn_blocking(move || {
         let sha = hex::encode(Sha256::digest(&raw));
+        (raw, sha)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.into()))?;
+    // The same bytes delivered again (a mailbox poll seeing a message twice, a second click)
+    // are answered before the parse, the signature check and the write lock.
+    if let Some(row) = find_by_sha_pooled(store, mailbox_id, &sha).await? {
+        return Ok(Imported {
+            row,
+            created: false,
+        });
+    }
+    let trust = Arc::clone(trust);
+    let (raw, insp) = tokio::task::spawn_blocking(move || {
         let mut insp = pecdesk_core::inspect(&raw, &InspectOptions::default());
         // Verified here rather than through `InspectOptions` so the (possibly large) anchor
         // list is shared, not copied per message.
         insp.summary.signature = Some(pecdesk_core::signature::verify(&raw, &trust));
-        (raw, sha, insp)
+        (raw, insp)
     })
     .await
     .map_err(|e| Error::Internal(e.into()))?;
 
     let mut tx = store.begin_write().await?;
+    // Checked again under the write lock: two imports of the same bytes may have raced.
     if let Some(row) = find_by_sha(&mut tx, mailbox_id, &sha).await? {
         return Ok(Imported {
             row,
@@ -249,14 +263,28 @@ pub async fn import_raw(
     Ok(Imported { row, created: true })
 }
 
+const FIND_BY_SHA: &str = "m.mailbox_id = $1 AND m.raw_sha256 = $2";
+
 async fn find_by_sha(tx: &mut WriteTx, mailbox_id: &str, sha: &str) -> Result<Option<MessageRow>> {
-    let sql = format!(
-        "SELECT {MESSAGE_COLS} FROM messages m WHERE m.mailbox_id = $1 AND m.raw_sha256 = $2"
-    );
+    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
     Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(mailbox_id)
         .bind(sha)
         .fetch_optional(&mut *c)
+        .await)?)
+}
+
+/// [`find_by_sha`] outside a transaction: the cheap early answer for a repeated import.
+async fn find_by_sha_pooled(
+    store: &Store,
+    mailbox_id: &str,
+    sha: &str,
+) -> Result<Option<MessageRow>> {
+    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
+    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
+        .bind(mailbox_id)
+        .bind(sha)
+        .fetch_optional(p)
         .await)?)
 }
 
