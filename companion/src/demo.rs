@@ -6,6 +6,7 @@ use std::sync::Arc;
 use pecdesk_core::policy::{Policy, Role};
 use pecdesk_core::signature::TrustAnchors;
 
+use crate::store::audit::{Action, Chain};
 use crate::store::{Store, WriteTx, audit, new_id, now_ms};
 use crate::with_tx;
 
@@ -50,8 +51,8 @@ enum Grant<'a> {
     Policies(&'a str, &'a [Policy]),
 }
 
-async fn insert_org(tx: &mut WriteTx, name: &str) -> sqlx::Result<String> {
-    let id = new_id();
+async fn insert_org(tx: &mut WriteTx, id: &str, name: &str) -> sqlx::Result<String> {
+    let id = id.to_owned();
     with_tx!(tx, |c| sqlx::query(
         "INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)"
     )
@@ -170,7 +171,9 @@ pub async fn grant(
 
 /// Seeds the demo unless it is already there; returns whether it seeded now.
 pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bool> {
-    let mut tx = store.begin_write().await?;
+    // The demo organisation's id comes first: its seed entry opens that organisation's chain.
+    let org = new_id();
+    let mut tx = store.begin_write(Chain::Org(&org)).await?;
     let exists: Option<String> = with_tx!(tx, |c| sqlx::query_scalar(
         "SELECT id FROM orgs WHERE name = $1"
     )
@@ -180,7 +183,7 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
     if exists.is_some() {
         return Ok(false);
     }
-    let org = insert_org(&mut tx, DEMO_ORG).await?;
+    insert_org(&mut tx, &org, DEMO_ORG).await?;
     let protocollo = insert_mailbox(&mut tx, &org, PROTOCOLLO, "Protocollo").await?;
     let legale = insert_mailbox(&mut tx, &org, LEGALE, "Legale").await?;
     let ufficio = insert_team(&mut tx, &org, "Ufficio Legale", false).await?;
@@ -239,7 +242,7 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
         }
     }
 
-    let altra = insert_org(&mut tx, OTHER_ORG).await?;
+    let altra = insert_org(&mut tx, &new_id(), OTHER_ORG).await?;
     let altra_mb = insert_mailbox(&mut tx, &altra, ALTRA_PEC, "PEC").await?;
     let altro = insert_user(&mut tx, &altra, "altro@altra.test", "Alberto Altro", false).await?;
     grant(
@@ -254,7 +257,7 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
     tx.audit(audit::Entry {
         org_id: Some(&org),
         actor_id: None,
-        action: "demo.seed",
+        action: Action::DemoSeed,
         object_type: "org",
         object_id: &org,
         details: serde_json::json!({"other_org": altra}),

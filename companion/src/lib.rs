@@ -7,6 +7,7 @@
 //! start-up of `pecdesk serve`.
 
 pub mod auth;
+pub mod authz;
 pub mod cli;
 pub mod config;
 pub mod demo;

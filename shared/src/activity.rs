@@ -9,10 +9,11 @@
 use serde::{Deserialize, Serialize};
 
 /// Where an activity stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Created, nobody working yet.
+    #[default]
     Open,
     /// Someone is working on it.
     InProgress,

@@ -8,12 +8,14 @@
 //! - [`daticert`]: a tolerant parser of `daticert.xml`;
 //! - [`signature`]: the S/MIME (`smime.p7s`) check over the signed part;
 //! - [`activity`]: the activity state machine (standard and approval flows);
-//! - [`policy`]: mailbox policies, roles and what a user may do.
+//! - [`policy`]: mailbox policies and roles;
+//! - [`authz`]: every permission decision (grants, participation, state), one function.
 //!
 //! Nothing here performs I/O, spawns threads or reads the clock: "now" is always a
 //! parameter. Every parser takes untrusted bytes and never panics on them.
 
 pub mod activity;
+pub mod authz;
 pub mod daticert;
 pub mod pec;
 pub mod policy;

@@ -88,9 +88,22 @@ impl Role {
     }
 }
 
-/// The set of policies a user holds on one mailbox.
+/// The set of policies a user holds on one mailbox; on the wire, the list of policy names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "Vec<Policy>", from = "Vec<Policy>")]
 pub struct Permissions(u8);
+
+impl From<Permissions> for Vec<Policy> {
+    fn from(p: Permissions) -> Self {
+        p.policies()
+    }
+}
+
+impl From<Vec<Policy>> for Permissions {
+    fn from(v: Vec<Policy>) -> Self {
+        Permissions::of(&v)
+    }
+}
 
 impl Permissions {
     /// No policy.

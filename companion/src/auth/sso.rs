@@ -33,6 +33,7 @@ use super::tokens;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
+use crate::store::audit::Action;
 
 /// Pending sign-ins expire after 10 minutes.
 const AUTH_SESSION_TTL_MS: i64 = 10 * 60 * 1000;
@@ -300,7 +301,7 @@ pub async fn logout(
         && let Some((family, org, user)) =
             auth_store::family_of_refresh(state.store(), presented.expose_secret()).await?
     {
-        auth_store::revoke_family(state.store(), &family, &org, &user, "auth.logout").await?;
+        auth_store::revoke_family(state.store(), &family, &org, &user, Action::AuthLogout).await?;
         revoked = true;
     }
     let bearer = headers
@@ -317,7 +318,7 @@ pub async fn logout(
             &sid,
             &auth.org_id,
             &auth.user_id,
-            "auth.logout",
+            Action::AuthLogout,
         )
         .await?;
         revoked = true;

@@ -17,7 +17,7 @@ use super::keys::SigningKey;
 use super::refresh::{self, RefreshTokenState, Verdict};
 use super::secrets::MasterKey;
 use crate::error::{Error, Result};
-use crate::store::audit::Entry;
+use crate::store::audit::{Action, Chain, Entry};
 use crate::store::{Store, new_id, now_ms};
 use crate::{with_pool, with_tx};
 
@@ -141,7 +141,7 @@ pub async fn put_idp_settings(
         None => None,
     };
     let claims = serde_json::to_string(&doc.claims).map_err(|e| Error::Internal(e.into()))?;
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     with_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO idp_settings (org_id, issuer, client_id, client_secret_sealed, scopes, claim_mapping, \
@@ -185,7 +185,7 @@ pub async fn put_idp_settings(
     tx.audit(Entry {
         org_id: Some(org_id),
         actor_id,
-        action: "auth.idp_settings",
+        action: Action::AuthIdpSettings,
         object_type: "org",
         object_id: org_id,
         details: json!({"secret_changed": sealed.is_some()}),
@@ -443,7 +443,7 @@ pub async fn provision(
 ) -> Result<SignedInUser> {
     let org_id = settings.org_id.as_str();
     let now = now_ms();
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     let linked: Option<(String, String, bool)> = with_tx!(tx, |c| {
         sqlx::query_as(
             "SELECT u.id, u.org_id, u.disabled FROM user_identities i JOIN users u ON u.id = i.user_id \
@@ -541,7 +541,7 @@ pub async fn provision(
         tx.audit(Entry {
             org_id: Some(org_id),
             actor_id: Some(&user_id),
-            action: "user.provisioned",
+            action: Action::UserProvisioned,
             object_type: "user",
             object_id: &user_id,
             details: json!({"teams": team_ids}),
@@ -575,7 +575,7 @@ pub async fn start_family(
     let family_id = new_id();
     let fresh = refresh::generate();
     let now = now_ms();
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&user.org_id)).await?;
     with_tx!(tx, |c| {
         sqlx::query("INSERT INTO token_families (id, org_id, user_id, client, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&family_id)
@@ -597,7 +597,7 @@ pub async fn start_family(
     tx.audit(Entry {
         org_id: Some(&user.org_id),
         actor_id: Some(&user.user_id),
-        action: "auth.sign_in",
+        action: Action::AuthSignIn,
         object_type: "session",
         object_id: &family_id,
         details: json!({"client": client}),
@@ -686,7 +686,7 @@ pub async fn rotate_refresh(store: &Store, presented: &str, ttl_ms: i64) -> Resu
                 &row.family_id,
                 &row.org_id,
                 &row.user_id,
-                "auth.refresh_reuse",
+                Action::AuthRefreshReuse,
             )
             .await?;
         }
@@ -698,7 +698,7 @@ pub async fn rotate_refresh(store: &Store, presented: &str, ttl_ms: i64) -> Resu
             &row.family_id,
             &row.org_id,
             &row.user_id,
-            "auth.user_disabled",
+            Action::AuthUserDisabled,
         )
         .await?;
         return Ok(RefreshOutcome::Refused);
@@ -730,9 +730,9 @@ pub async fn revoke_family(
     family_id: &str,
     org_id: &str,
     actor_id: &str,
-    action: &str,
+    action: Action,
 ) -> Result<()> {
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     let changed = with_tx!(tx, |c| {
         sqlx::query(
             "UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
@@ -859,7 +859,7 @@ pub async fn rotate_signing_key(store: &Store, master: &MasterKey) -> anyhow::Re
     let key = SigningKey::generate();
     let sealed = master.seal(key.secret_bytes(), &key_context(&key.kid))?;
     let now = now_ms();
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::System).await?;
     with_tx!(tx, |c| {
         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(now)
@@ -878,7 +878,7 @@ pub async fn rotate_signing_key(store: &Store, master: &MasterKey) -> anyhow::Re
     tx.audit(Entry {
         org_id: None,
         actor_id: None,
-        action: "auth.signing_key_rotated",
+        action: Action::AuthSigningKeyRotated,
         object_type: "signing_key",
         object_id: &key.kid,
         details: json!({}),

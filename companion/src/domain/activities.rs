@@ -3,14 +3,16 @@
 //! approvals, comments with history.
 
 use pecdesk_core::activity::{self, Actor, Context, Flow, Status, TransitionError};
+use pecdesk_core::authz::Person;
 use pecdesk_core::policy::ActivityAccess;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::auth::Principal;
 use crate::bind_all;
-use crate::domain::access::{Binds, Grants};
-use crate::domain::messages::{Page, like_patterns, parse_cursor};
 use crate::error::{Error, Result};
+use crate::store::audit::{Action, Chain};
+use crate::store::query::{Binds, Page, like_patterns, parse_cursor};
+use crate::store::visibility;
 use crate::store::{Engine, Store, WriteTx, audit, ms_to_rfc3339, new_id, now_ms, parse_ts};
 use crate::{with_pool, with_tx};
 
@@ -195,7 +197,7 @@ pub struct Loaded {
 }
 
 /// Loads an activity the caller may read, or 404 (also for other organisations).
-pub async fn load(store: &Store, who: &Principal, grants: &Grants, id: &str) -> Result<Loaded> {
+pub async fn load(store: &Store, who: &Principal, grants: &Person, id: &str) -> Result<Loaded> {
     let sql = format!("SELECT {ACTIVITY_COLS} FROM activities a WHERE a.id = $1 AND a.org_id = $2");
     let row: Option<ActivityRow> = with_pool!(store, |p| sqlx::query_as(&sql)
         .bind(id)
@@ -210,7 +212,7 @@ pub async fn load(store: &Store, who: &Principal, grants: &Grants, id: &str) -> 
     Ok(Loaded { row, access })
 }
 
-fn access_of(row: &ActivityRow, who: &Principal, grants: &Grants) -> ActivityAccess {
+fn access_of(row: &ActivityRow, who: &Principal, grants: &Person) -> ActivityAccess {
     let is_assignee = row.assignee_id.as_deref() == Some(&who.user_id)
         || row
             .team_id
@@ -418,7 +420,7 @@ async fn check_approver(tx: &mut WriteTx, org: &str, mailbox: &str, user: &str) 
 async fn check_manager(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     mailbox: &str,
 ) -> Result<()> {
     let exists: Option<i64> = with_pool!(store, |p| sqlx::query_scalar(
@@ -538,7 +540,7 @@ async fn insert(
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
-        action: "activity.create",
+        action: Action::ActivityCreate,
         object_type: "activity",
         object_id: &id,
         details: serde_json::json!({
@@ -554,12 +556,12 @@ async fn insert(
 pub async fn create(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     req: &CreateActivityRequest,
 ) -> Result<String> {
     check_manager(store, who, grants, &req.mailbox_id).await?;
     let title = check_title(&req.title)?;
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     for m in &req.message_ids {
         message_in_mailbox(&mut tx, &who.org_id, &req.mailbox_id, m).await?;
     }
@@ -573,7 +575,7 @@ pub async fn create(
 pub async fn create_bulk(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     req: &CreateActivityRequest,
 ) -> Result<Vec<String>> {
     check_manager(store, who, grants, &req.mailbox_id).await?;
@@ -582,7 +584,7 @@ pub async fn create_bulk(
             "da 1 a 500 messaggi / between 1 and 500 messages",
         ));
     }
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let mut ids = Vec::with_capacity(req.message_ids.len());
     for m in &req.message_ids {
         let subject = message_in_mailbox(&mut tx, &who.org_id, &req.mailbox_id, m).await?;
@@ -620,26 +622,24 @@ pub struct ActivityFilter {
 pub async fn list(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     f: &ActivityFilter,
 ) -> Result<Page<ActivityResponse>> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let offset = parse_cursor(f.cursor.as_deref())?;
     let mut b = Binds::default();
     let org = b.text(who.org_id.clone());
-    let me = b.text(who.user_id.clone());
     let mut sql = if f.assignee.as_deref() == Some("me") {
+        let me = b.text(who.user_id.clone());
         // The assignee always sees their activities: no visibility OR, which lets the
         // planner walk the (assignee_id, due key) index in order and stop after one page.
         format!(
             "SELECT {ACTIVITY_COLS} FROM activities a WHERE a.org_id = {org} AND a.assignee_id = {me}"
         )
     } else {
-        let readable = b.list(&grants.mailboxes_where(|p| p.can_read_activities()));
-        let teams = b.list(&grants.teams);
+        let visible = visibility::activity_visible(&mut b, "a", grants);
         let mut sql = format!(
-            "SELECT {ACTIVITY_COLS} FROM activities a WHERE a.org_id = {org} AND (a.mailbox_id IN {readable} \
-             OR a.assignee_id = {me} OR a.approver_id = {me} OR a.team_id IN {teams})"
+            "SELECT {ACTIVITY_COLS} FROM activities a WHERE a.org_id = {org} AND {visible}"
         );
         if let Some(u) = &f.assignee {
             sql.push_str(&format!(" AND a.assignee_id = {}", b.text(u.clone())));
@@ -732,7 +732,7 @@ fn flow_error(e: TransitionError) -> Error {
 pub async fn patch(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
     req: &PatchActivityRequest,
 ) -> Result<()> {
@@ -745,7 +745,7 @@ pub async fn patch(
     if req.version != l.row.version {
         return Err(stale());
     }
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let mut b = Binds::default();
     let mut sets: Vec<String> = Vec::new();
     let mut changed: Vec<&str> = Vec::new();
@@ -846,7 +846,7 @@ pub async fn patch(
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
-        action: "activity.update",
+        action: Action::ActivityUpdate,
         object_type: "activity",
         object_id: id,
         details: serde_json::json!({"fields": changed, "version": req.version + 1}),
@@ -887,7 +887,7 @@ pub struct Move<'a> {
 pub async fn move_to(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
     mv: Move<'_>,
 ) -> Result<()> {
@@ -929,7 +929,7 @@ pub async fn move_to(
         Status::Done => l.row.approved_draft_version,
         _ => None,
     };
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let n = with_tx!(tx, |c| {
         sqlx::query(
         "UPDATE activities SET status = $1, approved_draft_version = $2, version = version + 1, \
@@ -987,10 +987,10 @@ pub async fn move_to(
         .map(|_| ()))?;
     }
     let action = match via {
-        Via::Transition => "activity.transition",
-        Via::ApprovalRequest => "activity.approval_request",
-        Via::Approval => "activity.approval",
-        Via::Send => "activity.send",
+        Via::Transition => Action::ActivityTransition,
+        Via::ApprovalRequest => Action::ActivityApprovalRequest,
+        Via::Approval => Action::ActivityApproval,
+        Via::Send => Action::ActivitySend,
     };
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
@@ -1013,7 +1013,7 @@ pub async fn move_to(
 pub async fn put_draft(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
     req: &DraftRequest,
 ) -> Result<DraftView> {
@@ -1032,7 +1032,7 @@ pub async fn put_draft(
     }
     let content = serde_json::to_string(req).map_err(|e| Error::Internal(e.into()))?;
     let now = now_ms();
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let current: Option<(i64, Option<i64>)> = with_tx!(tx, |c| sqlx::query_as(
         "SELECT version, sent_at FROM drafts WHERE activity_id = $1"
     )
@@ -1073,7 +1073,7 @@ pub async fn put_draft(
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
-        action: "draft.update",
+        action: Action::DraftUpdate,
         object_type: "activity",
         object_id: id,
         details: serde_json::json!({"draft_version": version, "approval_voided": voided}),
@@ -1090,7 +1090,7 @@ pub async fn put_draft(
 pub async fn link_message(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
     message_id: &str,
 ) -> Result<()> {
@@ -1101,7 +1101,7 @@ pub async fn link_message(
         ));
     }
     crate::domain::messages::load_readable(store, who, grants, message_id).await?;
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     message_in_mailbox(&mut tx, &who.org_id, &l.row.mailbox_id, message_id).await?;
     let n = with_tx!(tx, |c| {
         sqlx::query(
@@ -1121,7 +1121,7 @@ pub async fn link_message(
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
-        action: "activity.link_message",
+        action: Action::ActivityLinkMessage,
         object_type: "activity",
         object_id: id,
         details: serde_json::json!({"message_id": message_id}),
@@ -1214,7 +1214,7 @@ async fn comment_views(store: &Store, rows: Vec<CommentRow>) -> Result<Vec<Comme
 pub async fn list_comments(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
 ) -> Result<Vec<CommentView>> {
     load(store, who, grants, id).await?;
@@ -1244,7 +1244,7 @@ async fn load_comment(store: &Store, id: &str) -> Result<CommentRow> {
 pub async fn add_comment(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
     body: &str,
 ) -> Result<CommentView> {
@@ -1256,7 +1256,7 @@ pub async fn add_comment(
     }
     check_comment(body)?;
     let cid = new_id();
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     with_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO comments (id, org_id, activity_id, author_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -1274,7 +1274,7 @@ pub async fn add_comment(
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
-        action: "comment.create",
+        action: Action::CommentCreate,
         object_type: "comment",
         object_id: &cid,
         details: serde_json::json!({"activity_id": id}),
@@ -1289,7 +1289,7 @@ pub async fn add_comment(
 pub async fn edit_comment(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     comment_id: &str,
     body: &str,
 ) -> Result<CommentView> {
@@ -1303,7 +1303,7 @@ pub async fn edit_comment(
     }
     check_comment(body)?;
     let now = now_ms();
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     with_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO comment_edits (comment_id, body, replaced_at) SELECT id, body, $2 FROM comments WHERE id = $1"
@@ -1326,7 +1326,7 @@ pub async fn edit_comment(
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
-        action: "comment.edit",
+        action: Action::CommentEdit,
         object_type: "comment",
         object_id: comment_id,
         details: serde_json::json!({"activity_id": row.activity_id}),

@@ -9,9 +9,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
+use pecdesk_core::authz::Person;
+
 use crate::bind_all;
-use crate::domain::access::{Binds, Grants};
 use crate::error::{Error, Result};
+use crate::store::audit::{Action, Chain};
+use crate::store::query::{Binds, Page, like_patterns, parse_cursor};
+use crate::store::visibility;
 use crate::store::{Store, WriteTx, audit, ms_to_rfc3339, new_id, now_ms};
 use crate::{with_pool, with_tx};
 
@@ -183,7 +187,7 @@ pub async fn import_raw(
     .await
     .map_err(|e| Error::Internal(e.into()))?;
 
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     // Checked again under the write lock: two imports of the same bytes may have raced.
     if let Some(row) = find_by_sha(&mut tx, mailbox_id, &sha).await? {
         return Ok(Imported {
@@ -249,7 +253,7 @@ pub async fn import_raw(
     tx.audit(audit::Entry {
         org_id: Some(org_id),
         actor_id: actor,
-        action: "message.import",
+        action: Action::MessageImport,
         object_type: "message",
         object_id: &id,
         details: serde_json::json!({"mailbox_id": mailbox_id, "sha256": sha}),
@@ -321,7 +325,7 @@ pub async fn is_participant(store: &Store, who: &Principal, message_id: &str) ->
 pub async fn load_readable(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
 ) -> Result<MessageRow> {
     let row = load(store, who, id).await?;
@@ -378,61 +382,20 @@ pub struct MessageFilter {
     pub limit: Option<i64>,
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    /// The items.
-    pub items: Vec<T>,
-    /// Cursor of the next page, when there is one.
-    pub next_cursor: Option<String>,
-}
-
-/// Parses an opaque offset cursor.
-pub fn parse_cursor(c: Option<&str>) -> Result<i64> {
-    match c {
-        None | Some("") => Ok(0),
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| Error::invalid("cursore non valido / invalid cursor")),
-    }
-}
-
-/// Turns search words into `LIKE` patterns (each word must appear).
-pub fn like_patterns(q: &str) -> Vec<String> {
-    q.split_whitespace()
-        .take(8)
-        .map(|w| {
-            let esc = w
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("%{esc}%")
-        })
-        .collect()
-}
-
 /// Lists the messages the caller may read.
 pub async fn list(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     f: &MessageFilter,
 ) -> Result<Page<MessageResponse>> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let offset = parse_cursor(f.cursor.as_deref())?;
     let mut b = Binds::default();
     let org = b.text(who.org_id.clone());
-    let me = b.text(who.user_id.clone());
-    let readable = b.list(&grants.mailboxes_where(|p| p.can_read_messages()));
-    let mut sql = format!(
-        "SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = {org} AND (m.mailbox_id IN {readable} \
-         OR m.id IN (SELECT am.message_id FROM activity_messages am JOIN activities a ON a.id = am.activity_id \
-         WHERE a.org_id = {org} AND (a.assignee_id = {me} OR a.approver_id = {me} \
-         OR a.team_id IN (SELECT team_id FROM team_members WHERE user_id = {me}))))"
-    );
+    let visible = visibility::message_visible(&mut b, "m", &org, grants);
+    let mut sql =
+        format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = {org} AND {visible}");
     if f.trashed.unwrap_or(false) {
         sql.push_str(" AND m.trashed_at IS NOT NULL");
     } else {
@@ -478,7 +441,7 @@ pub async fn list(
 pub async fn lookup(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     key: &str,
 ) -> Result<Vec<MessageResponse>> {
     let key = key.trim().trim_start_matches('<').trim_end_matches('>');
@@ -516,7 +479,7 @@ pub enum Change {
 pub async fn change(
     store: &Store,
     who: &Principal,
-    grants: &Grants,
+    grants: &Person,
     id: &str,
     what: Change,
 ) -> Result<MessageRow> {
@@ -527,21 +490,21 @@ pub async fn change(
         ));
     }
     let now = now_ms();
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let (sql, action) = match what {
         Change::Take => (
             "UPDATE messages SET state = 'taken', taken_by = $2, taken_at = $3 \
              WHERE id = $1 AND state = 'new' AND trashed_at IS NULL",
-            "message.take",
+            Action::MessageTake,
         ),
         Change::Trash => (
             "UPDATE messages SET trashed_at = $3, trashed_by = $2 WHERE id = $1 AND trashed_at IS NULL",
-            "message.trash",
+            Action::MessageTrash,
         ),
         Change::Restore => (
             "UPDATE messages SET trashed_at = NULL, trashed_by = NULL \
              WHERE id = $1 AND trashed_at IS NOT NULL AND $2 <> '' AND $3 > 0",
-            "message.restore",
+            Action::MessageRestore,
         ),
     };
     let n = with_tx!(tx, |c| sqlx::query(sql)
@@ -570,6 +533,6 @@ pub async fn change(
     })
     .await?;
     tx.commit().await?;
-    tracing::info!(message.id = %id, user.id = %who.user_id, action, "message changed");
+    tracing::info!(message.id = %id, user.id = %who.user_id, action = action.as_str(), "message changed");
     load(store, who, id).await
 }

@@ -3,6 +3,5 @@
 //! Security invariant: every lookup is scoped by the caller's organisation first, so an
 //! id from another organisation is indistinguishable from a missing one (404).
 
-pub mod access;
 pub mod activities;
 pub mod messages;

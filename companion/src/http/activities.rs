@@ -9,15 +9,15 @@ use pecdesk_core::activity::Status;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
-use crate::domain::access::Grants;
 use crate::domain::activities::{
     self as act, ActivityFilter, ActivityResponse, CommentRequest, CommentView,
     CreateActivityRequest, DraftRequest, DraftView, PatchActivityRequest, Via,
 };
-use crate::domain::messages::Page;
 use crate::error::{Error, ErrorEnvelope, Result};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
+use crate::store::grants;
+use crate::store::query::Page;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -57,7 +57,7 @@ async fn move_then_detail(
     id: &str,
     mv: act::Move<'_>,
 ) -> Result<Json<ActivityResponse>> {
-    let grants = Grants::load(state.store(), who).await?;
+    let grants = grants::person(state.store(), who).await?;
     act::move_to(state.store(), who, &grants, id, mv).await?;
     detail(state, who, &grants, id).await
 }
@@ -65,7 +65,7 @@ async fn move_then_detail(
 async fn detail(
     state: &AppState,
     who: &Principal,
-    grants: &Grants,
+    grants: &pecdesk_core::authz::Person,
     id: &str,
 ) -> Result<Json<ActivityResponse>> {
     let l = act::load(state.store(), who, grants, id).await?;
@@ -81,7 +81,7 @@ pub async fn create_activity(
     who: Principal,
     Json(req): Json<CreateActivityRequest>,
 ) -> Result<(StatusCode, Json<ActivityResponse>)> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     let id = act::create(state.store(), &who, &grants, &req).await?;
     Ok((
         StatusCode::CREATED,
@@ -105,7 +105,7 @@ pub async fn create_activities_bulk(
     who: Principal,
     Json(req): Json<CreateActivityRequest>,
 ) -> Result<(StatusCode, Json<BulkResponse>)> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     let ids = act::create_bulk(state.store(), &who, &grants, &req).await?;
     Ok((
         StatusCode::CREATED,
@@ -124,9 +124,9 @@ pub async fn list_activities(
     // "My activities" needs no grants (the assignee always sees their own): one query less
     // on the busiest path.
     let grants = if f.assignee.as_deref() == Some("me") {
-        Grants::default()
+        grants::principal_only(&who)
     } else {
-        Grants::load(state.store(), &who).await?
+        grants::person(state.store(), &who).await?
     };
     Ok(Json(act::list(state.store(), &who, &grants, &f).await?))
 }
@@ -139,7 +139,7 @@ pub async fn get_activity(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<ActivityResponse>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     detail(&state, &who, &grants, &id).await
 }
 
@@ -153,7 +153,7 @@ pub async fn update_activity(
     Path(id): Path<String>,
     Json(req): Json<PatchActivityRequest>,
 ) -> Result<Json<ActivityResponse>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     act::patch(state.store(), &who, &grants, &id, &req).await?;
     detail(&state, &who, &grants, &id).await
 }
@@ -209,7 +209,7 @@ pub async fn link_message(
     Path(id): Path<String>,
     Json(req): Json<LinkRequest>,
 ) -> Result<Json<ActivityResponse>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     act::link_message(state.store(), &who, &grants, &id, &req.message_id).await?;
     detail(&state, &who, &grants, &id).await
 }
@@ -222,7 +222,7 @@ pub async fn list_comments(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<CommentView>>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     Ok(Json(
         act::list_comments(state.store(), &who, &grants, &id).await?,
     ))
@@ -238,7 +238,7 @@ pub async fn add_comment(
     Path(id): Path<String>,
     Json(req): Json<CommentRequest>,
 ) -> Result<(StatusCode, Json<CommentView>)> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     let c = act::add_comment(state.store(), &who, &grants, &id, &req.body).await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
@@ -253,7 +253,7 @@ pub async fn edit_comment(
     Path(id): Path<String>,
     Json(req): Json<CommentRequest>,
 ) -> Result<Json<CommentView>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     Ok(Json(
         act::edit_comment(state.store(), &who, &grants, &id, &req.body).await?,
     ))
@@ -269,7 +269,7 @@ pub async fn put_draft(
     Path(id): Path<String>,
     Json(req): Json<DraftRequest>,
 ) -> Result<Json<DraftView>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     Ok(Json(
         act::put_draft(state.store(), &who, &grants, &id, &req).await?,
     ))

@@ -6,10 +6,10 @@ use axum::routing::get;
 use serde::Serialize;
 
 use crate::auth::Principal;
-use crate::domain::access::Grants;
 use crate::error::Result;
 use crate::extract::Json;
 use crate::state::AppState;
+use crate::store::grants;
 use crate::with_pool;
 
 /// Routes of this module.
@@ -65,7 +65,7 @@ pub struct MeResponse {
 }
 
 async fn mailboxes_of(state: &AppState, who: &Principal) -> Result<Vec<MailboxView>> {
-    let grants = Grants::load(state.store(), who).await?;
+    let grants = grants::person(state.store(), who).await?;
     let all: Vec<MailboxView> = with_pool!(state.store(), |p| sqlx::query_as(
         "SELECT id, address, name FROM mailboxes WHERE org_id = $1 ORDER BY address"
     )

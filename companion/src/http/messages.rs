@@ -8,11 +8,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::auth::Principal;
-use crate::domain::access::Grants;
-use crate::domain::messages::{self, Change, MessageFilter, MessageResponse, Page};
+use crate::domain::messages::{self, Change, MessageFilter, MessageResponse};
 use crate::error::{Error, ErrorEnvelope, Result};
 use crate::extract::{Body, Json, Query};
 use crate::state::AppState;
+use crate::store::grants;
+use crate::store::query::Page;
 use crate::with_pool;
 
 /// Routes of this module.
@@ -39,7 +40,7 @@ pub async fn list_messages(
     who: Principal,
     Query(f): Query<MessageFilter>,
 ) -> Result<Json<Page<MessageResponse>>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     Ok(Json(
         messages::list(state.store(), &who, &grants, &f).await?,
     ))
@@ -62,7 +63,7 @@ pub async fn lookup_message(
     who: Principal,
     Query(q): Query<LookupQuery>,
 ) -> Result<Json<Vec<MessageResponse>>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     let found = messages::lookup(state.store(), &who, &grants, &q.message_id).await?;
     if found.is_empty() {
         return Err(Error::NotFound);
@@ -99,7 +100,7 @@ pub async fn import_message(
     if exists.is_none() {
         return Err(Error::NotFound);
     }
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     if !grants.on(&q.mailbox).can_manage_messages() {
         return Err(Error::forbidden(
             "serve MAIL_ACCOUNT_MANAGER sulla casella / MAIL_ACCOUNT_MANAGER needed on the mailbox",
@@ -133,7 +134,7 @@ pub async fn get_message(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<MessageResponse>> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     let row = messages::load_readable(state.store(), &who, &grants, &id).await?;
     let receipts = messages::receipts(state.store(), &row).await?;
     let mut r = row.into_response();
@@ -149,7 +150,7 @@ pub async fn get_raw(
     who: Principal,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let grants = Grants::load(state.store(), &who).await?;
+    let grants = grants::person(state.store(), &who).await?;
     let row = messages::load_readable(state.store(), &who, &grants, &id).await?;
     let bytes = messages::raw_bytes(state.store(), &row.raw_sha256).await?;
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], bytes).into_response())
@@ -161,7 +162,7 @@ async fn change(
     id: &str,
     what: Change,
 ) -> Result<Json<MessageResponse>> {
-    let grants = Grants::load(state.store(), who).await?;
+    let grants = grants::person(state.store(), who).await?;
     Ok(Json(
         messages::change(state.store(), who, &grants, id, what)
             .await?

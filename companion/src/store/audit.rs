@@ -22,6 +22,98 @@ pub struct Head {
     pub hash: String,
 }
 
+/// Which hash chain a write transaction appends to: one per organisation, one for system
+/// actions (those of no organisation, like a signing-key rotation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chain<'a> {
+    /// The chain of this organisation.
+    Org(&'a str),
+    /// The chain of system actions.
+    System,
+}
+
+/// Declares [`Action`] with its dotted wire names, in one table.
+macro_rules! actions {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// Every action the audit log records. The dotted names are stable: statistics and
+        /// preservation exports read them (catalogue in `docs/audit.md`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Action {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Action {
+            /// Every action, in catalogue order.
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+
+            /// The dotted name stored in the log (`activity.transition`, ...).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $name,)*
+                }
+            }
+
+            /// Parses a stored name.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|a| a.as_str() == s)
+            }
+        }
+    };
+}
+
+actions! {
+    /// A message was imported into a mailbox.
+    MessageImport => "message.import",
+    /// A message was taken in charge (presa in carico).
+    MessageTake => "message.take",
+    /// A message was moved to the trash.
+    MessageTrash => "message.trash",
+    /// A message was restored from the trash.
+    MessageRestore => "message.restore",
+    /// An activity was created.
+    ActivityCreate => "activity.create",
+    /// An activity's fields were edited (names of the changed fields in the details).
+    ActivityUpdate => "activity.update",
+    /// An activity moved along its flow.
+    ActivityTransition => "activity.transition",
+    /// Approval of the draft was requested.
+    ActivityApprovalRequest => "activity.approval_request",
+    /// The approver decided (approve or request changes).
+    ActivityApproval => "activity.approval",
+    /// The draft was sent and the activity closed.
+    ActivitySend => "activity.send",
+    /// A message was linked to an activity.
+    ActivityLinkMessage => "activity.link_message",
+    /// A comment was added.
+    CommentCreate => "comment.create",
+    /// A comment was edited (the old text is kept).
+    CommentEdit => "comment.edit",
+    /// The reply draft was written (a new version).
+    DraftUpdate => "draft.update",
+    /// The organisation's identity-provider settings were changed.
+    AuthIdpSettings => "auth.idp_settings",
+    /// A user signed in.
+    AuthSignIn => "auth.sign_in",
+    /// A user signed out (their session ended).
+    AuthLogout => "auth.logout",
+    /// A refresh token was used twice: the whole session was revoked.
+    AuthRefreshReuse => "auth.refresh_reuse",
+    /// A disabled user's session was revoked.
+    AuthUserDisabled => "auth.user_disabled",
+    /// The companion's token-signing key was rotated (system chain).
+    AuthSigningKeyRotated => "auth.signing_key_rotated",
+    /// A user was created at first sign-in from the provider's claims.
+    UserProvisioned => "user.provisioned",
+    /// The demo data were seeded.
+    DemoSeed => "demo.seed",
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One audit record to append.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
@@ -29,8 +121,8 @@ pub struct Entry<'a> {
     pub org_id: Option<&'a str>,
     /// Who acted (None for the system).
     pub actor_id: Option<&'a str>,
-    /// Dotted action name, e.g. `activity.transition`.
-    pub action: &'a str,
+    /// What was done.
+    pub action: Action,
     /// `activity`, `message`, `comment`, ...
     pub object_type: &'a str,
     /// The object's id.
@@ -110,6 +202,14 @@ pub(crate) async fn lock_head(tx: &mut WriteTx) -> sqlx::Result<Head> {
 }
 
 pub(crate) async fn append(tx: &mut WriteTx, e: Entry<'_>) -> sqlx::Result<()> {
+    // Security invariant: an organisation's chain holds only its own entries, so it can be
+    // verified and exported without anyone else's.
+    if e.org_id != tx.chain_org.as_deref() {
+        return Err(sqlx::Error::Protocol(format!(
+            "audit entry {} does not belong to the transaction's chain",
+            e.action
+        )));
+    }
     let seq = tx.head.seq + 1;
     let at = super::now_ms();
     let details = e.details.to_string();
@@ -119,7 +219,7 @@ pub(crate) async fn append(tx: &mut WriteTx, e: Entry<'_>) -> sqlx::Result<()> {
         at,
         e.org_id,
         e.actor_id,
-        e.action,
+        e.action.as_str(),
         e.object_type,
         e.object_id,
         &details,
@@ -134,7 +234,7 @@ pub(crate) async fn append(tx: &mut WriteTx, e: Entry<'_>) -> sqlx::Result<()> {
         .bind(at)
         .bind(e.org_id)
         .bind(e.actor_id)
-        .bind(e.action)
+        .bind(e.action.as_str())
         .bind(e.object_type)
         .bind(e.object_id)
         .bind(&details)

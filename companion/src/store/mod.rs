@@ -10,6 +10,9 @@
 //! for a single hash chain), then does its work, appends its audit entries and commits.
 
 pub mod audit;
+pub mod grants;
+pub mod query;
+pub mod visibility;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -168,8 +171,9 @@ impl Store {
         with_pool!(self, |p| p.close().await)
     }
 
-    /// Starts a write transaction holding the audit chain head (see the module doc).
-    pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
+    /// Starts a write transaction holding the head of `chain` (see the module doc). Every
+    /// audit entry of the transaction belongs to that chain.
+    pub async fn begin_write(&self, chain: audit::Chain<'_>) -> sqlx::Result<WriteTx> {
         let conn = match &self.pool {
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
             Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
@@ -178,6 +182,10 @@ impl Store {
             conn,
             head: audit::Head::default(),
             appended: false,
+            chain_org: match chain {
+                audit::Chain::Org(org) => Some(org.to_owned()),
+                audit::Chain::System => None,
+            },
         };
         tx.head = audit::lock_head(&mut tx).await?;
         Ok(tx)
@@ -199,6 +207,8 @@ pub struct WriteTx {
     conn: TxConn,
     pub(crate) head: audit::Head,
     pub(crate) appended: bool,
+    /// The organisation whose chain this transaction appends to (`None`: system chain).
+    pub(crate) chain_org: Option<String>,
 }
 
 impl WriteTx {

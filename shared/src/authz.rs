@@ -1,0 +1,610 @@
+//! Authorization: may this person do this operation on this mailbox, message or activity?
+//!
+//! Every permission decision of PecDesk is made here, by [`authorize`], from three kinds of
+//! facts: the person's grants (their own and their teams' policies per mailbox, see
+//! [`crate::policy`]), their participation (assignee, member of the assigned team,
+//! approver) and the object's state (the activity flow of [`crate::activity`]). The
+//! companion asks once per request; the add-ins ask the same function through
+//! `pecdesk-wasm` to show only the actions that will succeed. A refusal is a [`Denied`]
+//! with one bilingual message per reason.
+//!
+//! Security invariant: whatever is not visible answers [`Denied::NotVisible`] (404), so a
+//! caller cannot tell another organisation's or an unreadable object from a missing one.
+//! Organisation scoping itself happens before: the companion only builds facts from rows of
+//! the caller's organisation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::activity::{self, Action, Actor, Context, Flow, Status, TransitionError};
+use crate::policy::{Permissions, Policy};
+
+/// Who is asking: organisation flags, permissions per mailbox and team memberships.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// User id.
+    pub user_id: String,
+    /// Organisation administrator.
+    #[serde(default)]
+    pub is_admin: bool,
+    /// May read the audit log.
+    #[serde(default)]
+    pub is_auditor: bool,
+    /// Permissions per mailbox id: the union of own grants and the teams' grants.
+    #[serde(default)]
+    pub mailboxes: BTreeMap<String, Permissions>,
+    /// Ids of the teams the person belongs to.
+    #[serde(default)]
+    pub teams: Vec<String>,
+}
+
+impl Person {
+    /// A person without grants or teams.
+    pub fn new(user_id: impl Into<String>) -> Self {
+        Self {
+            user_id: user_id.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds `policy` on `mailbox_id` (grants of the person or of one of their teams).
+    pub fn grant(&mut self, mailbox_id: &str, policy: Policy) {
+        let p = self.mailboxes.entry(mailbox_id.to_owned()).or_default();
+        *p = p.with(policy);
+    }
+
+    /// Permissions on one mailbox (none when not granted).
+    pub fn on(&self, mailbox_id: &str) -> Permissions {
+        self.mailboxes.get(mailbox_id).copied().unwrap_or_default()
+    }
+
+    /// Mailboxes where `pred` holds, sorted.
+    pub fn mailboxes_where(&self, pred: impl Fn(Permissions) -> bool) -> Vec<String> {
+        self.mailboxes
+            .iter()
+            .filter(|(_, p)| pred(**p))
+            .map(|(m, _)| m.clone())
+            .collect()
+    }
+
+    /// Whether the person belongs to `team_id`.
+    pub fn in_team(&self, team_id: &str) -> bool {
+        self.teams.iter().any(|t| t == team_id)
+    }
+}
+
+/// The facts about an activity that decisions depend on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityFacts {
+    /// The activity's mailbox.
+    pub mailbox_id: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Which flow it follows.
+    #[serde(default)]
+    pub flow: Flow,
+    /// Assigned user.
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    /// Assigned team.
+    #[serde(default)]
+    pub team_id: Option<String>,
+    /// Designated approver.
+    #[serde(default)]
+    pub approver_id: Option<String>,
+    /// Version of the draft not yet sent, if there is one.
+    #[serde(default)]
+    pub draft_version: Option<i64>,
+    /// The draft version the approver approved (none, or voided by an edit).
+    #[serde(default)]
+    pub approved_draft_version: Option<i64>,
+}
+
+impl ActivityFacts {
+    /// The person is the assignee or a member of the assigned team.
+    pub fn is_assignee(&self, who: &Person) -> bool {
+        self.assignee_id.as_deref() == Some(who.user_id.as_str())
+            || self.team_id.as_deref().is_some_and(|t| who.in_team(t))
+    }
+
+    /// The person is the designated approver.
+    pub fn is_approver(&self, who: &Person) -> bool {
+        self.approver_id.as_deref() == Some(who.user_id.as_str())
+    }
+
+    /// Assignee, team member or approver: participation alone makes the activity (and its
+    /// messages) readable and workable, without any mailbox grant.
+    pub fn is_participant(&self, who: &Person) -> bool {
+        self.is_assignee(who) || self.is_approver(who)
+    }
+
+    fn may_read(&self, who: &Person) -> bool {
+        who.on(&self.mailbox_id).can_read_activities() || self.is_participant(who)
+    }
+
+    fn may_work(&self, who: &Person) -> bool {
+        who.on(&self.mailbox_id).can_write_activities() || self.is_participant(who)
+    }
+
+    fn may_manage(&self, who: &Person) -> bool {
+        who.on(&self.mailbox_id).can_manage_activities()
+    }
+
+    /// The state machine's view of this activity and person.
+    fn context(&self, who: &Person) -> Context {
+        Context {
+            flow: self.flow,
+            actor: Actor {
+                can_work: self.may_work(who),
+                is_manager: self.may_manage(who),
+                is_approver: self.is_approver(who),
+            },
+            has_draft: self.draft_version.is_some(),
+            has_approver: self.approver_id.is_some(),
+            draft_approved: self.draft_version.is_some()
+                && self.approved_draft_version == self.draft_version,
+        }
+    }
+}
+
+/// The facts about a message that decisions depend on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageFacts {
+    /// The message's mailbox.
+    pub mailbox_id: String,
+    /// The person participates in an activity linked to the message.
+    #[serde(default)]
+    pub participant: bool,
+}
+
+/// An operation together with the object it acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation<'a> {
+    /// Import a message into a mailbox (of the caller's organisation).
+    ImportMessage {
+        /// The target mailbox.
+        mailbox_id: &'a str,
+    },
+    /// Create activities in a mailbox (of the caller's organisation).
+    CreateActivity {
+        /// The activity's mailbox.
+        mailbox_id: &'a str,
+    },
+    /// See a message, its raw bytes and receipts.
+    ReadMessage(&'a MessageFacts),
+    /// Take in charge, trash or restore a message.
+    ManageMessage(&'a MessageFacts),
+    /// See an activity, its comments, draft and messages.
+    ReadActivity(&'a ActivityFacts),
+    /// Change title, assignee, team, due date, priority, approver, category, tags.
+    EditActivity(&'a ActivityFacts),
+    /// Link one more message to the activity.
+    LinkMessage(&'a ActivityFacts),
+    /// Add a comment.
+    Comment(&'a ActivityFacts),
+    /// Edit an existing comment.
+    EditComment {
+        /// The activity the comment belongs to.
+        activity: &'a ActivityFacts,
+        /// The comment's author.
+        author_id: &'a str,
+    },
+    /// Write the reply draft.
+    EditDraft(&'a ActivityFacts),
+    /// Move along the flow: start, request approval, decide, close, cancel, reopen.
+    Move {
+        /// The activity.
+        activity: &'a ActivityFacts,
+        /// The target status.
+        to: Status,
+    },
+    /// Send the draft (closes the activity).
+    Send(&'a ActivityFacts),
+    /// Read and verify the organisation's audit log.
+    ReadAudit,
+}
+
+/// Why an operation is refused. Each reason has one bilingual message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The object is not visible to the person (answered as missing).
+    #[error("non trovato / not found")]
+    NotVisible,
+    /// A mailbox policy is needed.
+    #[error("serve {} sulla casella / {} needed on the mailbox", .0.as_str(), .0.as_str())]
+    PolicyRequired(Policy),
+    /// Working on the activity needs activity write access or participation.
+    #[error(
+        "non puoi lavorare su questa attività: serve MAIL_ACTIVITY_WRITER o esserne assegnatario o approvatore / \
+         you may not work on this activity: MAIL_ACTIVITY_WRITER or being its assignee or approver is needed"
+    )]
+    WorkAccessRequired,
+    /// Only the author may edit a comment.
+    #[error("solo l'autore può modificare il commento / only the author may edit the comment")]
+    AuthorOnly,
+    /// The audit log is for administrators and auditors.
+    #[error("solo amministratori e revisori / admins and auditors only")]
+    AuditorOnly,
+    /// The activity is closed (done or cancelled).
+    #[error("attività chiusa / the activity is closed")]
+    Closed,
+    /// The flow refuses the move (or this person may not make it).
+    #[error("{0}")]
+    Flow(TransitionError),
+}
+
+/// How a refusal is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeniedAs {
+    /// As a missing object (HTTP 404).
+    NotFound,
+    /// As forbidden (HTTP 403).
+    Forbidden,
+    /// As a conflict with the object's state (HTTP 409).
+    Conflict,
+}
+
+impl Denied {
+    /// How the refusal is answered: missing, forbidden, or in conflict with the state.
+    pub fn answered_as(self) -> DeniedAs {
+        match self {
+            Denied::NotVisible => DeniedAs::NotFound,
+            Denied::Closed => DeniedAs::Conflict,
+            Denied::Flow(e) if !e.is_permission() => DeniedAs::Conflict,
+            _ => DeniedAs::Forbidden,
+        }
+    }
+
+    /// A stable machine-readable reason (`policy_required`, `flow.approval_required`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            Denied::NotVisible => "not_visible",
+            Denied::PolicyRequired(_) => "policy_required",
+            Denied::WorkAccessRequired => "work_access_required",
+            Denied::AuthorOnly => "author_only",
+            Denied::AuditorOnly => "auditor_only",
+            Denied::Closed => "closed",
+            Denied::Flow(TransitionError::NotInFlow { .. }) => "flow.not_in_flow",
+            Denied::Flow(TransitionError::ApprovalRequired) => "flow.approval_required",
+            Denied::Flow(TransitionError::DraftRequired) => "flow.draft_required",
+            Denied::Flow(TransitionError::ApproverRequired) => "flow.approver_required",
+            Denied::Flow(TransitionError::NotPermitted) => "flow.not_permitted",
+        }
+    }
+}
+
+fn require(ok: bool, denied: Denied) -> Result<(), Denied> {
+    if ok { Ok(()) } else { Err(denied) }
+}
+
+/// Decides whether `who` may perform `op`. Visibility is checked first, so an object the
+/// person cannot see is refused as [`Denied::NotVisible`] whatever the operation.
+pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
+    use Operation as Op;
+    match op {
+        Op::ImportMessage { mailbox_id } => require(
+            who.on(mailbox_id).can_manage_messages(),
+            Denied::PolicyRequired(Policy::MailAccountManager),
+        ),
+        Op::CreateActivity { mailbox_id } => require(
+            who.on(mailbox_id).can_manage_activities(),
+            Denied::PolicyRequired(Policy::MailActivityManager),
+        ),
+        Op::ReadMessage(m) => read_message(who, m),
+        Op::ManageMessage(m) => {
+            read_message(who, m)?;
+            require(
+                who.on(&m.mailbox_id).can_manage_messages(),
+                Denied::PolicyRequired(Policy::MailAccountManager),
+            )
+        }
+        Op::ReadActivity(a) => read_activity(who, a),
+        Op::EditActivity(a) => {
+            read_activity(who, a)?;
+            require(
+                a.may_manage(who),
+                Denied::PolicyRequired(Policy::MailActivityManager),
+            )
+        }
+        Op::LinkMessage(a) | Op::Comment(a) => {
+            read_activity(who, a)?;
+            require(a.may_work(who), Denied::WorkAccessRequired)
+        }
+        Op::EditComment {
+            activity,
+            author_id,
+        } => {
+            read_activity(who, activity)?;
+            require(author_id == who.user_id, Denied::AuthorOnly)
+        }
+        Op::EditDraft(a) => {
+            read_activity(who, a)?;
+            require(a.may_work(who), Denied::WorkAccessRequired)?;
+            require(!a.status.is_closed(), Denied::Closed)
+        }
+        Op::Move { activity: a, to } => {
+            read_activity(who, a)?;
+            require(
+                a.may_work(who) || a.may_manage(who),
+                Denied::WorkAccessRequired,
+            )?;
+            activity::transition(a.status, to, &a.context(who))
+                .map(|_| ())
+                .map_err(Denied::Flow)
+        }
+        Op::Send(a) => {
+            read_activity(who, a)?;
+            require(
+                a.may_work(who) || a.may_manage(who),
+                Denied::WorkAccessRequired,
+            )?;
+            activity::send(a.status, &a.context(who))
+                .map(|_| ())
+                .map_err(Denied::Flow)
+        }
+        Op::ReadAudit => require(who.is_admin || who.is_auditor, Denied::AuditorOnly),
+    }
+}
+
+fn read_message(who: &Person, m: &MessageFacts) -> Result<(), Denied> {
+    require(
+        who.on(&m.mailbox_id).can_read_messages() || m.participant,
+        Denied::NotVisible,
+    )
+}
+
+fn read_activity(who: &Person, a: &ActivityFacts) -> Result<(), Denied> {
+    require(a.may_read(who), Denied::NotVisible)
+}
+
+/// Every flow action `who` may take on the activity now: the moves and the send that
+/// [`authorize`] would allow, in the order of [`Status::ALL`], then `send`.
+pub fn allowed_actions(who: &Person, a: &ActivityFacts) -> Vec<Action> {
+    let mut out: Vec<Action> = Status::ALL
+        .into_iter()
+        .filter(|to| {
+            authorize(
+                who,
+                Operation::Move {
+                    activity: a,
+                    to: *to,
+                },
+            )
+            .is_ok()
+        })
+        .map(Action::Transition)
+        .collect();
+    if authorize(who, Operation::Send(a)).is_ok() {
+        out.push(Action::Send);
+    }
+    out
+}
+
+/// The wire name of an action: the target status (`in_progress`, ...) or `send`.
+pub fn action_name(a: Action) -> &'static str {
+    match a {
+        Action::Transition(s) => s.as_str(),
+        Action::Send => "send",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::policy::Role;
+
+    const MB: &str = "mb-1";
+
+    fn person(id: &str, role: Option<Role>) -> Person {
+        let mut p = Person::new(id);
+        for pol in role.map(Role::policies).unwrap_or(&[]) {
+            p.grant(MB, *pol);
+        }
+        p
+    }
+
+    fn activity(status: Status, flow: Flow) -> ActivityFacts {
+        ActivityFacts {
+            mailbox_id: MB.into(),
+            status,
+            flow,
+            assignee_id: Some("ass".into()),
+            team_id: Some("team-x".into()),
+            approver_id: Some("appr".into()),
+            draft_version: Some(2),
+            approved_draft_version: None,
+        }
+    }
+
+    fn names(v: Vec<Action>) -> Vec<&'static str> {
+        v.into_iter().map(action_name).collect()
+    }
+
+    #[test]
+    fn strangers_see_nothing_and_learn_nothing() {
+        let nobody = person("x", None);
+        let a = activity(Status::InProgress, Flow::Standard);
+        for op in [
+            Operation::ReadActivity(&a),
+            Operation::EditActivity(&a),
+            Operation::Comment(&a),
+            Operation::EditDraft(&a),
+            Operation::Send(&a),
+            Operation::Move {
+                activity: &a,
+                to: Status::Cancelled,
+            },
+        ] {
+            assert_eq!(authorize(&nobody, op), Err(Denied::NotVisible), "{op:?}");
+        }
+        let m = MessageFacts {
+            mailbox_id: MB.into(),
+            participant: false,
+        };
+        assert_eq!(
+            authorize(&nobody, Operation::ManageMessage(&m)),
+            Err(Denied::NotVisible)
+        );
+        assert_eq!(allowed_actions(&nobody, &a), Vec::<Action>::new());
+    }
+
+    #[test]
+    fn team_members_are_assignees_without_grants() {
+        let mut member = person("someone", None);
+        member.teams.push("team-x".into());
+        let a = activity(Status::Open, Flow::Standard);
+        assert_eq!(authorize(&member, Operation::Comment(&a)), Ok(()));
+        assert_eq!(
+            authorize(&member, Operation::EditActivity(&a)),
+            Err(Denied::PolicyRequired(Policy::MailActivityManager))
+        );
+        assert_eq!(
+            names(allowed_actions(&member, &a)),
+            vec!["in_progress", "done", "send"]
+        );
+    }
+
+    #[test]
+    fn a_dispatcher_routes_but_does_not_work() {
+        let smi = person("smi", Some(Role::Smistatore));
+        let a = activity(Status::Open, Flow::Standard);
+        assert_eq!(authorize(&smi, Operation::EditActivity(&a)), Ok(()));
+        assert_eq!(
+            authorize(&smi, Operation::Comment(&a)),
+            Err(Denied::WorkAccessRequired)
+        );
+        assert_eq!(
+            authorize(
+                &smi,
+                Operation::Move {
+                    activity: &a,
+                    to: Status::InProgress
+                }
+            ),
+            Err(Denied::Flow(TransitionError::NotPermitted))
+        );
+        assert_eq!(names(allowed_actions(&smi, &a)), vec!["cancelled"]);
+        assert_eq!(
+            authorize(&smi, Operation::ImportMessage { mailbox_id: MB }),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(
+                &smi,
+                Operation::ImportMessage {
+                    mailbox_id: "other"
+                }
+            ),
+            Err(Denied::PolicyRequired(Policy::MailAccountManager))
+        );
+    }
+
+    #[test]
+    fn only_the_approver_decides_and_only_approved_drafts_go_out() {
+        let resp = person("resp", Some(Role::Responsabile));
+        let appr = person("appr", None);
+        let waiting = activity(Status::AwaitingApproval, Flow::Approval);
+        let decide = |who: &Person| {
+            authorize(
+                who,
+                Operation::Move {
+                    activity: &waiting,
+                    to: Status::Approved,
+                },
+            )
+        };
+        assert_eq!(
+            decide(&resp),
+            Err(Denied::Flow(TransitionError::NotPermitted))
+        );
+        assert_eq!(decide(&appr), Ok(()));
+        assert_eq!(
+            names(allowed_actions(&appr, &waiting)),
+            vec!["in_progress", "approved", "changes_requested"]
+        );
+        let mut approved = activity(Status::Approved, Flow::Approval);
+        approved.approved_draft_version = Some(2);
+        assert_eq!(authorize(&appr, Operation::Send(&approved)), Ok(()));
+        approved.approved_draft_version = Some(1);
+        assert_eq!(
+            authorize(&appr, Operation::Send(&approved)),
+            Err(Denied::Flow(TransitionError::ApprovalRequired))
+        );
+    }
+
+    #[test]
+    fn closed_activities_refuse_draft_edits_as_conflicts() {
+        let ass = person("ass", None);
+        let done = activity(Status::Done, Flow::Standard);
+        let d = authorize(&ass, Operation::EditDraft(&done)).expect_err("closed");
+        assert_eq!(d, Denied::Closed);
+        assert_eq!(d.answered_as(), DeniedAs::Conflict);
+    }
+
+    #[test]
+    fn comments_are_edited_by_their_author_only() {
+        let resp = person("resp", Some(Role::Responsabile));
+        let a = activity(Status::Open, Flow::Standard);
+        let edit = |author: &str| {
+            authorize(
+                &resp,
+                Operation::EditComment {
+                    activity: &a,
+                    author_id: author,
+                },
+            )
+        };
+        assert_eq!(edit("resp"), Ok(()));
+        assert_eq!(edit("ass"), Err(Denied::AuthorOnly));
+    }
+
+    #[test]
+    fn the_audit_log_is_for_admins_and_auditors() {
+        let mut p = person("p", Some(Role::Responsabile));
+        assert_eq!(
+            authorize(&p, Operation::ReadAudit),
+            Err(Denied::AuditorOnly)
+        );
+        p.is_auditor = true;
+        assert_eq!(authorize(&p, Operation::ReadAudit), Ok(()));
+    }
+
+    #[test]
+    fn every_refusal_has_a_bilingual_message_and_an_answer() {
+        let all = [
+            Denied::NotVisible,
+            Denied::PolicyRequired(Policy::MailAccountReader),
+            Denied::WorkAccessRequired,
+            Denied::AuthorOnly,
+            Denied::AuditorOnly,
+            Denied::Closed,
+            Denied::Flow(TransitionError::DraftRequired),
+            Denied::Flow(TransitionError::NotPermitted),
+        ];
+        for d in all {
+            let msg = d.to_string();
+            assert!(msg.contains(" / "), "{msg}");
+            assert!(!d.code().is_empty());
+        }
+        assert_eq!(
+            Denied::Flow(TransitionError::NotPermitted).answered_as(),
+            DeniedAs::Forbidden
+        );
+        assert_eq!(
+            Denied::Flow(TransitionError::DraftRequired).answered_as(),
+            DeniedAs::Conflict
+        );
+    }
+
+    #[test]
+    fn person_reads_from_json_with_policy_names() {
+        let p: Person = serde_json::from_str(
+            r#"{"user_id":"u","mailboxes":{"mb-1":["MAIL_ACTIVITY_READER","MAIL_ACTIVITY_WRITER"]},"teams":["t"]}"#,
+        )
+        .expect("person JSON");
+        assert!(p.on(MB).can_write_activities());
+        assert!(p.in_team("t"));
+    }
+}
