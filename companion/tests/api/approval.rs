@@ -31,9 +31,7 @@ async fn setup(app: &TestApp) -> (String, String, String, String) {
 }
 
 async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let (resp, protocollo, m, assegnatario_id) = setup(&app).await;
     let ass = app.login("assegnatario@demo.test").await;
     let appr = app.login("approvatore@demo.test").await;
@@ -156,9 +154,7 @@ async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft
 }
 
 async fn concurrent_updates_with_one_version_give_exactly_one_success(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let (resp, protocollo, m, _) = setup(&app).await;
     let (id, version) = app
         .create_activity(
@@ -229,9 +225,7 @@ async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -
 }
 
 async fn comments_are_editable_only_by_their_author_and_keep_history(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let (resp, protocollo, m, _) = setup(&app).await;
     let ass = app.login("assegnatario@demo.test").await;
     let (id, _) = app
@@ -282,9 +276,7 @@ async fn comments_are_editable_only_by_their_author_and_keep_history(engine: Eng
 }
 
 async fn a_team_assignee_without_grants_sees_exactly_its_activity_and_messages(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let (resp, protocollo, m, _) = setup(&app).await;
     let m_other = app
         .import_fresh(&resp, &protocollo, "altro-messaggio")
@@ -387,9 +379,7 @@ async fn a_team_assignee_without_grants_sees_exactly_its_activity_and_messages(e
 }
 
 async fn other_organisations_ids_answer_404(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let (resp, _protocollo, _, _) = setup(&app).await;
     let altro = app.login("altro@altra.test").await;
     let altra_mb = app.mailbox_id("pec@pec.altra.test").await;
@@ -476,9 +466,7 @@ async fn other_organisations_ids_answer_404(engine: Engine) {
 }
 
 async fn activities_are_found_by_words_and_listed_by_due_date(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let (resp, protocollo, _, assegnatario_id) = setup(&app).await;
     let ass = app.login("assegnatario@demo.test").await;
     for (title, due) in [
@@ -558,9 +546,7 @@ async fn activities_are_found_by_words_and_listed_by_due_date(engine: Engine) {
 }
 
 async fn bulk_creation_makes_one_activity_per_message_or_none(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let (resp, protocollo, m1, _) = setup(&app).await;
     let m2 = app.import_fresh(&resp, &protocollo, "bulk-2").await;
     let a = app
