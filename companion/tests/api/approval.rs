@@ -82,6 +82,12 @@ async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "awaiting_approval");
+    assert_eq!(r.body["allowed_actions"], json!(["in_progress"]));
+    let waiting = app.get(&appr, &path).await;
+    assert_eq!(
+        waiting.body["allowed_actions"],
+        json!(["in_progress", "approved", "changes_requested"])
+    );
     assert_eq!(
         app.post(
             &ass,
@@ -112,7 +118,16 @@ async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     assert_eq!(ok.body["status"], "approved");
     assert_eq!(ok.body["approved_draft_version"], 1);
-    assert!(ok.body["allowed_actions"].as_array().is_some());
+    // The approver also holds MAIL_ACTIVITY_WRITER on the mailbox, so may do the work.
+    assert_eq!(
+        ok.body["allowed_actions"],
+        json!(["in_progress", "done", "send"])
+    );
+    let approved = app.get(&ass, &path).await;
+    assert_eq!(
+        approved.body["allowed_actions"],
+        json!(["in_progress", "done", "send"])
+    );
 
     // An edit after approval voids it: no send until approved again.
     let edited = app
@@ -123,6 +138,12 @@ async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft
     let after = app.get(&ass, &path).await;
     assert_eq!(after.body["status"], "in_progress");
     assert!(after.body["approved_draft_version"].is_null());
+    assert_eq!(after.body["allowed_actions"], json!(["awaiting_approval"]));
+    let as_manager = app.get(&resp, &path).await;
+    assert_eq!(
+        as_manager.body["allowed_actions"],
+        json!(["awaiting_approval", "cancelled"])
+    );
     assert_eq!(
         app.post(&ass, &format!("{path}/send"), json!({}))
             .await
@@ -148,6 +169,9 @@ async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft
     let sent = app.post(&ass, &format!("{path}/send"), json!({})).await;
     assert_eq!(sent.status, StatusCode::OK, "{:?}", sent.body);
     assert_eq!(sent.body["status"], "done");
+    assert_eq!(sent.body["allowed_actions"], json!([]));
+    let closed = app.get(&resp, &path).await;
+    assert_eq!(closed.body["allowed_actions"], json!(["open"]));
     assert!(sent.body["draft"]["sent_at"].is_string());
     let msg = app.get(&resp, &format!("/api/v1/messages/{m}")).await;
     assert_eq!(msg.body["state"], "worked");
