@@ -414,11 +414,68 @@ mod tests {
 
     #[test]
     fn allowed_actions_follow_the_machine() {
+        use Action::{Send, Transition};
         let c = worker(Flow::Approval);
-        let acts = allowed_actions(Status::InProgress, &c);
-        assert!(acts.contains(&Action::Transition(Status::AwaitingApproval)));
-        assert!(!acts.contains(&Action::Send));
-        assert!(!acts.contains(&Action::Transition(Status::Done)));
+        assert_eq!(
+            allowed_actions(Status::InProgress, &c),
+            vec![Transition(Status::AwaitingApproval)]
+        );
+        let mut approved = c;
+        approved.draft_approved = true;
+        assert_eq!(
+            allowed_actions(Status::Approved, &approved),
+            vec![
+                Transition(Status::InProgress),
+                Transition(Status::Done),
+                Send
+            ]
+        );
+        assert_eq!(
+            allowed_actions(Status::Approved, &c),
+            vec![Transition(Status::InProgress)]
+        );
+
+        let standard = worker(Flow::Standard);
+        assert_eq!(
+            allowed_actions(Status::Open, &standard),
+            vec![
+                Transition(Status::InProgress),
+                Transition(Status::Done),
+                Send
+            ]
+        );
+        assert_eq!(allowed_actions(Status::Done, &standard), vec![]);
+
+        let mut approver = Context {
+            flow: Flow::Approval,
+            has_draft: true,
+            has_approver: true,
+            ..Context::default()
+        };
+        approver.actor.is_approver = true;
+        assert_eq!(
+            allowed_actions(Status::AwaitingApproval, &approver),
+            vec![
+                Transition(Status::Approved),
+                Transition(Status::ChangesRequested)
+            ]
+        );
+        assert_eq!(allowed_actions(Status::InProgress, &approver), vec![]);
+
+        let mut manager = standard;
+        manager.actor.is_manager = true;
+        assert_eq!(
+            allowed_actions(Status::InProgress, &manager),
+            vec![
+                Transition(Status::Done),
+                Transition(Status::Cancelled),
+                Send
+            ]
+        );
+        assert_eq!(
+            allowed_actions(Status::Cancelled, &manager),
+            vec![Transition(Status::Open)]
+        );
     }
 
     #[test]

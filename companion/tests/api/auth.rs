@@ -15,9 +15,7 @@ both_engines!(
 );
 
 async fn dev_login_on_loopback_in_demo_mode_gives_a_working_token(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let token = app.login("responsabile@demo.test").await;
     let me = app.get(&token, "/api/v1/me").await;
     assert_eq!(me.status, StatusCode::OK, "{:?}", me.body);
@@ -34,17 +32,14 @@ async fn dev_login_on_loopback_in_demo_mode_gives_a_working_token(engine: Engine
 }
 
 async fn dev_login_is_forbidden_without_demo_or_dev_mode(engine: Engine) {
-    let Some(app) = spawn_app_with(
+    let app = spawn_app_with(
         engine,
         Opts {
             demo: false,
             listen_any: false,
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await;
     let a = app
         .send(
             Method::POST,
@@ -71,17 +66,14 @@ fn non_loopback_ip() -> std::net::IpAddr {
 }
 
 async fn dev_login_is_forbidden_from_a_non_loopback_address(engine: Engine) {
-    let Some(app) = spawn_app_with(
+    let app = spawn_app_with(
         engine,
         Opts {
             demo: true,
             listen_any: true,
         },
     )
-    .await
-    else {
-        return;
-    };
+    .await;
     let url = format!(
         "http://{}:{}/api/v1/auth/dev-login",
         non_loopback_ip(),
@@ -100,9 +92,7 @@ async fn dev_login_is_forbidden_from_a_non_loopback_address(engine: Engine) {
 }
 
 async fn requests_without_a_valid_token_get_401_with_www_authenticate(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     for token in [
         None,
         Some("not-a-jwt"),
@@ -121,9 +111,7 @@ async fn requests_without_a_valid_token_get_401_with_www_authenticate(engine: En
 }
 
 async fn a_disabled_user_loses_access_at_once(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let token = app.login("assegnatario@demo.test").await;
     assert_eq!(app.get(&token, "/api/v1/me").await.status, StatusCode::OK);
     pecdesk_companion::with_pool!(app.store, |p| sqlx::query(

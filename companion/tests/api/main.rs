@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod matrix;
 mod messages;
+mod migrations;
 mod ops;
 mod pec_summary;
 mod sso;

@@ -33,9 +33,7 @@ fn demo_files() -> Vec<(String, Vec<u8>)> {
 }
 
 async fn demo_messages_are_imported_into_protocollo_with_the_cores_summary(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let files = demo_files();
@@ -94,9 +92,7 @@ async fn demo_messages_are_imported_into_protocollo_with_the_cores_summary(engin
 }
 
 async fn import_is_idempotent_and_raw_bytes_are_stored_once(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
@@ -156,9 +152,7 @@ async fn import_is_idempotent_and_raw_bytes_are_stored_once(engine: Engine) {
 }
 
 async fn taking_a_message_in_charge_records_who_and_happens_once(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let smi = app.login("smistatore@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let m = app.import_fresh(&smi, &protocollo, "presa").await;
@@ -191,9 +185,7 @@ async fn taking_a_message_in_charge_records_who_and_happens_once(engine: Engine)
 }
 
 async fn trash_and_restore_never_delete_a_message(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let m = app.import_fresh(&resp, &protocollo, "cestino").await;
@@ -244,9 +236,7 @@ async fn trash_and_restore_never_delete_a_message(engine: Engine) {
 }
 
 async fn messages_are_found_by_words(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let none = app.get(&resp, "/api/v1/messages?q=parolachenonce").await;
     assert_eq!(none.status, StatusCode::OK);

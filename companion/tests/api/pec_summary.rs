@@ -66,9 +66,7 @@ fn ids(v: &Value) -> Vec<String> {
 async fn an_imported_envelope_shows_its_certified_kind_identificativo_sender_and_subject(
     engine: Engine,
 ) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
     let created = import(&app, &resp, &legale, fixtures::envelope(&SUB)).await;
@@ -120,9 +118,7 @@ async fn an_imported_envelope_shows_its_certified_kind_identificativo_sender_and
 async fn lookup_finds_a_message_by_its_message_id_and_by_its_identificativo_but_not_another_orgs(
     engine: Engine,
 ) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
@@ -222,9 +218,7 @@ async fn lookup_finds_a_message_by_its_message_id_and_by_its_identificativo_but_
 async fn an_envelope_lists_its_accettazione_and_consegna_and_never_another_orgs_receipt(
     engine: Engine,
 ) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
@@ -324,9 +318,7 @@ async fn an_envelope_lists_its_accettazione_and_consegna_and_never_another_orgs_
 async fn search_finds_messages_and_activities_by_a_word_and_nothing_for_an_absent_word(
     engine: Engine,
 ) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
@@ -380,9 +372,7 @@ async fn search_finds_messages_and_activities_by_a_word_and_nothing_for_an_absen
 async fn the_demo_seed_gives_protocollo_its_envelopes_and_receipts_with_their_kinds(
     engine: Engine,
 ) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let list = app
@@ -514,9 +504,7 @@ async fn the_demo_seed_gives_protocollo_its_envelopes_and_receipts_with_their_ki
 }
 
 async fn a_malformed_pec_is_kept_byte_for_byte_and_its_summary_lists_the_problems(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
     let truncated = fixtures::truncated_envelope(&SUB);

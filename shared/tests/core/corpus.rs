@@ -1,6 +1,6 @@
 //! Corpus test: every `*.eml` of `$PECDESK_CORPUS/public` against `expected.json`, key by
-//! key over the keys of `PEC.md`. Skipped (with a notice) when the variable is unset;
-//! fails when it is set and no file ran.
+//! key over the keys of `PEC.md`. Skipped (with a notice) when the variable is unset outside
+//! CI; fails in CI when it is unset, and whenever it is set and no file ran.
 #![allow(clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -25,35 +25,9 @@ pub const PEC_KEYS: [&str; 13] = [
     "has_daticert",
 ];
 
-/// Entries of `expected.json` reported to the integrator as wrong, each with the value the
-/// file holds and the value the parser gives. Such a key is not counted as a mismatch only
-/// while both values are exactly these, and a notice is printed; once `expected.json` is
-/// corrected the ordinary comparison applies.
-///
-/// `phppec_synthetic_postacert-inner.eml` `subject`: the header is folded
-/// (`Subject: Test message` LF SP `with attachment`). RFC 5322 2.2.3 unfolding removes the
-/// line break and keeps the space; `expected.json` keeps the raw fold (`\n `), as
-/// Python's `compat32` policy does. Run as CRLF the same file would need `\r\n `.
-const DISPUTED: [(&str, &str, &str, &str); 1] = [(
-    "phppec_synthetic_postacert-inner.eml",
-    "subject",
-    "Test message\n with attachment",
-    "Test message with attachment",
-)];
-
-fn disputed(name: &str, key: &str, got: &Value, wanted: &Value) -> bool {
-    DISPUTED.iter().any(|(file, k, in_file, ours)| {
-        *file == name
-            && *k == key
-            && wanted.as_str() == Some(*in_file)
-            && got.as_str() == Some(*ours)
-    })
-}
-
 #[test]
 fn every_public_corpus_message_matches_expected_json() {
-    let Some(corpus) = std::env::var_os("PECDESK_CORPUS") else {
-        eprintln!("notice: PECDESK_CORPUS is not set; the corpus test did not run");
+    let Some(corpus) = crate::env_or_notice("PECDESK_CORPUS", "the corpus test") else {
         return;
     };
     let public = PathBuf::from(corpus).join("public");
@@ -71,7 +45,6 @@ fn every_public_corpus_message_matches_expected_json() {
 
     let mut ran = 0;
     let mut mismatches = Vec::new();
-    let mut disputes = 0;
     for path in &files {
         let name = path
             .file_name()
@@ -89,13 +62,7 @@ fn every_public_corpus_message_matches_expected_json() {
         for key in PEC_KEYS {
             let got = summary.get(key).unwrap_or(&Value::Null);
             let wanted = want.get(key).unwrap_or(&Value::Null);
-            if got != wanted && disputed(&name, key, got, wanted) {
-                eprintln!(
-                    "notice: {name}: {key}: expected.json says {wanted}, parser gives {got} \
-                     (disputed, see DISPUTED in corpus.rs)"
-                );
-                disputes += 1;
-            } else if got != wanted {
+            if got != wanted {
                 mismatches.push(format!("{name}: {key}: got {got}, expected {wanted}"));
             }
         }
@@ -110,13 +77,12 @@ fn every_public_corpus_message_matches_expected_json() {
         mismatches.len(),
         mismatches.join("\n")
     );
-    eprintln!("corpus: {ran} file(s) compared, {disputes} disputed key(s)");
+    eprintln!("corpus: {ran} file(s) compared");
 }
 
 #[test]
 fn every_public_corpus_message_reads_the_same_with_crlf_line_endings() {
-    let Some(corpus) = std::env::var_os("PECDESK_CORPUS") else {
-        eprintln!("notice: PECDESK_CORPUS is not set; the CRLF corpus test did not run");
+    let Some(corpus) = crate::env_or_notice("PECDESK_CORPUS", "the CRLF corpus test") else {
         return;
     };
     let public = PathBuf::from(corpus).join("public");

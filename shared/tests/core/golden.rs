@@ -1,8 +1,8 @@
 //! Golden test: every `shared/tests/fixtures/*.eml` (synthetic, written by
 //! `fixtures/generate.py`) against its `*.json`, run as LF and as CRLF.
 //!
-//! Compared: every summary key (the keys of `PEC.md`, `problems`, `signature`) and, when
-//! the JSON has it, an `original` projection (ids, sender, subject, text body, whether an
+//! Compared: the whole key set of the summary (the keys of `PEC.md`, `problems`,
+//! `signature`: a key dropped from or added to the summary fails) and, when the JSON has it, an `original` projection (ids, sender, subject, text body, whether an
 //! HTML body exists, attachments by name/type/placeholder). A `problems` entry ending in
 //! `…` matches as a prefix (parser messages carry byte positions). On mismatch the actual
 //! value is written to `<name>.failed` (gitignored) next to the fixture.
@@ -91,21 +91,29 @@ fn problems_match(got: &Value, want: &Value) -> bool {
             })
 }
 
+/// Every difference between the actual summary and the fixture, one line each. The key
+/// sets must be equal: a key the summary dropped, or one it gained that the fixture does not
+/// list, is a difference even when its value would be `null`. Only `original` may be left
+/// out of a fixture (then it is not compared).
 fn compare(actual: &Value, expected: &Value) -> Vec<String> {
-    let mut diffs = Vec::new();
-    let Some(expected_map) = expected.as_object() else {
-        return vec!["expected JSON is not an object".to_owned()];
+    let (Some(actual_map), Some(expected_map)) = (actual.as_object(), expected.as_object()) else {
+        return vec!["actual or expected JSON is not an object".to_owned()];
     };
-    let summary_keys = actual
-        .as_object()
-        .map(|m| m.keys().cloned().collect::<Vec<_>>())
-        .unwrap_or_default();
-    for key in summary_keys {
-        if key == "original" && !expected_map.contains_key("original") {
-            continue;
+    let mut diffs = Vec::new();
+    for key in expected_map.keys() {
+        if !actual_map.contains_key(key) {
+            diffs.push(format!("{key}: in the fixture, missing from the summary"));
         }
-        let got = actual.get(&key).unwrap_or(&Value::Null);
-        let want = expected.get(&key).unwrap_or(&Value::Null);
+    }
+    for (key, got) in actual_map {
+        let Some(want) = expected_map.get(key) else {
+            if key != "original" {
+                diffs.push(format!(
+                    "{key}: in the summary (got {got}), missing from the fixture"
+                ));
+            }
+            continue;
+        };
         let same = if key == "problems" {
             problems_match(got, want)
         } else {
@@ -209,4 +217,48 @@ fn every_inspection_survives_a_json_round_trip() {
         let back: Inspection = serde_json::from_str(&json).expect("deserialises");
         assert_eq!(back, inspection, "{name}");
     }
+}
+
+#[test]
+fn the_comparison_fails_on_a_dropped_or_an_unexpected_key() {
+    let raw = std::fs::read(fixtures_dir().join("accettazione.eml")).expect("fixture");
+    let expected: Value = serde_json::from_slice(
+        &std::fs::read(fixtures_dir().join("accettazione.json")).expect("expected json"),
+    )
+    .expect("expected json parses");
+    let actual = actual_json(&inspect(&raw, &InspectOptions::default()));
+    assert_eq!(compare(&actual, &expected), Vec::<String>::new());
+
+    // A key the summary no longer has fails, even where the fixture holds null.
+    for key in ["subject", "receipt_type"] {
+        let mut dropped = actual.clone();
+        dropped.as_object_mut().expect("object").remove(key);
+        let diffs = compare(&dropped, &expected);
+        assert_eq!(
+            diffs,
+            vec![format!("{key}: in the fixture, missing from the summary")]
+        );
+    }
+
+    // A key the summary gained fails, even with a null value.
+    let mut extra = actual.clone();
+    extra
+        .as_object_mut()
+        .expect("object")
+        .insert("new_key".to_owned(), Value::Null);
+    assert_eq!(
+        compare(&extra, &expected),
+        vec!["new_key: in the summary (got null), missing from the fixture".to_owned()]
+    );
+
+    // A fixture that forgot a key fails too; only `original` may be left out.
+    let mut short = expected.clone();
+    short.as_object_mut().expect("object").remove("provider");
+    assert_eq!(compare(&actual, &short).len(), 1);
+    let mut without_original = expected.clone();
+    without_original
+        .as_object_mut()
+        .expect("object")
+        .remove("original");
+    assert_eq!(compare(&actual, &without_original), Vec::<String>::new());
 }
