@@ -65,5 +65,7 @@ pub async fn verify_audit(
     who: Principal,
 ) -> Result<Json<Verification>> {
     check_auditor(&who)?;
-    Ok(Json(audit::verify(state.store(), Chain::Org(&who.org_id)).await?))
+    Ok(Json(
+        audit::verify(state.store(), Chain::Org(&who.org_id)).await?,
+    ))
 }

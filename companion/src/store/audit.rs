@@ -239,7 +239,6 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
-
 /// Takes (creating it on demand: the first write of a new organisation opens its chain) and
 /// locks the head of the transaction's chain, in one statement. Writing first is on purpose:
 /// it makes the transaction a writer at once (SQLite waits for the write lock here instead
@@ -548,9 +547,11 @@ pub async fn rebuild_chains(store: &Store) -> anyhow::Result<Option<Rebuilt>> {
     // Write first (SQLite: take the write lock now; PostgreSQL: another replica starting at
     // the same time waits here and then finds the work done).
     let pending: Option<bool> = with_tx!(tx, |c| {
-        sqlx::query_scalar("UPDATE audit_rebuild SET pending = pending WHERE id = 1 RETURNING pending")
-            .fetch_optional(&mut *c)
-            .await
+        sqlx::query_scalar(
+            "UPDATE audit_rebuild SET pending = pending WHERE id = 1 RETURNING pending",
+        )
+        .fetch_optional(&mut *c)
+        .await
     })?;
     if pending != Some(true) {
         return Ok(None);
