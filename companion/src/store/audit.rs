@@ -575,6 +575,7 @@ pub async fn rebuild_chains(store: &Store) -> anyhow::Result<Option<Rebuilt>> {
         if rows.is_empty() {
             break;
         }
+        let mut batch: Vec<Rehashed> = Vec::with_capacity(rows.len());
         for r in &rows {
             if let Err(v) = old.step(r, r.org_id.as_deref()) {
                 return Err(legacy_broken(&v));
@@ -596,32 +597,19 @@ pub async fn rebuild_chains(store: &Store) -> anyhow::Result<Option<Rebuilt>> {
                 &r.object_id,
                 &r.details,
             );
-            // The migration numbered each chain in the old order; the row must be there.
-            let updated = with_tx!(tx, |c| {
-                sqlx::query(
-                    "UPDATE audit_log SET prev_hash = $1, hash = $2 \
-                     WHERE legacy_seq = $3 AND chain = $4 AND seq = $5",
-                )
-                .bind(&head.hash)
-                .bind(&hash)
-                .bind(r.seq)
-                .bind(&chain)
-                .bind(seq)
-                .execute(&mut *c)
-                .await
-                .map(|r| r.rows_affected())
-            })?;
-            if updated != 1 {
-                return Err(anyhow!(
-                    "registro di audit: la voce {} non ha la posizione attesa {seq} nella \
-                     catena {chain}; nulla è stato modificato / audit log: old entry {} is \
-                     not at the expected position {seq} of chain {chain}; nothing was changed",
-                    r.seq,
-                    r.seq
-                ));
-            }
-            *head = Head { seq, hash };
+            batch.push(Rehashed {
+                legacy_seq: r.seq,
+                chain,
+                seq,
+                prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
+                hash,
+            });
+            head.seq = seq;
             after = r.seq;
+        }
+        // SQLite allows at most 500 terms in a compound SELECT.
+        for chunk in batch.chunks(400) {
+            rewrite_batch(&mut tx, chunk).await?;
         }
     }
     let verdict = old.finish(legacy_head);
@@ -674,6 +662,67 @@ pub async fn rebuild_chains(store: &Store) -> anyhow::Result<Option<Rebuilt>> {
         legacy_entries,
         chains: heads.len(),
     }))
+}
+
+/// One entry's new place and hashes in its chain.
+struct Rehashed {
+    legacy_seq: i64,
+    chain: String,
+    seq: i64,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Writes a batch of rebuilt hashes in one statement (one round trip per 400 entries, not
+/// per entry). The join also checks that the migration numbered each chain in the
+/// old order: every row must be found at its expected `(chain, seq)`.
+async fn rewrite_batch(tx: &mut WriteTx, batch: &[Rehashed]) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut rows = String::new();
+    for i in 0..batch.len() {
+        let n = i * 5;
+        if i > 0 {
+            rows.push_str(" UNION ALL ");
+        }
+        rows.push_str(&format!(
+            "SELECT ${} AS ls, ${} AS c, ${} AS s, ${} AS p, ${} AS h",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5
+        ));
+    }
+    let sql = format!(
+        "UPDATE audit_log SET prev_hash = v.p, hash = v.h FROM ({rows}) AS v \
+         WHERE audit_log.legacy_seq = v.ls AND audit_log.chain = v.c AND audit_log.seq = v.s"
+    );
+    let updated = with_tx!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for e in batch {
+            q = q
+                .bind(e.legacy_seq)
+                .bind(&e.chain)
+                .bind(e.seq)
+                .bind(&e.prev_hash)
+                .bind(&e.hash);
+        }
+        q.execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    if updated != batch.len() as u64 {
+        let first = batch.first().map_or(0, |e| e.legacy_seq);
+        return Err(anyhow!(
+            "registro di audit: voci {first}.. non nella posizione attesa nella propria catena \
+             ({updated} di {}); nulla è stato modificato / audit log: old entries from {first} \
+             are not at their expected position in their chain ({updated} of {}); nothing was \
+             changed",
+            batch.len(),
+            batch.len()
+        ));
+    }
+    Ok(())
 }
 
 fn legacy_broken(v: &Verification) -> anyhow::Error {

@@ -23,6 +23,7 @@ both_engines!(
     a_write_in_one_organisation_never_waits_for_another_organisations_chain,
     the_old_global_chain_is_rebuilt_per_organisation_and_verified,
     a_broken_old_chain_is_refused_and_nothing_is_rewritten,
+    a_long_old_chain_is_rebuilt_in_batches,
 );
 
 async fn some_changes(app: &TestApp) -> String {
@@ -661,4 +662,76 @@ async fn a_broken_old_chain_is_refused_and_nothing_is_rewritten(engine: Engine) 
     .await)
     .expect("mark");
     assert!(pending);
+}
+
+async fn a_long_old_chain_is_rebuilt_in_batches(engine: Engine) {
+    let Some(db) = old_db(engine).await else {
+        return;
+    };
+    // More entries than one read page (1000) and many write batches (400): three chains.
+    let (a, b) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let n = 2_345_i64;
+    let org_of_seq = |seq: i64| match seq % 3 {
+        0 => Some(a.clone()),
+        1 => Some(b.clone()),
+        _ => None,
+    };
+    let mut prev = GENESIS.to_owned();
+    let mut values = Vec::new();
+    for seq in 1..=n {
+        let org = org_of_seq(seq);
+        let details = json!({"n": seq}).to_string();
+        let hash = entry_hash(
+            &prev,
+            seq,
+            seq,
+            org.as_deref(),
+            None,
+            "activity.update",
+            "activity",
+            "x",
+            &details,
+        );
+        let org_sql = org.map_or("NULL".to_owned(), |o| format!("'{o}'"));
+        // Test-made ids, numbers and hex only: safe to inline.
+        values.push(format!(
+            "({seq}, {seq}, {org_sql}, NULL, 'activity.update', 'activity', 'x', '{details}', \
+             '{prev}', '{hash}')"
+        ));
+        prev = hash;
+    }
+    for chunk in values.chunks(300) {
+        let sql = format!(
+            "INSERT INTO audit_log (seq, at, org_id, actor_id, action, object_type, object_id, \
+             details, prev_hash, hash) VALUES {}",
+            chunk.join(", ")
+        );
+        with_pool!(db, |p| sqlx::query(&sql).execute(p).await.map(|_| ())).expect("old entries");
+    }
+    with_pool!(db, |p| sqlx::query(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"
+    )
+    .bind(n)
+    .bind(&prev)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("old head");
+
+    let store = Store::connect(&db.settings).await.expect("rebuild");
+    let mut total = 0;
+    for chain in [Chain::Org(&a), Chain::Org(&b), Chain::System] {
+        let v = audit::verify(&store, chain).await.expect("verify");
+        assert!(v.ok, "{chain}: {v:?}");
+        total += v.entries;
+    }
+    assert_eq!(total, n);
+    let va = audit::verify(&store, Chain::Org(&a))
+        .await
+        .expect("verify a");
+    assert_eq!(va.entries, n / 3);
+    store.close().await;
 }
