@@ -48,9 +48,20 @@ pub enum ConfigCommand {
 /// Subcommands of `pecdesk audit`.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verifica la catena di hash e indica la prima voce alterata /
-    /// Verify the hash chain and name the first broken entry (exit 1 when broken).
-    Verify(DbArgs),
+    /// Verifica le catene di hash (una per organizzazione, una di sistema) e indica la
+    /// prima voce alterata / Verify the hash chains (one per organisation, one for the
+    /// system) and name the first broken entry (exit 1 when any is broken).
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `pecdesk audit verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Solo la catena di questa organizzazione / only this organisation's chain (its id).
+    #[arg(long, value_name = "ORG_ID")]
+    pub org: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Where the database is: shared by every command that opens it.
@@ -127,8 +138,8 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Audit {
-            command: AuditCommand::Verify(db),
-        } => match audit_verify(&db) {
+            command: AuditCommand::Verify(args),
+        } => match audit_verify(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::FAILURE,
             Err(e) => fail(&e),
@@ -151,27 +162,40 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `pecdesk audit verify`: prints the result; `Ok(false)` when the chain is broken.
-fn audit_verify(db: &DbArgs) -> anyhow::Result<bool> {
-    let settings = db.settings(None, false)?;
+/// `pecdesk audit verify [--org ORG_ID]`: one line per chain (every chain without `--org`);
+/// `Ok(false)` when any is broken.
+fn audit_verify(args: &VerifyArgs) -> anyhow::Result<bool> {
+    use crate::store::audit::{self, Chain};
+    let settings = args.db.settings(None, false)?;
     let rt = runtime()?;
     rt.block_on(async {
         let store = crate::store::Store::connect(&settings).await?;
-        let v = crate::store::audit::verify(&store).await?;
-        store.close().await;
-        if v.ok {
-            println!(
-                "registro integro / audit log intact: {} voci / entries",
-                v.entries
-            );
-        } else {
-            println!(
-                "registro ALTERATO alla voce {} / audit log BROKEN at entry {}: {}",
-                v.first_broken.unwrap_or_default(),
-                v.first_broken.unwrap_or_default(),
-                v.reason.as_deref().unwrap_or("")
-            );
+        let keys = match &args.org {
+            Some(org) => vec![org.clone()],
+            None => audit::chains(&store).await?,
+        };
+        let mut all_ok = true;
+        for key in &keys {
+            let chain = Chain::from_key(key);
+            let v = audit::verify(&store, chain).await?;
+            if v.ok {
+                println!(
+                    "{chain}: registro integro / audit log intact: {} voci / entries",
+                    v.entries
+                );
+            } else {
+                all_ok = false;
+                let at = v.first_broken.unwrap_or_default();
+                println!(
+                    "{chain}: registro ALTERATO alla voce {at} / audit log BROKEN at entry {at}: {}",
+                    v.reason.as_deref().unwrap_or("")
+                );
+            }
         }
-        Ok(v.ok)
+        if keys.is_empty() {
+            println!("nessuna voce / no entries");
+        }
+        store.close().await;
+        Ok(all_ok)
     })
 }

@@ -1,17 +1,20 @@
-//! `GET /api/v1/audit` (the organisation's entries) and `GET /api/v1/audit/verify`
-//! (walks the whole hash chain and names the first broken entry). Admins and auditors only.
+//! `GET /api/v1/audit` (the caller's organisation's chain, by seq) and
+//! `GET /api/v1/audit/verify` (walks that chain and names the first broken entry). Admins
+//! and auditors only; the other organisations' chains are neither read nor needed.
 
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use serde::Deserialize;
 
+use pecdesk_core::authz::Operation;
+
 use crate::auth::Principal;
-use crate::error::{Error, ErrorEnvelope, Result};
+use crate::error::{ErrorEnvelope, Result};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
-use crate::store::audit::{self, AuditRow, Verification};
-use crate::with_pool;
+use crate::store::audit::{self, AuditRow, Chain, Verification};
+use crate::store::grants;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -20,14 +23,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/audit/verify", get(verify_audit))
 }
 
+/// Admins and auditors only: decided by the core from the principal alone.
 fn check_auditor(who: &Principal) -> Result<()> {
-    if who.is_admin || who.is_auditor {
-        Ok(())
-    } else {
-        Err(Error::forbidden(
-            "solo amministratori e revisori / admins and auditors only",
-        ))
-    }
+    crate::authz::authorize(&grants::principal_only(who), Operation::ReadAudit)
 }
 
 /// Query of the audit list.
@@ -39,7 +37,7 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-/// The organisation's audit entries, oldest first.
+/// The organisation's audit entries, oldest first, by their seq in its chain.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = [AuditRow]), (status = 403, body = ErrorEnvelope)))]
 pub async fn list_audit(
@@ -48,21 +46,18 @@ pub async fn list_audit(
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditRow>>> {
     check_auditor(&who)?;
-    let rows: Vec<AuditRow> = with_pool!(state.store(), |p| {
-        sqlx::query_as(
-        "SELECT seq, at, org_id, actor_id, action, object_type, object_id, details, prev_hash, hash \
-         FROM audit_log WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    let rows = audit::list(
+        state.store(),
+        Chain::Org(&who.org_id),
+        q.after.unwrap_or(0),
+        q.limit.unwrap_or(100).clamp(1, 500),
     )
-    .bind(&who.org_id)
-    .bind(q.after.unwrap_or(0))
-    .bind(q.limit.unwrap_or(100).clamp(1, 500))
-    .fetch_all(p)
-    .await
-    })?;
+    .await?;
     Ok(Json(rows))
 }
 
-/// Verifies the hash chain; `first_broken` names the first entry that does not verify.
+/// Verifies the organisation's hash chain; `first_broken` names the first entry that does
+/// not verify.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
     responses((status = 200, body = Verification), (status = 403, body = ErrorEnvelope)))]
 pub async fn verify_audit(
@@ -70,5 +65,7 @@ pub async fn verify_audit(
     who: Principal,
 ) -> Result<Json<Verification>> {
     check_auditor(&who)?;
-    Ok(Json(audit::verify(state.store()).await?))
+    Ok(Json(
+        audit::verify(state.store(), Chain::Org(&who.org_id)).await?,
+    ))
 }

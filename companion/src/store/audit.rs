@@ -1,11 +1,16 @@
-//! The audit log (registro): append-only, hash-chained.
+//! The audit log (registro): append-only, one hash chain per organisation plus one for
+//! system actions (entries of no organisation). All the audit SQL lives here.
 //!
-//! Entry `n` stores `prev_hash` (the hash of entry `n-1`, 64 zeros for the first) and
-//! `hash = SHA-256(prev_hash | seq | at | org | actor | action | object_type | object_id |
-//! details)`. Changing, removing or reordering any stored entry breaks the chain at that
-//! entry, which [`verify`] names.
+//! Entry `n` of a chain stores `prev_hash` (the hash of entry `n-1` of the same chain, 64
+//! zeros for the first) and `hash = SHA-256(prev_hash | seq | at | org | actor | action |
+//! object_type | object_id | details)`, `seq` counting within the chain. `audit_heads`
+//! holds each chain's last `(seq, hash)`. Changing, removing or reordering any stored entry
+//! breaks its chain at that entry, which [`verify`] names. Catalogue of the actions, the
+//! format and the 0005 migration: `docs/audit.md`.
 
 use sha2::{Digest, Sha256};
+
+use anyhow::anyhow;
 
 use crate::store::{Store, WriteTx};
 use crate::{with_pool, with_tx};
@@ -22,6 +27,10 @@ pub struct Head {
     pub hash: String,
 }
 
+/// The key of the system chain in `audit_log.chain` and `audit_heads.chain` (organisation
+/// chains are keyed by the organisation id, a UUID, so the two never collide).
+pub const SYSTEM_CHAIN: &str = "system";
+
 /// Which hash chain a write transaction appends to: one per organisation, one for system
 /// actions (those of no organisation, like a signing-key rotation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +39,47 @@ pub enum Chain<'a> {
     Org(&'a str),
     /// The chain of system actions.
     System,
+}
+
+impl<'a> Chain<'a> {
+    /// The chain's key as stored: the organisation id, or [`SYSTEM_CHAIN`].
+    pub fn key(self) -> &'a str {
+        match self {
+            Chain::Org(org) => org,
+            Chain::System => SYSTEM_CHAIN,
+        }
+    }
+
+    /// The chain of a stored key.
+    pub fn from_key(key: &'a str) -> Self {
+        if key == SYSTEM_CHAIN {
+            Chain::System
+        } else {
+            Chain::Org(key)
+        }
+    }
+
+    /// The chain an entry of this organisation (None: system) belongs to.
+    pub fn of_org(org_id: Option<&'a str>) -> Self {
+        org_id.map_or(Chain::System, Chain::Org)
+    }
+
+    /// The organisation whose entries the chain holds (None for the system chain).
+    pub fn org(self) -> Option<&'a str> {
+        match self {
+            Chain::Org(org) => Some(org),
+            Chain::System => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Chain::Org(org) => write!(f, "org {org}"),
+            Chain::System => f.write_str("sistema / system"),
+        }
+    }
 }
 
 /// Declares [`Action`] with its dotted wire names, in one table.
@@ -134,7 +184,7 @@ pub struct Entry<'a> {
 /// A stored entry, as read back.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditRow {
-    /// Position in the chain (1-based).
+    /// Position in its chain (1-based; each organisation's chain counts on its own).
     pub seq: i64,
     /// Milliseconds since the epoch.
     pub at: i64,
@@ -189,14 +239,22 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
-/// Takes the head row for this transaction. The UPDATE comes first on purpose: it makes
-/// the transaction a writer at once (SQLite waits for the lock instead of failing later on
-/// a stale snapshot; PostgreSQL locks the row until commit).
+/// Takes (creating it on demand: the first write of a new organisation opens its chain) and
+/// locks the head of the transaction's chain, in one statement. Writing first is on purpose:
+/// it makes the transaction a writer at once (SQLite waits for the write lock here instead
+/// of failing later with `SQLITE_BUSY_SNAPSHOT` when a reader upgrades); PostgreSQL locks
+/// only this chain's head row until commit, so writers of other chains never wait for it.
 pub(crate) async fn lock_head(tx: &mut WriteTx) -> sqlx::Result<Head> {
+    let key = tx.chain.clone();
     let (seq, hash): (i64, String) = with_tx!(tx, |c| {
-        sqlx::query_as("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *c)
-            .await
+        sqlx::query_as(
+            "INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, 0, $2) \
+             ON CONFLICT (chain) DO UPDATE SET seq = audit_heads.seq RETURNING seq, hash",
+        )
+        .bind(&key)
+        .bind(GENESIS)
+        .fetch_one(&mut *c)
+        .await
     })?;
     Ok(Head { seq, hash })
 }
@@ -204,7 +262,7 @@ pub(crate) async fn lock_head(tx: &mut WriteTx) -> sqlx::Result<Head> {
 pub(crate) async fn append(tx: &mut WriteTx, e: Entry<'_>) -> sqlx::Result<()> {
     // Security invariant: an organisation's chain holds only its own entries, so it can be
     // verified and exported without anyone else's.
-    if e.org_id != tx.chain_org.as_deref() {
+    if !tx.locked || e.org_id != tx.chain_org.as_deref() {
         return Err(sqlx::Error::Protocol(format!(
             "audit entry {} does not belong to the transaction's chain",
             e.action
@@ -225,11 +283,14 @@ pub(crate) async fn append(tx: &mut WriteTx, e: Entry<'_>) -> sqlx::Result<()> {
         &details,
     );
     let prev = tx.head.hash.clone();
+    let chain = tx.chain.clone();
     with_tx!(tx, |c| {
         sqlx::query(
-            "INSERT INTO audit_log (seq, at, org_id, actor_id, action, object_type, object_id, \
-             details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO audit_log (chain, seq, at, org_id, actor_id, action, object_type, \
+             object_id, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
+        .bind(&chain)
         .bind(seq)
         .bind(at)
         .bind(e.org_id)
@@ -250,16 +311,94 @@ pub(crate) async fn append(tx: &mut WriteTx, e: Entry<'_>) -> sqlx::Result<()> {
 }
 
 pub(crate) async fn store_head(tx: &mut WriteTx) -> sqlx::Result<()> {
-    let (seq, hash) = (tx.head.seq, tx.head.hash.clone());
+    let (seq, hash, chain) = (tx.head.seq, tx.head.hash.clone(), tx.chain.clone());
     with_tx!(tx, |c| {
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2 WHERE chain = $3")
             .bind(seq)
             .bind(&hash)
+            .bind(&chain)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())
     })?;
     Ok(())
+}
+
+/// A chain's entries after `after`, oldest first (at most `limit`).
+pub async fn list(
+    store: &Store,
+    chain: Chain<'_>,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
+    fetch_chain(&mut Src::Pool(store), chain.key(), after, limit).await
+}
+
+/// Every chain key that has a head or an entry (organisation ids and [`SYSTEM_CHAIN`]),
+/// sorted.
+pub async fn chains(store: &Store) -> sqlx::Result<Vec<String>> {
+    with_pool!(store, |p| {
+        sqlx::query_scalar(
+            "SELECT chain FROM audit_heads UNION SELECT chain FROM audit_log ORDER BY 1",
+        )
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// Where a read runs: the pool, or an open transaction (the rebuild verifies its own
+/// uncommitted work).
+enum Src<'a> {
+    Pool(&'a Store),
+    Tx(&'a mut WriteTx),
+}
+
+const CHAIN_ROWS: &str = "SELECT seq, at, org_id, actor_id, action, object_type, object_id, \
+     details, prev_hash, hash FROM audit_log WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+const CHAIN_HEAD: &str = "SELECT seq, hash FROM audit_heads WHERE chain = $1";
+
+async fn fetch_chain(
+    src: &mut Src<'_>,
+    chain: &str,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
+    match src {
+        Src::Pool(store) => with_pool!(store, |p| {
+            sqlx::query_as(CHAIN_ROWS)
+                .bind(chain)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        }),
+        Src::Tx(tx) => with_tx!(tx, |c| {
+            sqlx::query_as(CHAIN_ROWS)
+                .bind(chain)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&mut *c)
+                .await
+        }),
+    }
+}
+
+async fn fetch_head(src: &mut Src<'_>, chain: &str) -> sqlx::Result<Option<(i64, String)>> {
+    match src {
+        Src::Pool(store) => with_pool!(store, |p| {
+            sqlx::query_as(CHAIN_HEAD)
+                .bind(chain)
+                .fetch_optional(p)
+                .await
+        }),
+        Src::Tx(tx) => with_tx!(tx, |c| {
+            sqlx::query_as(CHAIN_HEAD)
+                .bind(chain)
+                .fetch_optional(&mut *c)
+                .await
+        }),
+    }
 }
 
 /// Result of [`verify`].
@@ -275,43 +414,181 @@ pub struct Verification {
     pub reason: Option<String>,
 }
 
-/// Walks the chain from the first entry and names the first broken one.
-pub async fn verify(store: &Store) -> sqlx::Result<Verification> {
-    let mut prev = GENESIS.to_owned();
-    let mut expected_seq = 1_i64;
+/// A walk along one chain, entry by entry: the same check for the live chains and for the
+/// old global chain the 0005 rebuild starts from.
+struct Walk {
+    prev: String,
+    next_seq: i64,
+    checked: i64,
+}
+
+impl Walk {
+    fn new() -> Self {
+        Self {
+            prev: GENESIS.to_owned(),
+            next_seq: 1,
+            checked: 0,
+        }
+    }
+
+    fn broken(&self, at_seq: i64, reason: &str) -> Verification {
+        Verification {
+            ok: false,
+            entries: self.checked,
+            first_broken: Some(at_seq),
+            reason: Some(reason.to_owned()),
+        }
+    }
+
+    /// Checks the next entry; the verdict naming it when it does not verify. `org` is the
+    /// organisation the chain belongs to (`None` for the system chain; the old global
+    /// chain passes the entry's own).
+    fn step(&mut self, r: &AuditRow, org: Option<&str>) -> Result<(), Verification> {
+        if r.seq != self.next_seq {
+            return Err(self.broken(self.next_seq, "sequenza interrotta / missing entry"));
+        }
+        if r.org_id.as_deref() != org {
+            return Err(self.broken(r.seq, "voce di un'altra catena / entry of another chain"));
+        }
+        if r.prev_hash != self.prev {
+            return Err(self.broken(r.seq, "hash precedente diverso / previous hash mismatch"));
+        }
+        let h = entry_hash(
+            &r.prev_hash,
+            r.seq,
+            r.at,
+            r.org_id.as_deref(),
+            r.actor_id.as_deref(),
+            &r.action,
+            &r.object_type,
+            &r.object_id,
+            &r.details,
+        );
+        if h != r.hash {
+            return Err(self.broken(r.seq, "contenuto alterato / content altered"));
+        }
+        self.prev.clone_from(&r.hash);
+        self.next_seq += 1;
+        self.checked += 1;
+        Ok(())
+    }
+
+    /// The verdict once every entry was walked: entries cut off the end are caught by
+    /// comparing with the head.
+    fn finish(self, head: Option<(i64, String)>) -> Verification {
+        let (head_seq, head_hash) = head.unwrap_or_else(|| (0, GENESIS.to_owned()));
+        if head_seq != self.checked || head_hash != self.prev {
+            return self.broken(self.checked + 1, "registro troncato / log truncated");
+        }
+        Verification {
+            ok: true,
+            entries: self.checked,
+            first_broken: None,
+            reason: None,
+        }
+    }
+}
+
+/// Walks one chain from its first entry and names the first broken one.
+pub async fn verify(store: &Store, chain: Chain<'_>) -> sqlx::Result<Verification> {
+    verify_on(&mut Src::Pool(store), chain).await
+}
+
+async fn verify_on(src: &mut Src<'_>, chain: Chain<'_>) -> sqlx::Result<Verification> {
+    let mut walk = Walk::new();
     let mut after = 0_i64;
-    let mut checked = 0_i64;
     loop {
-        let rows: Vec<AuditRow> = with_pool!(store, |p| {
-            sqlx::query_as(
-                "SELECT seq, at, org_id, actor_id, action, object_type, object_id, details, \
-                 prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 1000",
-            )
-            .bind(after)
-            .fetch_all(p)
+        let rows = fetch_chain(src, chain.key(), after, 1000).await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            if let Err(v) = walk.step(r, chain.org()) {
+                return Ok(v);
+            }
+            after = r.seq;
+        }
+    }
+    let head = fetch_head(src, chain.key()).await?;
+    Ok(walk.finish(head))
+}
+
+/// What the one-time rebuild of migration 0005 did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Entries of the old global chain (all verified, all rebuilt).
+    pub legacy_entries: i64,
+    /// Chains written (organisations, plus the system chain when it has entries).
+    pub chains: usize,
+}
+
+/// The old global chain's entries, with their old numbering and hashes.
+const LEGACY_ROWS: &str = "SELECT legacy_seq AS seq, at, org_id, actor_id, action, \
+     object_type, object_id, details, legacy_prev_hash AS prev_hash, legacy_hash AS hash \
+     FROM audit_log WHERE legacy_seq > $1 ORDER BY legacy_seq LIMIT 1000";
+
+/// Finishes migration 0005 once, at start (see `docs/audit.md`): when the rebuild is pending,
+/// in one transaction, verifies the old global chain (its entries' `legacy_*` values against
+/// `audit_legacy_head`) and refuses with the first broken entry if it does not verify (a
+/// broken log is never silently rewritten: nothing is written and the companion does not
+/// start); recomputes every entry's hashes in its own chain, in the old order; writes each
+/// chain's head; verifies every new chain; clears the pending mark. `Ok(None)`: nothing was
+/// pending.
+pub async fn rebuild_chains(store: &Store) -> anyhow::Result<Option<Rebuilt>> {
+    let pending: Option<bool> = with_pool!(store, |p| {
+        sqlx::query_scalar("SELECT pending FROM audit_rebuild WHERE id = 1")
+            .fetch_optional(p)
             .await
+    })?;
+    if pending != Some(true) {
+        return Ok(None);
+    }
+    let mut tx = store.begin_unchained().await?;
+    // Write first (SQLite: take the write lock now; PostgreSQL: another replica starting at
+    // the same time waits here and then finds the work done).
+    let pending: Option<bool> = with_tx!(tx, |c| {
+        sqlx::query_scalar(
+            "UPDATE audit_rebuild SET pending = pending WHERE id = 1 RETURNING pending",
+        )
+        .fetch_optional(&mut *c)
+        .await
+    })?;
+    if pending != Some(true) {
+        return Ok(None);
+    }
+    let legacy_head: Option<(i64, String)> = with_tx!(tx, |c| {
+        sqlx::query_as("SELECT seq, hash FROM audit_legacy_head WHERE id = 1")
+            .fetch_optional(&mut *c)
+            .await
+    })?;
+
+    let mut old = Walk::new();
+    let mut heads: std::collections::BTreeMap<String, Head> = Default::default();
+    let mut after = 0_i64;
+    loop {
+        let rows: Vec<AuditRow> = with_tx!(tx, |c| {
+            sqlx::query_as(LEGACY_ROWS)
+                .bind(after)
+                .fetch_all(&mut *c)
+                .await
         })?;
         if rows.is_empty() {
             break;
         }
-        for r in rows {
-            let broken = |reason: &str| Verification {
-                ok: false,
-                entries: checked,
-                first_broken: Some(r.seq),
-                reason: Some(reason.to_owned()),
-            };
-            if r.seq != expected_seq {
-                let mut v = broken("sequenza interrotta / missing entry");
-                v.first_broken = Some(expected_seq);
-                return Ok(v);
+        let mut batch: Vec<Rehashed> = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Err(v) = old.step(r, r.org_id.as_deref()) {
+                return Err(legacy_broken(&v));
             }
-            if r.prev_hash != prev {
-                return Ok(broken("hash precedente diverso / previous hash mismatch"));
-            }
-            let h = entry_hash(
-                &r.prev_hash,
-                r.seq,
+            let chain = Chain::of_org(r.org_id.as_deref()).key().to_owned();
+            let head = heads.entry(chain.clone()).or_insert_with(|| Head {
+                seq: 0,
+                hash: GENESIS.to_owned(),
+            });
+            let seq = head.seq + 1;
+            let hash = entry_hash(
+                &head.hash,
+                seq,
                 r.at,
                 r.org_id.as_deref(),
                 r.actor_id.as_deref(),
@@ -320,33 +597,177 @@ pub async fn verify(store: &Store) -> sqlx::Result<Verification> {
                 &r.object_id,
                 &r.details,
             );
-            if h != r.hash {
-                return Ok(broken("contenuto alterato / content altered"));
-            }
-            prev = r.hash;
+            batch.push(Rehashed {
+                legacy_seq: r.seq,
+                chain,
+                seq,
+                prev_hash: std::mem::replace(&mut head.hash, hash.clone()),
+                hash,
+            });
+            head.seq = seq;
             after = r.seq;
-            expected_seq += 1;
-            checked += 1;
+        }
+        // SQLite allows at most 500 terms in a compound SELECT.
+        for chunk in batch.chunks(400) {
+            rewrite_batch(&mut tx, chunk).await?;
         }
     }
-    // Entries cut off the end are caught by comparing with the head row.
-    let (head_seq, head_hash): (i64, String) = with_pool!(store, |p| {
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(p)
-            .await
-    })?;
-    if head_seq != checked || (checked > 0 && head_hash != prev) {
-        return Ok(Verification {
-            ok: false,
-            entries: checked,
-            first_broken: Some(checked + 1),
-            reason: Some("registro troncato / log truncated".into()),
-        });
+    let verdict = old.finish(legacy_head);
+    if !verdict.ok {
+        return Err(legacy_broken(&verdict));
     }
-    Ok(Verification {
-        ok: true,
-        entries: checked,
-        first_broken: None,
-        reason: None,
-    })
+    let legacy_entries = verdict.entries;
+
+    for (chain, head) in &heads {
+        with_tx!(tx, |c| {
+            sqlx::query("INSERT INTO audit_heads (chain, seq, hash) VALUES ($1, $2, $3)")
+                .bind(chain)
+                .bind(head.seq)
+                .bind(&head.hash)
+                .execute(&mut *c)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    for chain in heads.keys() {
+        let v = verify_on(&mut Src::Tx(&mut tx), Chain::from_key(chain)).await?;
+        if !v.ok {
+            return Err(anyhow!(
+                "registro di audit: la catena ricostruita {} non si verifica alla voce {} ({}); \
+                 nulla è stato modificato / audit log: the rebuilt chain {} does not verify at \
+                 entry {} ({}); nothing was changed",
+                Chain::from_key(chain),
+                v.first_broken.unwrap_or_default(),
+                v.reason.as_deref().unwrap_or(""),
+                Chain::from_key(chain),
+                v.first_broken.unwrap_or_default(),
+                v.reason.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    let now = super::now_ms();
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "UPDATE audit_rebuild SET pending = false, legacy_entries = $1, finished_at = $2 \
+             WHERE id = 1",
+        )
+        .bind(legacy_entries)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+    })?;
+    tx.commit().await?;
+    Ok(Some(Rebuilt {
+        legacy_entries,
+        chains: heads.len(),
+    }))
+}
+
+/// One entry's new place and hashes in its chain.
+struct Rehashed {
+    legacy_seq: i64,
+    chain: String,
+    seq: i64,
+    prev_hash: String,
+    hash: String,
+}
+
+/// Writes a batch of rebuilt hashes in one statement (one round trip per 400 entries, not
+/// per entry). The join also checks that the migration numbered each chain in the
+/// old order: every row must be found at its expected `(chain, seq)`.
+async fn rewrite_batch(tx: &mut WriteTx, batch: &[Rehashed]) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut rows = String::new();
+    for i in 0..batch.len() {
+        let n = i * 5;
+        if i > 0 {
+            rows.push_str(" UNION ALL ");
+        }
+        rows.push_str(&format!(
+            "SELECT ${} AS ls, ${} AS c, ${} AS s, ${} AS p, ${} AS h",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5
+        ));
+    }
+    let sql = format!(
+        "UPDATE audit_log SET prev_hash = v.p, hash = v.h FROM ({rows}) AS v \
+         WHERE audit_log.legacy_seq = v.ls AND audit_log.chain = v.c AND audit_log.seq = v.s"
+    );
+    let updated = with_tx!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for e in batch {
+            q = q
+                .bind(e.legacy_seq)
+                .bind(&e.chain)
+                .bind(e.seq)
+                .bind(&e.prev_hash)
+                .bind(&e.hash);
+        }
+        q.execute(&mut *c).await.map(|r| r.rows_affected())
+    })?;
+    if updated != batch.len() as u64 {
+        let first = batch.first().map_or(0, |e| e.legacy_seq);
+        return Err(anyhow!(
+            "registro di audit: voci {first}.. non nella posizione attesa nella propria catena \
+             ({updated} di {}); nulla è stato modificato / audit log: old entries from {first} \
+             are not at their expected position in their chain ({updated} of {}); nothing was \
+             changed",
+            batch.len(),
+            batch.len()
+        ));
+    }
+    Ok(())
+}
+
+fn legacy_broken(v: &Verification) -> anyhow::Error {
+    let at = v.first_broken.unwrap_or_default();
+    let why = v.reason.as_deref().unwrap_or("");
+    anyhow!(
+        "registro di audit: la catena precedente (unica) non si verifica alla voce {at} \
+         ({why}); la ricostruzione per organizzazione è rifiutata e nulla è stato riscritto \
+         (legacy_seq, legacy_prev_hash, legacy_hash conservano i valori originali): \
+         ripristinare un backup o esaminare la voce, vedi docs/audit.md / audit log: the old \
+         global chain does not verify at entry {at} ({why}); the per-organisation rebuild is \
+         refused and nothing was rewritten (legacy_seq, legacy_prev_hash, legacy_hash keep the \
+         original values): restore a backup or examine the entry, see docs/audit.md"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_in_the_catalogue() {
+        let doc = include_str!("../../../docs/audit.md");
+        for a in Action::ALL {
+            assert!(
+                doc.contains(&format!("| `{}` |", a.as_str())),
+                "{} missing from docs/audit.md",
+                a.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn action_names_round_trip_and_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.as_str()), Some(*a));
+            assert!(seen.insert(a.as_str()), "duplicate {}", a.as_str());
+        }
+    }
+
+    #[test]
+    fn chain_keys_round_trip() {
+        assert_eq!(Chain::from_key(Chain::System.key()), Chain::System);
+        assert_eq!(Chain::from_key("0190-org").org(), Some("0190-org"));
+        assert_eq!(Chain::of_org(None), Chain::System);
+    }
 }

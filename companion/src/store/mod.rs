@@ -5,9 +5,11 @@
 //! placeholders work on both. Timestamps are `BIGINT` milliseconds since the Unix epoch
 //! (UTC) so they sort and compare the same on both; ids are UUIDv7 text.
 //!
-//! Every write goes through [`WriteTx`]: one transaction that first takes the audit
-//! chain's head row (serialising writers, which SQLite does anyway and PostgreSQL needs
-//! for a single hash chain), then does its work, appends its audit entries and commits.
+//! Every write goes through [`WriteTx`]: one transaction that first takes the head row of
+//! its audit chain (one chain per organisation, one for system actions: writers of the same
+//! organisation are serialised, as one hash chain needs; writers of different
+//! organisations never wait for each other on PostgreSQL; SQLite serialises all writers
+//! anyway), then does its work, appends its audit entries and commits.
 
 pub mod audit;
 pub mod grants;
@@ -145,6 +147,15 @@ impl Store {
                 }
             }
         };
+        // Migration 0005 leaves the per-organisation audit chains to rebuild (SQL cannot
+        // hash): done once, here, before anything can write.
+        if let Some(r) = audit::rebuild_chains(&store).await? {
+            tracing::info!(
+                legacy_entries = r.legacy_entries,
+                chains = r.chains,
+                "audit log rebuilt per organisation (migration 0005), every chain verified"
+            );
+        }
         Ok(store)
     }
 
@@ -174,21 +185,29 @@ impl Store {
     /// Starts a write transaction holding the head of `chain` (see the module doc). Every
     /// audit entry of the transaction belongs to that chain.
     pub async fn begin_write(&self, chain: audit::Chain<'_>) -> sqlx::Result<WriteTx> {
+        let mut tx = self.begin_unchained().await?;
+        tx.chain = chain.key().to_owned();
+        tx.chain_org = chain.org().map(str::to_owned);
+        tx.head = audit::lock_head(&mut tx).await?;
+        tx.locked = true;
+        Ok(tx)
+    }
+
+    /// A transaction holding no chain head, for the audit rebuild (which writes heads
+    /// itself). `audit()` on it fails: its chain is the system one, its head is unlocked.
+    pub(crate) async fn begin_unchained(&self) -> sqlx::Result<WriteTx> {
         let conn = match &self.pool {
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin().await?),
             Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
         };
-        let mut tx = WriteTx {
+        Ok(WriteTx {
             conn,
             head: audit::Head::default(),
             appended: false,
-            chain_org: match chain {
-                audit::Chain::Org(org) => Some(org.to_owned()),
-                audit::Chain::System => None,
-            },
-        };
-        tx.head = audit::lock_head(&mut tx).await?;
-        Ok(tx)
+            chain: String::new(),
+            chain_org: None,
+            locked: false,
+        })
     }
 }
 
@@ -207,6 +226,10 @@ pub struct WriteTx {
     conn: TxConn,
     pub(crate) head: audit::Head,
     pub(crate) appended: bool,
+    /// The key of the chain whose head this transaction holds (`audit_heads.chain`).
+    pub(crate) chain: String,
+    /// Whether the head is held (false only for the rebuild's transaction).
+    pub(crate) locked: bool,
     /// The organisation whose chain this transaction appends to (`None`: system chain).
     pub(crate) chain_org: Option<String>,
 }

@@ -1,6 +1,14 @@
-//! The audit log: every change appended, hash-chained; tampering is found and named by the
-//! API and by `pecdesk audit verify`.
+//! The audit log: every change appended to its organisation's hash chain; tampering is
+//! found and named by the API and by `pecdesk audit verify`; organisations' chains verify
+//! and lock independently; migration 0005 rebuilds an old global chain per organisation
+//! only when it verifies.
 
+use std::borrow::Cow;
+use std::time::Duration;
+
+use pecdesk_companion::store::audit::{self, Action, Chain, Entry, GENESIS, entry_hash};
+use pecdesk_companion::store::{Pool, Store};
+use pecdesk_companion::{Settings, with_pool};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -11,6 +19,11 @@ both_engines!(
     audit_verify_names_the_first_altered_entry_after_tampering,
     audit_verify_names_a_removed_entry,
     every_change_is_appended_to_the_audit_log_of_its_organisation,
+    two_organisations_chains_verify_independently,
+    a_write_in_one_organisation_never_waits_for_another_organisations_chain,
+    the_old_global_chain_is_rebuilt_per_organisation_and_verified,
+    a_broken_old_chain_is_refused_and_nothing_is_rewritten,
+    a_long_old_chain_is_rebuilt_in_batches,
 );
 
 async fn some_changes(app: &TestApp) -> String {
@@ -37,8 +50,13 @@ async fn some_changes(app: &TestApp) -> String {
 }
 
 fn cli_verify(app: &TestApp) -> (bool, String) {
+    cli_verify_with(app, &[])
+}
+
+fn cli_verify_with(app: &TestApp, extra: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pecdesk"))
         .args(["audit", "verify"])
+        .args(extra)
         .args(app.db_args())
         .output()
         .expect("run pecdesk audit verify");
@@ -58,10 +76,12 @@ async fn audit_verify_names_the_first_altered_entry_after_tampering(engine: Engi
     let (cli_ok, _) = cli_verify(&app);
     assert!(cli_ok);
 
+    let org = org_of(&app, "admin@demo.test").await;
     pecdesk_companion::with_pool!(app.store, |p| sqlx::query(
-        "UPDATE audit_log SET details = $1 WHERE seq = 3"
+        "UPDATE audit_log SET details = $1 WHERE chain = $2 AND seq = 3"
     )
     .bind(r#"{"forged":true}"#)
+    .bind(&org)
     .execute(p)
     .await
     .map(|_| ()))
@@ -77,9 +97,11 @@ async fn audit_verify_names_the_first_altered_entry_after_tampering(engine: Engi
 async fn audit_verify_names_a_removed_entry(engine: Engine) {
     let app = spawn_app(engine).await;
     let admin = some_changes(&app).await;
+    let org = org_of(&app, "admin@demo.test").await;
     pecdesk_companion::with_pool!(app.store, |p| sqlx::query(
-        "DELETE FROM audit_log WHERE seq = 2"
+        "DELETE FROM audit_log WHERE chain = $1 AND seq = 2"
     )
+    .bind(&org)
     .execute(p)
     .await
     .map(|_| ()))
@@ -126,4 +148,570 @@ async fn every_change_is_appended_to_the_audit_log_of_its_organisation(engine: E
     }
     // Nothing personal in the log: no subjects, addresses or bodies.
     assert!(!log.body.to_string().contains("@demo.test"));
+}
+
+async fn org_of(app: &TestApp, email: &str) -> String {
+    crate::scalar!(app, "SELECT org_id FROM users WHERE email = $1", email)
+}
+
+async fn forge(store: &Store, chain: &str, seq: i64) {
+    with_pool!(store, |p| sqlx::query(
+        "UPDATE audit_log SET details = $1 WHERE chain = $2 AND seq = $3"
+    )
+    .bind(r#"{"forged":true}"#)
+    .bind(chain)
+    .bind(seq)
+    .execute(p)
+    .await
+    .map(|r| assert_eq!(r.rows_affected(), 1, "one entry forged")))
+    .expect("tamper");
+}
+
+async fn two_organisations_chains_verify_independently(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let admin = some_changes(&app).await;
+    let altro = app.login("altro@altra.test").await;
+    let altra_mb = app.mailbox_id("pec@pec.altra.test").await;
+    app.import_fresh(&altro, &altra_mb, "chain-b-1").await;
+    app.import_fresh(&altro, &altra_mb, "chain-b-2").await;
+    let a = org_of(&app, "admin@demo.test").await;
+    let b = org_of(&app, "altro@altra.test").await;
+
+    // Each chain counts from 1 and holds only its organisation's entries.
+    let entries_b = audit::list(&app.store, Chain::Org(&b), 0, 500)
+        .await
+        .expect("list b");
+    assert_eq!(
+        entries_b.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=entries_b.len() as i64).collect::<Vec<_>>()
+    );
+    assert!(entries_b.len() >= 2, "{entries_b:?}");
+    assert!(
+        entries_b
+            .iter()
+            .all(|e| e.org_id.as_deref() == Some(b.as_str()))
+    );
+    assert_eq!(entries_b[0].prev_hash, GENESIS);
+    let va = audit::verify(&app.store, Chain::Org(&a))
+        .await
+        .expect("verify a");
+    let vb = audit::verify(&app.store, Chain::Org(&b))
+        .await
+        .expect("verify b");
+    assert!(va.ok && vb.ok, "{va:?} {vb:?}");
+    assert_eq!(vb.entries, entries_b.len() as i64);
+    let (all_ok, out) = cli_verify(&app);
+    assert!(all_ok, "{out}");
+
+    // Tamper with organisation A's second entry: A breaks there, B still verifies.
+    forge(&app.store, &a, 2).await;
+    let va = audit::verify(&app.store, Chain::Org(&a))
+        .await
+        .expect("verify a");
+    let vb = audit::verify(&app.store, Chain::Org(&b))
+        .await
+        .expect("verify b");
+    assert!(!va.ok);
+    assert_eq!(va.first_broken, Some(2));
+    assert!(vb.ok, "B must not depend on A's entries: {vb:?}");
+    let api = app.get(&admin, "/api/v1/audit/verify").await;
+    assert_eq!(api.body["ok"], false);
+    assert_eq!(api.body["first_broken"], 2);
+
+    let (b_ok, b_out) = cli_verify_with(&app, &["--org", &b]);
+    assert!(b_ok, "{b_out}");
+    assert_eq!(b_out.lines().count(), 1, "{b_out}");
+    assert!(b_out.contains(&b) && b_out.contains("intact"), "{b_out}");
+    let (a_ok, a_out) = cli_verify_with(&app, &["--org", &a]);
+    assert!(!a_ok, "{a_out}");
+    assert!(a_out.contains("BROKEN at entry 2"), "{a_out}");
+    // Without --org: one line per chain, the broken one named, exit status non-zero.
+    let (all_ok, out) = cli_verify(&app);
+    assert!(!all_ok, "{out}");
+    let chains = audit::chains(&app.store).await.expect("chains");
+    assert!(chains.contains(&a) && chains.contains(&b), "{chains:?}");
+    assert_eq!(out.lines().count(), chains.len(), "{out}");
+    let line_a = out.lines().find(|l| l.contains(&a)).expect("line of A");
+    let line_b = out.lines().find(|l| l.contains(&b)).expect("line of B");
+    assert!(line_a.contains("BROKEN at entry 2"), "{line_a}");
+    assert!(line_b.contains("intact"), "{line_b}");
+}
+
+fn test_entry<'a>(org: &'a str, what: &'a str) -> Entry<'a> {
+    Entry {
+        org_id: Some(org),
+        actor_id: None,
+        action: Action::ActivityUpdate,
+        object_type: "activity",
+        object_id: what,
+        details: json!({"fields": ["priority"]}),
+    }
+}
+
+async fn a_write_in_one_organisation_never_waits_for_another_organisations_chain(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let a = org_of(&app, "admin@demo.test").await;
+    let b = org_of(&app, "altro@altra.test").await;
+    let altro = app.login("altro@altra.test").await;
+    let altra_mb = app.mailbox_id("pec@pec.altra.test").await;
+    let before_b = audit::verify(&app.store, Chain::Org(&b))
+        .await
+        .expect("b")
+        .entries;
+
+    if engine == Engine::Sqlite {
+        // SQLite has one write lock per database file: every writer waits for the one
+        // before, whatever its organisation, so there is no independence to show here.
+        // What must hold is correctness: interleaved writes of two organisations keep each
+        // chain contiguous and verifying.
+        for i in 0..3 {
+            let mut ta = app.store.begin_write(Chain::Org(&a)).await.expect("a");
+            ta.audit(test_entry(&a, &format!("a{i}")))
+                .await
+                .expect("audit a");
+            ta.commit().await.expect("commit a");
+            app.import_fresh(&altro, &altra_mb, &format!("sqlite-b{i}"))
+                .await;
+        }
+    } else {
+        // PostgreSQL: organisation A's head stays locked by an open write transaction.
+        let mut held = app.store.begin_write(Chain::Org(&a)).await.expect("a");
+        held.audit(test_entry(&a, "held")).await.expect("audit a");
+
+        // A writer of organisation B, through the library, does not wait for it ...
+        let mut tb = tokio::time::timeout(
+            Duration::from_secs(10),
+            app.store.begin_write(Chain::Org(&b)),
+        )
+        .await
+        .expect("a writer of B must not wait for A's chain")
+        .expect("begin b");
+        tb.audit(test_entry(&b, "b-lib")).await.expect("audit b");
+        tokio::time::timeout(Duration::from_secs(10), tb.commit())
+            .await
+            .expect("B commits while A's chain is held")
+            .expect("commit b");
+        // ... nor does a request of B's user (an import writes B's chain).
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            app.import_fresh(&altro, &altra_mb, "pg-b-http"),
+        )
+        .await
+        .expect("an import in B must not wait for A's chain");
+
+        // A second writer of organisation A does wait, until the first commits.
+        let store = app.store.clone();
+        let a2 = a.clone();
+        let second = tokio::spawn(async move {
+            let mut t = store.begin_write(Chain::Org(&a2)).await.expect("a again");
+            t.audit(test_entry(&a2, "second")).await.expect("audit");
+            t.commit().await.expect("commit");
+        });
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert!(
+            !second.is_finished(),
+            "a second writer of the same chain must wait for the first"
+        );
+        held.commit().await.expect("commit held");
+        tokio::time::timeout(Duration::from_secs(10), second)
+            .await
+            .expect("the second writer of A proceeds once the first commits")
+            .expect("task");
+        let last: Vec<String> = audit::list(&app.store, Chain::Org(&a), 0, 500)
+            .await
+            .expect("list a")
+            .into_iter()
+            .map(|e| e.object_id)
+            .collect();
+        assert!(
+            last.ends_with(&["held".to_owned(), "second".to_owned()]),
+            "A's entries in commit order: {last:?}"
+        );
+    }
+    let va = audit::verify(&app.store, Chain::Org(&a))
+        .await
+        .expect("verify a");
+    let vb = audit::verify(&app.store, Chain::Org(&b))
+        .await
+        .expect("verify b");
+    assert!(va.ok && vb.ok, "{va:?} {vb:?}");
+    let expected_b = if engine == Engine::Sqlite { 3 } else { 2 };
+    assert_eq!(vb.entries, before_b + expected_b);
+}
+
+/// A database migrated up to 0004 (the old global chain), on either engine.
+struct OldDb {
+    settings: Settings,
+    pool: Pool,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl OldDb {
+    fn pool(&self) -> &Pool {
+        &self.pool
+    }
+}
+
+impl Drop for OldDb {
+    fn drop(&mut self) {
+        if let Some((server, name)) = self.pg.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(admin) = sqlx::PgPool::connect(&server).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin)
+                                .await;
+                        admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// The migrations of `engine` up to and including `last`.
+async fn migrator_up_to(engine: Engine, last: i64) -> sqlx::migrate::Migrator {
+    let dir = match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir);
+    let mut m = sqlx::migrate::Migrator::new(path)
+        .await
+        .expect("migrations");
+    let kept: Vec<_> = m
+        .migrations
+        .iter()
+        .filter(|x| x.version <= last)
+        .cloned()
+        .collect();
+    assert_eq!(kept.len(), 4, "0001..0004");
+    m.migrations = Cow::Owned(kept);
+    m
+}
+
+async fn old_db(engine: Engine) -> Option<OldDb> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::for_data_dir(dir.path());
+    let migrator = migrator_up_to(engine, 4).await;
+    let (pool, pg) = match engine {
+        Engine::Sqlite => {
+            let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(dir.path().join("pecdesk.sqlite3"))
+                .create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(opts).await.expect("sqlite");
+            migrator.run(&pool).await.expect("migrate to 0004");
+            (Pool::Sqlite(pool), None)
+        }
+        Engine::Postgres => {
+            let server = crate::helpers::pg_server();
+            let name = format!("pecdesk_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&server).await.expect("connect");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create database");
+            admin.close().await;
+            let url = match server.rsplit_once('/') {
+                Some((base, _)) if base.contains("://") && !base.ends_with('/') => {
+                    format!("{base}/{name}")
+                }
+                _ => format!("{}/{name}", server.trim_end_matches('/')),
+            };
+            let pool = sqlx::PgPool::connect(&url).await.expect("connect test db");
+            migrator.run(&pool).await.expect("migrate to 0004");
+            settings.database_url = Some(url.into());
+            (Pool::Postgres(pool), Some((server, name)))
+        }
+    };
+    Some(OldDb {
+        settings,
+        pool,
+        _dir: dir,
+        pg,
+    })
+}
+
+/// One entry of the old layout: (org, action, object id).
+type OldEntry = (Option<String>, &'static str, String);
+
+/// Writes `entries` as the old global chain (seq 1.., one head); returns their hashes.
+async fn write_old_chain(db: &OldDb, entries: &[OldEntry]) -> Vec<String> {
+    let mut prev = GENESIS.to_owned();
+    let mut hashes = Vec::new();
+    for (i, (org, action, object)) in entries.iter().enumerate() {
+        let seq = i as i64 + 1;
+        let at = 1_700_000_000_000 + seq;
+        let details = json!({"n": seq}).to_string();
+        let hash = entry_hash(
+            &prev,
+            seq,
+            at,
+            org.as_deref(),
+            None,
+            action,
+            "activity",
+            object,
+            &details,
+        );
+        with_pool!(db, |p| sqlx::query(
+            "INSERT INTO audit_log (seq, at, org_id, actor_id, action, object_type, object_id, \
+             details, prev_hash, hash) VALUES ($1, $2, $3, NULL, $4, 'activity', $5, $6, $7, $8)"
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(org.as_deref())
+        .bind(*action)
+        .bind(object)
+        .bind(&details)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(p)
+        .await
+        .map(|_| ()))
+        .expect("old entry");
+        prev.clone_from(&hash);
+        hashes.push(hash);
+    }
+    with_pool!(db, |p| sqlx::query(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"
+    )
+    .bind(entries.len() as i64)
+    .bind(&prev)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("old head");
+    hashes
+}
+
+/// Two organisations and the system, interleaved in the old global chain.
+fn old_entries(a: &str, b: &str) -> Vec<OldEntry> {
+    let org = |o: &str| Some(o.to_owned());
+    vec![
+        (None, "auth.signing_key_rotated", "k1".into()),
+        (org(a), "activity.create", "a1".into()),
+        (org(b), "activity.create", "b1".into()),
+        (org(a), "activity.update", "a2".into()),
+        (org(b), "activity.update", "b2".into()),
+        (org(a), "activity.transition", "a3".into()),
+        (None, "auth.signing_key_rotated", "k2".into()),
+    ]
+}
+
+async fn the_old_global_chain_is_rebuilt_per_organisation_and_verified(engine: Engine) {
+    let Some(db) = old_db(engine).await else {
+        return;
+    };
+    let (a, b) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let entries = old_entries(&a, &b);
+    let old_hashes = write_old_chain(&db, &entries).await;
+
+    let store = Store::connect(&db.settings)
+        .await
+        .expect("migrate and rebuild");
+    for (chain, objects, legacy) in [
+        (Chain::Org(&a), vec!["a1", "a2", "a3"], vec![2, 4, 6]),
+        (Chain::Org(&b), vec!["b1", "b2"], vec![3, 5]),
+        (Chain::System, vec!["k1", "k2"], vec![1, 7]),
+    ] {
+        let v = audit::verify(&store, chain).await.expect("verify");
+        assert!(v.ok, "{chain}: {v:?}");
+        assert_eq!(v.entries, objects.len() as i64, "{chain}");
+        let rows = audit::list(&store, chain, 0, 100).await.expect("list");
+        assert_eq!(
+            rows.iter()
+                .map(|r| r.object_id.as_str())
+                .collect::<Vec<_>>(),
+            objects,
+            "{chain}: its entries, in the old order"
+        );
+        assert_eq!(
+            rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            (1..=objects.len() as i64).collect::<Vec<_>>()
+        );
+        assert_eq!(rows[0].prev_hash, GENESIS, "{chain} starts at the genesis");
+        // The old evidence stays beside the new chain.
+        let kept: Vec<(i64, String)> = with_pool!(store, |p| sqlx::query_as(
+            "SELECT legacy_seq, legacy_hash FROM audit_log WHERE chain = $1 ORDER BY seq"
+        )
+        .bind(chain.key())
+        .fetch_all(p)
+        .await)
+        .expect("legacy");
+        assert_eq!(
+            kept,
+            legacy
+                .iter()
+                .map(|&s: &i64| (s, old_hashes[s as usize - 1].clone()))
+                .collect::<Vec<_>>(),
+            "{chain}"
+        );
+    }
+    let pending: bool = with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT pending FROM audit_rebuild WHERE id = 1"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("mark");
+    assert!(!pending, "the rebuild mark is cleared");
+
+    // New writes continue each chain; a second start does not rebuild again.
+    let mut tx = store.begin_write(Chain::Org(&b)).await.expect("write b");
+    tx.audit(test_entry(&b, "b3")).await.expect("audit");
+    tx.commit().await.expect("commit");
+    store.close().await;
+    let store = Store::connect(&db.settings).await.expect("second start");
+    let vb = audit::verify(&store, Chain::Org(&b))
+        .await
+        .expect("verify b");
+    assert!(vb.ok && vb.entries == 3, "{vb:?}");
+    let va = audit::verify(&store, Chain::Org(&a))
+        .await
+        .expect("verify a");
+    assert!(va.ok && va.entries == 3, "{va:?}");
+    store.close().await;
+}
+
+async fn a_broken_old_chain_is_refused_and_nothing_is_rewritten(engine: Engine) {
+    let Some(db) = old_db(engine).await else {
+        return;
+    };
+    let (a, b) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let old_hashes = write_old_chain(&db, &old_entries(&a, &b)).await;
+    with_pool!(db, |p| sqlx::query(
+        "UPDATE audit_log SET details = $1 WHERE seq = 3"
+    )
+    .bind(r#"{"forged":true}"#)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("tamper");
+
+    for attempt in 0..2 {
+        let err = Store::connect(&db.settings)
+            .await
+            .expect_err("a broken old chain must be refused");
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("the old global chain does not verify at entry 3")
+                && msg.contains("content altered")
+                && msg.contains("nothing was rewritten"),
+            "attempt {attempt}: {msg}"
+        );
+    }
+    // Nothing was rewritten: the old values are where they were, no chain head exists and
+    // the rebuild is still pending.
+    let rows: Vec<(i64, String, String, Option<String>)> = with_pool!(db, |p| sqlx::query_as(
+        "SELECT legacy_seq, prev_hash, hash, legacy_hash FROM audit_log ORDER BY legacy_seq"
+    )
+    .fetch_all(p)
+    .await)
+    .expect("rows");
+    assert_eq!(rows.len(), old_hashes.len());
+    for (seq, _prev, hash, legacy_hash) in &rows {
+        assert_eq!(hash, &old_hashes[*seq as usize - 1]);
+        assert_eq!(legacy_hash.as_deref(), Some(hash.as_str()));
+    }
+    let heads: i64 = with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_heads"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("heads");
+    assert_eq!(heads, 0);
+    let pending: bool = with_pool!(db, |p| sqlx::query_scalar(
+        "SELECT pending FROM audit_rebuild WHERE id = 1"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("mark");
+    assert!(pending);
+}
+
+async fn a_long_old_chain_is_rebuilt_in_batches(engine: Engine) {
+    let Some(db) = old_db(engine).await else {
+        return;
+    };
+    // More entries than one read page (1000) and many write batches (400): three chains.
+    let (a, b) = (
+        uuid::Uuid::now_v7().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    );
+    let n = 2_345_i64;
+    let org_of_seq = |seq: i64| match seq % 3 {
+        0 => Some(a.clone()),
+        1 => Some(b.clone()),
+        _ => None,
+    };
+    let mut prev = GENESIS.to_owned();
+    let mut values = Vec::new();
+    for seq in 1..=n {
+        let org = org_of_seq(seq);
+        let details = json!({"n": seq}).to_string();
+        let hash = entry_hash(
+            &prev,
+            seq,
+            seq,
+            org.as_deref(),
+            None,
+            "activity.update",
+            "activity",
+            "x",
+            &details,
+        );
+        let org_sql = org.map_or("NULL".to_owned(), |o| format!("'{o}'"));
+        // Test-made ids, numbers and hex only: safe to inline.
+        values.push(format!(
+            "({seq}, {seq}, {org_sql}, NULL, 'activity.update', 'activity', 'x', '{details}', \
+             '{prev}', '{hash}')"
+        ));
+        prev = hash;
+    }
+    for chunk in values.chunks(300) {
+        let sql = format!(
+            "INSERT INTO audit_log (seq, at, org_id, actor_id, action, object_type, object_id, \
+             details, prev_hash, hash) VALUES {}",
+            chunk.join(", ")
+        );
+        with_pool!(db, |p| sqlx::query(&sql).execute(p).await.map(|_| ())).expect("old entries");
+    }
+    with_pool!(db, |p| sqlx::query(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1"
+    )
+    .bind(n)
+    .bind(&prev)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("old head");
+
+    let store = Store::connect(&db.settings).await.expect("rebuild");
+    let mut total = 0;
+    for chain in [Chain::Org(&a), Chain::Org(&b), Chain::System] {
+        let v = audit::verify(&store, chain).await.expect("verify");
+        assert!(v.ok, "{chain}: {v:?}");
+        total += v.entries;
+    }
+    assert_eq!(total, n);
+    let va = audit::verify(&store, Chain::Org(&a))
+        .await
+        .expect("verify a");
+    assert_eq!(va.entries, n / 3);
+    store.close().await;
 }
