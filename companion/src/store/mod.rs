@@ -9,7 +9,10 @@
 //! chain's head row (serialising writers, which SQLite does anyway and PostgreSQL needs
 //! for a single hash chain), then does its work, appends its audit entries and commits.
 
+pub mod activities;
 pub mod audit;
+pub mod comments;
+pub mod drafts;
 pub mod grants;
 pub mod query;
 pub mod visibility;
