@@ -346,6 +346,35 @@ pub fn allowed_actions(status: Status, ctx: &Context) -> Vec<Action> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn priorities_parse_their_wire_names_and_default_to_normal() {
+        for p in Priority::ALL {
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+            let json = serde_json::to_string(&p).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", p.as_str()));
+        }
+        assert_eq!(Priority::default(), Priority::Normal);
+        assert_eq!(Priority::parse("subito"), None);
+        assert_eq!(Priority::parse("Urgent"), None);
+        assert!(serde_json::from_str::<Priority>("\"subito\"").is_err());
+    }
+
+    #[test]
+    fn decisions_parse_their_wire_names_and_name_their_status() {
+        let d: Decision = serde_json::from_str("\"request_changes\"").expect("decision");
+        assert_eq!(d, Decision::RequestChanges);
+        assert_eq!(d.status(), Status::ChangesRequested);
+        assert_eq!(
+            Decision::parse("approve").map(Decision::status),
+            Some(Status::Approved)
+        );
+        for d in [Decision::Approve, Decision::RequestChanges] {
+            assert_eq!(Decision::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(Decision::parse("approved"), None);
+        assert!(serde_json::from_str::<Decision>("\"maybe\"").is_err());
+    }
+
     fn worker(flow: Flow) -> Context {
         Context {
             flow,
@@ -503,34 +532,5 @@ mod tests {
         for s in Status::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
         }
-    }
-
-    #[test]
-    fn priorities_parse_their_wire_names_and_default_to_normal() {
-        for p in Priority::ALL {
-            assert_eq!(Priority::parse(p.as_str()), Some(p));
-            let json = serde_json::to_string(&p).expect("serialize");
-            assert_eq!(json, format!("\"{}\"", p.as_str()));
-        }
-        assert_eq!(Priority::default(), Priority::Normal);
-        assert_eq!(Priority::parse("subito"), None);
-        assert_eq!(Priority::parse("Urgent"), None);
-        assert!(serde_json::from_str::<Priority>("\"subito\"").is_err());
-    }
-
-    #[test]
-    fn decisions_parse_their_wire_names_and_name_their_status() {
-        let d: Decision = serde_json::from_str("\"request_changes\"").expect("decision");
-        assert_eq!(d, Decision::RequestChanges);
-        assert_eq!(d.status(), Status::ChangesRequested);
-        assert_eq!(
-            Decision::parse("approve").map(Decision::status),
-            Some(Status::Approved)
-        );
-        for d in [Decision::Approve, Decision::RequestChanges] {
-            assert_eq!(Decision::parse(d.as_str()), Some(d));
-        }
-        assert_eq!(Decision::parse("approved"), None);
-        assert!(serde_json::from_str::<Decision>("\"maybe\"").is_err());
     }
 }

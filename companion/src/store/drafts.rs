@@ -24,32 +24,29 @@ impl DraftRow {
     }
 }
 
-/// Version and sent time of the draft, read inside the write that changes it.
-pub async fn current(tx: &mut WriteTx, activity_id: &str) -> Result<Option<(i64, Option<i64>)>> {
-    Ok(with_tx!(tx, |c| sqlx::query_as(
-        "SELECT version, sent_at FROM drafts WHERE activity_id = $1"
+/// Writes the draft of an activity: version 1, or the next version of a draft not yet
+/// sent. Returns the version written, or `None` when the draft has already gone out. One
+/// statement, so two editors get consecutive versions.
+pub async fn write(
+    tx: &mut WriteTx,
+    activity_id: &str,
+    content: &str,
+    updated_by: &str,
+    now: i64,
+) -> Result<Option<i64>> {
+    Ok(with_tx!(tx, |c| sqlx::query_scalar(
+        "INSERT INTO drafts (activity_id, version, content, updated_by, updated_at) \
+         VALUES ($1, 1, $2, $3, $4) ON CONFLICT (activity_id) DO UPDATE SET \
+         version = drafts.version + 1, content = excluded.content, \
+         updated_by = excluded.updated_by, updated_at = excluded.updated_at \
+         WHERE drafts.sent_at IS NULL RETURNING version"
     )
     .bind(activity_id)
+    .bind(content)
+    .bind(updated_by)
+    .bind(now)
     .fetch_optional(&mut *c)
     .await)?)
-}
-
-/// Writes the draft of an activity (insert or replace).
-pub async fn upsert(tx: &mut WriteTx, activity_id: &str, d: &DraftRow) -> Result<()> {
-    with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO drafts (activity_id, version, content, updated_by, updated_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (activity_id) DO UPDATE SET version = $2, \
-         content = $3, updated_by = $4, updated_at = $5"
-    )
-    .bind(activity_id)
-    .bind(d.version)
-    .bind(&d.content)
-    .bind(&d.updated_by)
-    .bind(d.updated_at)
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))?;
-    Ok(())
 }
 
 /// Marks the draft sent.

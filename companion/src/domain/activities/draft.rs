@@ -32,19 +32,16 @@ pub async fn put_draft(
     let content = serde_json::to_string(req).map_err(|e| Error::Internal(e.into()))?;
     let now = now_ms();
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
-    // Read inside the write: two editors get consecutive versions.
-    let current = drafts::current(&mut tx, id).await?;
-    if current.is_some_and(|(_, sent)| sent.is_some()) {
-        return Err(Error::conflict("bozza già inviata / draft already sent"));
-    }
+    let version = drafts::write(&mut tx, id, &content, &who.user_id, now)
+        .await?
+        .ok_or_else(|| Error::conflict("bozza già inviata / draft already sent"))?;
     let draft = DraftRow {
-        version: current.map_or(1, |(v, _)| v + 1),
+        version,
         content,
         updated_by: who.user_id.clone(),
         updated_at: now,
         sent_at: None,
     };
-    drafts::upsert(&mut tx, id, &draft).await?;
     // Security invariant: an approval is bound to the exact draft version it saw.
     let from = a.row.status();
     let new_status = activity::status_after_draft_edit(from);
