@@ -95,6 +95,83 @@ impl Flow {
     }
 }
 
+/// How urgent an activity is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// Whenever there is time.
+    Low,
+    /// The default.
+    #[default]
+    Normal,
+    /// Before normal work.
+    High,
+    /// Now.
+    Urgent,
+}
+
+impl Priority {
+    /// Every priority, from the lowest.
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Urgent,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// The approver's decision on the current draft version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The draft may go out as it is.
+    Approve,
+    /// The draft must change first.
+    RequestChanges,
+}
+
+impl Decision {
+    /// The wire name (also stored in the approval record).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::RequestChanges => "request_changes",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "approve" => Some(Decision::Approve),
+            "request_changes" => Some(Decision::RequestChanges),
+            _ => None,
+        }
+    }
+
+    /// The status the decision moves the activity to.
+    pub fn status(self) -> Status {
+        match self {
+            Decision::Approve => Status::Approved,
+            Decision::RequestChanges => Status::ChangesRequested,
+        }
+    }
+}
+
 /// Who is acting, as far as the flow cares.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Actor {
@@ -268,6 +345,35 @@ pub fn allowed_actions(status: Status, ctx: &Context) -> Vec<Action> {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn priorities_parse_their_wire_names_and_default_to_normal() {
+        for p in Priority::ALL {
+            assert_eq!(Priority::parse(p.as_str()), Some(p));
+            let json = serde_json::to_string(&p).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", p.as_str()));
+        }
+        assert_eq!(Priority::default(), Priority::Normal);
+        assert_eq!(Priority::parse("subito"), None);
+        assert_eq!(Priority::parse("Urgent"), None);
+        assert!(serde_json::from_str::<Priority>("\"subito\"").is_err());
+    }
+
+    #[test]
+    fn decisions_parse_their_wire_names_and_name_their_status() {
+        let d: Decision = serde_json::from_str("\"request_changes\"").expect("decision");
+        assert_eq!(d, Decision::RequestChanges);
+        assert_eq!(d.status(), Status::ChangesRequested);
+        assert_eq!(
+            Decision::parse("approve").map(Decision::status),
+            Some(Status::Approved)
+        );
+        for d in [Decision::Approve, Decision::RequestChanges] {
+            assert_eq!(Decision::parse(d.as_str()), Some(d));
+        }
+        assert_eq!(Decision::parse("approved"), None);
+        assert!(serde_json::from_str::<Decision>("\"maybe\"").is_err());
+    }
 
     fn worker(flow: Flow) -> Context {
         Context {

@@ -467,6 +467,30 @@ mod tests {
     }
 
     #[test]
+    fn participants_see_and_work_without_grants_but_cannot_manage() {
+        let a = activity(Status::Open, Flow::Standard);
+        for who in [person("ass", None), person("appr", None)] {
+            assert_eq!(authorize(&who, Operation::ReadActivity(&a)), Ok(()));
+            assert_eq!(authorize(&who, Operation::Comment(&a)), Ok(()));
+            assert_eq!(authorize(&who, Operation::EditDraft(&a)), Ok(()));
+            assert_eq!(
+                authorize(&who, Operation::EditActivity(&a)),
+                Err(Denied::PolicyRequired(Policy::MailActivityManager))
+            );
+            assert_eq!(
+                authorize(
+                    &who,
+                    Operation::Move {
+                        activity: &a,
+                        to: Status::Cancelled
+                    }
+                ),
+                Err(Denied::Flow(TransitionError::NotPermitted))
+            );
+        }
+    }
+
+    #[test]
     fn a_dispatcher_routes_but_does_not_work() {
         let smi = person("smi", Some(Role::Smistatore));
         let a = activity(Status::Open, Flow::Standard);

@@ -4,7 +4,7 @@
 //! mailbox are the union of their own grants and their teams' grants. Roles are named
 //! bundles of policies. Being assignee or approver of an activity (or a member of its
 //! assigned team) gives access to that activity and its linked messages without any
-//! mailbox grant: [`ActivityAccess`] combines both.
+//! mailbox grant: `crate::authz` combines both.
 
 use serde::{Deserialize, Serialize};
 
@@ -167,39 +167,6 @@ impl Permissions {
     }
 }
 
-/// What one user may do on one activity: mailbox permissions plus participation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ActivityAccess {
-    /// The user's permissions on the activity's mailbox.
-    pub mailbox: Permissions,
-    /// The user is the assignee, or a member of the assigned team.
-    pub is_assignee: bool,
-    /// The user is the designated approver.
-    pub is_approver: bool,
-}
-
-impl ActivityAccess {
-    /// Whether the user is a participant (assignee, team member or approver).
-    pub fn is_participant(self) -> bool {
-        self.is_assignee || self.is_approver
-    }
-
-    /// See the activity and its linked messages.
-    pub fn can_read(self) -> bool {
-        self.mailbox.can_read_activities() || self.is_participant()
-    }
-
-    /// Comment, edit the draft, move the activity along its flow.
-    pub fn can_write(self) -> bool {
-        self.mailbox.can_write_activities() || self.is_participant()
-    }
-
-    /// Assign, reschedule, cancel, reopen.
-    pub fn can_manage(self) -> bool {
-        self.mailbox.can_manage_activities()
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod tests {
@@ -225,18 +192,6 @@ mod tests {
             assert_eq!(Policy::parse(p.as_str()), Some(p));
         }
         assert_eq!(Policy::parse("ADMIN"), None);
-    }
-
-    #[test]
-    fn participants_see_and_work_without_grants_but_cannot_manage() {
-        let a = ActivityAccess {
-            mailbox: Permissions::NONE,
-            is_assignee: true,
-            is_approver: false,
-        };
-        assert!(a.can_read() && a.can_write() && !a.can_manage());
-        let nobody = ActivityAccess::default();
-        assert!(!nobody.can_read() && !nobody.can_write());
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! organisations never wait for each other on PostgreSQL; SQLite serialises all writers
 //! anyway), then does its work, appends its audit entries and commits.
 
+pub mod activities;
 pub mod audit;
+pub mod comments;
+pub mod drafts;
 pub mod grants;
 pub mod query;
 pub mod visibility;

@@ -5,6 +5,7 @@
 mod fixtures;
 mod helpers;
 
+mod activities;
 mod approval;
 mod audit;
 mod auth;

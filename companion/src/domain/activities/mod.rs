@@ -1,0 +1,242 @@
+//! Activities, by feature: [`create`] (single and bulk), [`list`] (list and detail),
+//! [`edit`] (fields, linked messages), [`flow`] (transitions and send), [`approval`]
+//! (request and decision), [`draft`] (the reply draft), [`comments`].
+//!
+//! Every operation follows the same steps: load the activity scoped by the caller's
+//! organisation (404), ask `crate::authz::authorize` (404 / 403 / 409), check the version
+//! the caller saw (409 stale), write in one transaction with its audit entry, and answer
+//! with what was written. This module holds what they share: the response shapes, the
+//! load, the facts handed to the core and the input checks.
+
+pub mod approval;
+pub mod comments;
+pub mod create;
+pub mod draft;
+pub mod edit;
+pub mod flow;
+pub mod list;
+
+use pecdesk_core::authz::{self, ActivityFacts, Person};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::store::activities::{self as store_activities, ActivityRow};
+use crate::store::drafts::DraftRow;
+use crate::store::{Store, ms_to_rfc3339, parse_ts};
+
+/// An activity as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ActivityResponse {
+    pub id: String,
+    pub mailbox_id: String,
+    pub title: String,
+    pub description: String,
+    /// `low`, `normal`, `high`, `urgent`.
+    pub priority: String,
+    pub due_at: Option<String>,
+    pub status: String,
+    /// `standard` or `approval`.
+    pub flow: String,
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+    pub approver_id: Option<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    /// Send it back with every change (optimistic concurrency).
+    pub version: i64,
+    /// The draft version the approver approved (null: none, or voided by an edit).
+    pub approved_draft_version: Option<i64>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Linked messages (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_ids: Option<Vec<String>>,
+    /// The reply draft (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft: Option<DraftView>,
+    /// What the caller may do now, from the core's state machine (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
+}
+
+/// The list view of a row.
+pub fn list_view(row: ActivityRow) -> ActivityResponse {
+    ActivityResponse {
+        tags: serde_json::from_str(&row.tags).unwrap_or_default(),
+        id: row.id,
+        mailbox_id: row.mailbox_id,
+        title: row.title,
+        description: row.description,
+        priority: row.priority,
+        due_at: row.due_at.map(ms_to_rfc3339),
+        status: row.status,
+        flow: row.flow,
+        assignee_id: row.assignee_id,
+        team_id: row.team_id,
+        approver_id: row.approver_id,
+        category: row.category,
+        version: row.version,
+        approved_draft_version: row.approved_draft_version,
+        created_by: row.created_by,
+        created_at: ms_to_rfc3339(row.created_at),
+        updated_at: ms_to_rfc3339(row.updated_at),
+        message_ids: None,
+        draft: None,
+        allowed_actions: None,
+    }
+}
+
+/// The detail view: the row with its linked messages, its draft and the flow actions
+/// `who` may take now (asked of the core).
+pub fn detail_view(who: &Person, a: Loaded, message_ids: Vec<String>) -> ActivityResponse {
+    let actions = authz::allowed_actions(who, &a.facts())
+        .into_iter()
+        .map(|x| authz::action_name(x).to_owned())
+        .collect();
+    let mut r = list_view(a.row);
+    r.message_ids = Some(message_ids);
+    r.draft = a.draft.map(draft_view);
+    r.allowed_actions = Some(actions);
+    r
+}
+
+/// The reply draft.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DraftView {
+    /// Bumped by every edit; an approval is bound to one version.
+    pub version: i64,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Vec<String>,
+    pub updated_by: String,
+    pub updated_at: String,
+    pub sent_at: Option<String>,
+}
+
+/// Stored draft content.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DraftRequest {
+    #[serde(default)]
+    pub to: Vec<String>,
+    #[serde(default)]
+    pub cc: Vec<String>,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub attachments: Vec<String>,
+}
+
+/// The API view of a stored draft.
+pub fn draft_view(d: DraftRow) -> DraftView {
+    let c: DraftRequest = serde_json::from_str(&d.content).unwrap_or_default();
+    DraftView {
+        version: d.version,
+        to: c.to,
+        cc: c.cc,
+        subject: c.subject,
+        body: c.body,
+        attachments: c.attachments,
+        updated_by: d.updated_by,
+        updated_at: ms_to_rfc3339(d.updated_at),
+        sent_at: d.sent_at.map(ms_to_rfc3339),
+    }
+}
+
+/// An activity of the caller's organisation with its draft, read in one query.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub row: ActivityRow,
+    pub draft: Option<DraftRow>,
+}
+
+impl Loaded {
+    /// The facts the core decides on: the row plus the version of the draft not yet sent.
+    pub fn facts(&self) -> ActivityFacts {
+        self.row
+            .facts(self.draft.as_ref().and_then(DraftRow::unsent_version))
+    }
+}
+
+/// Loads an activity of the caller's organisation (404 otherwise, so other organisations'
+/// ids leak nothing). Permissions are asked afterwards, of the core.
+pub async fn load(store: &Store, who: &Principal, id: &str) -> Result<Loaded> {
+    let (row, draft) = store_activities::load(store, &who.org_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(Loaded { row, draft })
+}
+
+/// The caller's version is not the stored one.
+pub fn stale() -> Error {
+    Error::conflict(
+        "l'attività è stata modificata da altri: ricarica / the activity changed meanwhile: reload (stale version)",
+    )
+}
+
+/// A title: trimmed, 1..=300 characters.
+fn check_title(t: &str) -> Result<String> {
+    let t = t.trim();
+    if t.is_empty() || t.chars().count() > 300 {
+        return Err(Error::invalid(
+            "titolo obbligatorio, al massimo 300 caratteri / title required, at most 300 characters",
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+/// A due date (RFC 3339 or `YYYY-MM-DD`) in milliseconds.
+fn check_due(d: Option<&str>) -> Result<Option<i64>> {
+    match d {
+        None => Ok(None),
+        Some(s) => parse_ts(s)
+            .map(Some)
+            .ok_or_else(|| Error::invalid("data di scadenza non valida / invalid due_at")),
+    }
+}
+
+/// Who an activity names: assignee, team, approver. Input validation (422), not a
+/// permission: the ids must exist in the caller's organisation, and the approver must be
+/// eligible on the mailbox (the core's rule, [`Permissions::can_approve`]).
+///
+/// [`Permissions::can_approve`]: pecdesk_core::policy::Permissions::can_approve
+async fn check_people(
+    store: &Store,
+    org: &str,
+    mailbox: &str,
+    assignee: Option<&str>,
+    team: Option<&str>,
+    approver: Option<&str>,
+) -> Result<()> {
+    if let Some(u) = assignee
+        && !store_activities::user_enabled(store, org, u).await?
+    {
+        return Err(unknown_user());
+    }
+    if let Some(t) = team
+        && !store_activities::team_exists(store, org, t).await?
+    {
+        return Err(Error::invalid("team sconosciuto / unknown team"));
+    }
+    if let Some(a) = approver {
+        let perms = store_activities::candidate_permissions(store, org, mailbox, a)
+            .await?
+            .ok_or_else(unknown_user)?;
+        if !perms.can_approve() {
+            return Err(Error::invalid(
+                "l'approvatore deve poter leggere e scrivere le attività della casella / \
+                 the approver needs activity read and write on the mailbox",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn unknown_user() -> Error {
+    Error::invalid("utente sconosciuto / unknown user")
+}

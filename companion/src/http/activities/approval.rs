@@ -1,0 +1,77 @@
+//! `POST /api/v1/activities/{id}/approval-request` (ask the approver) and
+//! `POST /api/v1/activities/{id}/approval` (the approver's decision).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::post;
+use pecdesk_core::activity::Decision;
+use serde::Deserialize;
+
+use super::flow::VersionRequest;
+use crate::auth::Principal;
+use crate::domain::activities::{ActivityResponse, approval};
+use crate::error::{ErrorEnvelope, Result};
+use crate::extract::Json;
+use crate::state::AppState;
+use crate::store::grants;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/activities/{id}/approval-request",
+            post(request_approval),
+        )
+        .route("/api/v1/activities/{id}/approval", post(decide_approval))
+}
+
+/// Asks the designated approver to approve the current draft.
+#[utoipa::path(post, path = "/api/v1/activities/{id}/approval-request", tag = "approval", request_body = VersionRequest,
+    responses((status = 200, body = ActivityResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn request_approval(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(req): Json<VersionRequest>,
+) -> Result<Json<ActivityResponse>> {
+    let person = grants::person(state.store(), &who).await?;
+    Ok(Json(
+        approval::request(state.store(), &who, &person, &id, req.version).await?,
+    ))
+}
+
+/// The approver's decision.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ApprovalRequest {
+    /// `approve` or `request_changes`.
+    #[schema(value_type = String)]
+    pub decision: Decision,
+    #[serde(default)]
+    pub note: String,
+    pub version: Option<i64>,
+}
+
+/// Approves the exact current draft version, or asks for changes (approver only).
+#[utoipa::path(post, path = "/api/v1/activities/{id}/approval", tag = "approval", request_body = ApprovalRequest,
+    responses((status = 200, body = ActivityResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+pub async fn decide_approval(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(req): Json<ApprovalRequest>,
+) -> Result<Json<ActivityResponse>> {
+    let person = grants::person(state.store(), &who).await?;
+    let answer = approval::decide(
+        state.store(),
+        &who,
+        &person,
+        &id,
+        req.decision,
+        &req.note,
+        req.version,
+    )
+    .await?;
+    Ok(Json(answer))
+}

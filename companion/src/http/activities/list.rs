@@ -1,0 +1,51 @@
+//! `GET /api/v1/activities` (list) and `GET /api/v1/activities/{id}` (detail).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::get;
+
+use crate::auth::Principal;
+use crate::domain::activities::ActivityResponse;
+use crate::domain::activities::list::{self, ActivityFilter};
+use crate::error::{ErrorEnvelope, Result};
+use crate::extract::{Json, Query};
+use crate::state::AppState;
+use crate::store::grants;
+use crate::store::query::Page;
+
+/// Routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/activities", get(list_activities))
+        .route("/api/v1/activities/{id}", get(get_activity))
+}
+
+/// Activities the caller may read (by mailbox grant or participation).
+#[utoipa::path(get, path = "/api/v1/activities", tag = "activities", params(ActivityFilter),
+    responses((status = 200, body = Page<ActivityResponse>), (status = 422, body = ErrorEnvelope)))]
+pub async fn list_activities(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(f): Query<ActivityFilter>,
+) -> Result<Json<Page<ActivityResponse>>> {
+    // "My activities" needs no grants (the assignee always sees their own): one query less
+    // on the busiest path.
+    let person = if f.is_mine() {
+        grants::principal_only(&who)
+    } else {
+        grants::person(state.store(), &who).await?
+    };
+    Ok(Json(list::list(state.store(), &who, &person, &f).await?))
+}
+
+/// An activity with linked messages, draft and the actions allowed now.
+#[utoipa::path(get, path = "/api/v1/activities/{id}", tag = "activities",
+    responses((status = 200, body = ActivityResponse), (status = 404, body = ErrorEnvelope)))]
+pub async fn get_activity(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<ActivityResponse>> {
+    let person = grants::person(state.store(), &who).await?;
+    Ok(Json(list::detail(state.store(), &who, &person, &id).await?))
+}
