@@ -23,9 +23,7 @@ async fn fresh(app: &TestApp, token: &str, id: &str) -> Value {
 }
 
 async fn every_activity_write_answers_what_a_fresh_read_shows(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let appr = app.login("approvatore@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
@@ -128,9 +126,7 @@ async fn every_activity_write_answers_what_a_fresh_read_shows(engine: Engine) {
 }
 
 async fn unknown_priorities_statuses_and_decisions_answer_422_in_the_envelope(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let (id, v) = app
@@ -168,9 +164,7 @@ async fn unknown_priorities_statuses_and_decisions_answer_422_in_the_envelope(en
 }
 
 async fn a_sent_draft_cannot_be_edited_again(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let (id, _) = app
@@ -219,9 +213,7 @@ async fn a_sent_draft_cannot_be_edited_again(engine: Engine) {
 }
 
 async fn only_a_reader_and_writer_of_the_mailbox_can_be_designated_approver(engine: Engine) {
-    let Some(app) = spawn_app(engine).await else {
-        return;
-    };
+    let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let smistatore = app.user_id("smistatore@demo.test").await;
