@@ -26,14 +26,14 @@ use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use super::oidc;
-use super::store::{
-    self as auth_store, CLIENTS, IdpDocument, IdpSummary, RefreshOutcome, SignedInUser,
-};
 use super::tokens;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
 use crate::store::audit::Action;
+use crate::store::signin::{
+    self as auth_store, CLIENTS, IdpDocument, IdpSummary, RefreshOutcome, SignedInUser,
+};
 
 /// Pending sign-ins expire after 10 minutes.
 const AUTH_SESSION_TTL_MS: i64 = 10 * 60 * 1000;
@@ -136,7 +136,7 @@ pub async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -
         ));
     }
     let keys = state.tokens();
-    let org_id = auth_store::find_org(state.store(), &q.org)
+    let org_id = crate::store::users::find_org(state.store(), &q.org)
         .await?
         .ok_or(Error::NotFound)?;
     let settings = auth_store::idp_settings_for_org(state.store(), keys.master(), &org_id)

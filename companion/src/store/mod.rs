@@ -11,7 +11,10 @@
 
 pub mod audit;
 pub mod grants;
+pub mod messages;
 pub mod query;
+pub mod signin;
+pub mod users;
 pub mod visibility;
 
 use std::str::FromStr;

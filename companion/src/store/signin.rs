@@ -1,4 +1,4 @@
-//! Database side of sign-in: IdP settings (client secret sealed), registered redirect URIs,
+//! Sign-in's tables (moved here from `auth/store.rs`, so `store/` owns all SQL): IdP settings (client secret sealed), registered redirect URIs,
 //! pending sign-ins, provider identities, provisioning from claims, token families and
 //! refresh tokens, signing keys. Same SQL on SQLite and PostgreSQL (`$N` placeholders).
 //!
@@ -12,13 +12,13 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::idp::{ClaimMapping, IdpSettings, MappedIdentity};
-use super::keys::SigningKey;
-use super::refresh::{self, RefreshTokenState, Verdict};
-use super::secrets::MasterKey;
+use crate::auth::idp::{ClaimMapping, IdpSettings, MappedIdentity};
+use crate::auth::keys::SigningKey;
+use crate::auth::refresh::{self, RefreshTokenState, Verdict};
+use crate::auth::secrets::MasterKey;
 use crate::error::{Error, Result};
 use crate::store::audit::{Action, Chain, Entry};
-use crate::store::{Store, new_id, now_ms};
+use crate::store::{Store, grants, new_id, now_ms, users};
 use crate::{with_pool, with_tx};
 
 /// The companion clients that may start a sign-in.
@@ -322,17 +322,6 @@ pub async fn redirect_uri_registered(
     Ok(found.is_some())
 }
 
-/// An organisation by id or by name.
-pub async fn find_org(store: &Store, org: &str) -> Result<Option<String>> {
-    with_pool!(store, |p| {
-        sqlx::query_scalar("SELECT id FROM orgs WHERE id = $1 OR name = $1 ORDER BY id LIMIT 1")
-            .bind(org)
-            .fetch_optional(p)
-            .await
-    })
-    .map_err(Error::from)
-}
-
 /// A pending sign-in (what the callback needs).
 #[derive(Debug, sqlx::FromRow)]
 pub struct AuthSessionRow {
@@ -464,79 +453,52 @@ pub async fn provision(
         }
         Some((id, _, _)) => (id, false),
         None => {
-            let by_email: Option<(String, String)> = with_tx!(tx, |c| {
-                sqlx::query_as("SELECT id, org_id FROM users WHERE email = $1")
-                    .bind(&identity.email)
-                    .fetch_optional(&mut *c)
-                    .await
-            })?;
-            let (id, created) = match by_email {
-                Some((_, other)) if other != org_id => {
+            let (id, created) = match users::user_by_email_tx(&mut tx, &identity.email).await? {
+                Some(u) if u.org_id != org_id => {
                     return Err(Error::forbidden(
                         "indirizzo già usato in un'altra organizzazione / address used by another organisation",
                     ));
                 }
                 // An account an administrator created before the first sign-in.
-                Some((id, _)) => (id, false),
+                Some(u) => (u.id, false),
                 None => (new_id(), true),
             };
+            if created {
+                users::insert_user(
+                    &mut tx,
+                    &users::NewUser {
+                        id: &id,
+                        org_id,
+                        email: &identity.email,
+                        name: &identity.name,
+                        is_admin: false,
+                        is_auditor: false,
+                    },
+                )
+                .await?;
+            }
             with_tx!(tx, |c| {
-                if created {
-                    sqlx::query("INSERT INTO users (id, org_id, email, name, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(&id)
-                        .bind(org_id)
-                        .bind(&identity.email)
-                        .bind(&identity.name)
-                        .bind(now)
-                        .execute(&mut *c)
-                        .await?;
-                }
-                sqlx::query("INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&settings.issuer)
-                    .bind(&identity.subject)
-                    .bind(&id)
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?;
-                Ok::<_, sqlx::Error>(())
+                sqlx::query(
+                "INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)"
+            )
+            .bind(&settings.issuer)
+            .bind(&identity.subject)
+            .bind(&id)
+            .bind(now)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
             })?;
             (id, created)
         }
     };
     let mut team_ids = Vec::new();
     for team in &identity.teams {
-        let team_id: String = with_tx!(tx, |c| {
-            sqlx::query(
-                "INSERT INTO teams (id, org_id, name, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (org_id, name) DO NOTHING",
-            )
-            .bind(new_id())
-            .bind(org_id)
-            .bind(team)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-            let id: String =
-                sqlx::query_scalar("SELECT id FROM teams WHERE org_id = $1 AND name = $2")
-                    .bind(org_id)
-                    .bind(team)
-                    .fetch_one(&mut *c)
-                    .await?;
-            sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&id)
-                .bind(&user_id)
-                .execute(&mut *c)
-                .await?;
-            Ok::<_, sqlx::Error>(id)
-        })?;
+        let team_id = users::ensure_team(&mut tx, org_id, team).await?;
+        grants::add_member(&mut tx, &team_id, &user_id).await?;
         team_ids.push(team_id);
     }
-    let disabled: bool = with_tx!(tx, |c| {
-        sqlx::query_scalar("SELECT disabled FROM users WHERE id = $1")
-            .bind(&user_id)
-            .fetch_one(&mut *c)
-            .await
-    })?;
+    let disabled = users::is_disabled_tx(&mut tx, &user_id).await?;
     if created {
         tx.audit(Entry {
             org_id: Some(org_id),
@@ -886,4 +848,14 @@ pub async fn rotate_signing_key(store: &Store, master: &MasterKey) -> anyhow::Re
     .await?;
     tx.commit().await?;
     Ok(key.kid)
+}
+
+/// Every stored signing key, still sealed (a test checks none is kept in the clear).
+#[cfg(test)]
+pub(crate) async fn sealed_signing_keys(store: &Store) -> Result<Vec<String>> {
+    Ok(with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT secret_sealed FROM signing_keys"
+    )
+    .fetch_all(p)
+    .await)?)
 }
