@@ -13,3 +13,4 @@ mod messages;
 mod ops;
 mod pec_summary;
 mod sso;
+mod visibility;
