@@ -290,10 +290,10 @@ pub async fn list(
 ) -> Result<Page<MessageResponse>> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let offset = parse_cursor(f.cursor.as_deref())?;
-    if let Some(st) = &f.state {
-        if !matches!(st.as_str(), "new" | "taken" | "worked") {
-            return Err(Error::invalid("stato non valido / invalid state"));
-        }
+    if let Some(st) = &f.state
+        && !matches!(st.as_str(), "new" | "taken" | "worked")
+    {
+        return Err(Error::invalid("stato non valido / invalid state"));
     }
     let filter = store_msgs::ListFilter {
         trashed: f.trashed.unwrap_or(false),

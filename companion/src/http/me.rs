@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::routing::get;
 use serde::Serialize;
 
+use pecdesk_core::authz::Operation;
+
 use crate::auth::Principal;
+use crate::authz::authorize;
 use crate::error::Result;
 use crate::extract::Json;
 use crate::state::AppState;
@@ -62,8 +65,8 @@ pub struct MeResponse {
     pub teams: Vec<TeamView>,
 }
 
-/// The organisation's mailboxes with the caller's policies on each: those where they hold
-/// any (every one for an administrator, who manages the organisation's mailboxes).
+/// The organisation's mailboxes the core lets the caller see (`SeeMailbox`), with the
+/// caller's policies on each.
 async fn mailboxes_of(state: &AppState, who: &Principal) -> Result<Vec<MailboxView>> {
     let person = grants::person(state.store(), who).await?;
     let all = users::mailboxes_of_org(state.store(), &who.org_id).await?;
@@ -76,12 +79,14 @@ async fn mailboxes_of(state: &AppState, who: &Principal) -> Result<Vec<MailboxVi
                 .iter()
                 .map(|p| p.as_str().to_owned())
                 .collect();
-            (who.is_admin || !policies.is_empty()).then_some(MailboxView {
-                id: m.id,
-                address: m.address,
-                name: m.name,
-                policies,
-            })
+            authorize(&person, Operation::SeeMailbox { mailbox_id: &m.id })
+                .is_ok()
+                .then_some(MailboxView {
+                    id: m.id,
+                    address: m.address,
+                    name: m.name,
+                    policies,
+                })
         })
         .collect())
 }

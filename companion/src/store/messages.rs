@@ -348,9 +348,8 @@ pub async fn take(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result
 
 /// Moves a live message to the trash; returns whether it changed.
 pub async fn trash(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<bool> {
-    let n =
-        with_tx!(tx, |c| {
-            sqlx::query(
+    let n = with_tx!(tx, |c| {
+        sqlx::query(
         "UPDATE messages SET trashed_at = $3, trashed_by = $2 WHERE id = $1 AND trashed_at IS NULL"
     )
     .bind(id)
@@ -359,7 +358,7 @@ pub async fn trash(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Resul
     .execute(&mut *c)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     Ok(n > 0)
 }
 

@@ -75,20 +75,22 @@ async fn activity_facts(
     .expect("links");
     let facts = rows
         .into_iter()
-        .map(|(id, mailbox_id, status, flow, assignee_id, team_id, approver_id)| {
-            (
-                id,
-                ActivityFacts {
-                    mailbox_id,
-                    status: Status::parse(&status).expect("status"),
-                    flow: Flow::parse(&flow).expect("flow"),
-                    assignee_id,
-                    team_id,
-                    approver_id,
-                    ..ActivityFacts::default()
-                },
-            )
-        })
+        .map(
+            |(id, mailbox_id, status, flow, assignee_id, team_id, approver_id)| {
+                (
+                    id,
+                    ActivityFacts {
+                        mailbox_id,
+                        status: Status::parse(&status).expect("status"),
+                        flow: Flow::parse(&flow).expect("flow"),
+                        assignee_id,
+                        team_id,
+                        approver_id,
+                        ..ActivityFacts::default()
+                    },
+                )
+            },
+        )
         .collect();
     (facts, links)
 }
@@ -152,9 +154,16 @@ async fn visibility_agrees_with_the_core(engine: Engine) {
 
     // Messages in both mailboxes; the last two stay unlinked.
     let mut fresh = Vec::new();
-    for (i, mb) in [&protocollo, &legale, &protocollo, &protocollo, &legale, &protocollo]
-        .into_iter()
-        .enumerate()
+    for (i, mb) in [
+        &protocollo,
+        &legale,
+        &protocollo,
+        &protocollo,
+        &legale,
+        &protocollo,
+    ]
+    .into_iter()
+    .enumerate()
     {
         fresh.push(app.import_fresh(&resp, mb, &format!("vis-{i}")).await);
     }
@@ -180,7 +189,11 @@ async fn visibility_agrees_with_the_core(engine: Engine) {
     // A trashed message is in neither list (the list shows live messages by default).
     let trashed = app.import_fresh(&resp, &legale, "vis-trashed").await;
     let t = app
-        .post(&resp, &format!("/api/v1/messages/{trashed}/trash"), json!({}))
+        .post(
+            &resp,
+            &format!("/api/v1/messages/{trashed}/trash"),
+            json!({}),
+        )
         .await;
     assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
 
@@ -227,12 +240,20 @@ async fn visibility_agrees_with_the_core(engine: Engine) {
                 assert_eq!(d.status, expected, "detail {id} for {}", user.email);
                 if let Some(mid) = message_id.as_deref().filter(|m| m.contains("vis-")) {
                     let l = app
-                        .get(&token, &format!("/api/v1/messages/lookup?message_id=%3C{mid}%3E"))
+                        .get(
+                            &token,
+                            &format!("/api/v1/messages/lookup?message_id=%3C{mid}%3E"),
+                        )
                         .await;
                     assert_eq!(l.status, expected, "lookup {mid} for {}", user.email);
                     if want {
-                        let ids: Vec<&str> = l.body.as_array().expect("array").iter()
-                            .filter_map(|m| m["id"].as_str()).collect();
+                        let ids: Vec<&str> = l
+                            .body
+                            .as_array()
+                            .expect("array")
+                            .iter()
+                            .filter_map(|m| m["id"].as_str())
+                            .collect();
                         assert_eq!(ids, [id.as_str()], "lookup {mid} for {}", user.email);
                     }
                 }
@@ -265,7 +286,12 @@ async fn malformed_identifiers_answer_422(engine: Engine) {
         let a = app
             .get(&token, &format!("/api/v1/messages/lookup?message_id={key}"))
             .await;
-        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{key}: {:?}", a.body);
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{key}: {:?}",
+            a.body
+        );
         assert_envelope(&a, "invalid");
         let msg = a.body["error"]["message"].as_str().expect("message");
         assert!(msg.contains("Message-ID") && msg.contains(" / "), "{msg}");
@@ -279,7 +305,12 @@ async fn malformed_identifiers_answer_422(engine: Engine) {
                 Some(json!({ "email": email })),
             )
             .await;
-        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{email}: {:?}", a.body);
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{email}: {:?}",
+            a.body
+        );
         assert_envelope(&a, "invalid");
     }
     // Case does not matter for an address: it is lower-cased when parsed.
