@@ -18,10 +18,10 @@ use secrecy::SecretString;
 
 use pecdesk_core::ids::EmailAddress;
 
+use super::signin as auth_store;
 use super::tokens::TokenKeys;
 use crate::cli::DbArgs;
 use crate::config::{Overrides, Settings};
-use crate::store::signin as auth_store;
 use crate::store::{Store, users};
 
 /// Arguments of `pecdesk sso`.

@@ -8,7 +8,7 @@
 //!
 //! Corporate SSO (OpenID Connect) lives in [`sso`] (routes), [`oidc`] (relying party),
 //! [`idp`] and [`idp_token`] (providers and their tokens), [`refresh`], [`keys`],
-//! [`secrets`]; their tables are in [`crate::store::signin`].
+//! [`secrets`] and [`signin`] (its decisions; its tables are in [`crate::store::signin`]).
 
 pub mod cli;
 pub mod dev;
@@ -18,6 +18,7 @@ pub mod keys;
 pub mod oidc;
 pub mod refresh;
 pub mod secrets;
+pub mod signin;
 pub mod sso;
 pub mod tokens;
 

@@ -26,14 +26,14 @@ use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use super::oidc;
+use super::signin::{
+    self as auth_store, CLIENTS, IdpDocument, IdpSummary, RefreshOutcome, SignedInUser,
+};
 use super::tokens;
 use crate::error::{Error, Result};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
 use crate::store::audit::Action;
-use crate::store::signin::{
-    self as auth_store, CLIENTS, IdpDocument, IdpSummary, RefreshOutcome, SignedInUser,
-};
 
 /// Pending sign-ins expire after 10 minutes.
 const AUTH_SESSION_TTL_MS: i64 = 10 * 60 * 1000;

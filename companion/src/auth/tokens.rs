@@ -21,10 +21,10 @@ use super::idp::IdpDirectory;
 use super::idp_token;
 use super::keys::{KeyError, KeyRing};
 use super::secrets::MasterKey;
+use super::signin as auth_store;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::state::AppState;
-use crate::store::signin as auth_store;
 use crate::store::{Store, now_ms};
 
 /// Issuer of companion tokens.

@@ -1,147 +1,52 @@
-//! Sign-in's tables (moved here from `auth/store.rs`, so `store/` owns all SQL): IdP settings (client secret sealed), registered redirect URIs,
-//! pending sign-ins, provider identities, provisioning from claims, token families and
-//! refresh tokens, signing keys. Same SQL on SQLite and PostgreSQL (`$N` placeholders).
+//! Sign-in's tables: IdP settings and registered redirect URIs, pending sign-ins, provider
+//! identities, token families and refresh tokens, signing keys. SQL only: hashing,
+//! sealing and every decision stay in `crate::auth::signin`; secrets arrive here already
+//! sealed and tokens already hashed.
 //!
-//! Domain writes (provisioning, sign-in, logout, refresh-token reuse) go through
-//! [`crate::store::WriteTx`] with an audit entry. Pending sign-ins and refresh-token
-//! rotation are protocol bookkeeping and use single atomic statements instead.
+//! Pending sign-ins and refresh-token rotation are protocol bookkeeping, written with
+//! single atomic statements on the pool; the rest is written inside the caller's
+//! [`WriteTx`] together with its audit entry.
 
 use std::collections::BTreeMap;
 
-use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-use crate::auth::idp::{ClaimMapping, IdpSettings, MappedIdentity};
-use crate::auth::keys::SigningKey;
-use crate::auth::refresh::{self, RefreshTokenState, Verdict};
-use crate::auth::secrets::MasterKey;
-use crate::error::{Error, Result};
-use crate::store::audit::{Action, Chain, Entry};
-use crate::store::{Store, grants, new_id, now_ms, users};
+use crate::error::Result;
+use crate::store::{Store, WriteTx};
 use crate::{with_pool, with_tx};
 
-/// The companion clients that may start a sign-in.
-pub const CLIENTS: [&str; 2] = ["desk", "thunderbird"];
+// ---- IdP settings --------------------------------------------------------------------
 
-/// An organisation's IdP settings as an administrator writes them (`PUT /api/v1/auth/idp`).
-/// See `docs/operations.md` for every key.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct IdpDocument {
-    /// Issuer URL, exactly as in the provider's `iss`.
-    pub issuer: String,
-    /// The companion's client id at the provider.
-    pub client_id: String,
-    /// Client secret (write-only; sealed at rest). Absent: public client, or keep the stored one.
-    #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub client_secret: Option<SecretString>,
-    /// Scopes (default `openid email profile`).
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// Claim names and group → team mapping.
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub claims: ClaimMapping,
-    /// E-mail domains allowed to sign in (empty: any).
-    #[serde(default)]
-    pub allowed_domains: Vec<String>,
-    /// Accepted `aud` of IdP bearer tokens (empty: the client id).
-    #[serde(default)]
-    pub audiences: Vec<String>,
-    /// Redirect URIs per companion client: `desk`, `thunderbird`.
-    #[serde(default)]
-    pub redirect_uris: BTreeMap<String, Vec<String>>,
-}
-
-/// IdP settings as shown back to an administrator (never the secret).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct IdpSummary {
+/// An organisation's stored IdP settings (lists and mapping as JSON text).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IdpRow {
+    /// Organisation.
+    pub org_id: String,
     /// Issuer URL.
     pub issuer: String,
     /// Client id.
     pub client_id: String,
-    /// Whether a client secret is stored.
-    pub has_client_secret: bool,
-    /// Scopes requested.
-    pub scopes: Vec<String>,
-    /// Claim mapping.
-    #[schema(value_type = Object)]
-    pub claims: ClaimMapping,
-    /// Allowed e-mail domains.
-    pub allowed_domains: Vec<String>,
-    /// Accepted bearer audiences.
-    pub audiences: Vec<String>,
-    /// Redirect URIs per client.
-    pub redirect_uris: BTreeMap<String, Vec<String>>,
+    /// Client secret, sealed with the master key.
+    pub client_secret_sealed: Option<String>,
+    /// Scopes, JSON list.
+    pub scopes: String,
+    /// Claim mapping, JSON object.
+    pub claim_mapping: String,
+    /// Allowed e-mail domains, JSON list.
+    pub allowed_domains: String,
+    /// Accepted bearer audiences, JSON list.
+    pub audiences: String,
 }
 
-fn secret_context(org_id: &str) -> String {
-    format!("idp.client_secret:{org_id}")
-}
+const IDP_COLUMNS: &str = "org_id, issuer, client_id, client_secret_sealed, scopes, claim_mapping, \
+                           allowed_domains, audiences";
 
-fn json_list(v: &[String]) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
-}
-
-/// Normalises and checks a document; 422 on nonsense.
-fn validate(doc: &mut IdpDocument) -> Result<()> {
-    let issuer = openidconnect::url::Url::parse(&doc.issuer)
-        .map_err(|_| Error::invalid("issuer non valido / invalid issuer URL"))?;
-    let loopback = matches!(issuer.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    if issuer.scheme() != "https" && !(issuer.scheme() == "http" && loopback) {
-        return Err(Error::invalid(
-            "l'issuer deve usare https / the issuer must use https",
-        ));
-    }
-    if doc.client_id.trim().is_empty() {
-        return Err(Error::invalid("client_id mancante / client_id is required"));
-    }
-    for (client, uris) in &doc.redirect_uris {
-        if !CLIENTS.contains(&client.as_str()) {
-            return Err(Error::invalid(format!(
-                "client sconosciuto / unknown client `{client}` (desk, thunderbird)"
-            )));
-        }
-        for uri in uris {
-            let parsed = openidconnect::url::Url::parse(uri)
-                .map_err(|_| Error::invalid("redirect URI non valido / invalid redirect URI"))?;
-            if parsed.fragment().is_some() {
-                return Err(Error::invalid(
-                    "redirect URI con frammento / redirect URI with a fragment",
-                ));
-            }
-        }
-    }
-    doc.allowed_domains = doc
-        .allowed_domains
-        .iter()
-        .map(|d| d.trim().trim_start_matches('@').to_lowercase())
-        .filter(|d| !d.is_empty())
-        .collect();
-    Ok(())
-}
-
-/// Stores (replaces) an organisation's IdP settings and redirect URIs. A missing
-/// `client_secret` keeps the stored one.
-pub async fn put_idp_settings(
-    store: &Store,
-    master: &MasterKey,
-    org_id: &str,
-    actor_id: Option<&str>,
-    mut doc: IdpDocument,
+/// Stores (replaces) an organisation's IdP settings and its redirect URIs per client. A
+/// `None` sealed secret keeps the stored one.
+pub async fn put_idp(
+    tx: &mut WriteTx,
+    row: &IdpRow,
+    redirect_uris: &BTreeMap<String, Vec<String>>,
+    now: i64,
 ) -> Result<()> {
-    validate(&mut doc)?;
-    let sealed = match &doc.client_secret {
-        Some(secret) => Some(
-            master
-                .seal_secret(secret, &secret_context(org_id))
-                .map_err(|e| Error::Internal(e.into()))?,
-        ),
-        None => None,
-    };
-    let claims = serde_json::to_string(&doc.claims).map_err(|e| Error::Internal(e.into()))?;
-    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     with_tx!(tx, |c| {
         sqlx::query(
             "INSERT INTO idp_settings (org_id, issuer, client_id, client_secret_sealed, scopes, claim_mapping, \
@@ -152,28 +57,28 @@ pub async fn put_idp_settings(
              allowed_domains = excluded.allowed_domains, audiences = excluded.audiences, \
              updated_at = excluded.updated_at",
         )
-        .bind(org_id)
-        .bind(&doc.issuer)
-        .bind(&doc.client_id)
-        .bind(&sealed)
-        .bind(json_list(&doc.scopes))
-        .bind(&claims)
-        .bind(json_list(&doc.allowed_domains))
-        .bind(json_list(&doc.audiences))
-        .bind(now_ms())
+        .bind(&row.org_id)
+        .bind(&row.issuer)
+        .bind(&row.client_id)
+        .bind(&row.client_secret_sealed)
+        .bind(&row.scopes)
+        .bind(&row.claim_mapping)
+        .bind(&row.allowed_domains)
+        .bind(&row.audiences)
+        .bind(now)
         .execute(&mut *c)
         .await?;
         sqlx::query("DELETE FROM auth_redirect_uris WHERE org_id = $1")
-            .bind(org_id)
+            .bind(&row.org_id)
             .execute(&mut *c)
             .await?;
-        for (client, uris) in &doc.redirect_uris {
+        for (client, uris) in redirect_uris {
             for uri in uris {
                 sqlx::query(
                     "INSERT INTO auth_redirect_uris (org_id, client, uri) VALUES ($1, $2, $3) \
                      ON CONFLICT DO NOTHING",
                 )
-                .bind(org_id)
+                .bind(&row.org_id)
                 .bind(client)
                 .bind(uri)
                 .execute(&mut *c)
@@ -182,124 +87,35 @@ pub async fn put_idp_settings(
         }
         Ok::<_, sqlx::Error>(())
     })?;
-    tx.audit(Entry {
-        org_id: Some(org_id),
-        actor_id,
-        action: Action::AuthIdpSettings,
-        object_type: "org",
-        object_id: org_id,
-        details: json!({"secret_changed": sealed.is_some()}),
-    })
-    .await?;
-    tx.commit().await?;
     Ok(())
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct IdpRow {
-    org_id: String,
-    issuer: String,
-    client_id: String,
-    client_secret_sealed: Option<String>,
-    scopes: String,
-    claim_mapping: String,
-    allowed_domains: String,
-    audiences: String,
-}
-
-const IDP_COLUMNS: &str = "org_id, issuer, client_id, client_secret_sealed, scopes, claim_mapping, \
-                           allowed_domains, audiences";
-
-impl IdpRow {
-    fn into_settings(self, master: &MasterKey) -> Result<IdpSettings> {
-        let client_secret = match &self.client_secret_sealed {
-            Some(sealed) => Some(
-                master
-                    .open_secret(sealed, &secret_context(&self.org_id))
-                    .map_err(|e| Error::Internal(anyhow::anyhow!("idp client secret: {e}")))?,
-            ),
-            None => None,
-        };
-        let parse = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
-        Ok(IdpSettings {
-            org_id: self.org_id.clone(),
-            issuer: self.issuer,
-            client_id: self.client_id,
-            client_secret,
-            scopes: parse(&self.scopes),
-            claims: serde_json::from_str(&self.claim_mapping).unwrap_or_default(),
-            allowed_domains: parse(&self.allowed_domains),
-            audiences: parse(&self.audiences),
-        })
-    }
-}
-
 /// The IdP settings of an organisation.
-pub async fn idp_settings_for_org(
-    store: &Store,
-    master: &MasterKey,
-    org_id: &str,
-) -> Result<Option<IdpSettings>> {
-    let row: Option<IdpRow> = with_pool!(store, |p| {
-        sqlx::query_as(&format!(
-            "SELECT {IDP_COLUMNS} FROM idp_settings WHERE org_id = $1"
-        ))
+pub async fn idp_for_org(store: &Store, org_id: &str) -> Result<Option<IdpRow>> {
+    let sql = format!("SELECT {IDP_COLUMNS} FROM idp_settings WHERE org_id = $1");
+    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
         .bind(org_id)
         .fetch_optional(p)
-        .await
-    })?;
-    row.map(|r| r.into_settings(master)).transpose()
+        .await)?)
 }
 
-/// Every organisation whose provider has this issuer (several for a shared issuer such as
-/// Google's; the audience then tells them apart).
-pub async fn idp_settings_for_issuer(
-    store: &Store,
-    master: &MasterKey,
-    issuer: &str,
-) -> Result<Vec<IdpSettings>> {
-    let rows: Vec<IdpRow> = with_pool!(store, |p| {
-        sqlx::query_as(&format!(
-            "SELECT {IDP_COLUMNS} FROM idp_settings WHERE issuer = $1 ORDER BY org_id"
-        ))
+/// The IdP settings of every organisation using `issuer`, by organisation id.
+pub async fn idp_for_issuer(store: &Store, issuer: &str) -> Result<Vec<IdpRow>> {
+    let sql = format!("SELECT {IDP_COLUMNS} FROM idp_settings WHERE issuer = $1 ORDER BY org_id");
+    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
         .bind(issuer)
         .fetch_all(p)
-        .await
-    })?;
-    rows.into_iter().map(|r| r.into_settings(master)).collect()
+        .await)?)
 }
 
-/// The settings of an organisation for its administrator (no secret).
-pub async fn idp_summary(
-    store: &Store,
-    master: &MasterKey,
-    org_id: &str,
-) -> Result<Option<IdpSummary>> {
-    let Some(s) = idp_settings_for_org(store, master, org_id).await? else {
-        return Ok(None);
-    };
-    let rows: Vec<(String, String)> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT client, uri FROM auth_redirect_uris WHERE org_id = $1 ORDER BY client, uri",
-        )
-        .bind(org_id)
-        .fetch_all(p)
-        .await
-    })?;
-    let mut redirect_uris: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (client, uri) in rows {
-        redirect_uris.entry(client).or_default().push(uri);
-    }
-    Ok(Some(IdpSummary {
-        issuer: s.issuer,
-        client_id: s.client_id,
-        has_client_secret: s.client_secret.is_some(),
-        scopes: s.scopes,
-        claims: s.claims,
-        allowed_domains: s.allowed_domains,
-        audiences: s.audiences,
-        redirect_uris,
-    }))
+/// The registered redirect URIs of an organisation, `(client, uri)` sorted.
+pub async fn redirect_uris(store: &Store, org_id: &str) -> Result<Vec<(String, String)>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT client, uri FROM auth_redirect_uris WHERE org_id = $1 ORDER BY client, uri"
+    )
+    .bind(org_id)
+    .fetch_all(p)
+    .await)?)
 }
 
 /// `true` when `uri` is registered for `client` of the organisation (exact match).
@@ -309,18 +125,18 @@ pub async fn redirect_uri_registered(
     client: &str,
     uri: &str,
 ) -> Result<bool> {
-    let found: Option<String> = with_pool!(store, |p| {
-        sqlx::query_scalar(
-            "SELECT uri FROM auth_redirect_uris WHERE org_id = $1 AND client = $2 AND uri = $3",
-        )
-        .bind(org_id)
-        .bind(client)
-        .bind(uri)
-        .fetch_optional(p)
-        .await
-    })?;
+    let found: Option<String> = with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT uri FROM auth_redirect_uris WHERE org_id = $1 AND client = $2 AND uri = $3"
+    )
+    .bind(org_id)
+    .bind(client)
+    .bind(uri)
+    .fetch_optional(p)
+    .await)?;
     Ok(found.is_some())
 }
+
+// ---- pending sign-ins ----------------------------------------------------------------
 
 /// A pending sign-in (what the callback needs).
 #[derive(Debug, sqlx::FromRow)]
@@ -339,30 +155,15 @@ pub struct AuthSessionRow {
     pub expires_at: i64,
 }
 
-fn verifier_context(state_hash: &str) -> String {
-    format!("auth.pkce:{state_hash}")
-}
-
-/// Remembers a started sign-in under the hash of its `state`.
-#[allow(clippy::too_many_arguments)]
-pub async fn save_auth_session(
+/// Stores a pending sign-in under `state_hash`, sweeping the expired ones first (so the
+/// table stays small without a job).
+pub async fn insert_auth_session(
     store: &Store,
-    master: &MasterKey,
-    state: &str,
-    org_id: &str,
-    client: &str,
-    redirect_uri: &str,
-    nonce: &str,
-    pkce_verifier: &SecretString,
-    ttl_ms: i64,
+    state_hash: &str,
+    row: &AuthSessionRow,
+    now: i64,
 ) -> Result<()> {
-    let state_hash = refresh::hash(state);
-    let sealed = master
-        .seal_secret(pkce_verifier, &verifier_context(&state_hash))
-        .map_err(|e| Error::Internal(e.into()))?;
-    let now = now_ms();
     with_pool!(store, |p| {
-        // Expired pending sign-ins are swept here, so the table stays small without a job.
         sqlx::query("DELETE FROM auth_sessions WHERE expires_at < $1")
             .bind(now)
             .execute(p)
@@ -371,13 +172,13 @@ pub async fn save_auth_session(
             "INSERT INTO auth_sessions (state_hash, org_id, client, redirect_uri, nonce, pkce_verifier_sealed, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(&state_hash)
-        .bind(org_id)
-        .bind(client)
-        .bind(redirect_uri)
-        .bind(nonce)
-        .bind(&sealed)
-        .bind(now + ttl_ms)
+        .bind(state_hash)
+        .bind(&row.org_id)
+        .bind(&row.client)
+        .bind(&row.redirect_uri)
+        .bind(&row.nonce)
+        .bind(&row.pkce_verifier_sealed)
+        .bind(row.expires_at)
         .execute(p)
         .await
         .map(|_| ())
@@ -385,443 +186,264 @@ pub async fn save_auth_session(
     Ok(())
 }
 
-/// Takes (deletes and returns) a pending sign-in: each `state` works once. Returns the row
-/// and the opened PKCE verifier; `None` when unknown or expired.
-pub async fn take_auth_session(
-    store: &Store,
-    master: &MasterKey,
-    state: &str,
-) -> Result<Option<(AuthSessionRow, SecretString)>> {
-    let state_hash = refresh::hash(state);
-    let row: Option<AuthSessionRow> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "DELETE FROM auth_sessions WHERE state_hash = $1 \
-             RETURNING org_id, client, redirect_uri, nonce, pkce_verifier_sealed, expires_at",
-        )
-        .bind(&state_hash)
-        .fetch_optional(p)
-        .await
-    })?;
-    let Some(row) = row.filter(|r| r.expires_at > now_ms()) else {
-        return Ok(None);
-    };
-    let verifier = master
-        .open_secret(&row.pkce_verifier_sealed, &verifier_context(&state_hash))
-        .map_err(|e| Error::Internal(e.into()))?;
-    Ok(Some((row, verifier)))
+/// Deletes and returns the pending sign-in stored under `state_hash` (each works once).
+pub async fn take_auth_session(store: &Store, state_hash: &str) -> Result<Option<AuthSessionRow>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "DELETE FROM auth_sessions WHERE state_hash = $1 \
+         RETURNING org_id, client, redirect_uri, nonce, pkce_verifier_sealed, expires_at"
+    )
+    .bind(state_hash)
+    .fetch_optional(p)
+    .await)?)
 }
 
-/// Who signed in, after provisioning.
-#[derive(Debug, Clone)]
-pub struct SignedInUser {
+// ---- identities ----------------------------------------------------------------------
+
+/// The user linked to a provider subject.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkedUserRow {
     /// User id.
-    pub user_id: String,
-    /// Organisation id.
+    pub id: String,
+    /// The user's organisation.
     pub org_id: String,
     /// Disabled by an administrator.
     pub disabled: bool,
 }
 
-/// Finds or creates the user for a verified identity of `settings`' organisation, links the
-/// provider subject, creates teams from groups and adds the user to them. Refuses (403) an
-/// e-mail that already belongs to another organisation.
-pub async fn provision(
-    store: &Store,
-    settings: &IdpSettings,
-    identity: &MappedIdentity,
-) -> Result<SignedInUser> {
-    let org_id = settings.org_id.as_str();
-    let now = now_ms();
-    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
-    let linked: Option<(String, String, bool)> = with_tx!(tx, |c| {
-        sqlx::query_as(
-            "SELECT u.id, u.org_id, u.disabled FROM user_identities i JOIN users u ON u.id = i.user_id \
-             WHERE i.issuer = $1 AND i.subject = $2",
-        )
-        .bind(&settings.issuer)
-        .bind(&identity.subject)
-        .fetch_optional(&mut *c)
-        .await
-    })?;
-    let (user_id, created) = match linked {
-        Some((id, user_org, _)) if user_org != org_id => {
-            // A shared issuer (e.g. Google) with a subject linked in another organisation.
-            tracing::warn!(user.id = %id, org.id = %org_id, "identity belongs to another organisation");
-            return Err(Error::forbidden(
-                "utente di un'altra organizzazione / user of another organisation",
-            ));
-        }
-        Some((id, _, _)) => (id, false),
-        None => {
-            let (id, created) = match users::user_by_email_tx(&mut tx, &identity.email).await? {
-                Some(u) if u.org_id != org_id => {
-                    return Err(Error::forbidden(
-                        "indirizzo già usato in un'altra organizzazione / address used by another organisation",
-                    ));
-                }
-                // An account an administrator created before the first sign-in.
-                Some(u) => (u.id, false),
-                None => (new_id(), true),
-            };
-            if created {
-                users::insert_user(
-                    &mut tx,
-                    &users::NewUser {
-                        id: &id,
-                        org_id,
-                        email: &identity.email,
-                        name: &identity.name,
-                        is_admin: false,
-                        is_auditor: false,
-                    },
-                )
-                .await?;
-            }
-            with_tx!(tx, |c| {
-                sqlx::query(
-                "INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)"
-            )
-            .bind(&settings.issuer)
-            .bind(&identity.subject)
-            .bind(&id)
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map(|_| ())
-            })?;
-            (id, created)
-        }
-    };
-    let mut team_ids = Vec::new();
-    for team in &identity.teams {
-        let team_id = users::ensure_team(&mut tx, org_id, team).await?;
-        grants::add_member(&mut tx, &team_id, &user_id).await?;
-        team_ids.push(team_id);
-    }
-    let disabled = users::is_disabled_tx(&mut tx, &user_id).await?;
-    if created {
-        tx.audit(Entry {
-            org_id: Some(org_id),
-            actor_id: Some(&user_id),
-            action: Action::UserProvisioned,
-            object_type: "user",
-            object_id: &user_id,
-            details: json!({"teams": team_ids}),
-        })
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(SignedInUser {
-        user_id,
-        org_id: org_id.to_owned(),
-        disabled,
-    })
-}
+const LINKED_USER: &str = "SELECT u.id, u.org_id, u.disabled FROM user_identities i \
+    JOIN users u ON u.id = i.user_id WHERE i.issuer = $1 AND i.subject = $2";
 
-/// A freshly issued refresh token and its family.
-#[derive(Debug)]
-pub struct IssuedRefresh {
-    /// The token for the client.
-    pub token: SecretString,
-    /// The family (`sid` of access tokens).
-    pub family_id: String,
-}
-
-/// Starts a token family for a sign-in and issues its first refresh token.
-pub async fn start_family(
-    store: &Store,
-    user: &SignedInUser,
-    client: &str,
-    ttl_ms: i64,
-) -> Result<IssuedRefresh> {
-    let family_id = new_id();
-    let fresh = refresh::generate();
-    let now = now_ms();
-    let mut tx = store.begin_write(Chain::Org(&user.org_id)).await?;
-    with_tx!(tx, |c| {
-        sqlx::query("INSERT INTO token_families (id, org_id, user_id, client, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&family_id)
-            .bind(&user.org_id)
-            .bind(&user.user_id)
-            .bind(client)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&fresh.hash)
-            .bind(&family_id)
-            .bind(now)
-            .bind(now + ttl_ms)
-            .execute(&mut *c)
-            .await?;
-        Ok::<_, sqlx::Error>(())
-    })?;
-    tx.audit(Entry {
-        org_id: Some(&user.org_id),
-        actor_id: Some(&user.user_id),
-        action: Action::AuthSignIn,
-        object_type: "session",
-        object_id: &family_id,
-        details: json!({"client": client}),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(IssuedRefresh {
-        token: fresh.token,
-        family_id,
-    })
-}
-
-/// Outcome of presenting a refresh token.
-#[derive(Debug)]
-pub enum RefreshOutcome {
-    /// Rotated: the successor and who it belongs to.
-    Rotated {
-        /// The new refresh token.
-        refresh: IssuedRefresh,
-        /// User id.
-        user_id: String,
-        /// Organisation id.
-        org_id: String,
-    },
-    /// Refused (unknown, expired, revoked, reused, disabled user).
-    Refused,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct RefreshRow {
-    family_id: String,
-    expires_at: i64,
-    used_at: Option<i64>,
-    revoked_at: Option<i64>,
-    user_id: String,
-    org_id: String,
-    disabled: bool,
-}
-
-fn ms(t: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_millis(t).unwrap_or_default()
-}
-
-/// Exchanges a refresh token for its successor; a replay revokes the whole family.
-pub async fn rotate_refresh(store: &Store, presented: &str, ttl_ms: i64) -> Result<RefreshOutcome> {
-    if !refresh::looks_like_refresh_token(presented) {
-        return Ok(RefreshOutcome::Refused);
-    }
-    let hash = refresh::hash(presented);
-    let now = now_ms();
-    // Claim the token atomically: of two concurrent uses exactly one wins, the other is a reuse.
-    let claimed = with_pool!(store, |p| {
-        sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)",
-        )
-        .bind(now)
-        .bind(&hash)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected() == 1)
-    })?;
-    let row: Option<RefreshRow> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT r.family_id, r.expires_at, r.used_at, f.revoked_at, f.user_id, f.org_id, u.disabled \
-             FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN users u ON u.id = f.user_id \
-             WHERE r.token_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(p)
-        .await
-    })?;
-    let Some(row) = row else {
-        return Ok(RefreshOutcome::Refused);
-    };
-    if !claimed {
-        let state = RefreshTokenState {
-            expires_at: ms(row.expires_at),
-            used_at: row.used_at.map(ms),
-            revoked_at: row.revoked_at.map(ms),
-        };
-        if refresh::judge(&state, ms(now)) == Verdict::Reused {
-            tracing::warn!(session.id = %row.family_id, user.id = %row.user_id, "refresh token reuse: family revoked");
-            revoke_family(
-                store,
-                &row.family_id,
-                &row.org_id,
-                &row.user_id,
-                Action::AuthRefreshReuse,
-            )
-            .await?;
-        }
-        return Ok(RefreshOutcome::Refused);
-    }
-    if row.disabled {
-        revoke_family(
-            store,
-            &row.family_id,
-            &row.org_id,
-            &row.user_id,
-            Action::AuthUserDisabled,
-        )
-        .await?;
-        return Ok(RefreshOutcome::Refused);
-    }
-    let fresh = refresh::generate();
-    with_pool!(store, |p| {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&fresh.hash)
-            .bind(&row.family_id)
-            .bind(now)
-            .bind(now + ttl_ms)
-            .execute(p)
-            .await
-            .map(|_| ())
-    })?;
-    Ok(RefreshOutcome::Rotated {
-        refresh: IssuedRefresh {
-            token: fresh.token,
-            family_id: row.family_id,
-        },
-        user_id: row.user_id,
-        org_id: row.org_id,
-    })
-}
-
-/// Revokes a token family (its refresh tokens and the access tokens carrying its `sid`).
-pub async fn revoke_family(
-    store: &Store,
-    family_id: &str,
-    org_id: &str,
-    actor_id: &str,
-    action: Action,
-) -> Result<()> {
-    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
-    let changed = with_tx!(tx, |c| {
-        sqlx::query(
-            "UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(family_id)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    if changed > 0 {
-        tx.audit(Entry {
-            org_id: Some(org_id),
-            actor_id: Some(actor_id),
-            action,
-            object_type: "session",
-            object_id: family_id,
-            details: json!({}),
-        })
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// The family a refresh token belongs to, with its owner (for logout).
-pub async fn family_of_refresh(
-    store: &Store,
-    presented: &str,
-) -> Result<Option<(String, String, String)>> {
-    let hash = refresh::hash(presented);
-    with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT f.id, f.org_id, f.user_id FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
-             WHERE r.token_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(p)
-        .await
-    })
-    .map_err(Error::from)
-}
-
-/// `true` when the family exists, belongs to `user_id` and is not revoked.
-pub async fn family_active(store: &Store, family_id: &str, user_id: &str) -> Result<bool> {
-    let found: Option<String> = with_pool!(store, |p| {
-        sqlx::query_scalar(
-            "SELECT id FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(family_id)
-        .bind(user_id)
-        .fetch_optional(p)
-        .await
-    })?;
-    Ok(found.is_some())
-}
-
-/// The user already linked to a provider subject (read-only fast path of bearer tokens).
+/// The user linked to `(issuer, subject)`.
 pub async fn linked_user(
     store: &Store,
     issuer: &str,
     subject: &str,
-) -> Result<Option<SignedInUser>> {
-    let row: Option<(String, String, bool)> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT u.id, u.org_id, u.disabled FROM user_identities i JOIN users u ON u.id = i.user_id \
-             WHERE i.issuer = $1 AND i.subject = $2",
-        )
+) -> Result<Option<LinkedUserRow>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(LINKED_USER)
         .bind(issuer)
         .bind(subject)
         .fetch_optional(p)
-        .await
-    })?;
-    Ok(row.map(|(user_id, org_id, disabled)| SignedInUser {
-        user_id,
-        org_id,
-        disabled,
-    }))
+        .await)?)
 }
 
-fn key_context(kid: &str) -> String {
-    format!("signing_key:{kid}")
+/// [`linked_user`] inside a write transaction.
+pub async fn linked_user_tx(
+    tx: &mut WriteTx,
+    issuer: &str,
+    subject: &str,
+) -> Result<Option<LinkedUserRow>> {
+    Ok(with_tx!(tx, |c| sqlx::query_as(LINKED_USER)
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(&mut *c)
+        .await)?)
 }
 
-/// Loads the signing keys that still verify (newest first), creating the first one on an
-/// empty database and a new one when the current key is older than `rotate_after_ms`.
-pub async fn load_signing_keys(
-    store: &Store,
-    master: &MasterKey,
-    rotate_after_ms: i64,
-    grace_ms: i64,
-) -> anyhow::Result<Vec<SigningKey>> {
-    let newest: Option<i64> = with_pool!(store, |p| {
-        sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys WHERE retired_at IS NULL")
-            .fetch_one(p)
-            .await
-    })?;
-    if newest.is_none_or(|t| now_ms() - t > rotate_after_ms) {
-        rotate_signing_key(store, master).await?;
-    }
-    let rows: Vec<(String, String)> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT kid, secret_sealed FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
-             ORDER BY (retired_at IS NULL) DESC, created_at DESC",
+/// Links a provider subject to a user.
+pub async fn insert_identity(
+    tx: &mut WriteTx,
+    issuer: &str,
+    subject: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)"
+    )
+    .bind(issuer)
+    .bind(subject)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+// ---- token families and refresh tokens -----------------------------------------------
+
+/// Starts a token family with its first refresh token (stored as its hash).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_family(
+    tx: &mut WriteTx,
+    family_id: &str,
+    org_id: &str,
+    user_id: &str,
+    client: &str,
+    token_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    with_tx!(tx, |c| {
+        sqlx::query(
+            "INSERT INTO token_families (id, org_id, user_id, client, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(now_ms() - grace_ms)
-        .fetch_all(p)
-        .await
+        .bind(family_id)
+        .bind(org_id)
+        .bind(user_id)
+        .bind(client)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(family_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *c)
+        .await?;
+        Ok::<_, sqlx::Error>(())
     })?;
-    let mut keys = Vec::with_capacity(rows.len());
-    for (kid, sealed) in rows {
-        let bytes = master.open(&sealed, &key_context(&kid))?;
-        let secret: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("signing key {kid} has the wrong length"))?;
-        keys.push(SigningKey::from_parts(kid, secret));
-    }
-    Ok(keys)
+    Ok(())
 }
 
-/// Creates a new signing key and retires the others (they keep verifying for the grace
-/// period, so nobody is logged out). Returns the new `kid`.
-pub async fn rotate_signing_key(store: &Store, master: &MasterKey) -> anyhow::Result<String> {
-    let key = SigningKey::generate();
-    let sealed = master.seal(key.secret_bytes(), &key_context(&key.kid))?;
-    let now = now_ms();
-    let mut tx = store.begin_write(Chain::System).await?;
+/// Marks a refresh token used, atomically: `true` only for the one caller that finds it
+/// unused, unexpired and in a live family (of two concurrent uses exactly one wins).
+pub async fn claim_refresh_token(store: &Store, token_hash: &str, now: i64) -> Result<bool> {
+    Ok(with_pool!(store, |p| {
+        sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL \
+         AND expires_at > $1 AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)"
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected() == 1)
+    })?)
+}
+
+/// A refresh token with its family and owner.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RefreshRow {
+    /// Family id (`sid` of access tokens).
+    pub family_id: String,
+    /// Expiry (ms).
+    pub expires_at: i64,
+    /// When it was used (ms).
+    pub used_at: Option<i64>,
+    /// When the family was revoked (ms).
+    pub revoked_at: Option<i64>,
+    /// Owner.
+    pub user_id: String,
+    /// Owner's organisation.
+    pub org_id: String,
+    /// Owner disabled.
+    pub disabled: bool,
+}
+
+/// The refresh token stored under `token_hash`.
+pub async fn refresh_token(store: &Store, token_hash: &str) -> Result<Option<RefreshRow>> {
+    Ok(with_pool!(store, |p| {
+        sqlx::query_as(
+        "SELECT r.family_id, r.expires_at, r.used_at, f.revoked_at, f.user_id, f.org_id, u.disabled \
+         FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
+         JOIN users u ON u.id = f.user_id WHERE r.token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(p)
+    .await
+    })?)
+}
+
+/// Adds the successor refresh token of a family.
+pub async fn insert_refresh_token(
+    store: &Store,
+    token_hash: &str,
+    family_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    with_pool!(store, |p| sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4)"
+    )
+    .bind(token_hash)
+    .bind(family_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Revokes a live family; returns whether it was live.
+pub async fn revoke_family(tx: &mut WriteTx, family_id: &str, now: i64) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// The family of the refresh token stored under `token_hash`: `(family, org, user)`.
+pub async fn family_of_refresh(
+    store: &Store,
+    token_hash: &str,
+) -> Result<Option<(String, String, String)>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT f.id, f.org_id, f.user_id FROM refresh_tokens r \
+         JOIN token_families f ON f.id = r.family_id WHERE r.token_hash = $1"
+    )
+    .bind(token_hash)
+    .fetch_optional(p)
+    .await)?)
+}
+
+/// `true` when the family exists, belongs to `user_id` and is not revoked.
+pub async fn family_active(store: &Store, family_id: &str, user_id: &str) -> Result<bool> {
+    let found: Option<String> = with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT id FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
+    )
+    .bind(family_id)
+    .bind(user_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(found.is_some())
+}
+
+// ---- signing keys --------------------------------------------------------------------
+
+/// When the current (not retired) signing key was created, if there is one.
+pub async fn newest_signing_key_at(store: &Store) -> Result<Option<i64>> {
+    Ok(with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT MAX(created_at) FROM signing_keys WHERE retired_at IS NULL"
+    )
+    .fetch_one(p)
+    .await)?)
+}
+
+/// Signing keys that still verify: current, or retired after `retired_after` (ms);
+/// `(kid, sealed secret)`, the current one first, then newest first.
+pub async fn verifying_signing_keys(
+    store: &Store,
+    retired_after: i64,
+) -> Result<Vec<(String, String)>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT kid, secret_sealed FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
+         ORDER BY (retired_at IS NULL) DESC, created_at DESC"
+    )
+    .bind(retired_after)
+    .fetch_all(p)
+    .await)?)
+}
+
+/// Retires every current signing key and stores a new one (sealed).
+pub async fn replace_signing_key(
+    tx: &mut WriteTx,
+    kid: &str,
+    secret_sealed: &str,
+    now: i64,
+) -> Result<()> {
     with_tx!(tx, |c| {
         sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(now)
@@ -830,24 +452,14 @@ pub async fn rotate_signing_key(store: &Store, master: &MasterKey) -> anyhow::Re
         sqlx::query(
             "INSERT INTO signing_keys (kid, secret_sealed, created_at) VALUES ($1, $2, $3)",
         )
-        .bind(&key.kid)
-        .bind(&sealed)
+        .bind(kid)
+        .bind(secret_sealed)
         .bind(now)
         .execute(&mut *c)
         .await?;
         Ok::<_, sqlx::Error>(())
     })?;
-    tx.audit(Entry {
-        org_id: None,
-        actor_id: None,
-        action: Action::AuthSigningKeyRotated,
-        object_type: "signing_key",
-        object_id: &key.kid,
-        details: json!({}),
-    })
-    .await?;
-    tx.commit().await?;
-    Ok(key.kid)
+    Ok(())
 }
 
 /// Every stored signing key, still sealed (a test checks none is kept in the clear).
