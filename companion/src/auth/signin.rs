@@ -225,8 +225,8 @@ pub async fn idp_summary(
     };
     let rows = db::redirect_uris(store, org_id).await?;
     let mut redirect_uris: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (client, uri) in rows {
-        redirect_uris.entry(client).or_default().push(uri);
+    for r in rows {
+        redirect_uris.entry(r.client).or_default().push(r.uri);
     }
     Ok(Some(IdpSummary {
         issuer: s.issuer,
@@ -526,12 +526,14 @@ pub async fn revoke_family(
     Ok(())
 }
 
-/// The family a refresh token belongs to, with its owner (for logout).
+/// The family a refresh token belongs to, with its owner (for logout): `(family, org, user)`.
 pub async fn family_of_refresh(
     store: &Store,
     presented: &str,
 ) -> Result<Option<(String, String, String)>> {
-    db::family_of_refresh(store, &refresh::hash(presented)).await
+    Ok(db::family_of_refresh(store, &refresh::hash(presented))
+        .await?
+        .map(|f| (f.id, f.org_id, f.user_id)))
 }
 
 /// The user already linked to a provider subject (read-only fast path of bearer tokens).
@@ -567,8 +569,8 @@ pub async fn load_signing_keys(
     }
     let rows = db::verifying_signing_keys(store, now_ms() - grace_ms).await?;
     let mut keys = Vec::with_capacity(rows.len());
-    for (kid, sealed) in rows {
-        let bytes = master.open(&sealed, &key_context(&kid))?;
+    for db::SigningKeyRow { kid, secret_sealed } in rows {
+        let bytes = master.open(&secret_sealed, &key_context(&kid))?;
         let secret: [u8; 32] = bytes
             .try_into()
             .map_err(|_| anyhow::anyhow!("signing key {kid} has the wrong length"))?;

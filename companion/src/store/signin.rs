@@ -108,8 +108,17 @@ pub async fn idp_for_issuer(store: &Store, issuer: &str) -> Result<Vec<IdpRow>> 
         .await)?)
 }
 
-/// The registered redirect URIs of an organisation, `(client, uri)` sorted.
-pub async fn redirect_uris(store: &Store, org_id: &str) -> Result<Vec<(String, String)>> {
+/// A registered redirect URI.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RedirectUriRow {
+    /// `desk` or `thunderbird`.
+    pub client: String,
+    /// The exact URI.
+    pub uri: String,
+}
+
+/// The registered redirect URIs of an organisation, by client and URI.
+pub async fn redirect_uris(store: &Store, org_id: &str) -> Result<Vec<RedirectUriRow>> {
     Ok(with_pool!(store, |p| sqlx::query_as(
         "SELECT client, uri FROM auth_redirect_uris WHERE org_id = $1 ORDER BY client, uri"
     )
@@ -385,11 +394,19 @@ pub async fn revoke_family(tx: &mut WriteTx, family_id: &str, now: i64) -> Resul
     Ok(n > 0)
 }
 
-/// The family of the refresh token stored under `token_hash`: `(family, org, user)`.
-pub async fn family_of_refresh(
-    store: &Store,
-    token_hash: &str,
-) -> Result<Option<(String, String, String)>> {
+/// A token family and its owner.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FamilyRow {
+    /// Family id.
+    pub id: String,
+    /// Owner's organisation.
+    pub org_id: String,
+    /// Owner.
+    pub user_id: String,
+}
+
+/// The family of the refresh token stored under `token_hash`.
+pub async fn family_of_refresh(store: &Store, token_hash: &str) -> Result<Option<FamilyRow>> {
     Ok(with_pool!(store, |p| sqlx::query_as(
         "SELECT f.id, f.org_id, f.user_id FROM refresh_tokens r \
          JOIN token_families f ON f.id = r.family_id WHERE r.token_hash = $1"
@@ -422,12 +439,21 @@ pub async fn newest_signing_key_at(store: &Store) -> Result<Option<i64>> {
     .await)?)
 }
 
-/// Signing keys that still verify: current, or retired after `retired_after` (ms);
-/// `(kid, sealed secret)`, the current one first, then newest first.
+/// A stored signing key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SigningKeyRow {
+    /// Key id (`kid` of tokens).
+    pub kid: String,
+    /// The secret, sealed with the master key.
+    pub secret_sealed: String,
+}
+
+/// Signing keys that still verify: current, or retired after `retired_after` (ms); the
+/// current one first, then newest first.
 pub async fn verifying_signing_keys(
     store: &Store,
     retired_after: i64,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<SigningKeyRow>> {
     Ok(with_pool!(store, |p| sqlx::query_as(
         "SELECT kid, secret_sealed FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
          ORDER BY (retired_at IS NULL) DESC, created_at DESC"
