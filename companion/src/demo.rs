@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use pecdesk_core::ids::EmailAddress;
 use pecdesk_core::policy::{Policy, Role};
 use pecdesk_core::signature::TrustAnchors;
 
 use crate::store::audit::{Action, Chain};
 use crate::store::{Store, WriteTx, audit, grants, new_id, users};
-use pecdesk_core::ids::EmailAddress;
 
 /// Name of the demo organisation (its presence means "already seeded").
 pub const DEMO_ORG: &str = "Studio Demo";

@@ -14,9 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use secrecy::SecretString;
-
 use pecdesk_core::ids::EmailAddress;
+use secrecy::SecretString;
 
 use super::signin as auth_store;
 use super::tokens::TokenKeys;

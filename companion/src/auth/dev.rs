@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::routing::post;
+use pecdesk_core::ids::EmailAddress;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::extract::Json;
 use crate::state::AppState;
-use pecdesk_core::ids::EmailAddress;
 
 /// Body of dev login.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -1,15 +1,16 @@
 //! Messages: import (raw stored once by SHA-256, idempotent per mailbox), visibility,
-//! take in charge, trash and restore (never a hard delete).
+//! take in charge, trash and restore (never a hard delete). SQL is in
+//! [`crate::store::messages`]; every permission is the core's answer through
+//! [`crate::authz::authorize`], from the row and the caller's participation.
 
 use std::sync::Arc;
 
+use pecdesk_core::authz::{MessageFacts, Operation, Person};
+use pecdesk_core::ids::MessageId;
 use pecdesk_core::signature::TrustAnchors;
 use pecdesk_core::{InspectOptions, Inspection};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-
-use pecdesk_core::authz::{MessageFacts, Operation, Person};
-use pecdesk_core::ids::MessageId;
 
 use crate::auth::Principal;
 use crate::authz::authorize;

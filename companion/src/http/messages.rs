@@ -5,6 +5,8 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pecdesk_core::authz::Operation;
+use pecdesk_core::ids::MessageId;
 use serde::Deserialize;
 
 use crate::auth::Principal;
@@ -15,8 +17,6 @@ use crate::extract::{Body, Json, Query};
 use crate::state::AppState;
 use crate::store::query::Page;
 use crate::store::{grants, users};
-use pecdesk_core::authz::Operation;
-use pecdesk_core::ids::MessageId;
 
 /// Routes of this module.
 pub fn router(import_limit: usize) -> Router<AppState> {
