@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
+use pecdesk_core::ids::EmailAddress;
 use pecdesk_core::policy::{Policy, Role};
 use pecdesk_core::signature::TrustAnchors;
 
 use crate::store::audit::{Action, Chain};
-use crate::store::{Store, WriteTx, audit, new_id, now_ms};
-use crate::with_tx;
+use crate::store::{Store, WriteTx, audit, grants, new_id, users};
 
 /// Name of the demo organisation (its presence means "already seeded").
 pub const DEMO_ORG: &str = "Studio Demo";
@@ -51,122 +51,29 @@ enum Grant<'a> {
     Policies(&'a str, &'a [Policy]),
 }
 
-async fn insert_org(tx: &mut WriteTx, id: &str, name: &str) -> sqlx::Result<String> {
-    let id = id.to_owned();
-    with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)"
-    )
-    .bind(&id)
-    .bind(name)
-    .bind(now_ms())
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))?;
-    Ok(id)
-}
-
-async fn insert_mailbox(
-    tx: &mut WriteTx,
-    org: &str,
-    address: &str,
-    name: &str,
-) -> sqlx::Result<String> {
-    let id = new_id();
-    with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO mailboxes (id, org_id, address, name, created_at) VALUES ($1, $2, $3, $4, $5)"
-    )
-    .bind(&id)
-    .bind(org)
-    .bind(address)
-    .bind(name)
-    .bind(now_ms())
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))?;
-    Ok(id)
-}
-
-async fn insert_team(
-    tx: &mut WriteTx,
-    org: &str,
-    name: &str,
-    external: bool,
-) -> sqlx::Result<String> {
-    let id = new_id();
-    with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO teams (id, org_id, name, external, created_at) VALUES ($1, $2, $3, $4, $5)"
-    )
-    .bind(&id)
-    .bind(org)
-    .bind(name)
-    .bind(external)
-    .bind(now_ms())
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))?;
-    Ok(id)
-}
-
-/// Inserts a user; returns the id.
-pub async fn insert_user(
+async fn insert_user(
     tx: &mut WriteTx,
     org: &str,
     email: &str,
     name: &str,
     is_admin: bool,
-) -> sqlx::Result<String> {
+) -> anyhow::Result<String> {
     let id = new_id();
-    with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO users (id, org_id, email, name, is_admin, is_auditor, disabled, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7)"
+    let email = EmailAddress::parse(email)?;
+    users::insert_user(
+        tx,
+        &users::NewUser {
+            id: &id,
+            org_id: org,
+            email: &email,
+            name,
+            is_admin,
+            // The demo administrator also reads the audit log.
+            is_auditor: is_admin,
+        },
     )
-    .bind(&id)
-    .bind(org)
-    .bind(email)
-    .bind(name)
-    .bind(is_admin)
-    .bind(false)
-    .bind(now_ms())
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))?;
+    .await?;
     Ok(id)
-}
-
-async fn add_member(tx: &mut WriteTx, team: &str, user: &str) -> sqlx::Result<()> {
-    with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2)"
-    )
-    .bind(team)
-    .bind(user)
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))
-}
-
-/// Grants `policies` on `mailbox` to a user.
-pub async fn grant(
-    tx: &mut WriteTx,
-    org: &str,
-    mailbox: &str,
-    user: &str,
-    policies: &[Policy],
-) -> sqlx::Result<()> {
-    for p in policies {
-        with_tx!(tx, |c| sqlx::query(
-            "INSERT INTO grants (id, org_id, mailbox_id, user_id, team_id, policy) \
-             VALUES ($1, $2, $3, $4, NULL, $5)"
-        )
-        .bind(new_id())
-        .bind(org)
-        .bind(mailbox)
-        .bind(user)
-        .bind(p.as_str())
-        .execute(&mut *c)
-        .await
-        .map(|_| ()))?;
-    }
-    Ok(())
 }
 
 /// Seeds the demo unless it is already there; returns whether it seeded now.
@@ -174,22 +81,16 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
     // The demo organisation's id comes first: its seed entry opens that organisation's chain.
     let org = new_id();
     let mut tx = store.begin_write(Chain::Org(&org)).await?;
-    let exists: Option<String> = with_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT id FROM orgs WHERE name = $1"
-    )
-    .bind(DEMO_ORG)
-    .fetch_optional(&mut *c)
-    .await)?;
-    if exists.is_some() {
+    if users::org_id_by_name(&mut tx, DEMO_ORG).await?.is_some() {
         return Ok(false);
     }
-    insert_org(&mut tx, &org, DEMO_ORG).await?;
-    let protocollo = insert_mailbox(&mut tx, &org, PROTOCOLLO, "Protocollo").await?;
-    let legale = insert_mailbox(&mut tx, &org, LEGALE, "Legale").await?;
-    let ufficio = insert_team(&mut tx, &org, "Ufficio Legale", false).await?;
-    let esterno_team = insert_team(&mut tx, &org, "Studio Esterno", true).await?;
+    users::insert_org(&mut tx, &org, DEMO_ORG).await?;
+    let protocollo = users::insert_mailbox(&mut tx, &org, PROTOCOLLO, "Protocollo").await?;
+    let legale = users::insert_mailbox(&mut tx, &org, LEGALE, "Legale").await?;
+    let ufficio = users::insert_team(&mut tx, &org, "Ufficio Legale", false).await?;
+    let esterno_team = users::insert_team(&mut tx, &org, "Studio Esterno", true).await?;
 
-    let users: [(&str, &str, bool, Vec<Grant>); 6] = [
+    let people: [(&str, &str, bool, Vec<Grant>); 6] = [
         (
             "responsabile@demo.test",
             "Rita Responsabile",
@@ -226,26 +127,29 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
         ("esterno@demo.test", "Elena Esterna", false, vec![]),
         ("admin@demo.test", "Andrea Admin", true, vec![]),
     ];
-    for (email, name, admin, grants) in users {
+    for (email, name, admin, held) in people {
         let id = insert_user(&mut tx, &org, email, name, admin).await?;
-        for g in grants {
+        for g in held {
             match g {
-                Grant::Role(mb, role) => grant(&mut tx, &org, mb, &id, role.policies()).await?,
-                Grant::Policies(mb, ps) => grant(&mut tx, &org, mb, &id, ps).await?,
+                Grant::Role(mb, role) => {
+                    grants::grant_user(&mut tx, &org, mb, &id, role.policies()).await?
+                }
+                Grant::Policies(mb, ps) => grants::grant_user(&mut tx, &org, mb, &id, ps).await?,
             }
         }
         if email == "esterno@demo.test" {
-            add_member(&mut tx, &esterno_team, &id).await?;
+            grants::add_member(&mut tx, &esterno_team, &id).await?;
         }
         if email == "responsabile@demo.test" || email == "assegnatario@demo.test" {
-            add_member(&mut tx, &ufficio, &id).await?;
+            grants::add_member(&mut tx, &ufficio, &id).await?;
         }
     }
 
-    let altra = insert_org(&mut tx, &new_id(), OTHER_ORG).await?;
-    let altra_mb = insert_mailbox(&mut tx, &altra, ALTRA_PEC, "PEC").await?;
+    let altra = new_id();
+    users::insert_org(&mut tx, &altra, OTHER_ORG).await?;
+    let altra_mb = users::insert_mailbox(&mut tx, &altra, ALTRA_PEC, "PEC").await?;
     let altro = insert_user(&mut tx, &altra, "altro@altra.test", "Alberto Altro", false).await?;
-    grant(
+    grants::grant_user(
         &mut tx,
         &altra,
         &altra_mb,

@@ -150,3 +150,11 @@ impl<T> ResultExt<T> for std::result::Result<T, sqlx::Error> {
         })
     }
 }
+
+/// Malformed identifiers (Message-ID, identificativo, e-mail address) answer 422 with the
+/// core's bilingual message.
+impl From<pecdesk_core::ids::IdError> for Error {
+    fn from(e: pecdesk_core::ids::IdError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}

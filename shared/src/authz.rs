@@ -166,6 +166,12 @@ pub enum Operation<'a> {
         /// The target mailbox.
         mailbox_id: &'a str,
     },
+    /// See a mailbox in the mailbox list (of the caller's organisation): any policy on it,
+    /// or organisation administrator (who manages the organisation's mailboxes).
+    SeeMailbox {
+        /// The mailbox.
+        mailbox_id: &'a str,
+    },
     /// Create activities in a mailbox (of the caller's organisation).
     CreateActivity {
         /// The activity's mailbox.
@@ -286,6 +292,10 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
         Op::ImportMessage { mailbox_id } => require(
             who.on(mailbox_id).can_manage_messages(),
             Denied::PolicyRequired(Policy::MailAccountManager),
+        ),
+        Op::SeeMailbox { mailbox_id } => require(
+            who.is_admin || !who.on(mailbox_id).policies().is_empty(),
+            Denied::NotVisible,
         ),
         Op::CreateActivity { mailbox_id } => require(
             who.on(mailbox_id).can_manage_activities(),
@@ -630,5 +640,18 @@ mod tests {
         .expect("person JSON");
         assert!(p.on(MB).can_write_activities());
         assert!(p.in_team("t"));
+    }
+
+    #[test]
+    fn a_mailbox_is_seen_with_any_policy_or_by_an_administrator() {
+        let see = |who: &Person, mb: &str| authorize(who, Operation::SeeMailbox { mailbox_id: mb });
+        let ass = person("ass", Some(Role::Assegnatario));
+        assert_eq!(see(&ass, MB), Ok(()));
+        assert_eq!(see(&ass, "other"), Err(Denied::NotVisible));
+        let mut admin = person("adm", None);
+        assert_eq!(see(&admin, MB), Err(Denied::NotVisible));
+        admin.is_admin = true;
+        assert_eq!(see(&admin, MB), Ok(()));
+        assert_eq!(see(&admin, "other"), Ok(()));
     }
 }

@@ -17,6 +17,7 @@
 pub mod activity;
 pub mod authz;
 pub mod daticert;
+pub mod ids;
 pub mod pec;
 pub mod policy;
 pub mod signature;

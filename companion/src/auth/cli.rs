@@ -14,14 +14,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use pecdesk_core::ids::EmailAddress;
 use secrecy::SecretString;
 
-use super::store as auth_store;
+use super::signin as auth_store;
 use super::tokens::TokenKeys;
 use crate::cli::DbArgs;
 use crate::config::{Overrides, Settings};
-use crate::store::{Store, new_id, now_ms};
-use crate::with_pool;
+use crate::store::{Store, users};
 
 /// Arguments of `pecdesk sso`.
 #[derive(Debug, Args)]
@@ -47,8 +47,9 @@ enum SsoCommand {
         #[arg(long)]
         create_org: bool,
         /// Amministratore dell'organizzazione (creato o promosso) / organisation admin (created or promoted).
+        // Parsed (lower-cased) here: a malformed address stops the command before any write.
         #[arg(long)]
-        admin: Option<String>,
+        admin: Option<EmailAddress>,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -114,7 +115,7 @@ async fn execute(command: SsoCommand) -> anyhow::Result<()> {
             if let Some(var) = client_secret_env {
                 doc.client_secret = Some(SecretString::from(std::env::var(&var)?));
             }
-            let org_id = match auth_store::find_org(&store, &org).await? {
+            let org_id = match users::find_org(&store, &org).await? {
                 Some(id) => id,
                 None if create_org => create_organisation(&store, &org).await?,
                 None => anyhow::bail!("organizzazione sconosciuta / unknown organisation: {org}"),
@@ -131,7 +132,7 @@ async fn execute(command: SsoCommand) -> anyhow::Result<()> {
         }
         SsoCommand::ShowIdp { org, db } => {
             let (_, store, keys) = open(&db).await?;
-            let org_id = auth_store::find_org(&store, &org).await?.ok_or_else(|| {
+            let org_id = users::find_org(&store, &org).await?.ok_or_else(|| {
                 anyhow::anyhow!("organizzazione sconosciuta / unknown organisation: {org}")
             })?;
             let summary = auth_store::idp_summary(&store, keys.master(), &org_id).await?;
@@ -148,61 +149,22 @@ async fn execute(command: SsoCommand) -> anyhow::Result<()> {
 }
 
 async fn create_organisation(store: &Store, name: &str) -> anyhow::Result<String> {
-    let id = new_id();
-    with_pool!(store, |p| {
-        sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(&id)
-            .bind(name)
-            .bind(now_ms())
-            .execute(p)
-            .await
-            .map(|_| ())
-    })?;
-    Ok(id)
+    Ok(users::create_org(store, name).await?)
 }
 
 /// Creates the user as administrator of the organisation, or promotes them. The first SSO
 /// sign-in with this e-mail then links to this account.
-async fn ensure_admin(store: &Store, org_id: &str, email: &str) -> anyhow::Result<String> {
-    let email = email.trim().to_lowercase();
-    let existing: Option<(String, String)> = with_pool!(store, |p| {
-        sqlx::query_as("SELECT id, org_id FROM users WHERE email = $1")
-            .bind(&email)
-            .fetch_optional(p)
-            .await
-    })?;
-    match existing {
-        Some((_, other)) if other != org_id => {
+async fn ensure_admin(store: &Store, org_id: &str, email: &EmailAddress) -> anyhow::Result<String> {
+    match users::user_by_email(store, email).await? {
+        Some(u) if u.org_id != org_id => {
             anyhow::bail!(
                 "l'utente appartiene a un'altra organizzazione / the user belongs to another organisation"
             )
         }
-        Some((id, _)) => {
-            with_pool!(store, |p| {
-                sqlx::query("UPDATE users SET is_admin = true WHERE id = $1")
-                    .bind(&id)
-                    .execute(p)
-                    .await
-                    .map(|_| ())
-            })?;
-            Ok(id)
+        Some(u) => {
+            users::promote_admin(store, &u.id).await?;
+            Ok(u.id)
         }
-        None => {
-            let id = new_id();
-            with_pool!(store, |p| {
-                sqlx::query(
-                    "INSERT INTO users (id, org_id, email, name, is_admin, created_at) VALUES ($1, $2, $3, $4, true, $5)",
-                )
-                .bind(&id)
-                .bind(org_id)
-                .bind(&email)
-                .bind(&email)
-                .bind(now_ms())
-                .execute(p)
-                .await
-                .map(|_| ())
-            })?;
-            Ok(id)
-        }
+        None => Ok(users::create_admin(store, org_id, email).await?),
     }
 }

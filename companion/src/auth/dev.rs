@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::routing::post;
+use pecdesk_core::ids::EmailAddress;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::extract::Json;
 use crate::state::AppState;
-use crate::with_pool;
 
 /// Body of dev login.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -64,15 +64,12 @@ pub async fn dev_login(
             "accesso di sviluppo solo da loopback / dev login only from loopback",
         ));
     }
-    let email = req.email.trim().to_lowercase();
-    let user: Option<(String, String, bool)> = with_pool!(state.store(), |p| {
-        sqlx::query_as("SELECT id, org_id, disabled FROM users WHERE email = $1")
-            .bind(&email)
-            .fetch_optional(p)
-            .await
-    })?;
-    let (user_id, org_id, disabled) = user.ok_or(Error::NotFound)?;
-    if disabled {
+    let email = EmailAddress::parse(&req.email)?;
+    let user = crate::store::users::user_by_email(state.store(), &email)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let (user_id, org_id) = (user.id, user.org_id);
+    if user.disabled {
         return Err(Error::forbidden("utente disattivato / user disabled"));
     }
     let token = super::tokens::issue_access_token(

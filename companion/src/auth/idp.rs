@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use openidconnect::core::CoreProviderMetadata;
 use openidconnect::{IssuerUrl, reqwest};
+use pecdesk_core::ids::EmailAddress;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -75,8 +76,8 @@ pub struct IdpSettings {
 pub struct MappedIdentity {
     /// The provider's stable subject (`sub`).
     pub subject: String,
-    /// E-mail, lower case.
-    pub email: String,
+    /// E-mail, parsed (lower case).
+    pub email: EmailAddress,
     /// Display name (falls back to the e-mail).
     pub name: String,
     /// Team names from the group claim, after `group_teams`.
@@ -165,14 +166,13 @@ impl IdpSettings {
             .and_then(Value::as_str)
             .map(str::trim);
         let email = email
-            .filter(|e| e.contains('@'))
-            .ok_or(ClaimsError::NoEmail)?
-            .to_lowercase();
+            .and_then(|e| EmailAddress::parse(e).ok())
+            .ok_or(ClaimsError::NoEmail)?;
         // Only an explicit `false` counts: Entra ID access tokens carry no `email_verified`.
         if claims.get("email_verified").and_then(Value::as_bool) == Some(false) {
             return Err(ClaimsError::EmailNotVerified);
         }
-        if !self.email_domain_allowed(&email) {
+        if !self.email_domain_allowed(email.as_str()) {
             return Err(ClaimsError::DomainNotAllowed);
         }
         let name = claims
@@ -181,7 +181,7 @@ impl IdpSettings {
             .map(str::trim);
         let name = name
             .filter(|n| !n.is_empty())
-            .map_or_else(|| email.clone(), str::to_owned);
+            .map_or_else(|| email.to_string(), str::to_owned);
         let groups: Vec<String> = match claims.get(&self.claims.groups) {
             Some(Value::Array(items)) => items
                 .iter()
@@ -406,7 +406,7 @@ mod tests {
         let id = settings()
             .map_claims(&claims(json!({"sub": "u1", "email": "Alice@ACME.test", "name": "Alice", "groups": ["legal", "protocol", "legal"]})))
             .unwrap();
-        assert_eq!(id.email, "alice@acme.test");
+        assert_eq!(id.email.as_str(), "alice@acme.test");
         assert_eq!(id.name, "Alice");
         assert_eq!(id.teams, ["legal", "protocol"]);
     }
@@ -435,7 +435,7 @@ mod tests {
                 json!({"sub": "u1", "preferred_username": "b@acme.test"}),
             ))
             .unwrap();
-        assert_eq!(id.email, "b@acme.test");
+        assert_eq!(id.email.as_str(), "b@acme.test");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!
 //! Corporate SSO (OpenID Connect) lives in [`sso`] (routes), [`oidc`] (relying party),
 //! [`idp`] and [`idp_token`] (providers and their tokens), [`refresh`], [`keys`],
-//! [`secrets`] and [`store`].
+//! [`secrets`] and [`signin`] (its decisions; its tables are in [`crate::store::signin`]).
 
 pub mod cli;
 pub mod dev;
@@ -18,8 +18,8 @@ pub mod keys;
 pub mod oidc;
 pub mod refresh;
 pub mod secrets;
+pub mod signin;
 pub mod sso;
-pub mod store;
 pub mod tokens;
 
 use axum::Router;
@@ -29,7 +29,6 @@ use axum::http::request::Parts;
 
 use crate::error::Error;
 use crate::state::AppState;
-use crate::with_pool;
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
@@ -48,17 +47,6 @@ pub struct Principal {
     pub is_auditor: bool,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct PrincipalRow {
-    id: String,
-    org_id: String,
-    email: String,
-    name: String,
-    is_admin: bool,
-    is_auditor: bool,
-    disabled: bool,
-}
-
 impl FromRequestParts<AppState> for Principal {
     type Rejection = Error;
 
@@ -75,19 +63,12 @@ impl FromRequestParts<AppState> for Principal {
             .filter(|t| !t.is_empty())
             .ok_or(Error::Unauthorized)?;
         let claims = tokens::authenticate(state, token).await?;
-        let row: Option<PrincipalRow> = with_pool!(state.store(), |p| {
-            sqlx::query_as(
-                "SELECT id, org_id, email, name, is_admin, is_auditor, disabled FROM users WHERE id = $1",
-            )
-            .bind(&claims.user_id)
-            .fetch_optional(p)
-            .await
-        })?;
+        let row = crate::store::users::user(state.store(), &claims.user_id).await?;
         match row {
             Some(u) if !u.disabled && u.org_id == claims.org_id => {
                 if let Some(sid) = &claims.sid {
                     // Logged out (or refresh-token replay): the family's access tokens stop too.
-                    if !store::family_active(state.store(), sid, &u.id).await? {
+                    if !crate::store::signin::family_active(state.store(), sid, &u.id).await? {
                         return Err(Error::Unauthorized);
                     }
                 }

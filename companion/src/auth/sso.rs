@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Principal;
 use super::oidc;
-use super::store::{
+use super::signin::{
     self as auth_store, CLIENTS, IdpDocument, IdpSummary, RefreshOutcome, SignedInUser,
 };
 use super::tokens;
@@ -136,7 +136,7 @@ pub async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -
         ));
     }
     let keys = state.tokens();
-    let org_id = auth_store::find_org(state.store(), &q.org)
+    let org_id = crate::store::users::find_org(state.store(), &q.org)
         .await?
         .ok_or(Error::NotFound)?;
     let settings = auth_store::idp_settings_for_org(state.store(), keys.master(), &org_id)

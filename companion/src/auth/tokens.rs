@@ -21,7 +21,7 @@ use super::idp::IdpDirectory;
 use super::idp_token;
 use super::keys::{KeyError, KeyRing};
 use super::secrets::MasterKey;
-use super::store as auth_store;
+use super::signin as auth_store;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::state::AppState;
@@ -326,12 +326,9 @@ mod tests {
         };
         let state = state(dir.path()).await;
         assert_eq!(verify_access_token(&state, &token).unwrap().sub, "u1");
-        let sealed: Vec<String> = crate::with_pool!(state.store(), |p| {
-            sqlx::query_scalar("SELECT secret_sealed FROM signing_keys")
-                .fetch_all(p)
-                .await
-                .unwrap()
-        });
+        let sealed = crate::store::signin::sealed_signing_keys(state.store())
+            .await
+            .unwrap();
         assert!(!sealed.is_empty() && sealed.iter().all(|s| s.starts_with("v1:")));
         // With another master key the stored signing keys cannot be opened.
         let other = tempfile::tempdir().unwrap();

@@ -1,49 +1,26 @@
 //! Messages: import (raw stored once by SHA-256, idempotent per mailbox), visibility,
-//! take in charge, trash and restore (never a hard delete).
+//! take in charge, trash and restore (never a hard delete). SQL is in
+//! [`crate::store::messages`]; every permission is the core's answer through
+//! [`crate::authz::authorize`], from the row and the caller's participation.
 
 use std::sync::Arc;
 
+use pecdesk_core::authz::{MessageFacts, Operation, Person};
+use pecdesk_core::ids::MessageId;
 use pecdesk_core::signature::TrustAnchors;
 use pecdesk_core::{InspectOptions, Inspection};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
-use pecdesk_core::authz::Person;
-
-use crate::bind_all;
+use crate::authz::authorize;
 use crate::error::{Error, Result};
 use crate::store::audit::{Action, Chain};
-use crate::store::query::{Binds, Page, like_patterns, parse_cursor};
-use crate::store::visibility;
-use crate::store::{Store, WriteTx, audit, ms_to_rfc3339, new_id, now_ms};
-use crate::{with_pool, with_tx};
+use crate::store::messages as store_msgs;
+use crate::store::query::{Page, parse_cursor};
+use crate::store::{Store, audit, ms_to_rfc3339, new_id, now_ms, users};
 
-/// Columns of [`MessageRow`], in order.
-pub const MESSAGE_COLS: &str = "m.id, m.org_id, m.mailbox_id, m.raw_sha256, m.internet_message_id, \
-    m.identificativo, m.kind, m.direction, m.subject, m.sender, m.summary, m.state, m.taken_by, \
-    m.taken_at, m.trashed_at, m.received_at";
-
-/// A stored message.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct MessageRow {
-    pub id: String,
-    pub org_id: String,
-    pub mailbox_id: String,
-    pub raw_sha256: String,
-    pub internet_message_id: Option<String>,
-    pub identificativo: Option<String>,
-    pub kind: String,
-    pub direction: String,
-    pub subject: Option<String>,
-    pub sender: Option<String>,
-    pub summary: String,
-    pub state: String,
-    pub taken_by: Option<String>,
-    pub taken_at: Option<i64>,
-    pub trashed_at: Option<i64>,
-    pub received_at: i64,
-}
+pub use crate::store::messages::{MessageRow, ReceiptRef};
 
 /// A message as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -73,13 +50,6 @@ pub struct MessageResponse {
     /// Receipts of the same submission (same identificativo), ids and kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipts: Option<Vec<ReceiptRef>>,
-}
-
-/// A receipt linked to a message.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
-pub struct ReceiptRef {
-    pub id: String,
-    pub kind: String,
 }
 
 impl MessageRow {
@@ -170,7 +140,7 @@ pub async fn import_raw(
     .map_err(|e| Error::Internal(e.into()))?;
     // The same bytes delivered again (a mailbox poll seeing a message twice, a second click)
     // are answered before the parse, the signature check and the write lock.
-    if let Some(row) = find_by_sha_pooled(store, mailbox_id, &sha).await? {
+    if let Some(row) = store_msgs::find_by_sha_pooled(store, mailbox_id, &sha).await? {
         return Ok(Imported {
             row,
             created: false,
@@ -189,30 +159,14 @@ pub async fn import_raw(
 
     let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     // Checked again under the write lock: two imports of the same bytes may have raced.
-    if let Some(row) = find_by_sha(&mut tx, mailbox_id, &sha).await? {
+    if let Some(row) = store_msgs::find_by_sha(&mut tx, mailbox_id, &sha).await? {
         return Ok(Imported {
             row,
             created: false,
         });
     }
-    let mailbox_address: String = with_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT address FROM mailboxes WHERE id = $1"
-    )
-    .bind(mailbox_id)
-    .fetch_one(&mut *c)
-    .await)?;
-    let size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
-    with_tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO raw_blobs (sha256, size, bytes) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING"
-    )
-    .bind(&sha)
-    .bind(size)
-    .bind(&raw)
-    .execute(&mut *c)
-    .await
-    .map(|_| ())
-    })?;
+    let mailbox_address = users::mailbox_address(&mut tx, mailbox_id).await?;
+    store_msgs::insert_raw_blob(&mut tx, &sha, &raw).await?;
 
     let id = new_id();
     let s = &insp.summary;
@@ -227,29 +181,26 @@ pub async fn import_raw(
     };
     let summary = serde_json::to_string(&insp.summary).map_err(|e| Error::Internal(e.into()))?;
     let now = now_ms();
-    with_tx!(tx, |c| {
-        sqlx::query(
-        "INSERT INTO messages (id, org_id, mailbox_id, raw_sha256, internet_message_id, identificativo, \
-         kind, direction, subject, sender, summary, state, received_at, search_text) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new', $12, $13)"
+    let search = search_text(&insp);
+    store_msgs::insert(
+        &mut tx,
+        &store_msgs::NewMessage {
+            id: &id,
+            org_id,
+            mailbox_id,
+            raw_sha256: &sha,
+            internet_message_id: insp.message_id.as_deref(),
+            identificativo: s.identificativo.as_deref(),
+            kind: &kind_name(&insp),
+            direction,
+            subject: s.subject.as_deref(),
+            sender: s.sender.as_deref(),
+            summary: &summary,
+            received_at: now,
+            search_text: &search,
+        },
     )
-    .bind(&id)
-    .bind(org_id)
-    .bind(mailbox_id)
-    .bind(&sha)
-    .bind(&insp.message_id)
-    .bind(&s.identificativo)
-    .bind(kind_name(&insp))
-    .bind(direction)
-    .bind(&s.subject)
-    .bind(&s.sender)
-    .bind(&summary)
-    .bind(now)
-    .bind(search_text(&insp))
-    .execute(&mut *c)
-    .await
-    .map(|_| ())
-    })?;
+    .await?;
     tx.audit(audit::Entry {
         org_id: Some(org_id),
         actor_id: actor,
@@ -259,7 +210,7 @@ pub async fn import_raw(
         details: serde_json::json!({"mailbox_id": mailbox_id, "sha256": sha}),
     })
     .await?;
-    let row = find_by_sha(&mut tx, mailbox_id, &sha)
+    let row = store_msgs::find_by_sha(&mut tx, mailbox_id, &sha)
         .await?
         .ok_or(Error::NotFound)?;
     tx.commit().await?;
@@ -267,100 +218,49 @@ pub async fn import_raw(
     Ok(Imported { row, created: true })
 }
 
-const FIND_BY_SHA: &str = "m.mailbox_id = $1 AND m.raw_sha256 = $2";
-
-async fn find_by_sha(tx: &mut WriteTx, mailbox_id: &str, sha: &str) -> Result<Option<MessageRow>> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
-    Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
-        .bind(mailbox_id)
-        .bind(sha)
-        .fetch_optional(&mut *c)
-        .await)?)
-}
-
-/// [`find_by_sha`] outside a transaction: the cheap early answer for a repeated import.
-async fn find_by_sha_pooled(
-    store: &Store,
-    mailbox_id: &str,
-    sha: &str,
-) -> Result<Option<MessageRow>> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
-    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
-        .bind(mailbox_id)
-        .bind(sha)
-        .fetch_optional(p)
-        .await)?)
-}
-
-/// Loads a message of the caller's organisation, or 404.
+/// Loads a message of the caller's organisation, or 404 (no permission check: the caller
+/// has just written it or checked it).
 pub async fn load(store: &Store, who: &Principal, id: &str) -> Result<MessageRow> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.id = $1 AND m.org_id = $2");
-    let row: Option<MessageRow> = with_pool!(store, |p| sqlx::query_as(&sql)
-        .bind(id)
-        .bind(&who.org_id)
-        .fetch_optional(p)
-        .await)?;
-    row.ok_or(Error::NotFound)
+    store_msgs::get(store, &who.org_id, id)
+        .await?
+        .ok_or(Error::NotFound)
 }
 
-/// Whether `who` participates (assignee, assigned team, approver) in an activity linked
-/// to the message: that alone makes the message readable.
-pub async fn is_participant(store: &Store, who: &Principal, message_id: &str) -> Result<bool> {
-    let hit: Option<i64> = with_pool!(store, |p| {
-        sqlx::query_scalar(
-        "SELECT CAST(1 AS BIGINT) FROM activity_messages am JOIN activities a ON a.id = am.activity_id \
-         WHERE am.message_id = $1 AND a.org_id = $2 AND (a.assignee_id = $3 OR a.approver_id = $3 \
-         OR a.team_id IN (SELECT team_id FROM team_members WHERE user_id = $3)) LIMIT 1"
-    )
-    .bind(message_id)
-    .bind(&who.org_id)
-    .bind(&who.user_id)
-    .fetch_optional(p)
-    .await
-    })?;
-    Ok(hit.is_some())
+/// Loads a message of the caller's organisation with the facts the core decides from, or
+/// 404.
+async fn load_facts(
+    store: &Store,
+    who: &Principal,
+    person: &Person,
+    id: &str,
+) -> Result<(MessageRow, MessageFacts)> {
+    let found = store_msgs::get_for(store, &who.org_id, person, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let facts = found.facts();
+    Ok((found.row, facts))
 }
 
 /// Loads a message the caller may read, or 404.
 pub async fn load_readable(
     store: &Store,
     who: &Principal,
-    grants: &Person,
+    person: &Person,
     id: &str,
 ) -> Result<MessageRow> {
-    let row = load(store, who, id).await?;
-    if grants.on(&row.mailbox_id).can_read_messages() || is_participant(store, who, &row.id).await?
-    {
-        Ok(row)
-    } else {
-        Err(Error::NotFound)
-    }
+    let (row, facts) = load_facts(store, who, person, id).await?;
+    authorize(person, Operation::ReadMessage(&facts))?;
+    Ok(row)
 }
 
 /// Receipts of the same submission as `row`.
 pub async fn receipts(store: &Store, row: &MessageRow) -> Result<Vec<ReceiptRef>> {
-    let Some(ident) = &row.identificativo else {
-        return Ok(Vec::new());
-    };
-    Ok(with_pool!(store, |p| sqlx::query_as(
-        "SELECT id, kind FROM messages WHERE org_id = $1 AND identificativo = $2 AND id <> $3 \
-         AND kind NOT IN ('posta-certificata', 'anomalia', 'not-pec') ORDER BY received_at, id"
-    )
-    .bind(&row.org_id)
-    .bind(ident)
-    .bind(&row.id)
-    .fetch_all(p)
-    .await)?)
+    store_msgs::receipts(store, row).await
 }
 
 /// The raw bytes of a stored message.
 pub async fn raw_bytes(store: &Store, sha: &str) -> Result<Vec<u8>> {
-    Ok(with_pool!(store, |p| sqlx::query_scalar(
-        "SELECT bytes FROM raw_blobs WHERE sha256 = $1"
-    )
-    .bind(sha)
-    .fetch_one(p)
-    .await)?)
+    store_msgs::raw_bytes(store, sha).await
 }
 
 /// Filters of the message list.
@@ -386,49 +286,26 @@ pub struct MessageFilter {
 pub async fn list(
     store: &Store,
     who: &Principal,
-    grants: &Person,
+    person: &Person,
     f: &MessageFilter,
 ) -> Result<Page<MessageResponse>> {
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let offset = parse_cursor(f.cursor.as_deref())?;
-    let mut b = Binds::default();
-    let org = b.text(who.org_id.clone());
-    let visible = visibility::message_visible(&mut b, "m", &org, grants);
-    let mut sql =
-        format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = {org} AND {visible}");
-    if f.trashed.unwrap_or(false) {
-        sql.push_str(" AND m.trashed_at IS NOT NULL");
-    } else {
-        sql.push_str(" AND m.trashed_at IS NULL");
+    if let Some(st) = &f.state
+        && !matches!(st.as_str(), "new" | "taken" | "worked")
+    {
+        return Err(Error::invalid("stato non valido / invalid state"));
     }
-    if let Some(mb) = &f.mailbox {
-        sql.push_str(&format!(" AND m.mailbox_id = {}", b.text(mb.clone())));
-    }
-    if let Some(st) = &f.state {
-        if !matches!(st.as_str(), "new" | "taken" | "worked") {
-            return Err(Error::invalid("stato non valido / invalid state"));
-        }
-        sql.push_str(&format!(" AND m.state = {}", b.text(st.clone())));
-    }
-    if let Some(k) = &f.kind {
-        sql.push_str(&format!(" AND m.kind = {}", b.text(k.clone())));
-    }
-    if let Some(q) = &f.q {
-        for pat in like_patterns(q) {
-            sql.push_str(&format!(
-                " AND m.search_text LIKE {} ESCAPE '\\'",
-                b.text(pat)
-            ));
-        }
-    }
-    sql.push_str(&format!(
-        " ORDER BY m.received_at DESC, m.id DESC LIMIT {} OFFSET {}",
-        b.int(limit + 1),
-        b.int(offset)
-    ));
-    let mut rows: Vec<MessageRow> = with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
-        .fetch_all(p)
-        .await)?;
+    let filter = store_msgs::ListFilter {
+        trashed: f.trashed.unwrap_or(false),
+        mailbox: f.mailbox.as_deref(),
+        state: f.state.as_deref(),
+        kind: f.kind.as_deref(),
+        q: f.q.as_deref(),
+        limit: limit + 1,
+        offset,
+    };
+    let mut rows = store_msgs::list_visible(store, &who.org_id, person, &filter).await?;
     let more = rows.len() > usize::try_from(limit).unwrap_or(50);
     rows.truncate(usize::try_from(limit).unwrap_or(50));
     Ok(Page {
@@ -437,31 +314,20 @@ pub async fn list(
     })
 }
 
-/// Finds a message by Internet Message-ID or identificativo (add-ins), among readable ones.
+/// Finds messages by Internet Message-ID or identificativo (add-ins), among readable ones.
+/// Both are looked up with the one key: a PEC identificativo has the syntax of a Message-ID.
 pub async fn lookup(
     store: &Store,
     who: &Principal,
-    grants: &Person,
-    key: &str,
+    person: &Person,
+    key: &MessageId,
 ) -> Result<Vec<MessageResponse>> {
-    let key = key.trim().trim_start_matches('<').trim_end_matches('>');
-    let sql = format!(
-        "SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = $1 AND \
-         (m.internet_message_id = $2 OR m.identificativo = $2) ORDER BY m.received_at, m.id LIMIT 50"
-    );
-    let rows: Vec<MessageRow> = with_pool!(store, |p| sqlx::query_as(&sql)
-        .bind(&who.org_id)
-        .bind(key)
-        .fetch_all(p)
-        .await)?;
-    let mut out = Vec::new();
-    for r in rows {
-        if grants.on(&r.mailbox_id).can_read_messages() || is_participant(store, who, &r.id).await?
-        {
-            out.push(r.into_response());
-        }
-    }
-    Ok(out)
+    let rows = store_msgs::lookup_for(store, &who.org_id, person, key.as_str()).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| authorize(person, Operation::ReadMessage(&r.facts())).is_ok())
+        .map(|r| r.row.into_response())
+        .collect())
 }
 
 /// Which message change to make.
@@ -479,42 +345,29 @@ pub enum Change {
 pub async fn change(
     store: &Store,
     who: &Principal,
-    grants: &Person,
+    person: &Person,
     id: &str,
     what: Change,
 ) -> Result<MessageRow> {
-    let row = load_readable(store, who, grants, id).await?;
-    if !grants.on(&row.mailbox_id).can_manage_messages() {
-        return Err(Error::forbidden(
-            "serve MAIL_ACCOUNT_MANAGER sulla casella / MAIL_ACCOUNT_MANAGER needed on the mailbox",
-        ));
-    }
+    let (row, facts) = load_facts(store, who, person, id).await?;
+    authorize(person, Operation::ManageMessage(&facts))?;
     let now = now_ms();
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
-    let (sql, action) = match what {
+    let (changed, action) = match what {
         Change::Take => (
-            "UPDATE messages SET state = 'taken', taken_by = $2, taken_at = $3 \
-             WHERE id = $1 AND state = 'new' AND trashed_at IS NULL",
+            store_msgs::take(&mut tx, id, &who.user_id, now).await?,
             Action::MessageTake,
         ),
         Change::Trash => (
-            "UPDATE messages SET trashed_at = $3, trashed_by = $2 WHERE id = $1 AND trashed_at IS NULL",
+            store_msgs::trash(&mut tx, id, &who.user_id, now).await?,
             Action::MessageTrash,
         ),
         Change::Restore => (
-            "UPDATE messages SET trashed_at = NULL, trashed_by = NULL \
-             WHERE id = $1 AND trashed_at IS NOT NULL AND $2 <> '' AND $3 > 0",
+            store_msgs::restore(&mut tx, id).await?,
             Action::MessageRestore,
         ),
     };
-    let n = with_tx!(tx, |c| sqlx::query(sql)
-        .bind(id)
-        .bind(&who.user_id)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    if n == 0 {
+    if !changed {
         return Err(Error::conflict(match what {
             Change::Take => {
                 "messaggio già preso in carico o nel cestino / message already taken or trashed"

@@ -5,12 +5,14 @@ use axum::extract::State;
 use axum::routing::get;
 use serde::Serialize;
 
+use pecdesk_core::authz::Operation;
+
 use crate::auth::Principal;
+use crate::authz::authorize;
 use crate::error::Result;
 use crate::extract::Json;
 use crate::state::AppState;
-use crate::store::grants;
-use crate::with_pool;
+use crate::store::{grants, users};
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -31,24 +33,23 @@ pub struct UserView {
 }
 
 /// An organisation.
-#[derive(Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgView {
     pub id: String,
     pub name: String,
 }
 
 /// A mailbox and the caller's policies on it.
-#[derive(Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MailboxView {
     pub id: String,
     pub address: String,
     pub name: String,
-    #[sqlx(skip)]
     pub policies: Vec<String>,
 }
 
 /// A team the caller belongs to.
-#[derive(Debug, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TeamView {
     pub id: String,
     pub name: String,
@@ -64,24 +65,28 @@ pub struct MeResponse {
     pub teams: Vec<TeamView>,
 }
 
+/// The organisation's mailboxes the core lets the caller see (`SeeMailbox`), with the
+/// caller's policies on each.
 async fn mailboxes_of(state: &AppState, who: &Principal) -> Result<Vec<MailboxView>> {
-    let grants = grants::person(state.store(), who).await?;
-    let all: Vec<MailboxView> = with_pool!(state.store(), |p| sqlx::query_as(
-        "SELECT id, address, name FROM mailboxes WHERE org_id = $1 ORDER BY address"
-    )
-    .bind(&who.org_id)
-    .fetch_all(p)
-    .await)?;
+    let person = grants::person(state.store(), who).await?;
+    let all = users::mailboxes_of_org(state.store(), &who.org_id).await?;
     Ok(all
         .into_iter()
-        .filter_map(|mut m| {
-            let perms = grants.on(&m.id);
-            m.policies = perms
+        .filter_map(|m| {
+            let policies: Vec<String> = person
+                .on(&m.id)
                 .policies()
                 .iter()
                 .map(|p| p.as_str().to_owned())
                 .collect();
-            (who.is_admin || !m.policies.is_empty()).then_some(m)
+            authorize(&person, Operation::SeeMailbox { mailbox_id: &m.id })
+                .is_ok()
+                .then_some(MailboxView {
+                    id: m.id,
+                    address: m.address,
+                    name: m.name,
+                    policies,
+                })
         })
         .collect())
 }
@@ -90,21 +95,20 @@ async fn mailboxes_of(state: &AppState, who: &Principal) -> Result<Vec<MailboxVi
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401, body = crate::error::ErrorEnvelope)))]
 pub async fn get_me(State(state): State<AppState>, who: Principal) -> Result<Json<MeResponse>> {
-    let org: OrgView = with_pool!(state.store(), |p| sqlx::query_as(
-        "SELECT id, name FROM orgs WHERE id = $1"
-    )
-    .bind(&who.org_id)
-    .fetch_one(p)
-    .await)?;
-    let teams: Vec<TeamView> = with_pool!(state.store(), |p| {
-        sqlx::query_as(
-        "SELECT t.id, t.name, t.external FROM teams t JOIN team_members tm ON tm.team_id = t.id \
-         WHERE tm.user_id = $1 ORDER BY t.name"
-    )
-    .bind(&who.user_id)
-    .fetch_all(p)
-    .await
-    })?;
+    let org = users::org(state.store(), &who.org_id).await?;
+    let org = OrgView {
+        id: org.id,
+        name: org.name,
+    };
+    let teams = users::teams_of_user(state.store(), &who.user_id)
+        .await?
+        .into_iter()
+        .map(|t| TeamView {
+            id: t.id,
+            name: t.name,
+            external: t.external,
+        })
+        .collect();
     let grants = mailboxes_of(&state, &who)
         .await?
         .into_iter()

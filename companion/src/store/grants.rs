@@ -1,4 +1,4 @@
-//! Grants and team memberships: what a signed-in user holds, as the core's
+//! Grants and team memberships (read and written here): what a signed-in user holds, as the core's
 //! [`Person`](pecdesk_core::authz::Person).
 
 use pecdesk_core::authz::Person;
@@ -6,8 +6,8 @@ use pecdesk_core::policy::Policy;
 
 use crate::auth::Principal;
 use crate::error::Result;
-use crate::store::Store;
-use crate::with_pool;
+use crate::store::{Store, WriteTx, new_id};
+use crate::{with_pool, with_tx};
 
 /// Loads the grants (own and teams') and teams of `who`, scoped to their organisation.
 pub async fn person(store: &Store, who: &Principal) -> Result<Person> {
@@ -50,4 +50,42 @@ pub fn principal_only(who: &Principal) -> Person {
         is_auditor: who.is_auditor,
         ..Person::default()
     }
+}
+
+/// Grants `policies` on `mailbox_id` to a user (one row per policy).
+pub async fn grant_user(
+    tx: &mut WriteTx,
+    org_id: &str,
+    mailbox_id: &str,
+    user_id: &str,
+    policies: &[Policy],
+) -> Result<()> {
+    for p in policies {
+        with_tx!(tx, |c| sqlx::query(
+            "INSERT INTO grants (id, org_id, mailbox_id, user_id, team_id, policy) \
+             VALUES ($1, $2, $3, $4, NULL, $5)"
+        )
+        .bind(new_id())
+        .bind(org_id)
+        .bind(mailbox_id)
+        .bind(user_id)
+        .bind(p.as_str())
+        .execute(&mut *c)
+        .await
+        .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// Adds a user to a team (nothing when already a member).
+pub async fn add_member(tx: &mut WriteTx, team_id: &str, user_id: &str) -> Result<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    )
+    .bind(team_id)
+    .bind(user_id)
+    .execute(&mut *c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }

@@ -16,7 +16,10 @@ pub mod audit;
 pub mod comments;
 pub mod drafts;
 pub mod grants;
+pub mod messages;
 pub mod query;
+pub mod signin;
+pub mod users;
 pub mod visibility;
 
 use std::str::FromStr;

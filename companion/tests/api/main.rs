@@ -15,3 +15,4 @@ mod migrations;
 mod ops;
 mod pec_summary;
 mod sso;
+mod visibility;

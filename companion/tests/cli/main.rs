@@ -189,3 +189,30 @@ fn an_unreadable_ca_bundle_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
+
+#[test]
+fn a_malformed_admin_address_stops_sso_set_idp_before_any_write() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().to_string_lossy().into_owned();
+    let out = pecdesk(
+        &[
+            "sso",
+            "set-idp",
+            "--org",
+            "Comune di Prova",
+            "--file",
+            "/nonexistent/idp.json",
+            "--create-org",
+            "--admin",
+            "senza-chiocciola",
+            "--data-dir",
+            &data_dir,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--admin") && err.contains(" / "), "{err}");
+    // Refused while parsing the arguments: no database was even created.
+    assert!(!dir.path().join("pecdesk.sqlite3").exists());
+}

@@ -1,6 +1,7 @@
-//! Database side of sign-in: IdP settings (client secret sealed), registered redirect URIs,
-//! pending sign-ins, provider identities, provisioning from claims, token families and
-//! refresh tokens, signing keys. Same SQL on SQLite and PostgreSQL (`$N` placeholders).
+//! The sign-in's decisions over its tables (which are in [`crate::store::signin`]): IdP
+//! settings (validated, client secret sealed), pending sign-ins (PKCE verifier sealed),
+//! provisioning from claims, token families and refresh-token rotation with reuse
+//! detection, signing keys (sealed with the master key).
 //!
 //! Domain writes (provisioning, sign-in, logout, refresh-token reuse) go through
 //! [`crate::store::WriteTx`] with an audit entry. Pending sign-ins and refresh-token
@@ -18,8 +19,11 @@ use super::refresh::{self, RefreshTokenState, Verdict};
 use super::secrets::MasterKey;
 use crate::error::{Error, Result};
 use crate::store::audit::{Action, Chain, Entry};
-use crate::store::{Store, new_id, now_ms};
-use crate::{with_pool, with_tx};
+use crate::store::signin as db;
+use crate::store::{Store, grants, new_id, now_ms, users};
+
+/// Row types and lookups used as they are (no decision to add).
+pub use crate::store::signin::{AuthSessionRow, family_active, redirect_uri_registered};
 
 /// The companion clients that may start a sign-in.
 pub const CLIENTS: [&str; 2] = ["desk", "thunderbird"];
@@ -141,47 +145,18 @@ pub async fn put_idp_settings(
         None => None,
     };
     let claims = serde_json::to_string(&doc.claims).map_err(|e| Error::Internal(e.into()))?;
+    let row = db::IdpRow {
+        org_id: org_id.to_owned(),
+        issuer: doc.issuer.clone(),
+        client_id: doc.client_id.clone(),
+        client_secret_sealed: sealed.clone(),
+        scopes: json_list(&doc.scopes),
+        claim_mapping: claims,
+        allowed_domains: json_list(&doc.allowed_domains),
+        audiences: json_list(&doc.audiences),
+    };
     let mut tx = store.begin_write(Chain::Org(org_id)).await?;
-    with_tx!(tx, |c| {
-        sqlx::query(
-            "INSERT INTO idp_settings (org_id, issuer, client_id, client_secret_sealed, scopes, claim_mapping, \
-             allowed_domains, audiences, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (org_id) DO UPDATE SET issuer = excluded.issuer, client_id = excluded.client_id, \
-             client_secret_sealed = COALESCE(excluded.client_secret_sealed, idp_settings.client_secret_sealed), \
-             scopes = excluded.scopes, claim_mapping = excluded.claim_mapping, \
-             allowed_domains = excluded.allowed_domains, audiences = excluded.audiences, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(org_id)
-        .bind(&doc.issuer)
-        .bind(&doc.client_id)
-        .bind(&sealed)
-        .bind(json_list(&doc.scopes))
-        .bind(&claims)
-        .bind(json_list(&doc.allowed_domains))
-        .bind(json_list(&doc.audiences))
-        .bind(now_ms())
-        .execute(&mut *c)
-        .await?;
-        sqlx::query("DELETE FROM auth_redirect_uris WHERE org_id = $1")
-            .bind(org_id)
-            .execute(&mut *c)
-            .await?;
-        for (client, uris) in &doc.redirect_uris {
-            for uri in uris {
-                sqlx::query(
-                    "INSERT INTO auth_redirect_uris (org_id, client, uri) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(org_id)
-                .bind(client)
-                .bind(uri)
-                .execute(&mut *c)
-                .await?;
-            }
-        }
-        Ok::<_, sqlx::Error>(())
-    })?;
+    db::put_idp(&mut tx, &row, &doc.redirect_uris, now_ms()).await?;
     tx.audit(Entry {
         org_id: Some(org_id),
         actor_id,
@@ -195,43 +170,27 @@ pub async fn put_idp_settings(
     Ok(())
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct IdpRow {
-    org_id: String,
-    issuer: String,
-    client_id: String,
-    client_secret_sealed: Option<String>,
-    scopes: String,
-    claim_mapping: String,
-    allowed_domains: String,
-    audiences: String,
-}
-
-const IDP_COLUMNS: &str = "org_id, issuer, client_id, client_secret_sealed, scopes, claim_mapping, \
-                           allowed_domains, audiences";
-
-impl IdpRow {
-    fn into_settings(self, master: &MasterKey) -> Result<IdpSettings> {
-        let client_secret = match &self.client_secret_sealed {
-            Some(sealed) => Some(
-                master
-                    .open_secret(sealed, &secret_context(&self.org_id))
-                    .map_err(|e| Error::Internal(anyhow::anyhow!("idp client secret: {e}")))?,
-            ),
-            None => None,
-        };
-        let parse = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
-        Ok(IdpSettings {
-            org_id: self.org_id.clone(),
-            issuer: self.issuer,
-            client_id: self.client_id,
-            client_secret,
-            scopes: parse(&self.scopes),
-            claims: serde_json::from_str(&self.claim_mapping).unwrap_or_default(),
-            allowed_domains: parse(&self.allowed_domains),
-            audiences: parse(&self.audiences),
-        })
-    }
+/// Opens a stored row into settings (the client secret unsealed).
+fn into_settings(row: db::IdpRow, master: &MasterKey) -> Result<IdpSettings> {
+    let client_secret = match &row.client_secret_sealed {
+        Some(sealed) => Some(
+            master
+                .open_secret(sealed, &secret_context(&row.org_id))
+                .map_err(|e| Error::Internal(anyhow::anyhow!("idp client secret: {e}")))?,
+        ),
+        None => None,
+    };
+    let parse = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
+    Ok(IdpSettings {
+        org_id: row.org_id.clone(),
+        issuer: row.issuer,
+        client_id: row.client_id,
+        client_secret,
+        scopes: parse(&row.scopes),
+        claims: serde_json::from_str(&row.claim_mapping).unwrap_or_default(),
+        allowed_domains: parse(&row.allowed_domains),
+        audiences: parse(&row.audiences),
+    })
 }
 
 /// The IdP settings of an organisation.
@@ -240,15 +199,8 @@ pub async fn idp_settings_for_org(
     master: &MasterKey,
     org_id: &str,
 ) -> Result<Option<IdpSettings>> {
-    let row: Option<IdpRow> = with_pool!(store, |p| {
-        sqlx::query_as(&format!(
-            "SELECT {IDP_COLUMNS} FROM idp_settings WHERE org_id = $1"
-        ))
-        .bind(org_id)
-        .fetch_optional(p)
-        .await
-    })?;
-    row.map(|r| r.into_settings(master)).transpose()
+    let row = db::idp_for_org(store, org_id).await?;
+    row.map(|r| into_settings(r, master)).transpose()
 }
 
 /// Every organisation whose provider has this issuer (several for a shared issuer such as
@@ -258,15 +210,8 @@ pub async fn idp_settings_for_issuer(
     master: &MasterKey,
     issuer: &str,
 ) -> Result<Vec<IdpSettings>> {
-    let rows: Vec<IdpRow> = with_pool!(store, |p| {
-        sqlx::query_as(&format!(
-            "SELECT {IDP_COLUMNS} FROM idp_settings WHERE issuer = $1 ORDER BY org_id"
-        ))
-        .bind(issuer)
-        .fetch_all(p)
-        .await
-    })?;
-    rows.into_iter().map(|r| r.into_settings(master)).collect()
+    let rows = db::idp_for_issuer(store, issuer).await?;
+    rows.into_iter().map(|r| into_settings(r, master)).collect()
 }
 
 /// The settings of an organisation for its administrator (no secret).
@@ -278,17 +223,10 @@ pub async fn idp_summary(
     let Some(s) = idp_settings_for_org(store, master, org_id).await? else {
         return Ok(None);
     };
-    let rows: Vec<(String, String)> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT client, uri FROM auth_redirect_uris WHERE org_id = $1 ORDER BY client, uri",
-        )
-        .bind(org_id)
-        .fetch_all(p)
-        .await
-    })?;
+    let rows = db::redirect_uris(store, org_id).await?;
     let mut redirect_uris: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (client, uri) in rows {
-        redirect_uris.entry(client).or_default().push(uri);
+    for r in rows {
+        redirect_uris.entry(r.client).or_default().push(r.uri);
     }
     Ok(Some(IdpSummary {
         issuer: s.issuer,
@@ -300,54 +238,6 @@ pub async fn idp_summary(
         audiences: s.audiences,
         redirect_uris,
     }))
-}
-
-/// `true` when `uri` is registered for `client` of the organisation (exact match).
-pub async fn redirect_uri_registered(
-    store: &Store,
-    org_id: &str,
-    client: &str,
-    uri: &str,
-) -> Result<bool> {
-    let found: Option<String> = with_pool!(store, |p| {
-        sqlx::query_scalar(
-            "SELECT uri FROM auth_redirect_uris WHERE org_id = $1 AND client = $2 AND uri = $3",
-        )
-        .bind(org_id)
-        .bind(client)
-        .bind(uri)
-        .fetch_optional(p)
-        .await
-    })?;
-    Ok(found.is_some())
-}
-
-/// An organisation by id or by name.
-pub async fn find_org(store: &Store, org: &str) -> Result<Option<String>> {
-    with_pool!(store, |p| {
-        sqlx::query_scalar("SELECT id FROM orgs WHERE id = $1 OR name = $1 ORDER BY id LIMIT 1")
-            .bind(org)
-            .fetch_optional(p)
-            .await
-    })
-    .map_err(Error::from)
-}
-
-/// A pending sign-in (what the callback needs).
-#[derive(Debug, sqlx::FromRow)]
-pub struct AuthSessionRow {
-    /// Organisation.
-    pub org_id: String,
-    /// `desk` or `thunderbird`.
-    pub client: String,
-    /// The redirect URI sent to the provider (must be repeated at the token endpoint).
-    pub redirect_uri: String,
-    /// Expected `nonce` of the ID token.
-    pub nonce: String,
-    /// PKCE verifier, sealed.
-    pub pkce_verifier_sealed: String,
-    /// Expiry (ms).
-    pub expires_at: i64,
 }
 
 fn verifier_context(state_hash: &str) -> String {
@@ -372,27 +262,15 @@ pub async fn save_auth_session(
         .seal_secret(pkce_verifier, &verifier_context(&state_hash))
         .map_err(|e| Error::Internal(e.into()))?;
     let now = now_ms();
-    with_pool!(store, |p| {
-        // Expired pending sign-ins are swept here, so the table stays small without a job.
-        sqlx::query("DELETE FROM auth_sessions WHERE expires_at < $1")
-            .bind(now)
-            .execute(p)
-            .await?;
-        sqlx::query(
-            "INSERT INTO auth_sessions (state_hash, org_id, client, redirect_uri, nonce, pkce_verifier_sealed, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&state_hash)
-        .bind(org_id)
-        .bind(client)
-        .bind(redirect_uri)
-        .bind(nonce)
-        .bind(&sealed)
-        .bind(now + ttl_ms)
-        .execute(p)
-        .await
-        .map(|_| ())
-    })?;
+    let row = AuthSessionRow {
+        org_id: org_id.to_owned(),
+        client: client.to_owned(),
+        redirect_uri: redirect_uri.to_owned(),
+        nonce: nonce.to_owned(),
+        pkce_verifier_sealed: sealed,
+        expires_at: now + ttl_ms,
+    };
+    db::insert_auth_session(store, &state_hash, &row, now).await?;
     Ok(())
 }
 
@@ -404,15 +282,7 @@ pub async fn take_auth_session(
     state: &str,
 ) -> Result<Option<(AuthSessionRow, SecretString)>> {
     let state_hash = refresh::hash(state);
-    let row: Option<AuthSessionRow> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "DELETE FROM auth_sessions WHERE state_hash = $1 \
-             RETURNING org_id, client, redirect_uri, nonce, pkce_verifier_sealed, expires_at",
-        )
-        .bind(&state_hash)
-        .fetch_optional(p)
-        .await
-    })?;
+    let row = db::take_auth_session(store, &state_hash).await?;
     let Some(row) = row.filter(|r| r.expires_at > now_ms()) else {
         return Ok(None);
     };
@@ -444,99 +314,52 @@ pub async fn provision(
     let org_id = settings.org_id.as_str();
     let now = now_ms();
     let mut tx = store.begin_write(Chain::Org(org_id)).await?;
-    let linked: Option<(String, String, bool)> = with_tx!(tx, |c| {
-        sqlx::query_as(
-            "SELECT u.id, u.org_id, u.disabled FROM user_identities i JOIN users u ON u.id = i.user_id \
-             WHERE i.issuer = $1 AND i.subject = $2",
-        )
-        .bind(&settings.issuer)
-        .bind(&identity.subject)
-        .fetch_optional(&mut *c)
-        .await
-    })?;
+    let linked = db::linked_user_tx(&mut tx, &settings.issuer, &identity.subject).await?;
     let (user_id, created) = match linked {
-        Some((id, user_org, _)) if user_org != org_id => {
+        Some(u) if u.org_id != org_id => {
             // A shared issuer (e.g. Google) with a subject linked in another organisation.
-            tracing::warn!(user.id = %id, org.id = %org_id, "identity belongs to another organisation");
+            tracing::warn!(user.id = %u.id, org.id = %org_id, "identity belongs to another organisation");
             return Err(Error::forbidden(
                 "utente di un'altra organizzazione / user of another organisation",
             ));
         }
-        Some((id, _, _)) => (id, false),
+        Some(u) => (u.id, false),
         None => {
-            let by_email: Option<(String, String)> = with_tx!(tx, |c| {
-                sqlx::query_as("SELECT id, org_id FROM users WHERE email = $1")
-                    .bind(&identity.email)
-                    .fetch_optional(&mut *c)
-                    .await
-            })?;
-            let (id, created) = match by_email {
-                Some((_, other)) if other != org_id => {
+            let (id, created) = match users::user_by_email_tx(&mut tx, &identity.email).await? {
+                Some(u) if u.org_id != org_id => {
                     return Err(Error::forbidden(
                         "indirizzo già usato in un'altra organizzazione / address used by another organisation",
                     ));
                 }
                 // An account an administrator created before the first sign-in.
-                Some((id, _)) => (id, false),
+                Some(u) => (u.id, false),
                 None => (new_id(), true),
             };
-            with_tx!(tx, |c| {
-                if created {
-                    sqlx::query("INSERT INTO users (id, org_id, email, name, created_at) VALUES ($1, $2, $3, $4, $5)")
-                        .bind(&id)
-                        .bind(org_id)
-                        .bind(&identity.email)
-                        .bind(&identity.name)
-                        .bind(now)
-                        .execute(&mut *c)
-                        .await?;
-                }
-                sqlx::query("INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&settings.issuer)
-                    .bind(&identity.subject)
-                    .bind(&id)
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?;
-                Ok::<_, sqlx::Error>(())
-            })?;
+            if created {
+                users::insert_user(
+                    &mut tx,
+                    &users::NewUser {
+                        id: &id,
+                        org_id,
+                        email: &identity.email,
+                        name: &identity.name,
+                        is_admin: false,
+                        is_auditor: false,
+                    },
+                )
+                .await?;
+            }
+            db::insert_identity(&mut tx, &settings.issuer, &identity.subject, &id, now).await?;
             (id, created)
         }
     };
     let mut team_ids = Vec::new();
     for team in &identity.teams {
-        let team_id: String = with_tx!(tx, |c| {
-            sqlx::query(
-                "INSERT INTO teams (id, org_id, name, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (org_id, name) DO NOTHING",
-            )
-            .bind(new_id())
-            .bind(org_id)
-            .bind(team)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-            let id: String =
-                sqlx::query_scalar("SELECT id FROM teams WHERE org_id = $1 AND name = $2")
-                    .bind(org_id)
-                    .bind(team)
-                    .fetch_one(&mut *c)
-                    .await?;
-            sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&id)
-                .bind(&user_id)
-                .execute(&mut *c)
-                .await?;
-            Ok::<_, sqlx::Error>(id)
-        })?;
+        let team_id = users::ensure_team(&mut tx, org_id, team).await?;
+        grants::add_member(&mut tx, &team_id, &user_id).await?;
         team_ids.push(team_id);
     }
-    let disabled: bool = with_tx!(tx, |c| {
-        sqlx::query_scalar("SELECT disabled FROM users WHERE id = $1")
-            .bind(&user_id)
-            .fetch_one(&mut *c)
-            .await
-    })?;
+    let disabled = users::is_disabled_tx(&mut tx, &user_id).await?;
     if created {
         tx.audit(Entry {
             org_id: Some(org_id),
@@ -576,24 +399,17 @@ pub async fn start_family(
     let fresh = refresh::generate();
     let now = now_ms();
     let mut tx = store.begin_write(Chain::Org(&user.org_id)).await?;
-    with_tx!(tx, |c| {
-        sqlx::query("INSERT INTO token_families (id, org_id, user_id, client, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&family_id)
-            .bind(&user.org_id)
-            .bind(&user.user_id)
-            .bind(client)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&fresh.hash)
-            .bind(&family_id)
-            .bind(now)
-            .bind(now + ttl_ms)
-            .execute(&mut *c)
-            .await?;
-        Ok::<_, sqlx::Error>(())
-    })?;
+    db::insert_family(
+        &mut tx,
+        &family_id,
+        &user.org_id,
+        &user.user_id,
+        client,
+        &fresh.hash,
+        now,
+        now + ttl_ms,
+    )
+    .await?;
     tx.audit(Entry {
         org_id: Some(&user.org_id),
         actor_id: Some(&user.user_id),
@@ -626,17 +442,6 @@ pub enum RefreshOutcome {
     Refused,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct RefreshRow {
-    family_id: String,
-    expires_at: i64,
-    used_at: Option<i64>,
-    revoked_at: Option<i64>,
-    user_id: String,
-    org_id: String,
-    disabled: bool,
-}
-
 fn ms(t: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(t).unwrap_or_default()
 }
@@ -649,27 +454,8 @@ pub async fn rotate_refresh(store: &Store, presented: &str, ttl_ms: i64) -> Resu
     let hash = refresh::hash(presented);
     let now = now_ms();
     // Claim the token atomically: of two concurrent uses exactly one wins, the other is a reuse.
-    let claimed = with_pool!(store, |p| {
-        sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             AND family_id IN (SELECT id FROM token_families WHERE revoked_at IS NULL)",
-        )
-        .bind(now)
-        .bind(&hash)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected() == 1)
-    })?;
-    let row: Option<RefreshRow> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT r.family_id, r.expires_at, r.used_at, f.revoked_at, f.user_id, f.org_id, u.disabled \
-             FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN users u ON u.id = f.user_id \
-             WHERE r.token_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(p)
-        .await
-    })?;
+    let claimed = db::claim_refresh_token(store, &hash, now).await?;
+    let row = db::refresh_token(store, &hash).await?;
     let Some(row) = row else {
         return Ok(RefreshOutcome::Refused);
     };
@@ -704,16 +490,7 @@ pub async fn rotate_refresh(store: &Store, presented: &str, ttl_ms: i64) -> Resu
         return Ok(RefreshOutcome::Refused);
     }
     let fresh = refresh::generate();
-    with_pool!(store, |p| {
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&fresh.hash)
-            .bind(&row.family_id)
-            .bind(now)
-            .bind(now + ttl_ms)
-            .execute(p)
-            .await
-            .map(|_| ())
-    })?;
+    db::insert_refresh_token(store, &fresh.hash, &row.family_id, now, now + ttl_ms).await?;
     Ok(RefreshOutcome::Rotated {
         refresh: IssuedRefresh {
             token: fresh.token,
@@ -733,17 +510,8 @@ pub async fn revoke_family(
     action: Action,
 ) -> Result<()> {
     let mut tx = store.begin_write(Chain::Org(org_id)).await?;
-    let changed = with_tx!(tx, |c| {
-        sqlx::query(
-            "UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(family_id)
-        .execute(&mut *c)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
-    if changed > 0 {
+    let changed = db::revoke_family(&mut tx, family_id, now_ms()).await?;
+    if changed {
         tx.audit(Entry {
             org_id: Some(org_id),
             actor_id: Some(actor_id),
@@ -758,36 +526,14 @@ pub async fn revoke_family(
     Ok(())
 }
 
-/// The family a refresh token belongs to, with its owner (for logout).
+/// The family a refresh token belongs to, with its owner (for logout): `(family, org, user)`.
 pub async fn family_of_refresh(
     store: &Store,
     presented: &str,
 ) -> Result<Option<(String, String, String)>> {
-    let hash = refresh::hash(presented);
-    with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT f.id, f.org_id, f.user_id FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id \
-             WHERE r.token_hash = $1",
-        )
-        .bind(&hash)
-        .fetch_optional(p)
-        .await
-    })
-    .map_err(Error::from)
-}
-
-/// `true` when the family exists, belongs to `user_id` and is not revoked.
-pub async fn family_active(store: &Store, family_id: &str, user_id: &str) -> Result<bool> {
-    let found: Option<String> = with_pool!(store, |p| {
-        sqlx::query_scalar(
-            "SELECT id FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(family_id)
-        .bind(user_id)
-        .fetch_optional(p)
-        .await
-    })?;
-    Ok(found.is_some())
+    Ok(db::family_of_refresh(store, &refresh::hash(presented))
+        .await?
+        .map(|f| (f.id, f.org_id, f.user_id)))
 }
 
 /// The user already linked to a provider subject (read-only fast path of bearer tokens).
@@ -796,21 +542,13 @@ pub async fn linked_user(
     issuer: &str,
     subject: &str,
 ) -> Result<Option<SignedInUser>> {
-    let row: Option<(String, String, bool)> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT u.id, u.org_id, u.disabled FROM user_identities i JOIN users u ON u.id = i.user_id \
-             WHERE i.issuer = $1 AND i.subject = $2",
-        )
-        .bind(issuer)
-        .bind(subject)
-        .fetch_optional(p)
-        .await
-    })?;
-    Ok(row.map(|(user_id, org_id, disabled)| SignedInUser {
-        user_id,
-        org_id,
-        disabled,
-    }))
+    Ok(db::linked_user(store, issuer, subject)
+        .await?
+        .map(|u| SignedInUser {
+            user_id: u.id,
+            org_id: u.org_id,
+            disabled: u.disabled,
+        }))
 }
 
 fn key_context(kid: &str) -> String {
@@ -825,26 +563,14 @@ pub async fn load_signing_keys(
     rotate_after_ms: i64,
     grace_ms: i64,
 ) -> anyhow::Result<Vec<SigningKey>> {
-    let newest: Option<i64> = with_pool!(store, |p| {
-        sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys WHERE retired_at IS NULL")
-            .fetch_one(p)
-            .await
-    })?;
+    let newest = db::newest_signing_key_at(store).await?;
     if newest.is_none_or(|t| now_ms() - t > rotate_after_ms) {
         rotate_signing_key(store, master).await?;
     }
-    let rows: Vec<(String, String)> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT kid, secret_sealed FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
-             ORDER BY (retired_at IS NULL) DESC, created_at DESC",
-        )
-        .bind(now_ms() - grace_ms)
-        .fetch_all(p)
-        .await
-    })?;
+    let rows = db::verifying_signing_keys(store, now_ms() - grace_ms).await?;
     let mut keys = Vec::with_capacity(rows.len());
-    for (kid, sealed) in rows {
-        let bytes = master.open(&sealed, &key_context(&kid))?;
+    for db::SigningKeyRow { kid, secret_sealed } in rows {
+        let bytes = master.open(&secret_sealed, &key_context(&kid))?;
         let secret: [u8; 32] = bytes
             .try_into()
             .map_err(|_| anyhow::anyhow!("signing key {kid} has the wrong length"))?;
@@ -860,21 +586,7 @@ pub async fn rotate_signing_key(store: &Store, master: &MasterKey) -> anyhow::Re
     let sealed = master.seal(key.secret_bytes(), &key_context(&key.kid))?;
     let now = now_ms();
     let mut tx = store.begin_write(Chain::System).await?;
-    with_tx!(tx, |c| {
-        sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, secret_sealed, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(&key.kid)
-        .bind(&sealed)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
-        Ok::<_, sqlx::Error>(())
-    })?;
+    db::replace_signing_key(&mut tx, &key.kid, &sealed, now).await?;
     tx.audit(Entry {
         org_id: None,
         actor_id: None,

@@ -1,0 +1,376 @@
+//! Messages, their raw bytes (stored once per SHA-256) and their receipts.
+//!
+//! Reads that answer "may this person see it" select the participation predicate of
+//! [`visibility`] as a column (`participant`), so the core's
+//! [`authorize`](pecdesk_core::authz::authorize) decides from the row alone; the list
+//! filters with [`visibility::message_visible`], the set form of the same rule.
+
+use pecdesk_core::authz::{MessageFacts, Person};
+
+use crate::bind_all;
+use crate::error::Result;
+use crate::store::query::{Binds, like_patterns};
+use crate::store::visibility;
+use crate::store::{Store, WriteTx};
+use crate::{with_pool, with_tx};
+
+/// Columns of [`MessageRow`], in order, for the messages row aliased `m`.
+pub const MESSAGE_COLS: &str = "m.id, m.org_id, m.mailbox_id, m.raw_sha256, m.internet_message_id, \
+    m.identificativo, m.kind, m.direction, m.subject, m.sender, m.summary, m.state, m.taken_by, \
+    m.taken_at, m.trashed_at, m.received_at";
+
+/// A stored message.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    /// Id (UUIDv7).
+    pub id: String,
+    /// Organisation.
+    pub org_id: String,
+    /// Mailbox.
+    pub mailbox_id: String,
+    /// SHA-256 of the raw bytes (hex), key of `raw_blobs`.
+    pub raw_sha256: String,
+    /// Internet Message-ID, without angle brackets.
+    pub internet_message_id: Option<String>,
+    /// PEC identificativo.
+    pub identificativo: Option<String>,
+    /// PEC kind's wire name.
+    pub kind: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Sender address.
+    pub sender: Option<String>,
+    /// The summary of `PEC.md`, JSON text.
+    pub summary: String,
+    /// `new`, `taken` or `worked`.
+    pub state: String,
+    /// Who took it in charge.
+    pub taken_by: Option<String>,
+    /// When (ms).
+    pub taken_at: Option<i64>,
+    /// When it was trashed (ms).
+    pub trashed_at: Option<i64>,
+    /// When it was imported (ms).
+    pub received_at: i64,
+}
+
+/// A message row with whether the asking person participates in an activity linked to it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageAccessRow {
+    /// The message.
+    #[sqlx(flatten)]
+    pub row: MessageRow,
+    /// [`visibility::message_participation`], evaluated for the asking person.
+    pub participant: bool,
+}
+
+impl MessageAccessRow {
+    /// The facts the core decides message operations from.
+    pub fn facts(&self) -> MessageFacts {
+        MessageFacts {
+            mailbox_id: self.row.mailbox_id.clone(),
+            participant: self.participant,
+        }
+    }
+}
+
+/// A receipt of the same submission (same identificativo).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct ReceiptRef {
+    /// Message id.
+    pub id: String,
+    /// PEC kind.
+    pub kind: String,
+}
+
+/// A new message, as [`insert`] writes it.
+#[derive(Debug)]
+pub struct NewMessage<'a> {
+    /// Id (UUIDv7).
+    pub id: &'a str,
+    /// Organisation.
+    pub org_id: &'a str,
+    /// Mailbox.
+    pub mailbox_id: &'a str,
+    /// SHA-256 of the raw bytes.
+    pub raw_sha256: &'a str,
+    /// Internet Message-ID.
+    pub internet_message_id: Option<&'a str>,
+    /// PEC identificativo.
+    pub identificativo: Option<&'a str>,
+    /// PEC kind's wire name.
+    pub kind: &'a str,
+    /// `in` or `out`.
+    pub direction: &'a str,
+    /// Subject.
+    pub subject: Option<&'a str>,
+    /// Sender.
+    pub sender: Option<&'a str>,
+    /// Summary JSON.
+    pub summary: &'a str,
+    /// Import time (ms).
+    pub received_at: i64,
+    /// Lower-case text searched by `q=`.
+    pub search_text: &'a str,
+}
+
+const FIND_BY_SHA: &str = "m.mailbox_id = $1 AND m.raw_sha256 = $2";
+
+/// The message with these bytes in this mailbox, inside the write transaction.
+pub async fn find_by_sha(
+    tx: &mut WriteTx,
+    mailbox_id: &str,
+    sha: &str,
+) -> Result<Option<MessageRow>> {
+    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
+    Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(mailbox_id)
+        .bind(sha)
+        .fetch_optional(&mut *c)
+        .await)?)
+}
+
+/// [`find_by_sha`] outside a transaction: the cheap early answer for a repeated import.
+pub async fn find_by_sha_pooled(
+    store: &Store,
+    mailbox_id: &str,
+    sha: &str,
+) -> Result<Option<MessageRow>> {
+    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
+    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
+        .bind(mailbox_id)
+        .bind(sha)
+        .fetch_optional(p)
+        .await)?)
+}
+
+/// Stores raw bytes once per SHA-256 (a second store of the same bytes does nothing).
+pub async fn insert_raw_blob(tx: &mut WriteTx, sha: &str, raw: &[u8]) -> Result<()> {
+    let size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
+    with_tx!(tx, |c| sqlx::query(
+        "INSERT INTO raw_blobs (sha256, size, bytes) VALUES ($1, $2, $3) \
+         ON CONFLICT (sha256) DO NOTHING"
+    )
+    .bind(sha)
+    .bind(size)
+    .bind(raw)
+    .execute(&mut *c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Inserts a new message in state `new`.
+pub async fn insert(tx: &mut WriteTx, m: &NewMessage<'_>) -> Result<()> {
+    with_tx!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO messages (id, org_id, mailbox_id, raw_sha256, internet_message_id, identificativo, \
+         kind, direction, subject, sender, summary, state, received_at, search_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new', $12, $13)"
+    )
+    .bind(m.id)
+    .bind(m.org_id)
+    .bind(m.mailbox_id)
+    .bind(m.raw_sha256)
+    .bind(m.internet_message_id)
+    .bind(m.identificativo)
+    .bind(m.kind)
+    .bind(m.direction)
+    .bind(m.subject)
+    .bind(m.sender)
+    .bind(m.summary)
+    .bind(m.received_at)
+    .bind(m.search_text)
+    .execute(&mut *c)
+    .await
+    .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// A message of organisation `org_id` (none when missing or of another organisation).
+pub async fn get(store: &Store, org_id: &str, id: &str) -> Result<Option<MessageRow>> {
+    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.id = $1 AND m.org_id = $2");
+    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(p)
+        .await)?)
+}
+
+/// A message of organisation `org_id` with `who`'s participation, for the core to decide.
+pub async fn get_for(
+    store: &Store,
+    org_id: &str,
+    who: &Person,
+    id: &str,
+) -> Result<Option<MessageAccessRow>> {
+    let mut b = Binds::default();
+    let id = b.text(id);
+    let org = b.text(org_id);
+    let part = visibility::message_participation(&mut b, "m", &org, who);
+    let sql = format!(
+        "SELECT {MESSAGE_COLS}, {part} AS participant FROM messages m \
+         WHERE m.id = {id} AND m.org_id = {org}"
+    );
+    Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
+        .fetch_optional(p)
+        .await)?)
+}
+
+/// Messages of organisation `org_id` whose Internet Message-ID or identificativo is `key`,
+/// with `who`'s participation (at most 50, oldest first).
+pub async fn lookup_for(
+    store: &Store,
+    org_id: &str,
+    who: &Person,
+    key: &str,
+) -> Result<Vec<MessageAccessRow>> {
+    let mut b = Binds::default();
+    let org = b.text(org_id);
+    let key = b.text(key);
+    let part = visibility::message_participation(&mut b, "m", &org, who);
+    let sql = format!(
+        "SELECT {MESSAGE_COLS}, {part} AS participant FROM messages m WHERE m.org_id = {org} AND \
+         (m.internet_message_id = {key} OR m.identificativo = {key}) \
+         ORDER BY m.received_at, m.id LIMIT 50"
+    );
+    Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
+        .fetch_all(p)
+        .await)?)
+}
+
+/// Filters of [`list_visible`] (already checked by the caller).
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter<'a> {
+    /// The trash instead of the live messages.
+    pub trashed: bool,
+    /// One mailbox.
+    pub mailbox: Option<&'a str>,
+    /// `new`, `taken` or `worked`.
+    pub state: Option<&'a str>,
+    /// PEC kind.
+    pub kind: Option<&'a str>,
+    /// Search words.
+    pub q: Option<&'a str>,
+    /// Rows to return.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// Messages of organisation `org_id` visible to `who`, newest first.
+pub async fn list_visible(
+    store: &Store,
+    org_id: &str,
+    who: &Person,
+    f: &ListFilter<'_>,
+) -> Result<Vec<MessageRow>> {
+    let mut b = Binds::default();
+    let org = b.text(org_id);
+    let visible = visibility::message_visible(&mut b, "m", &org, who);
+    let mut sql =
+        format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = {org} AND {visible}");
+    if f.trashed {
+        sql.push_str(" AND m.trashed_at IS NOT NULL");
+    } else {
+        sql.push_str(" AND m.trashed_at IS NULL");
+    }
+    if let Some(mb) = f.mailbox {
+        sql.push_str(&format!(" AND m.mailbox_id = {}", b.text(mb)));
+    }
+    if let Some(st) = f.state {
+        sql.push_str(&format!(" AND m.state = {}", b.text(st)));
+    }
+    if let Some(k) = f.kind {
+        sql.push_str(&format!(" AND m.kind = {}", b.text(k)));
+    }
+    if let Some(q) = f.q {
+        for pat in like_patterns(q) {
+            sql.push_str(&format!(
+                " AND m.search_text LIKE {} ESCAPE '\\'",
+                b.text(pat)
+            ));
+        }
+    }
+    sql.push_str(&format!(
+        " ORDER BY m.received_at DESC, m.id DESC LIMIT {} OFFSET {}",
+        b.int(f.limit),
+        b.int(f.offset)
+    ));
+    Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
+        .fetch_all(p)
+        .await)?)
+}
+
+/// Receipts of the same submission as `row`.
+pub async fn receipts(store: &Store, row: &MessageRow) -> Result<Vec<ReceiptRef>> {
+    let Some(ident) = &row.identificativo else {
+        return Ok(Vec::new());
+    };
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT id, kind FROM messages WHERE org_id = $1 AND identificativo = $2 AND id <> $3 \
+         AND kind NOT IN ('posta-certificata', 'anomalia', 'not-pec') ORDER BY received_at, id"
+    )
+    .bind(&row.org_id)
+    .bind(ident)
+    .bind(&row.id)
+    .fetch_all(p)
+    .await)?)
+}
+
+/// The raw bytes stored under `sha`.
+pub async fn raw_bytes(store: &Store, sha: &str) -> Result<Vec<u8>> {
+    Ok(with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT bytes FROM raw_blobs WHERE sha256 = $1"
+    )
+    .bind(sha)
+    .fetch_one(p)
+    .await)?)
+}
+
+/// Takes a `new`, live message in charge; returns whether it changed.
+pub async fn take(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE messages SET state = 'taken', taken_by = $2, taken_at = $3 \
+         WHERE id = $1 AND state = 'new' AND trashed_at IS NULL"
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Moves a live message to the trash; returns whether it changed.
+pub async fn trash(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<bool> {
+    let n = with_tx!(tx, |c| {
+        sqlx::query(
+        "UPDATE messages SET trashed_at = $3, trashed_by = $2 WHERE id = $1 AND trashed_at IS NULL"
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n > 0)
+}
+
+/// Restores a trashed message; returns whether it changed.
+pub async fn restore(tx: &mut WriteTx, id: &str) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE messages SET trashed_at = NULL, trashed_by = NULL \
+         WHERE id = $1 AND trashed_at IS NOT NULL"
+    )
+    .bind(id)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
