@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-import { repo, wasm } from './load.mjs';
+import { repo, wasm, webDir } from './load.mjs';
 
 const fixtures = join(repo, 'shared', 'tests', 'fixtures');
 
@@ -99,6 +100,14 @@ test('signature: certified only when the configured anchor vouches for the signe
     [summary(unsigned, testCa).signature.status, summary(unsigned, testCa).signature.reason],
     ['missing', 'not-signed'],
   );
+});
+
+test('the --target web build loads with initSync and gives the same summary', async () => {
+  const web = await import(pathToFileURL(join(webDir, 'pecdesk_wasm.js')).href);
+  web.initSync({ module: readFileSync(join(webDir, 'pecdesk_wasm_bg.wasm')) });
+  const raw = readFileSync(join(fixtures, 'busta_trasporto_completa.eml'));
+  assert.equal(web.inspect(raw), wasm.inspect(raw));
+  assert.equal(JSON.parse(web.inspect(raw)).kind, 'posta-certificata');
 });
 
 test('a bundle without a readable certificate throws, naming the problem in both languages', () => {
