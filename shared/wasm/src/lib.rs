@@ -9,9 +9,9 @@
 //! - [`inspect`]: the summary of `pecdesk inspect --json`, signature status included;
 //! - [`allowed_actions`]: what a person may do now on an activity.
 //!
-//! Values cross the boundary as JSON text (no `serde-wasm-bindgen`): it keeps the module
-//! small, the key order of `PEC.md`, and `null` for absent fields exactly as the CLI
-//! prints them. Errors become a thrown JavaScript `Error` whose message reads
+//! Values cross the boundary as JSON text (no `serde-wasm-bindgen`): no extra dependency,
+//! and the summary keeps the key order of `PEC.md` and `null` for absent fields exactly as
+//! the CLI prints them. Errors become a thrown JavaScript `Error` whose message reads
 //! "italiano / English".
 //!
 //! No clock is read here either: the core judges certificate validity at the message's
