@@ -5,18 +5,24 @@ import assert from 'node:assert/strict';
 
 import { wasm } from './load.mjs';
 
+// The core's ActivityFacts and Person, as an add-in builds them from the API's activity
+// detail and the signed-in user's grants.
 const activity = (status, flow, more = {}) => ({
+  mailbox_id: 'mb',
   status,
   flow,
-  has_draft: false,
-  has_approver: false,
-  draft_approved: false,
+  assignee_id: null,
+  team_id: null,
+  approver_id: null,
+  draft_version: null,
+  approved_draft_version: null,
   ...more,
 });
-const person = (more = {}) => ({ can_work: false, is_manager: false, is_approver: false, ...more });
-const WORKER = person({ can_work: true });
-const MANAGER = person({ is_manager: true });
-const APPROVER = person({ is_approver: true });
+const person = (policies = [], more = {}) => ({ user_id: 'u', mailboxes: { mb: policies }, teams: [], ...more });
+const WORKER = person(['MAIL_ACTIVITY_READER', 'MAIL_ACTIVITY_WRITER']);
+const MANAGER = person(['MAIL_ACTIVITY_MANAGER']);
+const APPROVER = person([], { user_id: 'appr' });
+const WITH_APPROVER = { approver_id: 'appr', draft_version: 2 };
 
 function actions(a, p) {
   return wasm.allowed_actions(JSON.stringify(a), JSON.stringify(p));
@@ -24,17 +30,19 @@ function actions(a, p) {
 
 const cases = [
   ['standard, open, worker, no draft', activity('open', 'standard'), WORKER, ['in_progress', 'done']],
-  ['standard, open, worker with a draft may send', activity('open', 'standard', { has_draft: true }), WORKER, ['in_progress', 'done', 'send']],
-  ['standard, in progress, worker and manager', activity('in_progress', 'standard'), person({ can_work: true, is_manager: true }), ['done', 'cancelled']],
-  ['standard, open, reader only', activity('open', 'standard'), person(), []],
+  ['standard, open, worker with a draft may send', activity('open', 'standard', { draft_version: 1 }), WORKER, ['in_progress', 'done', 'send']],
+  ['standard, in progress, worker and manager', activity('in_progress', 'standard'), person(['MAIL_ACTIVITY_READER', 'MAIL_ACTIVITY_WRITER', 'MAIL_ACTIVITY_MANAGER']), ['done', 'cancelled']],
+  ['standard, open, reader only', activity('open', 'standard'), person(['MAIL_ACTIVITY_READER']), []],
+  ['standard, open, no grant and no participation: not visible', activity('open', 'standard'), person([]), []],
+  ['standard, open, member of the assigned team works without grants', activity('open', 'standard', { team_id: 't1' }), person([], { teams: ['t1'] }), ['in_progress', 'done']],
   ['standard, done, manager may reopen', activity('done', 'standard'), MANAGER, ['open']],
   ['standard, cancelled, worker may not reopen', activity('cancelled', 'standard'), WORKER, []],
-  ['approval, in progress, worker, draft and approver: only submit', activity('in_progress', 'approval', { has_draft: true, has_approver: true }), WORKER, ['awaiting_approval']],
-  ['approval, awaiting approval, approver', activity('awaiting_approval', 'approval', { has_draft: true, has_approver: true }), APPROVER, ['approved', 'changes_requested']],
-  ['approval, awaiting approval, worker may withdraw', activity('awaiting_approval', 'approval', { has_draft: true, has_approver: true }), WORKER, ['in_progress']],
-  ['approval, approved draft, worker may close or send', activity('approved', 'approval', { has_draft: true, has_approver: true, draft_approved: true }), WORKER, ['in_progress', 'done', 'send']],
-  ['approval, approved but draft edited since, worker', activity('approved', 'approval', { has_draft: true, has_approver: true }), WORKER, ['in_progress']],
-  ['approval, changes requested, manager only', activity('changes_requested', 'approval', { has_draft: true, has_approver: true }), MANAGER, ['cancelled']],
+  ['approval, in progress, worker, draft and approver: only submit', activity('in_progress', 'approval', WITH_APPROVER), WORKER, ['awaiting_approval']],
+  ['approval, awaiting approval, approver decides (or takes it back as a participant)', activity('awaiting_approval', 'approval', WITH_APPROVER), APPROVER, ['in_progress', 'approved', 'changes_requested']],
+  ['approval, awaiting approval, worker may withdraw', activity('awaiting_approval', 'approval', WITH_APPROVER), WORKER, ['in_progress']],
+  ['approval, approved draft, worker may close or send', activity('approved', 'approval', { ...WITH_APPROVER, approved_draft_version: 2 }), WORKER, ['in_progress', 'done', 'send']],
+  ['approval, approved but draft edited since, worker', activity('approved', 'approval', { ...WITH_APPROVER, draft_version: 3, approved_draft_version: 2 }), WORKER, ['in_progress']],
+  ['approval, changes requested, manager only', activity('changes_requested', 'approval', WITH_APPROVER), MANAGER, ['cancelled']],
 ];
 
 for (const [name, a, p, expected] of cases) {
@@ -48,8 +56,8 @@ test('allowed_actions ignores fields it does not read (an API activity object ma
 });
 
 test('allowed_actions throws on a missing field or an unknown status, in both languages', () => {
-  const { has_draft: _, ...noDraft } = activity('open', 'standard');
-  assert.throws(() => actions(noDraft, WORKER), /attività non valida \/ invalid activity: missing field `has_draft`/);
+  const { status: _, ...noStatus } = activity('open', 'standard');
+  assert.throws(() => actions(noStatus, WORKER), /attività non valida \/ invalid activity: missing field `status`/);
   assert.throws(() => actions(activity('archived', 'standard'), WORKER), /attività non valida \/ invalid activity/);
   assert.throws(() => wasm.allowed_actions(JSON.stringify(activity('open', 'standard')), '{}'), /persona non valida \/ invalid person/);
   assert.throws(() => wasm.allowed_actions('not json', JSON.stringify(WORKER)), /invalid activity/);

@@ -17,10 +17,9 @@
 //! No clock is read here either: the core judges certificate validity at the message's
 //! own date (`signingTime`, else `Date`), so no "now" has to be passed in.
 
-use pecdesk_core::activity::{self, Action, Actor, Context, Flow, Status};
+use pecdesk_core::authz::{self, ActivityFacts, Person};
 use pecdesk_core::signature::TrustAnchors;
 use pecdesk_core::{InspectOptions, Summary};
-use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 /// Reads one raw message (RFC 5322 bytes, LF or CRLF) and returns its summary as JSON text,
@@ -42,11 +41,15 @@ pub fn inspect(bytes: &[u8], trust_anchors_pem: Option<String>) -> Result<String
 
 /// The actions a person may take on an activity now, as the companion names them in
 /// `allowed_actions` of the activity detail: target statuses (`in_progress`, `done`, ...)
-/// then `send`.
+/// then `send`. Decided by the core's authorization (`pecdesk_core::authz`), the same
+/// function the companion asks.
 ///
-/// `activity_json`: `{"status", "flow", "has_draft", "has_approver", "draft_approved"}`;
-/// `person_json`: `{"can_work", "is_manager", "is_approver"}`. Every field is required
-/// (a misspelt one throws rather than silently denying); other fields are ignored.
+/// `activity_json`: the core's `ActivityFacts` — `{"mailbox_id", "status", "flow",
+/// "assignee_id", "team_id", "approver_id", "draft_version", "approved_draft_version"}`
+/// (`mailbox_id` and `status` required; an activity detail of the API carries every field:
+/// `draft_version` is the draft's `version` while it is not sent).
+/// `person_json`: the core's `Person` — `{"user_id", "mailboxes": {"MAILBOX_ID":
+/// ["MAIL_ACTIVITY_READER", ...]}, "teams": [...]}` (`user_id` required).
 #[wasm_bindgen]
 pub fn allowed_actions(activity_json: &str, person_json: &str) -> Result<Vec<String>, JsError> {
     allowed_actions_from_json(activity_json, person_json).map_err(|message| JsError::new(&message))
@@ -66,32 +69,6 @@ pub fn inspect_json(bytes: &[u8], trust_anchors_pem: Option<&str>) -> Result<Str
         .map_err(|e| format!("riepilogo non serializzabile / summary not serialisable: {e}"))
 }
 
-/// The facts about an activity that [`allowed_actions`] reads.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct ActivityFacts {
-    /// Current status, wire name (`open`, `in_progress`, ...).
-    pub status: Status,
-    /// `standard` or `approval`.
-    pub flow: Flow,
-    /// A draft exists.
-    pub has_draft: bool,
-    /// An approver is designated.
-    pub has_approver: bool,
-    /// The current draft version is the approved one.
-    pub draft_approved: bool,
-}
-
-/// Who is asking, as far as the activity flow cares.
-#[derive(Debug, Clone, Copy, Deserialize)]
-pub struct PersonFacts {
-    /// May work on the activity (mailbox writer, assignee or team member).
-    pub can_work: bool,
-    /// Manages activities on the mailbox.
-    pub is_manager: bool,
-    /// Is the activity's designated approver.
-    pub is_approver: bool,
-}
-
 /// [`allowed_actions`] without the JavaScript types (native tests call it).
 pub fn allowed_actions_from_json(
     activity_json: &str,
@@ -99,33 +76,12 @@ pub fn allowed_actions_from_json(
 ) -> Result<Vec<String>, String> {
     let activity: ActivityFacts = serde_json::from_str(activity_json)
         .map_err(|e| format!("attività non valida / invalid activity: {e}"))?;
-    let person: PersonFacts = serde_json::from_str(person_json)
+    let person: Person = serde_json::from_str(person_json)
         .map_err(|e| format!("persona non valida / invalid person: {e}"))?;
-    Ok(actions_for(&activity, &person))
-}
-
-/// The one call into the core's authorization. Kept alone so that it can be re-pointed
-/// when the core's authorization API changes; the wire names are the companion's
-/// (`domain/activities.rs`, `detail`).
-pub fn actions_for(activity: &ActivityFacts, person: &PersonFacts) -> Vec<String> {
-    let ctx = Context {
-        flow: activity.flow,
-        actor: Actor {
-            can_work: person.can_work,
-            is_manager: person.is_manager,
-            is_approver: person.is_approver,
-        },
-        has_draft: activity.has_draft,
-        has_approver: activity.has_approver,
-        draft_approved: activity.draft_approved,
-    };
-    activity::allowed_actions(activity.status, &ctx)
+    Ok(authz::allowed_actions(&person, &activity)
         .into_iter()
-        .map(|action| match action {
-            Action::Transition(status) => status.as_str().to_owned(),
-            Action::Send => "send".to_owned(),
-        })
-        .collect()
+        .map(|a| authz::action_name(a).to_owned())
+        .collect())
 }
 
 #[cfg(test)]
@@ -133,12 +89,12 @@ pub fn actions_for(activity: &ActivityFacts, person: &PersonFacts) -> Vec<String
 mod tests {
     use super::*;
 
-    const WORKER: &str = r#"{"can_work": true, "is_manager": false, "is_approver": false}"#;
+    const WORKER: &str = r#"{"user_id": "w", "mailboxes": {"mb": ["MAIL_ACTIVITY_READER", "MAIL_ACTIVITY_WRITER"]}}"#;
 
     #[test]
     fn allowed_actions_use_the_companions_wire_names() {
-        let activity = r#"{"status": "approved", "flow": "approval", "has_draft": true,
-            "has_approver": true, "draft_approved": true}"#;
+        let activity = r#"{"mailbox_id": "mb", "status": "approved", "flow": "approval",
+            "approver_id": "a", "draft_version": 2, "approved_draft_version": 2}"#;
         assert_eq!(
             allowed_actions_from_json(activity, WORKER).unwrap(),
             ["in_progress", "done", "send"]
@@ -146,11 +102,13 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_field_is_refused_rather_than_read_as_false() {
-        let activity = r#"{"status": "open", "flow": "standard", "has_approver": false,
-            "draft_approved": false}"#;
+    fn a_missing_required_field_is_refused() {
+        let activity = r#"{"mailbox_id": "mb", "flow": "standard"}"#;
         let err = allowed_actions_from_json(activity, WORKER).unwrap_err();
-        assert!(err.contains("has_draft"), "{err}");
+        assert!(err.contains("status"), "{err}");
+        let err = allowed_actions_from_json(r#"{"mailbox_id": "mb", "status": "open"}"#, "{}")
+            .unwrap_err();
+        assert!(err.contains("user_id"), "{err}");
     }
 
     #[test]
