@@ -6,8 +6,9 @@
 -- SCENARIO=empty  "my activities" of a user of idle.txt (TOKEN, no activity): the fixed
 --                 cost of a request (token, grants, query) without rows;
 -- SCENARIO=write  half comments, half transitions, by the writers of writers.txt
---                 ("TOKEN ID:STATUS:VERSION ...", writers of two organisations). Thread n
---                 of THREADS takes writers n, n+THREADS, ... A request reserves one of its
+--                 ("TOKEN ID:STATUS:VERSION ...", writers of two organisations, alternating).
+--                 Thread n of THREADS takes the pairs of lines n, n+THREADS, ... (both
+--                 organisations in every thread). A request reserves one of its
 --                 thread's activities (oldest free first), so no two requests touch the same
 --                 activity at once and no 409 is expected; a transition cycles
 --                 open → in_progress → done → open with the version the last answer gave.
@@ -39,7 +40,9 @@ init = function(args)
     local n = 0
     for line in io.lines(dir .. "/writers.txt") do
       n = n + 1
-      if (n - 1) % nthreads == (thread_no or 1) - 1 then
+      -- writers.txt alternates the organisations: pairs of lines go round the threads,
+      -- so every thread drives writers of both.
+      if math.floor((n - 1) / 2) % nthreads == (thread_no or 1) - 1 then
         local parts = words(line)
         for i = 2, #parts do
           local id, status, version = parts[i]:match("([^:]+):([^:]+):(%d+)")
