@@ -20,12 +20,16 @@ for line in open(sys.argv[1]):
     if "idle_rss_mb" in kv:
         rss.append(kv)
         continue
-    runs.setdefault((kv["engine"], kv["bin"], kv["scenario"]), {})[kv["target"]] = kv
+    runs.setdefault((kv["engine"], kv["bin"], kv["scenario"], kv.get("round", "1")), {})[kv["target"]] = kv
 
 print()
 print("| engine | binary | scenario | req/s | p50 ms | p99 ms | non-2xx | 409 | limit req/s | limit p50 ms | limit p99 ms | req/s ÷ limit | p50 ÷ limit | p99 ÷ limit |")
 print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-for (engine, binary, scenario), t in runs.items():
+several_rounds = len({k[3] for k in runs}) > 1
+# Scenario by scenario, the binaries next to each other (the order they were measured in).
+for (engine, binary, scenario, rnd), t in sorted(runs.items(), key=lambda kv: list(runs).index(kv[0])):
+    if several_rounds:
+        scenario = f"{scenario} (round {rnd})"
     p, lim = t.get("pecdesk"), t.get("limit")
     if p is None:
         continue
