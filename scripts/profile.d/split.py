@@ -53,10 +53,18 @@ def inclusive(fn_pattern, file_pattern=""):
     return best
 
 
-token = inclusive(r"pecdesk_companion::auth::keys::KeyRing::verify$")
-principal = inclusive(r"Principal as axum_core::extract::FromRequestParts<.*>>::from_request_parts")
-grants = inclusive(r"pecdesk_companion::domain::access::Grants::load")
-handler = inclusive(r"pecdesk_companion::http::activities::list_activities::\{\{closure\}\}$")
+# Loose patterns (module paths move between versions); a part that matches nothing is
+# reported, so a renamed function is noticed rather than silently counted as "the rest".
+PATTERNS = {
+    "token": r"pecdesk_companion::.*KeyRing::verify$",
+    "principal": r"Principal as axum_core::extract::FromRequestParts<.*>>::from_request_parts",
+    "grants": r"pecdesk_companion::.*Grants::load",
+    "handler": r"pecdesk_companion::.*list_activities::\{\{closure\}\}$",
+}
+token, principal, grants, handler = (inclusive(PATTERNS[k]) for k in ("token", "principal", "grants", "handler"))
+for k, v in (("token", token), ("principal", principal), ("grants", grants), ("handler", handler)):
+    if v == 0:
+        print(f"note: no instructions under /{PATTERNS[k]}/ ({k}): not called, or renamed", file=sys.stderr)
 serialise = inclusive(r"<axum::json::Json<T> as axum_core::response::into_response::IntoResponse>::into_response$")
 worker = inclusive(r"__rust_begin_short_backtrace$", r"sqlx-sqlite")
 
