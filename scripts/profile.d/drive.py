@@ -11,6 +11,7 @@ import http.client, json, shlex, subprocess, sys
 from urllib.parse import urlsplit
 
 base, email, warmup, n, on, off = sys.argv[1:7]
+full = len(sys.argv) > 7 and sys.argv[7] == "full"
 u = urlsplit(base)
 conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
 conn.request("POST", "/api/v1/auth/dev-login", json.dumps({"email": email}),
@@ -26,7 +27,7 @@ def ask(count):
         conn.request("GET", PATH, headers=HEADERS)
         r = conn.getresponse()
         body = r.read()
-        if r.status != 200 or json.loads(body)["items"]:
+        if r.status != 200 or bool(json.loads(body)["items"]) != full:
             sys.exit(f"unexpected answer {r.status}: {body[:200]!r}")
 
 
