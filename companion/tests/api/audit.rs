@@ -356,22 +356,7 @@ impl OldDb {
 impl Drop for OldDb {
     fn drop(&mut self) {
         if let Some((server, name)) = self.pg.take() {
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(admin) = sqlx::PgPool::connect(&server).await {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&admin)
-                                .await;
-                        admin.close().await;
-                    }
-                });
-            })
-            .join();
+            crate::helpers::drop_pg_database(server, name);
         }
     }
 }

@@ -206,25 +206,29 @@ impl Drop for TestApp {
             s.abort();
         }
         if let Some((server, name)) = self.pg.take() {
-            // Async work in Drop: a short-lived runtime on its own thread.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(async {
-                    if let Ok(admin) = sqlx::PgPool::connect(&server).await {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&admin)
-                                .await;
-                        admin.close().await;
-                    }
-                });
-            })
-            .join();
+            drop_pg_database(server, name);
         }
     }
+}
+
+/// Drops a test database from `Drop` (async work there: a short-lived runtime on its own
+/// thread).
+pub fn drop_pg_database(server: String, name: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            if let Ok(admin) = sqlx::PgPool::connect(&server).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
+            }
+        });
+    })
+    .join();
 }
 
 /// An HTTP answer: status and JSON body (Null when not JSON).
