@@ -334,21 +334,13 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
             require(!a.status.is_closed(), Denied::Closed)
         }
         Op::Move { activity: a, to } => {
-            read_activity(who, a)?;
-            require(
-                a.may_work(who) || a.may_manage(who),
-                Denied::WorkAccessRequired,
-            )?;
+            flow_gate(who, a)?;
             activity::transition(a.status, to, &a.context(who))
                 .map(|_| ())
                 .map_err(Denied::Flow)
         }
         Op::Send(a) => {
-            read_activity(who, a)?;
-            require(
-                a.may_work(who) || a.may_manage(who),
-                Denied::WorkAccessRequired,
-            )?;
+            flow_gate(who, a)?;
             activity::send(a.status, &a.context(who))
                 .map(|_| ())
                 .map_err(Denied::Flow)
@@ -368,27 +360,24 @@ fn read_activity(who: &Person, a: &ActivityFacts) -> Result<(), Denied> {
     require(a.may_read(who), Denied::NotVisible)
 }
 
-/// Every flow action `who` may take on the activity now: the moves and the send that
-/// [`authorize`] would allow, in the order of [`Status::ALL`], then `send`.
+/// What every move and send needs before the state machine is asked: the activity is
+/// visible, and the person may work on it or manage it.
+fn flow_gate(who: &Person, a: &ActivityFacts) -> Result<(), Denied> {
+    read_activity(who, a)?;
+    require(
+        a.may_work(who) || a.may_manage(who),
+        Denied::WorkAccessRequired,
+    )
+}
+
+/// Every flow action `who` may take on the activity now: exactly the moves and the send
+/// that [`authorize`] would allow (the same gate, then the state machine's own list), in
+/// the order of [`Status::ALL`], then `send`.
 pub fn allowed_actions(who: &Person, a: &ActivityFacts) -> Vec<Action> {
-    let mut out: Vec<Action> = Status::ALL
-        .into_iter()
-        .filter(|to| {
-            authorize(
-                who,
-                Operation::Move {
-                    activity: a,
-                    to: *to,
-                },
-            )
-            .is_ok()
-        })
-        .map(Action::Transition)
-        .collect();
-    if authorize(who, Operation::Send(a)).is_ok() {
-        out.push(Action::Send);
+    match flow_gate(who, a) {
+        Ok(()) => activity::allowed_actions(a.status, &a.context(who)),
+        Err(_) => Vec::new(),
     }
-    out
 }
 
 /// The wire name of an action: the target status (`in_progress`, ...) or `send`.
