@@ -36,6 +36,9 @@ pub struct Settings {
     /// e.g. AgID's list). Without it every signature that verifies is reported `untrusted`.
     #[serde(default)]
     pub ca_bundle: Option<PathBuf>,
+    /// Limits of the HTTP server: timeouts, connection cap, import memory (`[http]`).
+    #[serde(default)]
+    pub http: crate::server::HttpLimits,
 }
 
 /// The defaults, serialisable so figment can layer over them.
@@ -118,6 +121,7 @@ impl Settings {
             max_connections: d.max_connections,
             log_format: d.log_format,
             ca_bundle: None,
+            http: crate::server::HttpLimits::default(),
         }
     }
 
@@ -171,6 +175,19 @@ log_format = "text"
 # corretta risulta "non attendibile" / PEM bundle of the PEC providers' CAs for the signature
 # check; without it a signature that verifies is reported "untrusted"
 # ca_bundle = "/etc/pecdesk/pec-ca.pem"
+
+# Limiti del server HTTP / HTTP server limits
+[http]
+# Secondi per ricevere l'intestazione di una richiesta (e massima inattività di una
+# connessione) / seconds to receive a request head (and longest idle keep-alive)
+header_read_timeout_secs = 15
+# Secondi per leggere il corpo e rispondere (poi 408) / seconds to read the body and answer
+request_timeout_secs = 120
+# Connessioni servite insieme / connections served at once
+max_connections = 1024
+# Byte di messaggi in importazione contemporanea (gli altri attendono) / bytes of messages
+# being imported at once (more wait)
+import_memory_budget = 33554432
 "#;
 
 #[cfg(test)]

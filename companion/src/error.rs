@@ -34,6 +34,9 @@ pub enum Error {
     /// Body too large (413).
     #[error("richiesta troppo grande / request body too large")]
     TooLarge,
+    /// The request (body included) was not answered in time (408).
+    #[error("richiesta troppo lenta, riprova / the request took too long, try again")]
+    RequestTimeout,
     /// Malformed request (400).
     #[error("{0}")]
     BadRequest(String),
@@ -68,6 +71,7 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Database(sqlx::Error::RowNotFound) => StatusCode::NOT_FOUND,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,6 +88,7 @@ impl Error {
             Self::Conflict(_) => "conflict",
             Self::Invalid(_) => "invalid",
             Self::TooLarge => "too_large",
+            Self::RequestTimeout => "request_timeout",
             Self::BadRequest(_) => "bad_request",
             Self::Database(_) | Self::Internal(_) => "internal",
         }

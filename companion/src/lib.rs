@@ -17,12 +17,12 @@ pub mod extract;
 pub mod http;
 pub mod inspect;
 pub mod metrics;
+pub mod server;
 pub mod state;
 pub mod store;
 pub mod trust;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -40,6 +40,10 @@ pub fn build_app(state: AppState) -> Router {
     http::router(state.settings().import_body_limit)
         .fallback(|| async { error::Error::NotFound })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            std::time::Duration::from_secs(state.settings().http.request_timeout_secs.max(1)),
+            server::timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -59,13 +63,9 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limits = state.settings().http;
     let app = build_app(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    server::run(listener, app, &limits, shutdown).await
 }
 
 /// Start-up of `pecdesk serve`: open the store (migrations), seed the demo when asked,

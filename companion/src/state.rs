@@ -6,6 +6,7 @@ use pecdesk_core::signature::TrustAnchors;
 
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
+use crate::http::import_body::ImportBudget;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -22,6 +23,7 @@ struct Inner {
     tokens: TokenKeys,
     metrics: Metrics,
     trust: Arc<TrustAnchors>,
+    import_budget: ImportBudget,
 }
 
 impl AppState {
@@ -29,8 +31,13 @@ impl AppState {
     pub async fn new(settings: Settings, store: Store) -> anyhow::Result<Self> {
         let tokens = TokenKeys::load_or_create(&store, &settings).await?;
         let trust = crate::trust::load(&settings)?;
+        let import_budget = ImportBudget::new(
+            settings.http.import_memory_budget,
+            settings.import_body_limit,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
+                import_budget,
                 settings,
                 store,
                 tokens,
@@ -58,6 +65,11 @@ impl AppState {
     /// Anchors of the signature check of imported messages.
     pub fn trust(&self) -> &Arc<TrustAnchors> {
         &self.inner.trust
+    }
+
+    /// Bytes of message imports allowed in memory at once.
+    pub fn import_budget(&self) -> &ImportBudget {
+        &self.inner.import_budget
     }
 
     /// Request counters for `/metrics`.

@@ -13,7 +13,8 @@ use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::domain::messages::{self, Change, MessageFilter, MessageResponse};
 use crate::error::{Error, ErrorEnvelope, Result};
-use crate::extract::{Body, Json, Query};
+use crate::extract::{Json, Query};
+use crate::http::import_body::ImportBody;
 use crate::state::AppState;
 use crate::store::query::Page;
 use crate::store::{grants, users};
@@ -91,7 +92,7 @@ pub async fn import_message(
     State(state): State<AppState>,
     who: Principal,
     Query(q): Query<ImportQuery>,
-    Body(bytes): Body,
+    body: ImportBody,
 ) -> Result<Response> {
     // Another organisation's mailbox answers as a missing one; then the core decides.
     if !users::mailbox_in_org(state.store(), &who.org_id, &q.mailbox).await? {
@@ -104,6 +105,7 @@ pub async fn import_message(
             mailbox_id: &q.mailbox,
         },
     )?;
+    let ImportBody { bytes, permit } = body;
     if bytes.is_empty() {
         return Err(Error::invalid("messaggio vuoto / empty message"));
     }
@@ -112,10 +114,12 @@ pub async fn import_message(
         Some(&who.user_id),
         &who.org_id,
         &q.mailbox,
-        bytes.to_vec(),
+        bytes,
         state.trust(),
     )
     .await?;
+    // The import's memory is free again: the next one may start.
+    drop(permit);
     let status = if imported.created {
         StatusCode::CREATED
     } else {

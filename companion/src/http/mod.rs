@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod audit;
 pub mod health;
+pub mod import_body;
 pub mod me;
 pub mod messages;
 pub mod openapi;

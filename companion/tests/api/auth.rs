@@ -36,7 +36,7 @@ async fn dev_login_is_forbidden_without_demo_or_dev_mode(engine: Engine) {
         engine,
         Opts {
             demo: false,
-            listen_any: false,
+            ..Opts::default()
         },
     )
     .await;
@@ -69,8 +69,8 @@ async fn dev_login_is_forbidden_from_a_non_loopback_address(engine: Engine) {
     let app = spawn_app_with(
         engine,
         Opts {
-            demo: true,
             listen_any: true,
+            ..Opts::default()
         },
     )
     .await;

@@ -93,6 +93,8 @@ pub struct TestApp {
 pub struct Opts {
     pub demo: bool,
     pub listen_any: bool,
+    /// HTTP server limits (timeouts, connection cap, import budget); defaults otherwise.
+    pub http: Option<pecdesk_companion::server::HttpLimits>,
 }
 
 impl Default for Opts {
@@ -100,6 +102,7 @@ impl Default for Opts {
         Self {
             demo: true,
             listen_any: false,
+            http: None,
         }
     }
 }
@@ -150,6 +153,9 @@ pub async fn spawn_app_with(engine: Engine, opts: Opts) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::for_data_dir(dir.path());
     settings.demo = opts.demo;
+    if let Some(http) = opts.http {
+        settings.http = http;
+    }
     let mut pg = None;
     if engine == Engine::Postgres {
         let server = pg_server();

@@ -14,5 +14,6 @@ mod messages;
 mod migrations;
 mod ops;
 mod pec_summary;
+mod slow_clients;
 mod sso;
 mod visibility;

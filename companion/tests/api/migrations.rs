@@ -48,7 +48,7 @@ async fn migrated_schema(engine: Engine) -> Schema {
         engine,
         Opts {
             demo: false,
-            listen_any: false,
+            ..Opts::default()
         },
     )
     .await;
