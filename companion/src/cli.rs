@@ -52,6 +52,21 @@ pub enum AuditCommand {
     /// prima voce alterata / Verify the hash chains (one per organisation, one for the
     /// system) and name the first broken entry (exit 1 when any is broken).
     Verify(VerifyArgs),
+    /// Firma la testa di ogni catena e la accoda a un file fuori dal database (o alle
+    /// destinazioni configurate) / Sign every chain's head and append it to a file outside
+    /// the database (or the configured destinations).
+    Checkpoint(CheckpointArgs),
+}
+
+/// Arguments of `pecdesk audit checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// File a cui accodare i punti di controllo / file to append the checkpoints to
+    /// (default: `audit.checkpoint_path` of the settings).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// Arguments of `pecdesk audit verify`.
@@ -60,6 +75,11 @@ pub struct VerifyArgs {
     /// Solo la catena di questa organizzazione / only this organisation's chain (its id).
     #[arg(long, value_name = "ORG_ID")]
     pub org: Option<String>,
+    /// Controlla anche che le catene arrivino ancora ai punti di controllo di questo file
+    /// (troncamento, riavvolgimento) / also check the chains still reach the checkpoints in
+    /// this file (truncation, rewinding).
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -144,6 +164,12 @@ pub fn main() -> ExitCode {
             Ok(false) => ExitCode::FAILURE,
             Err(e) => fail(&e),
         },
+        Command::Audit {
+            command: AuditCommand::Checkpoint(args),
+        } => match audit_checkpoint(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
         Command::Serve(args) => {
             let settings = match args.db.settings(args.listen.clone(), args.demo) {
                 Ok(s) => s,
@@ -195,7 +221,61 @@ fn audit_verify(args: &VerifyArgs) -> anyhow::Result<bool> {
         if keys.is_empty() {
             println!("nessuna voce / no entries");
         }
+        if let Some(path) = &args.checkpoint {
+            let signer = crate::checkpoint::Signer::from_master(
+                &crate::auth::tokens::master_key(&settings)?,
+            );
+            let latest = crate::checkpoint::read_latest(path)?;
+            if latest.is_empty() {
+                anyhow::bail!(
+                    "{}: nessun punto di controllo / no checkpoint in the file",
+                    path.display()
+                );
+            }
+            for (key, cp) in &latest {
+                if args.org.as_ref().is_some_and(|o| o != key) {
+                    continue;
+                }
+                let verdict = crate::checkpoint::check(&store, &signer, cp).await?;
+                if verdict != crate::checkpoint::Against::Holds {
+                    all_ok = false;
+                }
+                println!("{}: {}", Chain::from_key(key), verdict.message(cp));
+            }
+        }
         store.close().await;
         Ok(all_ok)
+    })
+}
+
+/// `pecdesk audit checkpoint [--out FILE]`: signs every chain's head and writes it out.
+fn audit_checkpoint(args: &CheckpointArgs) -> anyhow::Result<()> {
+    let settings = args.db.settings(None, false)?;
+    let mut dest = settings.audit.clone();
+    if let Some(out) = &args.out {
+        dest.checkpoint_path = Some(out.clone());
+        dest.checkpoint_webhook = None;
+    }
+    anyhow::ensure!(
+        dest.enabled(),
+        "indica --out FILE o imposta audit.checkpoint_path / give --out FILE or set audit.checkpoint_path"
+    );
+    let signer =
+        crate::checkpoint::Signer::from_master(&crate::auth::tokens::master_key(&settings)?);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let store = crate::store::Store::connect(&settings).await?;
+        let cps = crate::checkpoint::write(&store, &signer, &dest).await?;
+        for cp in &cps {
+            println!(
+                "{}: voce {} / entry {} {}",
+                crate::store::audit::Chain::from_key(&cp.chain),
+                cp.seq,
+                cp.seq,
+                cp.hash
+            );
+        }
+        store.close().await;
+        Ok(())
     })
 }

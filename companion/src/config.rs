@@ -39,6 +39,9 @@ pub struct Settings {
     /// Limits of the HTTP server: timeouts, connection cap, import memory (`[http]`).
     #[serde(default)]
     pub http: crate::server::HttpLimits,
+    /// Checkpoints of the audit chains outside the database (`[audit]`).
+    #[serde(default)]
+    pub audit: crate::checkpoint::CheckpointSettings,
 }
 
 /// The defaults, serialisable so figment can layer over them.
@@ -122,6 +125,7 @@ impl Settings {
             log_format: d.log_format,
             ca_bundle: None,
             http: crate::server::HttpLimits::default(),
+            audit: crate::checkpoint::CheckpointSettings::default(),
         }
     }
 
@@ -188,6 +192,13 @@ max_connections = 1024
 # Byte di messaggi in importazione contemporanea (gli altri attendono) / bytes of messages
 # being imported at once (more wait)
 import_memory_budget = 33554432
+
+# Punti di controllo del registro di audit fuori dal database / audit checkpoints outside
+# the database (see docs/audit.md)
+[audit]
+# checkpoint_path = "/var/lib/pecdesk-checkpoints/audit.jsonl"
+# checkpoint_webhook = "https://archivio.example/ingest"
+# checkpoint_interval_secs = 3600
 "#;
 
 #[cfg(test)]

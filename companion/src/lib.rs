@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -77,6 +78,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if settings.demo && demo::seed(&store, state.trust()).await? {
         tracing::info!("demo data seeded");
     }
+    checkpoint::spawn_schedule(
+        store.clone(),
+        checkpoint::Signer::from_master(state.tokens().master()),
+        settings.audit.clone(),
+    );
     let listener = TcpListener::bind(settings.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "pecdesk companion listening");
     serve(state, listener, shutdown_signal()).await?;

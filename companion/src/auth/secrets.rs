@@ -64,6 +64,18 @@ impl MasterKey {
         Aes256Gcm::new(&Key::<Aes256Gcm>::from(self.0))
     }
 
+    /// A 32-byte key for another purpose, derived from this one and `context` (SHA-256 of
+    /// the context, a zero byte and the key): the same master key always gives the same
+    /// derived key, and a derived key reveals nothing of the master key.
+    pub fn derive(&self, context: &str) -> [u8; 32] {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(context.as_bytes());
+        h.update([0u8]);
+        h.update(self.0);
+        h.finalize().into()
+    }
+
     /// A fresh random key (OS randomness).
     pub fn generate() -> Self {
         Self(Aes256Gcm::generate_key(OsRng).into())

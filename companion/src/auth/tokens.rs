@@ -78,14 +78,19 @@ impl std::fmt::Debug for TokenKeys {
     }
 }
 
+/// The master key: `PECDESK_MASTER_KEY` (base64), else `data_dir/master.key` (created once).
+pub fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    Ok(match std::env::var(MASTER_KEY_ENV) {
+        Ok(b64) if !b64.trim().is_empty() => MasterKey::from_base64(&b64)?,
+        _ => MasterKey::load_or_create(&settings.data_dir)?,
+    })
+}
+
 impl TokenKeys {
     /// Loads the master key (`PECDESK_MASTER_KEY`, else `data_dir/master.key`, created once)
     /// and the signing keys (creating or rotating the current one when due).
     pub async fn load_or_create(store: &Store, settings: &Settings) -> anyhow::Result<Self> {
-        let master = match std::env::var(MASTER_KEY_ENV) {
-            Ok(b64) if !b64.trim().is_empty() => MasterKey::from_base64(&b64)?,
-            _ => MasterKey::load_or_create(&settings.data_dir)?,
-        };
+        let master = master_key(settings)?;
         let keys =
             auth_store::load_signing_keys(store, &master, millis(KEY_ROTATION), millis(KEY_GRACE))
                 .await?;

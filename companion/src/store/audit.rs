@@ -401,6 +401,26 @@ async fn fetch_head(src: &mut Src<'_>, chain: &str) -> sqlx::Result<Option<(i64,
     }
 }
 
+/// Every chain's head (key, sequence, hash), for checkpoints.
+pub async fn heads(store: &Store) -> sqlx::Result<Vec<(String, i64, String)>> {
+    with_pool!(store, |p| {
+        sqlx::query_as("SELECT chain, seq, hash FROM audit_heads ORDER BY chain")
+            .fetch_all(p)
+            .await
+    })
+}
+
+/// The stored hash of entry `seq` of `chain`, if the entry exists.
+pub async fn hash_at(store: &Store, chain: &str, seq: i64) -> sqlx::Result<Option<String>> {
+    with_pool!(store, |p| {
+        sqlx::query_scalar("SELECT hash FROM audit_log WHERE chain = $1 AND seq = $2")
+            .bind(chain)
+            .bind(seq)
+            .fetch_optional(p)
+            .await
+    })
+}
+
 /// Result of [`verify`].
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Verification {

@@ -24,6 +24,7 @@ both_engines!(
     the_old_global_chain_is_rebuilt_per_organisation_and_verified,
     a_broken_old_chain_is_refused_and_nothing_is_rewritten,
     a_long_old_chain_is_rebuilt_in_batches,
+    a_checkpoint_outside_the_database_catches_truncation_and_rewinding,
 );
 
 async fn some_changes(app: &TestApp) -> String {
@@ -699,4 +700,106 @@ async fn a_long_old_chain_is_rebuilt_in_batches(engine: Engine) {
         .expect("verify a");
     assert_eq!(va.entries, n / 3);
     store.close().await;
+}
+
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pecdesk"))
+        .args(args)
+        .args(app.db_args())
+        .output()
+        .expect("run pecdesk");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Cuts the last `n` entries of `chain` and rewinds its head to the entry before: the
+/// attack a chain without an outside anchor cannot see.
+async fn cut_tail(store: &Store, chain: &str, n: i64) {
+    let (seq,): (i64,) = with_pool!(store, |p| sqlx::query_as(
+        "SELECT seq FROM audit_heads WHERE chain = $1"
+    )
+    .bind(chain)
+    .fetch_one(p)
+    .await)
+    .expect("head");
+    let keep = seq - n;
+    let (hash,): (String,) = with_pool!(store, |p| sqlx::query_as(
+        "SELECT hash FROM audit_log WHERE chain = $1 AND seq = $2"
+    )
+    .bind(chain)
+    .bind(keep)
+    .fetch_one(p)
+    .await)
+    .expect("kept entry");
+    with_pool!(store, |p| sqlx::query(
+        "DELETE FROM audit_log WHERE chain = $1 AND seq > $2"
+    )
+    .bind(chain)
+    .bind(keep)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("delete tail");
+    with_pool!(store, |p| sqlx::query(
+        "UPDATE audit_heads SET seq = $1, hash = $2 WHERE chain = $3"
+    )
+    .bind(keep)
+    .bind(&hash)
+    .bind(chain)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("rewind head");
+}
+
+async fn a_checkpoint_outside_the_database_catches_truncation_and_rewinding(engine: Engine) {
+    let app = spawn_app(engine).await;
+    some_changes(&app).await;
+    let org = org_of(&app, "admin@demo.test").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("checkpoints.jsonl");
+    let file = file.to_str().expect("utf-8 path");
+
+    let (ok, out) = cli(&app, &["audit", "checkpoint", "--out", file]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&app, &["audit", "verify", "--checkpoint", file]);
+    assert!(ok, "{out}");
+    assert!(out.contains("matches the checkpoint"), "{out}");
+
+    // Truncate and rewind: the chain alone still verifies, the checkpoint does not.
+    cut_tail(&app.store, &org, 2).await;
+    let (ok, out) = cli_verify(&app);
+    assert!(ok, "without an anchor the cut is invisible: {out}");
+    let (ok, out) = cli(&app, &["audit", "verify", "--checkpoint", file]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("log TRUNCATED"), "{out}");
+
+    // New entries written over the cut reach the checkpointed sequence with other hashes.
+    let resp = app.login("responsabile@demo.test").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    let m = app
+        .import_fresh(&resp, &protocollo, "audit-after-cut")
+        .await;
+    app.create_activity(
+        &resp,
+        json!({"mailbox_id": protocollo, "title": "Dopo il taglio", "message_ids": [m]}),
+    )
+    .await;
+    let (ok, out) = cli(&app, &["audit", "verify", "--checkpoint", file]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("log REWRITTEN"), "{out}");
+
+    // A checkpoint edited by hand no longer carries a valid signature.
+    let text = std::fs::read_to_string(file).expect("read");
+    let forged = text.replace("\"seq\":", "\"seq\":1");
+    std::fs::write(file, forged).expect("write");
+    let (ok, out) = cli(&app, &["audit", "verify", "--checkpoint", file]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("signature does not verify"), "{out}");
 }

@@ -365,7 +365,13 @@ impl TestApp {
     /// Arguments locating this app's database for the `pecdesk` CLI.
     pub fn db_args(&self) -> Vec<String> {
         match &self.pg {
-            Some((server, name)) => vec!["--database-url".into(), with_db(server, name)],
+            // The data dir too: it holds the master key (checkpoint signatures).
+            Some((server, name)) => vec![
+                "--database-url".into(),
+                with_db(server, name),
+                "--data-dir".into(),
+                self._dir.path().to_string_lossy().into_owned(),
+            ],
             None => vec![
                 "--data-dir".into(),
                 self._dir.path().to_string_lossy().into_owned(),
