@@ -127,10 +127,7 @@ impl Settings {
     pub fn database_label(&self) -> String {
         match self.postgres_url() {
             Some(url) => format!("PostgreSQL {}", redact_url(url)),
-            None => format!(
-                "SQLite {}",
-                self.data_dir.join("pecdesk.sqlite3").display()
-            ),
+            None => format!("SQLite {}", self.data_dir.join("pecdesk.sqlite3").display()),
         }
     }
 
@@ -258,6 +255,9 @@ mod tests {
         };
         let e = Settings::load(None, &o).expect_err("refused");
         let msg = format!("{e:#}");
-        assert!(msg.contains("postgres://") && msg.contains("mysql://u:***@h/db"), "{msg}");
+        assert!(
+            msg.contains("postgres://") && msg.contains("mysql://u:***@h/db"),
+            "{msg}"
+        );
     }
 }

@@ -114,7 +114,12 @@ mod tests {
         assert!(text("title", &"è".repeat(TITLE), TITLE).is_ok());
         let e = text("title", &"è".repeat(TITLE + 1), TITLE).unwrap_err();
         assert!(e.to_string().contains("`title`") && e.to_string().contains("300"));
-        assert!(text("q", "a\0b", QUERY).unwrap_err().to_string().contains("NUL"));
+        assert!(
+            text("q", "a\0b", QUERY)
+                .unwrap_err()
+                .to_string()
+                .contains("NUL")
+        );
     }
 
     #[test]

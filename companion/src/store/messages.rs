@@ -208,7 +208,10 @@ fn nul_free_json(s: &str) -> Cow<'_, str> {
         }
     }
     // Only ASCII was replaced at ASCII positions: still UTF-8.
-    Cow::Owned(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
 }
 
 /// Inserts a new message in state `new`, its text made NUL-free ([`nul_free`]).

@@ -198,7 +198,12 @@ async fn nul_in_a_query_string_or_a_path_is_a_422_not_a_500(engine: Engine) {
         "/api/v1/messages/%00/raw",
     ] {
         let a = app.get(&resp, path).await;
-        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {:?}", a.body);
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {:?}",
+            a.body
+        );
         assert_envelope(&a, "invalid");
     }
     // Invalid UTF-8 in a query value is refused too, not silently replaced.
@@ -290,7 +295,10 @@ async fn every_text_field_has_a_maximum_length(engine: Engine) {
     };
     for (body, field) in [
         (with("title", json!("t".repeat(301))), "title"),
-        (with("description", json!("d".repeat(20_001))), "description"),
+        (
+            with("description", json!("d".repeat(20_001))),
+            "description",
+        ),
         (with("category", json!("c".repeat(101))), "category"),
         (with("tags", json!(["ok", "t".repeat(51)])), "tags[1]"),
         (with("tags", json!(vec!["t"; 51])), "tags"),
@@ -301,7 +309,11 @@ async fn every_text_field_has_a_maximum_length(engine: Engine) {
     }
     // Characters, not bytes: 300 accented letters are a valid title.
     let accented = app
-        .post(&resp, "/api/v1/activities", with("title", json!("è".repeat(300))))
+        .post(
+            &resp,
+            "/api/v1/activities",
+            with("title", json!("è".repeat(300))),
+        )
         .await;
     assert_eq!(accented.status, StatusCode::CREATED, "{:?}", accented.body);
 

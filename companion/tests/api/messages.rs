@@ -307,7 +307,10 @@ fn hostile() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
         Just(b"\xff\xfe".to_vec()),
         Just(b"\xc0\x80".to_vec()),
         Just(b"caff\xe8".to_vec()),
-        prop::collection::vec(any::<u8>().prop_filter("one header line", |b| *b != b'\r' && *b != b'\n'), 1..12),
+        prop::collection::vec(
+            any::<u8>().prop_filter("one header line", |b| *b != b'\r' && *b != b'\n'),
+            1..12
+        ),
     ]
 }
 
@@ -317,13 +320,17 @@ fn hostile_eml(tag: &str, subject: &[u8], message_id: &[u8], from: &[u8], body: 
     let mut m = Vec::new();
     m.extend_from_slice(b"From: \"");
     m.extend_from_slice(from);
-    m.extend_from_slice(b"\" <mittente@esempio.test>\r\nTo: <protocollo@pec.demo.test>\r\nSubject: ");
+    m.extend_from_slice(
+        b"\" <mittente@esempio.test>\r\nTo: <protocollo@pec.demo.test>\r\nSubject: ",
+    );
     m.extend_from_slice(format!("{tag} ").as_bytes());
     m.extend_from_slice(subject);
     m.extend_from_slice(b"\r\nDate: Mon, 02 Nov 2026 10:00:00 +0100\r\nMessage-ID: <");
     m.extend_from_slice(tag.as_bytes());
     m.extend_from_slice(message_id);
-    m.extend_from_slice(b"@esempio.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n");
+    m.extend_from_slice(
+        b"@esempio.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n",
+    );
     m.extend_from_slice(body);
     m.extend_from_slice(b"\r\n");
     m
@@ -373,7 +380,11 @@ async fn hostile_text_in_a_message_imports_byte_exact_with_nul_free_text(engine:
                     .send()
                     .await
                     .expect("raw");
-                assert_eq!(back.bytes().await.expect("bytes").to_vec(), raw, "byte-exact");
+                assert_eq!(
+                    back.bytes().await.expect("bytes").to_vec(),
+                    raw,
+                    "byte-exact"
+                );
                 let detail = app.get(&resp, &format!("/api/v1/messages/{id}")).await;
                 assert_eq!(detail.status, StatusCode::OK, "{:?}", detail.body);
                 assert_eq!(detail.body["subject"], imported.body["subject"]);

@@ -112,7 +112,10 @@ fn hostile() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\xff\xfe".to_vec()),
         Just(b"\xc0\x80".to_vec()),
         Just(b"caff\xe8".to_vec()),
-        prop::collection::vec(any::<u8>().prop_filter("one header line", |b| *b != b'\r' && *b != b'\n'), 1..12),
+        prop::collection::vec(
+            any::<u8>().prop_filter("one header line", |b| *b != b'\r' && *b != b'\n'),
+            1..12
+        ),
     ]
 }
 

@@ -6,8 +6,8 @@ use pecdesk_core::authz::{MessageFacts, Operation, Person};
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    ActivityResponse, Loaded, check_due, check_people, check_texts, check_title, detail_view,
-    load, stale,
+    ActivityResponse, Loaded, check_due, check_people, check_texts, check_title, detail_view, load,
+    stale,
 };
 use crate::auth::Principal;
 use crate::authz::authorize;
@@ -88,9 +88,15 @@ async fn changes(
         req.tags.as_deref(),
     )?;
     crate::limits::ids(&[
-        ("assignee_id", req.assignee_id.as_ref().and_then(Option::as_ref)),
+        (
+            "assignee_id",
+            req.assignee_id.as_ref().and_then(Option::as_ref),
+        ),
         ("team_id", req.team_id.as_ref().and_then(Option::as_ref)),
-        ("approver_id", req.approver_id.as_ref().and_then(Option::as_ref)),
+        (
+            "approver_id",
+            req.approver_id.as_ref().and_then(Option::as_ref),
+        ),
     ])?;
     let due_at = match &req.due_at {
         Some(d) => Some(check_due(d.as_deref())?),
