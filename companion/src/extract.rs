@@ -257,9 +257,14 @@ fn query_rejection(r: QueryRejection) -> Error {
     let detail = text
         .strip_prefix("Failed to deserialize query string: ")
         .unwrap_or(&text);
-    Error::invalid(format!(
-        "parametri non validi / invalid query parameters: {detail}"
-    ))
+    match detail.split_once(": ") {
+        Some((name, why)) if !name.contains(' ') => Error::invalid(format!(
+            "parametro `{name}` non valido / invalid parameter `{name}`: {why}"
+        )),
+        _ => Error::invalid(format!(
+            "parametri non validi / invalid query parameters: {detail}"
+        )),
+    }
 }
 
 /// Middleware: a path or query string with a NUL (`%00`) or invalid UTF-8 is answered 422

@@ -209,6 +209,9 @@ async fn nul_in_a_query_string_or_a_path_is_a_422_not_a_500(engine: Engine) {
     // Invalid UTF-8 in a query value is refused too, not silently replaced.
     let a = app.get(&resp, "/api/v1/messages?q=%FF%FE").await;
     assert_names(&a, "q");
+    // A bad value of a known parameter is named too.
+    let a = app.get(&resp, "/api/v1/messages?limit=abc").await;
+    assert_names(&a, "limit");
     // Ordinary search still works.
     let ok = app.get(&resp, "/api/v1/messages?q=edilizia").await;
     assert_eq!(ok.status, StatusCode::OK);
