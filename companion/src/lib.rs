@@ -87,7 +87,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(engine = ?store.engine(), "database ready");
-    let state = AppState::new(settings.clone(), store.clone()).await?;
+    // Keys (`<data_dir>/master.key` unless set) and the CA bundle.
+    let state = AppState::new(settings.clone(), store.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "chiavi o certificati non caricati (cartella dei dati {d}) / cannot load keys or \
+                 certificates (data directory {d})",
+                d = settings.data_dir.display()
+            )
+        })?;
     if settings.demo && demo::seed(&store, state.trust()).await? {
         tracing::info!("demo data seeded");
     }

@@ -395,3 +395,20 @@ fn serve_names_the_postgresql_server_it_cannot_reach_without_its_password() {
     );
     assert!(!err.contains("segreto"), "the password stays hidden: {err}");
 }
+
+#[test]
+fn serve_names_the_data_directory_when_its_master_key_cannot_be_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("dati");
+    // A directory where the key file should be: unreadable as a key.
+    std::fs::create_dir_all(data.join("master.key")).expect("mkdir");
+    let data_arg = data.display().to_string();
+    let child = spawn_serve(
+        &["--listen", "127.0.0.1:0", "--data-dir", &data_arg],
+        dir.path(),
+    );
+    let out = exits_within(child, 60).expect("exits: the master key is unreadable");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&data_arg), "names {data_arg}: {err}");
+}
