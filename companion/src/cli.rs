@@ -123,10 +123,16 @@ impl DbArgs {
     }
 }
 
+/// Logs go to standard output; colours only when it is a terminal (and `NO_COLOR` is not
+/// set), so files and journald get plain text.
 fn init_logs(format: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("PECDESK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
     let _ = if format == "json" {
         builder.json().try_init()
     } else {

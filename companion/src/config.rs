@@ -106,7 +106,35 @@ impl Settings {
         fig = fig
             .merge(Env::prefixed("PECDESK_").split("__").ignore(&["test_pg"]))
             .merge(Serialized::defaults(overrides));
-        Ok(fig.extract()?)
+        let mut settings: Self = fig.extract()?;
+        if settings
+            .database_url
+            .as_ref()
+            .is_some_and(|u| u.expose_secret().trim().is_empty())
+        {
+            settings.database_url = None;
+        }
+        if let Some(url) = &settings.database_url
+            && settings.postgres_url().is_none()
+        {
+            // Said, not ignored: a mistyped URL used to fall back to SQLite silently.
+            anyhow::bail!(
+                "database_url non valido: deve iniziare con postgres:// (ricevuto {}) / invalid \
+                 database_url: it must start with postgres:// (got {})",
+                redact_url(url.expose_secret()),
+                redact_url(url.expose_secret())
+            );
+        }
+        Ok(settings)
+    }
+
+    /// Which database start-up errors name: the SQLite file, or the PostgreSQL URL with
+    /// its password hidden.
+    pub fn database_label(&self) -> String {
+        match self.postgres_url() {
+            Some(url) => format!("PostgreSQL {}", redact_url(url)),
+            None => format!("SQLite {}", self.data_dir.join("pecdesk.sqlite3").display()),
+        }
     }
 
     /// Settings for tests and embedding: defaults with the given data dir.
@@ -140,6 +168,27 @@ impl Settings {
             .as_ref()
             .map(|s| s.expose_secret())
             .filter(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+    }
+}
+
+/// `url` with the password of its `user:password@` part replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].find(':') {
+            Some(colon) => format!(
+                "{}{}:***{}",
+                &url[..scheme_end],
+                &rest[..colon],
+                &rest[at..]
+            ),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -222,5 +271,21 @@ mod tests {
         s.database_url = Some(SecretString::from("postgres://u:hunter2@h/db"));
         assert!(!format!("{s:?}").contains("hunter2"));
         assert_eq!(s.postgres_url(), Some("postgres://u:hunter2@h/db"));
+        assert!(!s.database_label().contains("hunter2"));
+        assert!(s.database_label().contains("postgres://u:***@h/db"));
+    }
+
+    #[test]
+    fn a_database_url_that_is_not_postgres_is_refused_not_ignored() {
+        let o = Overrides {
+            database_url: Some("mysql://u:pw@h/db".into()),
+            ..Overrides::default()
+        };
+        let e = Settings::load(None, &o).expect_err("refused");
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("postgres://") && msg.contains("mysql://u:***@h/db"),
+            "{msg}"
+        );
     }
 }

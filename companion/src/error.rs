@@ -25,6 +25,9 @@ pub enum Error {
     /// organisations' objects answer the same way, so their ids leak nothing.
     #[error("non trovato / not found")]
     NotFound,
+    /// The path exists but not with this method (405).
+    #[error("metodo non ammesso per questo indirizzo / method not allowed on this path")]
+    MethodNotAllowed,
     /// Stale `version` or a transition the flow forbids (409).
     #[error("{0}")]
     Conflict(String),
@@ -68,6 +71,7 @@ impl Error {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -84,6 +88,7 @@ impl Error {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Database(sqlx::Error::RowNotFound) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Invalid(_) => "invalid",

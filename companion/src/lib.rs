@@ -17,6 +17,8 @@ pub mod error;
 pub mod extract;
 pub mod http;
 pub mod inspect;
+pub mod limits;
+pub mod lock;
 pub mod metrics;
 pub mod server;
 pub mod state;
@@ -25,6 +27,7 @@ pub mod trust;
 
 use std::future::Future;
 
+use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
@@ -39,8 +42,9 @@ pub use store::Store;
 pub fn build_app(state: AppState) -> Router {
     let limit = state.settings().json_body_limit;
     http::router(state.settings().import_body_limit)
-        .fallback(|| async { error::Error::NotFound })
         .layer(DefaultBodyLimit::max(limit))
+        // NUL or invalid UTF-8 in a path or query string: 422 before any handler.
+        .layer(axum::middleware::from_fn(extract::check_uri))
         .layer(axum::middleware::from_fn_with_state(
             std::time::Duration::from_secs(state.settings().http.request_timeout_secs.max(1)),
             server::timeout,
@@ -69,12 +73,31 @@ pub async fn serve(
     server::run(listener, app, &limits, shutdown).await
 }
 
-/// Start-up of `pecdesk serve`: open the store (migrations), seed the demo when asked,
-/// bind, serve until Ctrl-C / SIGTERM.
+/// Start-up of `pecdesk serve`: lock the SQLite data directory (one server per
+/// directory), open the store (migrations), seed the demo when asked, bind, serve until
+/// Ctrl-C / SIGTERM. Every start-up error names the address or path that failed.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let store = Store::connect(&settings).await?;
+    let _lock = match settings.postgres_url() {
+        None => Some(lock::DataDirLock::acquire(&settings.data_dir)?),
+        Some(_) => None,
+    };
+    let store = Store::connect(&settings).await.with_context(|| {
+        format!(
+            "database non disponibile / database unavailable: {}",
+            settings.database_label()
+        )
+    })?;
     tracing::info!(engine = ?store.engine(), "database ready");
-    let state = AppState::new(settings.clone(), store.clone()).await?;
+    // Keys (`<data_dir>/master.key` unless set) and the CA bundle.
+    let state = AppState::new(settings.clone(), store.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "chiavi o certificati non caricati (cartella dei dati {d}) / cannot load keys or \
+                 certificates (data directory {d})",
+                d = settings.data_dir.display()
+            )
+        })?;
     if settings.demo && demo::seed(&store, state.trust()).await? {
         tracing::info!("demo data seeded");
     }
@@ -83,7 +106,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         checkpoint::Signer::from_master(state.tokens().master()),
         settings.audit.clone(),
     );
-    let listener = TcpListener::bind(settings.listen).await?;
+    let listener = TcpListener::bind(settings.listen).await.with_context(|| {
+        format!(
+            "impossibile ascoltare su {addr} (già in uso da un altro programma? scegli un altro --listen) / \
+             cannot listen on {addr} (in use by another program? choose another --listen)",
+            addr = settings.listen
+        )
+    })?;
     tracing::info!(listen = %listener.local_addr()?, "pecdesk companion listening");
     serve(state, listener, shutdown_signal()).await?;
     store.close().await;

@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 /// Body of dev login.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DevLoginRequest {
     /// Sign-in address of a seeded user.
     pub email: String,

@@ -31,6 +31,7 @@ pub const CLIENTS: [&str; 2] = ["desk", "thunderbird"];
 /// An organisation's IdP settings as an administrator writes them (`PUT /api/v1/auth/idp`).
 /// See `docs/operations.md` for every key.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IdpDocument {
     /// Issuer URL, exactly as in the provider's `iss`.
     pub issuer: String,

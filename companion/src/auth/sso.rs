@@ -99,6 +99,7 @@ pub struct TokenResponse {
 
 /// Body of refresh and logout.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The refresh token.
     #[schema(value_type = String)]

@@ -10,9 +10,12 @@ pub mod openapi;
 
 use axum::Router;
 
+use crate::error::Error;
 use crate::state::AppState;
 
-/// Every route of the API (without the outer layers).
+/// Every route of the API (without the outer layers). Unknown paths answer 404 and known
+/// paths with another method 405, both in the error envelope (axum's own answers are
+/// plain text).
 pub fn router(import_limit: usize) -> Router<AppState> {
     Router::new()
         .merge(health::router())
@@ -22,4 +25,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(activities::router())
         .merge(audit::router())
         .merge(crate::auth::router())
+        .fallback(|| async { Error::NotFound })
+        // After every merge: it applies to the routes registered so far.
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
 }

@@ -5,6 +5,8 @@
 //! [`authorize`](pecdesk_core::authz::authorize) decides from the row alone; the list
 //! filters with [`visibility::message_visible`], the set form of the same rule.
 
+use std::borrow::Cow;
+
 use pecdesk_core::authz::{MessageFacts, Person};
 
 use crate::bind_all;
@@ -162,8 +164,63 @@ pub async fn insert_raw_blob(tx: &mut WriteTx, sha: &str, raw: &[u8]) -> Result<
     Ok(())
 }
 
-/// Inserts a new message in state `new`.
+/// The text rule of message-derived data (`docs/architecture.md`, "Text and NUL bytes"):
+/// a NUL character becomes U+FFFD (the replacement character). PostgreSQL text cannot hold
+/// NUL and a message may carry one anywhere (a Subject, a Message-ID); the raw bytes are
+/// stored as they came, so nothing is lost. Applied by [`insert`], the one write of
+/// message-derived text, so both engines store the same text.
+pub fn nul_free(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{fffd}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// [`nul_free`] for JSON text (the summary): the escape `\u0000` becomes `\ufffd`. Every
+/// backslash of JSON starts a two-character escape, so walking escape by escape never
+/// takes an escaped backslash followed by `u0000` (text, not a NUL) for one.
+fn nul_free_json(s: &str) -> Cow<'_, str> {
+    if !s.contains("\\u0000") && !s.contains('\0') {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if b[i + 1..].starts_with(b"u0000") => {
+                out.extend_from_slice(b"\\ufffd");
+                i += 6;
+            }
+            b'\\' => {
+                out.extend_from_slice(&b[i..(i + 2).min(b.len())]);
+                i += 2;
+            }
+            0 => {
+                out.extend_from_slice("\u{fffd}".as_bytes());
+                i += 1;
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    // Only ASCII was replaced at ASCII positions: still UTF-8.
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
+}
+
+/// Inserts a new message in state `new`, its text made NUL-free ([`nul_free`]).
 pub async fn insert(tx: &mut WriteTx, m: &NewMessage<'_>) -> Result<()> {
+    let text = |v: Option<&str>| v.map(|v| nul_free(v).into_owned());
+    let (message_id, identificativo) = (text(m.internet_message_id), text(m.identificativo));
+    let (subject, sender) = (text(m.subject), text(m.sender));
+    let summary = nul_free_json(m.summary);
+    let search_text = nul_free(m.search_text);
     with_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO messages (id, org_id, mailbox_id, raw_sha256, internet_message_id, identificativo, \
@@ -174,15 +231,15 @@ pub async fn insert(tx: &mut WriteTx, m: &NewMessage<'_>) -> Result<()> {
     .bind(m.org_id)
     .bind(m.mailbox_id)
     .bind(m.raw_sha256)
-    .bind(m.internet_message_id)
-    .bind(m.identificativo)
+    .bind(message_id.as_deref())
+    .bind(identificativo.as_deref())
     .bind(m.kind)
     .bind(m.direction)
-    .bind(m.subject)
-    .bind(m.sender)
-    .bind(m.summary)
+    .bind(subject.as_deref())
+    .bind(sender.as_deref())
+    .bind(summary.as_ref())
     .bind(m.received_at)
-    .bind(m.search_text)
+    .bind(search_text.as_ref())
     .execute(&mut *c)
     .await
     .map(|_| ())
@@ -373,4 +430,22 @@ pub async fn restore(tx: &mut WriteTx, id: &str) -> Result<bool> {
     .await
     .map(|r| r.rows_affected()))?;
     Ok(n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_becomes_the_replacement_character_in_text_and_json() {
+        assert_eq!(nul_free("a\0b"), "a\u{fffd}b");
+        assert!(matches!(nul_free("ab"), Cow::Borrowed(_)));
+        let json = serde_json::to_string(&serde_json::json!({"s": "a\0b", "t": "\\u0000"}))
+            .unwrap_or_default();
+        let clean = nul_free_json(&json);
+        let v: serde_json::Value = serde_json::from_str(&clean).unwrap_or_default();
+        assert_eq!(v["s"], "a\u{fffd}b");
+        // A backslash followed by `u0000` is text and stays as it is.
+        assert_eq!(v["t"], "\\u0000");
+    }
 }

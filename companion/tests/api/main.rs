@@ -9,6 +9,7 @@ mod activities;
 mod approval;
 mod audit;
 mod auth;
+mod input;
 mod matrix;
 mod messages;
 mod migrations;

@@ -1,5 +1,6 @@
 //! Messages: demo import, idempotent import with raw stored once, take, trash and restore,
-//! search.
+//! search; the import property: hostile text (NUL, lone surrogates, invalid UTF-8) in any
+//! header or the body imports, keeps its raw bytes and stores NUL-free text.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -13,6 +14,7 @@ both_engines!(
     taking_a_message_in_charge_records_who_and_happens_once,
     trash_and_restore_never_delete_a_message,
     messages_are_found_by_words,
+    hostile_text_in_a_message_imports_byte_exact_with_nul_free_text,
 );
 
 fn demo_files() -> Vec<(String, Vec<u8>)> {
@@ -286,4 +288,125 @@ fn urlencode(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Text a message may carry that databases dislike: NUL (raw, in encoded words), lone
+/// surrogates (as WTF-8 bytes, as UTF-16 encoded words, as a JSON-like escape) and invalid
+/// UTF-8 (stray bytes, an overlong NUL, Latin-1).
+fn hostile() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(b"\x00".to_vec()),
+        Just(b"a\x00b".to_vec()),
+        Just(b"\xed\xa0\x80".to_vec()),
+        Just(b"\xed\xbf\xbf".to_vec()),
+        Just(b"\\ud800".to_vec()),
+        Just(b"=?utf-16be?b?2AA=?=".to_vec()),
+        Just(b"=?utf-8?q?a=00b?=".to_vec()),
+        Just(b"=?utf-8?b?AA==?=".to_vec()),
+        Just(b"\xff\xfe".to_vec()),
+        Just(b"\xc0\x80".to_vec()),
+        Just(b"caff\xe8".to_vec()),
+        prop::collection::vec(
+            any::<u8>().prop_filter("one header line", |b| *b != b'\r' && *b != b'\n'),
+            1..12
+        ),
+    ]
+}
+
+/// One message with hostile text in the Subject, the Message-ID, the sender's name and the
+/// body; `tag` keeps each case's bytes (and search word) unique.
+fn hostile_eml(tag: &str, subject: &[u8], message_id: &[u8], from: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(b"From: \"");
+    m.extend_from_slice(from);
+    m.extend_from_slice(
+        b"\" <mittente@esempio.test>\r\nTo: <protocollo@pec.demo.test>\r\nSubject: ",
+    );
+    m.extend_from_slice(format!("{tag} ").as_bytes());
+    m.extend_from_slice(subject);
+    m.extend_from_slice(b"\r\nDate: Mon, 02 Nov 2026 10:00:00 +0100\r\nMessage-ID: <");
+    m.extend_from_slice(tag.as_bytes());
+    m.extend_from_slice(message_id);
+    m.extend_from_slice(
+        b"@esempio.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n",
+    );
+    m.extend_from_slice(body);
+    m.extend_from_slice(b"\r\n");
+    m
+}
+
+async fn hostile_text_in_a_message_imports_byte_exact_with_nul_free_text(engine: Engine) {
+    use proptest::test_runner::{Config, TestRunner};
+    let app = spawn_app(engine).await;
+    let resp = app.login("responsabile@demo.test").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    let handle = tokio::runtime::Handle::current();
+    let mut runner = TestRunner::new(Config {
+        cases: 48,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (hostile(), hostile(), hostile(), hostile());
+    let result = tokio::task::block_in_place(|| {
+        runner.run(&strategy, |(subject, message_id, from, body)| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tag = format!("ostile{n}x{}", uuid::Uuid::new_v4().simple());
+            let raw = hostile_eml(&tag, &subject, &message_id, &from, &body);
+            handle.block_on(async {
+                let imported = app
+                    .post_raw(
+                        &resp,
+                        &format!("/api/v1/messages/import?mailbox={protocollo}"),
+                        raw.clone(),
+                    )
+                    .await;
+                assert!(
+                    imported.status == StatusCode::CREATED || imported.status == StatusCode::OK,
+                    "import of {raw:?}: {:?}",
+                    imported.body
+                );
+                let text = imported.body.to_string();
+                assert!(
+                    !text.contains("\\u0000") && !text.contains('\0'),
+                    "NUL in the stored text: {text}"
+                );
+                let id = imported.body["id"].as_str().expect("id").to_owned();
+                let back = app
+                    .client
+                    .get(app.url(&format!("/api/v1/messages/{id}/raw")))
+                    .bearer_auth(&resp)
+                    .send()
+                    .await
+                    .expect("raw");
+                assert_eq!(
+                    back.bytes().await.expect("bytes").to_vec(),
+                    raw,
+                    "byte-exact"
+                );
+                let detail = app.get(&resp, &format!("/api/v1/messages/{id}")).await;
+                assert_eq!(detail.status, StatusCode::OK, "{:?}", detail.body);
+                assert_eq!(detail.body["subject"], imported.body["subject"]);
+                let found = app.get(&resp, &format!("/api/v1/messages?q={tag}")).await;
+                assert_eq!(found.status, StatusCode::OK, "{:?}", found.body);
+                let ids: Vec<&str> = found.body["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .filter_map(|i| i["id"].as_str())
+                    .collect();
+                // Searchable whenever the parser kept the word (in the Subject or the
+                // Message-ID) despite the hostile bytes around it.
+                if text.contains(&tag) {
+                    assert_eq!(ids, vec![id.as_str()], "found by its word");
+                }
+            });
+            Ok(())
+        })
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(counter.into_inner() >= 48, "every case ran");
 }

@@ -216,3 +216,199 @@ fn a_malformed_admin_address_stops_sso_set_idp_before_any_write() {
     // Refused while parsing the arguments: no database was even created.
     assert!(!dir.path().join("pecdesk.sqlite3").exists());
 }
+
+// --- `pecdesk serve` start-up ------------------------------------------------------------
+
+/// `pecdesk serve ARGS` started in `cwd` (so a default `./pecdesk-data` would land in a
+/// temporary folder), logs on a pipe, no colour settings inherited.
+fn spawn_serve(args: &[&str], cwd: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_pecdesk"))
+        .arg("serve")
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("PECDESK_CA_BUNDLE")
+        .env_remove("PECDESK_DATABASE_URL")
+        .env_remove("PECDESK_DATA_DIR")
+        .env_remove("PECDESK_LISTEN")
+        .env_remove("PECDESK_LOG")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pecdesk serve starts")
+}
+
+/// The output of a server that must stop on its own within `secs`; `None` (after killing
+/// it) when it kept running.
+fn exits_within(child: std::process::Child, secs: u64) -> Option<Output> {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(out) => Some(out.expect("output")),
+        Err(_) => {
+            // Still serving: stop exactly the process this test started.
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            None
+        }
+    }
+}
+
+/// Reads `child`'s log lines until the "listening" one; returns every line read.
+fn wait_listening(child: &mut std::process::Child) -> Vec<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(120)) {
+        let done = line.contains("listening");
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+    panic!("the server never said it was listening: {lines:?}");
+}
+
+#[test]
+fn a_second_serve_on_the_same_data_directory_refuses_and_names_it_and_logs_have_no_colour() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("dati");
+    let data_arg = data.display().to_string();
+    let mut first = spawn_serve(
+        &["--listen", "127.0.0.1:0", "--data-dir", &data_arg],
+        dir.path(),
+    );
+    let log = wait_listening(&mut first);
+    // Standard output is a pipe here, not a terminal: no ANSI escape codes.
+    assert!(
+        log.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in a piped log: {log:?}"
+    );
+    let second = spawn_serve(
+        &["--listen", "127.0.0.1:0", "--data-dir", &data_arg],
+        dir.path(),
+    );
+    let out = exits_within(second, 60);
+    let _ = first.kill();
+    let _ = first.wait();
+    let out = out.expect("the second server must refuse to start, not serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&data_arg), "names the directory: {err}");
+    assert!(
+        err.contains(&format!("pid {}", first.id())),
+        "names the running server's pid: {err}"
+    );
+    assert!(err.contains(" / "), "bilingual: {err}");
+}
+
+#[test]
+fn serve_names_the_address_it_cannot_listen_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let data_arg = dir.path().join("dati").display().to_string();
+    let child = spawn_serve(&["--listen", &addr, "--data-dir", &data_arg], dir.path());
+    let out = exits_within(child, 120).expect("exits: the address is in use");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&addr), "names {addr}: {err}");
+    drop(taken);
+}
+
+#[test]
+fn serve_names_the_data_directory_it_cannot_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("un-file");
+    std::fs::write(&file, b"x").expect("write");
+    // A directory below a regular file cannot be created.
+    let data_arg = file.join("dati").display().to_string();
+    let child = spawn_serve(
+        &["--listen", "127.0.0.1:0", "--data-dir", &data_arg],
+        dir.path(),
+    );
+    let out = exits_within(child, 60).expect("exits: the data directory is unusable");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&data_arg), "names {data_arg}: {err}");
+}
+
+#[test]
+fn serve_refuses_a_database_url_that_is_not_postgres_instead_of_using_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let child = spawn_serve(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "mysql://pecdesk:segreto@127.0.0.1/pecdesk",
+        ],
+        dir.path(),
+    );
+    let out = exits_within(child, 60).expect("exits: not a PostgreSQL URL");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("database_url") && err.contains("mysql://pecdesk:***@127.0.0.1/pecdesk"),
+        "{err}"
+    );
+    assert!(!err.contains("segreto"), "the password stays hidden: {err}");
+    assert!(
+        !dir.path().join("pecdesk-data").exists(),
+        "no SQLite database was created instead"
+    );
+}
+
+#[test]
+fn serve_names_the_postgresql_server_it_cannot_reach_without_its_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Port 1 on loopback: nothing listens there.
+    let child = spawn_serve(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://pecdesk:segreto@127.0.0.1:1/pecdesk",
+        ],
+        dir.path(),
+    );
+    let out = exits_within(child, 90).expect("exits: PostgreSQL unreachable");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("postgres://pecdesk:***@127.0.0.1:1/pecdesk"),
+        "names the server: {err}"
+    );
+    assert!(!err.contains("segreto"), "the password stays hidden: {err}");
+}
+
+#[test]
+fn serve_names_the_data_directory_when_its_master_key_cannot_be_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("dati");
+    // A directory where the key file should be: unreadable as a key.
+    std::fs::create_dir_all(data.join("master.key")).expect("mkdir");
+    let data_arg = data.display().to_string();
+    let child = spawn_serve(
+        &["--listen", "127.0.0.1:0", "--data-dir", &data_arg],
+        dir.path(),
+    );
+    let out = exits_within(child, 60).expect("exits: the master key is unreadable");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&data_arg), "names {data_arg}: {err}");
+}

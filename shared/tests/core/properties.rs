@@ -95,8 +95,104 @@ fn apply(mut raw: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
     raw
 }
 
+/// Text a message may carry that databases and JSON dislike: NUL (raw, in encoded words),
+/// lone surrogates (as WTF-8 bytes, as UTF-16 encoded words, as a JSON-like escape) and
+/// invalid UTF-8 (stray bytes, an overlong NUL, Latin-1). The companion's import story
+/// (`companion/tests/api/messages.rs`) uses the same list on both database engines.
+fn hostile() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"\x00".to_vec()),
+        Just(b"a\x00b".to_vec()),
+        Just(b"\xed\xa0\x80".to_vec()),
+        Just(b"\xed\xbf\xbf".to_vec()),
+        Just(b"\\ud800".to_vec()),
+        Just(b"=?utf-16be?b?2AA=?=".to_vec()),
+        Just(b"=?utf-8?q?a=00b?=".to_vec()),
+        Just(b"=?utf-8?b?AA==?=".to_vec()),
+        Just(b"\xff\xfe".to_vec()),
+        Just(b"\xc0\x80".to_vec()),
+        Just(b"caff\xe8".to_vec()),
+        prop::collection::vec(
+            any::<u8>().prop_filter("one header line", |b| *b != b'\r' && *b != b'\n'),
+            1..12
+        ),
+    ]
+}
+
+/// Inserts `bytes` after the first `name: ` header of `raw` (or prepends the header).
+fn in_header(raw: Vec<u8>, name: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let at = raw
+        .windows(name.len())
+        .position(|w| w.eq_ignore_ascii_case(name));
+    insert_at(raw, at, name, bytes)
+}
+
+/// Inserts `bytes` after the last `name` of `raw`: in an envelope, the original message's
+/// header.
+fn in_last_header(raw: Vec<u8>, name: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let at = raw
+        .windows(name.len())
+        .rposition(|w| w.eq_ignore_ascii_case(name));
+    insert_at(raw, at, name, bytes)
+}
+
+fn insert_at(mut raw: Vec<u8>, at: Option<usize>, name: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let at = at.map(|i| i + name.len());
+    match at {
+        Some(i) => {
+            raw.splice(i..i, bytes.iter().copied());
+            raw
+        }
+        None => {
+            let mut out = name.to_vec();
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&raw);
+            out
+        }
+    }
+}
+
+/// The summary serialises and reads back as the same JSON (no lone surrogate or invalid
+/// text can survive into it), with no raw NUL in its text.
+fn check_text(inspection: &Inspection) {
+    check_invariants(inspection);
+    let text = serde_json::to_string(&inspection.summary).expect("summary serialises");
+    let back: serde_json::Value = serde_json::from_str(&text).expect("its JSON parses");
+    assert_eq!(
+        back,
+        serde_json::to_value(&inspection.summary).expect("summary as a value")
+    );
+    assert!(!text.contains('\0'), "a raw NUL in JSON text");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_text_in_headers_and_body_gives_a_summary_that_round_trips(
+        which in any::<prop::sample::Index>(),
+        crlf in any::<bool>(),
+        subject in hostile(),
+        message_id in hostile(),
+        from in hostile(),
+        body in hostile(),
+    ) {
+        let all = fixtures();
+        prop_assume!(!all.is_empty());
+        let (_, raw) = &all[which.index(all.len())];
+        let raw = if crlf { to_crlf(raw) } else { raw.clone() };
+        let raw = in_header(raw, b"Subject: ", &subject);
+        let raw = in_header(raw, b"Message-ID: <", &message_id);
+        let raw = in_header(raw, b"From: ", &from);
+        let mut raw = raw;
+        raw.extend_from_slice(&body);
+        let inspection = inspect(&raw, &InspectOptions::default());
+        check_text(&inspection);
+        // The same text in the original message's headers, when there is one.
+        let nested = in_last_header(raw, b"\nSubject: ", &subject);
+        check_text(&inspect(&nested, &InspectOptions::default()));
+    }
 
     #[test]
     fn random_bytes_never_panic(raw in prop::collection::vec(any::<u8>(), 0..2048)) {

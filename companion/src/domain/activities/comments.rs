@@ -36,20 +36,19 @@ pub struct CommentEdit {
 
 /// Body of comment creation and edit.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommentRequest {
     pub body: String,
 }
 
-/// Longest comment.
-const MAX_COMMENT: usize = 64 * 1024;
-
+/// A comment: not blank, at most [`limits::COMMENT`](crate::limits::COMMENT) characters.
 fn check_comment(body: &str) -> Result<()> {
-    if body.trim().is_empty() || body.len() > MAX_COMMENT {
+    if body.trim().is_empty() {
         return Err(Error::invalid(
-            "commento vuoto o troppo lungo / empty or too long comment",
+            "campo `body`: commento vuoto / field `body`: empty comment",
         ));
     }
-    Ok(())
+    crate::limits::text("body", body, crate::limits::COMMENT)
 }
 
 fn view(r: CommentRow, history: Vec<CommentEditRow>) -> CommentView {

@@ -5,7 +5,9 @@ use pecdesk_core::activity::{Flow, Priority, Status};
 use pecdesk_core::authz::{Operation, Person};
 use serde::Deserialize;
 
-use super::{ActivityResponse, Loaded, check_due, check_people, check_title, detail_view};
+use super::{
+    ActivityResponse, Loaded, check_due, check_people, check_texts, check_title, detail_view,
+};
 use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::error::{Error, Result};
@@ -15,6 +17,7 @@ use crate::store::{Store, WriteTx, new_id, now_ms};
 
 /// Body of `POST /api/v1/activities` (and the shared fields of bulk creation).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateActivityRequest {
     pub mailbox_id: String,
     #[serde(default)]
@@ -47,6 +50,23 @@ async fn admit(
     person: &Person,
     req: &CreateActivityRequest,
 ) -> Result<Option<i64>> {
+    check_texts(
+        req.description.as_deref(),
+        req.category.as_deref(),
+        Some(&req.tags),
+    )?;
+    crate::limits::ids(&[
+        ("mailbox_id", Some(&req.mailbox_id)),
+        ("assignee_id", req.assignee_id.as_ref()),
+        ("team_id", req.team_id.as_ref()),
+        ("approver_id", req.approver_id.as_ref()),
+    ])?;
+    crate::limits::texts(
+        "message_ids",
+        &req.message_ids,
+        crate::limits::MESSAGE_IDS,
+        crate::limits::ID,
+    )?;
     if !store_activities::mailbox_exists(store, &who.org_id, &req.mailbox_id).await? {
         return Err(Error::NotFound);
     }

@@ -12,10 +12,6 @@ use crate::store::audit::{self, Action, Chain};
 use crate::store::drafts::{self, DraftRow};
 use crate::store::{Store, now_ms};
 
-/// Largest body and most recipients a draft may hold.
-const MAX_BODY: usize = 512 * 1024;
-const MAX_RECIPIENTS: usize = 500;
-
 /// Writes the draft and answers with it as written.
 pub async fn put_draft(
     store: &Store,
@@ -26,9 +22,7 @@ pub async fn put_draft(
 ) -> Result<DraftView> {
     let a = load(store, who, id).await?;
     authorize(person, Operation::EditDraft(&a.facts()))?;
-    if req.body.len() > MAX_BODY || req.to.len() + req.cc.len() > MAX_RECIPIENTS {
-        return Err(Error::invalid("bozza troppo grande / draft too large"));
-    }
+    req.check()?;
     let content = serde_json::to_string(req).map_err(|e| Error::Internal(e.into()))?;
     let now = now_ms();
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;

@@ -6,7 +6,8 @@ use pecdesk_core::authz::{MessageFacts, Operation, Person};
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    ActivityResponse, Loaded, check_due, check_people, check_title, detail_view, load, stale,
+    ActivityResponse, Loaded, check_due, check_people, check_texts, check_title, detail_view, load,
+    stale,
 };
 use crate::auth::Principal;
 use crate::authz::authorize;
@@ -26,6 +27,7 @@ where
 
 /// Body of `PATCH /api/v1/activities/{id}`: only the fields present change.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatchActivityRequest {
     /// The version the caller last saw.
     pub version: i64,
@@ -80,6 +82,22 @@ async fn changes(
     req: &PatchActivityRequest,
 ) -> Result<ActivityChanges> {
     let title = req.title.as_deref().map(check_title).transpose()?;
+    check_texts(
+        req.description.as_deref(),
+        req.category.as_ref().and_then(Option::as_deref),
+        req.tags.as_deref(),
+    )?;
+    crate::limits::ids(&[
+        (
+            "assignee_id",
+            req.assignee_id.as_ref().and_then(Option::as_ref),
+        ),
+        ("team_id", req.team_id.as_ref().and_then(Option::as_ref)),
+        (
+            "approver_id",
+            req.approver_id.as_ref().and_then(Option::as_ref),
+        ),
+    ])?;
     let due_at = match &req.due_at {
         Some(d) => Some(check_due(d.as_deref())?),
         None => None,

@@ -45,6 +45,11 @@ pub async fn list(
     person: &Person,
     f: &ActivityFilter,
 ) -> Result<Page<ActivityResponse>> {
+    crate::limits::text(
+        "q",
+        f.q.as_deref().unwrap_or_default(),
+        crate::limits::QUERY,
+    )?;
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let offset = parse_cursor(f.cursor.as_deref())?;
     let statuses = match &f.status {

@@ -119,6 +119,7 @@ pub struct DraftView {
 
 /// Stored draft content.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DraftRequest {
     #[serde(default)]
     pub to: Vec<String>,
@@ -130,6 +131,33 @@ pub struct DraftRequest {
     pub body: String,
     #[serde(default)]
     pub attachments: Vec<String>,
+}
+
+impl DraftRequest {
+    /// The limits of a draft ([`crate::limits`]): a one-line subject, recipients that are
+    /// e-mail addresses (the core's [`EmailAddress`](pecdesk_core::ids::EmailAddress)).
+    pub fn check(&self) -> Result<()> {
+        use crate::limits;
+        limits::line("subject", &self.subject, limits::DRAFT_SUBJECT)?;
+        limits::text("body", &self.body, limits::DRAFT_BODY)?;
+        limits::count(
+            "to",
+            self.to.len() + self.cc.len(),
+            limits::DRAFT_RECIPIENTS,
+        )?;
+        for (field, list) in [("to", &self.to), ("cc", &self.cc)] {
+            for (i, a) in list.iter().enumerate() {
+                pecdesk_core::ids::EmailAddress::parse(a)
+                    .map_err(|e| Error::invalid(format!("`{field}[{i}]`: {e}")))?;
+            }
+        }
+        limits::texts(
+            "attachments",
+            &self.attachments,
+            limits::ATTACHMENTS,
+            limits::ATTACHMENT,
+        )
+    }
 }
 
 /// The API view of a stored draft.
@@ -179,15 +207,33 @@ pub fn stale() -> Error {
     )
 }
 
-/// A title: trimmed, 1..=300 characters.
+/// A title: trimmed, 1..=[`limits::TITLE`] characters.
 fn check_title(t: &str) -> Result<String> {
     let t = t.trim();
-    if t.is_empty() || t.chars().count() > 300 {
+    if t.is_empty() {
         return Err(Error::invalid(
-            "titolo obbligatorio, al massimo 300 caratteri / title required, at most 300 characters",
+            "campo `title`: obbligatorio / field `title`: required",
         ));
     }
+    crate::limits::text("title", t, crate::limits::TITLE)?;
     Ok(t.to_owned())
+}
+
+/// The free-text fields an activity shares between creation and edit
+/// ([`crate::limits`]).
+fn check_texts(
+    description: Option<&str>,
+    category: Option<&str>,
+    tags: Option<&[String]>,
+) -> Result<()> {
+    use crate::limits;
+    limits::text(
+        "description",
+        description.unwrap_or_default(),
+        limits::DESCRIPTION,
+    )?;
+    limits::text("category", category.unwrap_or_default(), limits::CATEGORY)?;
+    limits::texts("tags", tags.unwrap_or_default(), limits::TAGS, limits::TAG)
 }
 
 /// A due date (RFC 3339 or `YYYY-MM-DD`) in milliseconds.

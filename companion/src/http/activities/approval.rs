@@ -43,6 +43,7 @@ pub async fn request_approval(
 
 /// The approver's decision.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ApprovalRequest {
     /// `approve` or `request_changes`.
     #[schema(value_type = String)]
@@ -62,6 +63,7 @@ pub async fn decide_approval(
     Path(id): Path<String>,
     Json(req): Json<ApprovalRequest>,
 ) -> Result<Json<ActivityResponse>> {
+    crate::limits::text("note", &req.note, crate::limits::NOTE)?;
     let person = grants::person(state.store(), &who).await?;
     let answer = approval::decide(
         state.store(),

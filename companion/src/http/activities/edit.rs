@@ -39,6 +39,7 @@ pub async fn update_activity(
 
 /// Body of a message link.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     pub message_id: String,
 }

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
 
 /// Body of a transition.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     /// Target status: `open`, `in_progress`, `awaiting_approval`, `approved`,
     /// `changes_requested`, `done`, `cancelled`.
@@ -58,6 +59,7 @@ pub async fn transition_activity(
 
 /// Optional version check for the approval and send endpoints.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VersionRequest {
     /// The version the caller last saw (checked when given).
     pub version: Option<i64>,
