@@ -15,4 +15,5 @@ mod migrations;
 mod ops;
 mod pec_summary;
 mod sso;
+mod trust;
 mod visibility;

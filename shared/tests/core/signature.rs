@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use pecdesk_core::signature::{
-    Provider, SignatureProblem, SignatureReport, SignatureStatus, TrustAnchors, locate, verify,
-    verify_with,
+    Provider, SignatureProblem, SignatureReport, SignatureStatus, TrustAnchors, locate,
+    parse_trusted_list, providers, verify, verify_with,
 };
 
 fn fixture_dir() -> PathBuf {
@@ -694,6 +694,44 @@ fn new_reasons_serialize_in_kebab_case() {
         assert_eq!(serde_json::to_value(problem).unwrap(), code);
         assert!(!problem.italian().is_empty());
     }
+}
+
+// ---- ETSI TS 119 612 trusted list import ----
+
+#[test]
+fn a_trusted_list_gives_its_providers_names_domains_and_certificates() {
+    let list = parse_trusted_list(&fixture("trusted-list.xml"), "trusted-list.xml").unwrap();
+    // The provider without an X.509 certificate is left out.
+    assert_eq!(list.len(), 1, "{list:?}");
+    let provider = &list[0];
+    assert_eq!(provider.name, "Gestore di Prova S.p.A.");
+    assert!(provider.names.contains(&"Test Provider".to_owned()));
+    assert_eq!(provider.domains, ["pec.example.invalid"]);
+    // The end-entity certificate's O= names the provider too; the CA's does not.
+    assert_eq!(provider.organisations, ["Gestore di Prova S.p.A."]);
+    assert_eq!(provider.certificates.len(), 2);
+    assert_eq!(provider.certificates[0], certificates("test-ca.pem")[0]);
+    assert!(provider.source.contains("trusted-list.xml") && provider.source.contains("2026-11-30"));
+
+    // Imported, the list makes the synthetic envelope valid, through the file format too.
+    let json = providers::to_json(&list, "test");
+    let mut trust = TrustAnchors::default();
+    trust.add_provider_list(json.as_bytes(), None).unwrap();
+    let report = verify(&fixture("signed-lf.eml"), &trust);
+    assert_status(&report, SignatureStatus::Valid, "imported list");
+    assert_eq!(report.provider.as_deref(), Some("Gestore di Prova S.p.A."));
+}
+
+#[test]
+fn a_broken_or_empty_trusted_list_is_refused() {
+    assert!(parse_trusted_list(b"<TrustServiceStatusList><unclosed>", "x").is_err());
+    assert!(parse_trusted_list(b"<TrustServiceStatusList/>", "x").is_err());
+    assert!(parse_trusted_list(b"not xml at all", "x").is_err());
+    let text = String::from_utf8(fixture("trusted-list.xml")).unwrap();
+    // A certificate that is not X.509 (three zero octets before the DER) is skipped: no
+    // provider is left.
+    let without = text.replace("<tsl:X509Certificate>", "<tsl:X509Certificate>AAAA");
+    assert!(parse_trusted_list(without.as_bytes(), "x").is_err());
 }
 
 // ---- re-signing (what a forger does) ----
