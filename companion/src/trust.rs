@@ -118,10 +118,10 @@ fn import(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
     let settings = Settings::load(args.config.as_deref(), &overrides)?;
     let xml = std::fs::read(&args.file)
         .with_context(|| format!("impossibile leggere / cannot read {}", args.file.display()))?;
-    let name = args
-        .file
-        .file_name()
-        .map_or_else(|| args.file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = args.file.file_name().map_or_else(
+        || args.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let list = parse_trusted_list(&xml, &name)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     let path = write_list(&settings.data_dir, &list, &name)?;
@@ -135,8 +135,12 @@ fn write_list(data_dir: &Path, list: &[Provider], source: &str) -> anyhow::Resul
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join(IMPORTED_FILE);
     let partial = data_dir.join(format!("{IMPORTED_FILE}.partial"));
-    let json = providers::to_json(list, &format!("imported from {source} (pecdesk trust import)"));
-    std::fs::write(&partial, json).with_context(|| format!("cannot write {}", partial.display()))?;
+    let json = providers::to_json(
+        list,
+        &format!("imported from {source} (pecdesk trust import)"),
+    );
+    std::fs::write(&partial, json)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
     std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
@@ -199,6 +203,9 @@ mod tests {
         assert_eq!(verify(DEMO_RECEIPT, &trust).status, SignatureStatus::Valid);
         std::fs::write(dir.path().join(IMPORTED_FILE), "{").unwrap();
         let err = load(&settings).expect_err("broken list").to_string();
-        assert!(err.contains(IMPORTED_FILE) && err.contains("trust import"), "{err}");
+        assert!(
+            err.contains(IMPORTED_FILE) && err.contains("trust import"),
+            "{err}"
+        );
     }
 }

@@ -13,8 +13,7 @@ use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use pecdesk_core::signature::{Provider, SignatureStatus, TrustAnchors, locate, verify};
 
-const ENVELOPE: &[u8] =
-    include_bytes!("../../shared/tests/fixtures/signature/signed-crlf.eml");
+const ENVELOPE: &[u8] = include_bytes!("../../shared/tests/fixtures/signature/signed-crlf.eml");
 const TEST_CA: &[u8] = include_bytes!("../../shared/tests/fixtures/signature/test-ca.pem");
 
 /// The envelope cut around its `smime.p7s` body: (before the base64, after it).
@@ -36,13 +35,18 @@ static TEMPLATE: LazyLock<(Vec<u8>, Vec<u8>)> = LazyLock::new(|| {
 
 static TRUST: LazyLock<TrustAnchors> = LazyLock::new(|| {
     let mut trust = TrustAnchors::builtin();
-    assert!(!trust.providers.is_empty(), "the built-in provider list parses");
+    assert!(
+        !trust.providers.is_empty(),
+        "the built-in provider list parses"
+    );
     trust.providers.push(Provider {
         name: "Gestore di Prova S.p.A.".to_owned(),
         names: vec!["Gestore di Prova S.p.A.".to_owned()],
         organisations: vec!["Gestore di Prova S.p.A.".to_owned()],
         domains: vec!["pec.example.invalid".to_owned()],
-        certificates: TrustAnchors::from_pem(TEST_CA).expect("test CA").certificates,
+        certificates: TrustAnchors::from_pem(TEST_CA)
+            .expect("test CA")
+            .certificates,
         source: "fuzz".to_owned(),
     });
     trust
@@ -65,7 +69,10 @@ fuzz_target!(|p7s: &[u8]| {
     // `valid` always names its provider and gives no reason; anything else says why.
     match report.status {
         SignatureStatus::Valid => {
-            assert!(report.reason.is_none() && report.provider.is_some(), "{report:?}");
+            assert!(
+                report.reason.is_none() && report.provider.is_some(),
+                "{report:?}"
+            );
         }
         _ => assert!(report.reason.is_some(), "{report:?}"),
     }

@@ -67,7 +67,10 @@ async fn out_of_the_box_a_genuine_aruba_pec_is_valid_and_one_whose_from_names_an
     // The From header is outside the signature: a forger may keep Aruba's signature and
     // claim another provider's envelope.
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let from = text.find("\nFrom: posta-certificata@pec.aruba.it").expect("From line") + 1;
+    let from = text
+        .find("\nFrom: posta-certificata@pec.aruba.it")
+        .expect("From line")
+        + 1;
     let moved = format!(
         "{}From: posta-certificata@legalmail.it{}",
         &text[..from],

@@ -279,16 +279,17 @@ impl<'a> Cert<'a> {
     pub fn may_sign_email(&self) -> bool {
         use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
         let key_usage = self.extension(oids::KEY_USAGE).is_none_or(|value| {
-            KeyUsage::from_der(value)
-                .is_ok_and(|ku| ku.digital_signature() || ku.non_repudiation())
+            KeyUsage::from_der(value).is_ok_and(|ku| ku.digital_signature() || ku.non_repudiation())
         });
-        let extended = self.extension(oids::EXTENDED_KEY_USAGE).is_none_or(|value| {
-            ExtendedKeyUsage::from_der(value).is_ok_and(|eku| {
-                eku.0
-                    .iter()
-                    .any(|oid| oid.as_bytes() == oids::EMAIL_PROTECTION)
-            })
-        });
+        let extended = self
+            .extension(oids::EXTENDED_KEY_USAGE)
+            .is_none_or(|value| {
+                ExtendedKeyUsage::from_der(value).is_ok_and(|eku| {
+                    eku.0
+                        .iter()
+                        .any(|oid| oid.as_bytes() == oids::EMAIL_PROTECTION)
+                })
+            });
         key_usage && extended
     }
 

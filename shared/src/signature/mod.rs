@@ -151,9 +151,7 @@ impl SignatureProblem {
             }
             Self::NotAPecProvider => "Il firmatario non è un gestore PEC accreditato.",
             Self::KeyUsage => "Il certificato del firmatario non è abilitato a firmare la posta.",
-            Self::ProviderMismatch => {
-                "Il firmatario non è il gestore PEC indicato dal messaggio."
-            }
+            Self::ProviderMismatch => "Il firmatario non è il gestore PEC indicato dal messaggio.",
         }
     }
 }
@@ -511,7 +509,11 @@ impl<'c> Context<'c, '_> {
 
     /// Follows issuers from the signer to an anchor and checks validity dates on the way;
     /// returns the anchor certificate reached.
-    fn chain_to_anchor(&self, signer: &Cert<'_>, at: Option<i64>) -> Result<&[u8], SignatureProblem> {
+    fn chain_to_anchor(
+        &self,
+        signer: &Cert<'_>,
+        at: Option<i64>,
+    ) -> Result<&[u8], SignatureProblem> {
         if self.anchors.is_empty() {
             return Err(SignatureProblem::NoTrustAnchor);
         }

@@ -88,9 +88,8 @@ pub fn builtin() -> Vec<Provider> {
 /// Refuses a file of another format, an entry without certificates and an unreadable
 /// certificate: a list that silently trusts less (or more) than it says is worse than none.
 pub fn parse_list(json: &[u8], pem: Option<&[u8]>) -> Result<Vec<Provider>, String> {
-    let file: ListFile = serde_json::from_slice(json).map_err(|e| {
-        format!("elenco dei gestori illeggibile / unreadable provider list: {e}")
-    })?;
+    let file: ListFile = serde_json::from_slice(json)
+        .map_err(|e| format!("elenco dei gestori illeggibile / unreadable provider list: {e}"))?;
     if file.format != FORMAT {
         return Err(format!(
             "formato dell'elenco dei gestori sconosciuto / unknown provider list format {:?} (expected {FORMAT:?})",
@@ -160,7 +159,9 @@ fn resolve(reference: &str, bundle: &[Vec<u8>]) -> Result<Vec<u8>, String> {
             .find(|der| hex_lower(&Sha256::digest(der)) == wanted)
             .cloned()
             .ok_or_else(|| {
-                format!("certificato {hex} assente dal PEM / certificate {hex} not in the PEM bundle")
+                format!(
+                    "certificato {hex} assente dal PEM / certificate {hex} not in the PEM bundle"
+                )
             });
     }
     let body: String = reference

@@ -80,7 +80,12 @@ pub fn parse_trusted_list(xml: &[u8], source: &str) -> Result<Vec<Provider>, Str
     Ok(providers)
 }
 
-fn record(path: &[String], text: &str, provider: Option<&mut Provider>, issued: &mut Option<String>) {
+fn record(
+    path: &[String],
+    text: &str,
+    provider: Option<&mut Provider>,
+    issued: &mut Option<String>,
+) {
     if text.is_empty() {
         return;
     }

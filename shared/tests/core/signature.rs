@@ -193,11 +193,19 @@ fn out_of_the_box_every_genuine_aruba_corpus_pec_is_valid_and_names_its_provider
         assert_status(&report, SignatureStatus::Valid, &sample.name);
         assert_eq!(report.reason, None, "{}", sample.name);
         if sample.name.contains("aruba") {
-            assert_eq!(report.provider.as_deref(), Some("Aruba PEC S.p.A."), "{}", sample.name);
+            assert_eq!(
+                report.provider.as_deref(),
+                Some("Aruba PEC S.p.A."),
+                "{}",
+                sample.name
+            );
             valid += 1;
         }
     }
-    assert!(valid > 0, "no genuine Aruba sample (smime_verifies=yes) ran");
+    assert!(
+        valid > 0,
+        "no genuine Aruba sample (smime_verifies=yes) ran"
+    );
 }
 
 #[test]
@@ -206,8 +214,7 @@ fn a_system_ca_bundle_alone_chains_real_pecs_but_makes_no_provider() {
     // to public roots (Actalis, Baltimore) found in e.g. Debian's ca-certificates. Such a
     // bundle says who a certificate belongs to, not that it is a PEC provider's: without
     // the provider list nothing is valid; with it (plus the bundle) the real ones are.
-    let Some(bundle) = crate::env_or_notice("PECDESK_CA_BUNDLE", "the system-bundle test")
-    else {
+    let Some(bundle) = crate::env_or_notice("PECDESK_CA_BUNDLE", "the system-bundle test") else {
         return;
     };
     let Some(samples) = corpus_samples() else {
@@ -223,7 +230,12 @@ fn a_system_ca_bundle_alone_chains_real_pecs_but_makes_no_provider() {
         match report.reason {
             Some(SignatureProblem::NotAPecProvider) => chained += 1,
             // A bundle may lack a root (Baltimore expired in 2025): never anything else.
-            reason => assert_eq!(reason, Some(SignatureProblem::NoTrustAnchor), "{}", sample.name),
+            reason => assert_eq!(
+                reason,
+                Some(SignatureProblem::NoTrustAnchor),
+                "{}",
+                sample.name
+            ),
         }
         let report = verify(&sample.raw, &both);
         assert_status(&report, SignatureStatus::Valid, &sample.name);
@@ -252,7 +264,11 @@ fn a_genuine_aruba_pec_whose_from_names_another_provider_is_a_provider_mismatch(
     assert_eq!(report.reason, Some(SignatureProblem::ProviderMismatch));
     assert_eq!(report.provider.as_deref(), Some("Aruba PEC S.p.A."));
     // gestore-emittente naming another provider is a mismatch too.
-    let report = verify_with(&sample.raw, &TrustAnchors::builtin(), Some("InfoCert S.p.A."));
+    let report = verify_with(
+        &sample.raw,
+        &TrustAnchors::builtin(),
+        Some("InfoCert S.p.A."),
+    );
     assert_eq!(report.reason, Some(SignatureProblem::ProviderMismatch));
 }
 
@@ -429,7 +445,11 @@ fn a_signer_under_an_intermediate_carried_in_the_signature_chains_to_the_root() 
         };
         let report = verify(&raw, &trust);
         assert_status(&report, SignatureStatus::Untrusted, root);
-        assert_eq!(report.reason, Some(SignatureProblem::ProviderMismatch), "{root}");
+        assert_eq!(
+            report.reason,
+            Some(SignatureProblem::ProviderMismatch),
+            "{root}"
+        );
         assert_eq!(report.provider.as_deref(), Some("Altro Gestore di Prova"));
         assert_eq!(
             report.signer.as_deref(),
@@ -452,7 +472,11 @@ fn a_signer_under_an_intermediate_carried_in_the_signature_chains_to_the_root() 
         assert_status(&report, SignatureStatus::Valid, root);
         // The daticert inside still names "Gestore di Prova S.p.A.".
         let report = verify(&from_pec2, &trust);
-        assert_eq!(report.reason, Some(SignatureProblem::ProviderMismatch), "{root}");
+        assert_eq!(
+            report.reason,
+            Some(SignatureProblem::ProviderMismatch),
+            "{root}"
+        );
     }
     let report = verify(&raw, &anchors("other-ca.pem"));
     assert_status(&report, SignatureStatus::Untrusted, "chain, unrelated CA");
@@ -748,7 +772,10 @@ fn resign(raw: &[u8], name: &str) -> Vec<u8> {
     let cert_der = certificates(&format!("{name}.pem")).remove(0);
     let root_der = certificates("public-root.pem").remove(0);
     let key_pem = String::from_utf8(fixture(&format!("{name}.key"))).unwrap();
-    let key_b64: String = key_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let key_b64: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     let key_der = base64_decode(&key_b64);
     let key = rsa::RsaPrivateKey::from_pkcs8_der(&key_der).unwrap();
     let cert = x509_cert::Certificate::from_der(&cert_der).unwrap();
@@ -766,17 +793,35 @@ fn resign(raw: &[u8], name: &str) -> Vec<u8> {
     }
     let digest = Sha256::digest(&canonical);
 
-    const SHA256: &[u8] = &[0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
-    const DATA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
-    const SIGNED_DATA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
-    const RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-    let attr_oid = |last: u8| vec![0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, last];
+    const SHA256: &[u8] = &[
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    const DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ];
+    const SIGNED_DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+    ];
+    const RSA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
+    let attr_oid = |last: u8| {
+        vec![
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, last,
+        ]
+    };
     let null = [0x05, 0x00];
     let sha256_alg = tlv(0x30, &[SHA256, &null].concat());
     let attributes = [
         tlv(0x30, &[attr_oid(3), tlv(0x31, DATA)].concat()),
-        tlv(0x30, &[attr_oid(5), tlv(0x31, &tlv(0x17, b"270101000000Z"))].concat()),
-        tlv(0x30, &[attr_oid(4), tlv(0x31, &tlv(0x04, &digest))].concat()),
+        tlv(
+            0x30,
+            &[attr_oid(5), tlv(0x31, &tlv(0x17, b"270101000000Z"))].concat(),
+        ),
+        tlv(
+            0x30,
+            &[attr_oid(4), tlv(0x31, &tlv(0x04, &digest))].concat(),
+        ),
     ]
     .concat();
     let signed_bytes = tlv(0x31, &attributes);

@@ -67,9 +67,11 @@ pub fn inspect_json(bytes: &[u8], trust_anchors_pem: Option<&str>) -> Result<Str
         Some(text) => {
             let mut trust = TrustAnchors::builtin();
             if text.trim_start().starts_with('{') {
-                trust.add_provider_list(text.as_bytes(), None).map_err(|e| {
-                    format!("elenco dei gestori non valido / invalid provider list: {e}")
-                })?;
+                trust
+                    .add_provider_list(text.as_bytes(), None)
+                    .map_err(|e| {
+                        format!("elenco dei gestori non valido / invalid provider list: {e}")
+                    })?;
             } else if !text.trim().is_empty() {
                 let bundle = TrustAnchors::from_pem(text.as_bytes()).map_err(|e| {
                     format!("certificati delle CA non validi / invalid trust anchors: {e}")
