@@ -36,6 +36,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Gestori PEC fidati: importa l'elenco di AgID / Trusted PEC providers: import
+    /// AgID's list.
+    Trust {
+        #[command(subcommand)]
+        command: crate::trust::TrustCommand,
+    },
 }
 
 /// Subcommands of `pecdesk config`.
@@ -156,6 +162,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
+        Command::Trust { command } => crate::trust::run(command),
         Command::Sso(args) => crate::auth::cli::run(args),
         Command::Config {
             command: ConfigCommand::Example,

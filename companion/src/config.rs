@@ -32,8 +32,8 @@ pub struct Settings {
     pub max_connections: u32,
     /// `text` or `json` log lines.
     pub log_format: String,
-    /// PEM bundle of the CA certificates PEC signatures must chain to (the providers' CAs,
-    /// e.g. AgID's list). Without it every signature that verifies is reported `untrusted`.
+    /// Extra CA certificates (PEM) that complete signature chains; they make no one a PEC
+    /// provider (the provider list does, see `docs/trust.md`).
     #[serde(default)]
     pub ca_bundle: Option<PathBuf>,
     /// Limits of the HTTP server: timeouts, connection cap, import memory (`[http]`).
@@ -224,10 +224,11 @@ max_connections = 4
 # Formato dei log: "text" o "json" / log format
 log_format = "text"
 
-# Certificati delle CA dei gestori PEC (PEM) per la verifica delle firme; senza, una firma
-# corretta risulta "non attendibile" / PEM bundle of the PEC providers' CAs for the signature
-# check; without it a signature that verifies is reported "untrusted"
-# ca_bundle = "/etc/pecdesk/pec-ca.pem"
+# Certificati di CA in più (PEM): completano le catene ma non rendono nessuno un gestore PEC
+# (l'elenco dei gestori è incorporato; quello di AgID si importa con `pecdesk trust import`)
+# / extra CA certificates (PEM): they complete chains but make no one a PEC provider (the
+# provider list is built in; import AgID's with `pecdesk trust import`), see docs/trust.md
+# ca_bundle = "/etc/ssl/certs/ca-certificates.crt"
 
 # Limiti del server HTTP / HTTP server limits
 [http]

@@ -34,9 +34,17 @@ pub struct InspectArgs {
     /// Lingua del riepilogo / Language of the summary.
     #[arg(long, value_enum, default_value = "it")]
     pub lang: Lang,
-    /// Certificati delle CA fidate (PEM) / Trusted CA certificates (PEM bundle).
+    /// Certificati di CA in più (PEM): completano le catene, non rendono nessuno un gestore
+    /// PEC / Extra CA certificates (PEM bundle): they complete chains, they make no one a
+    /// PEC provider (see docs/trust.md).
     #[arg(long, env = "PECDESK_CA_BUNDLE")]
     pub ca_bundle: Option<PathBuf>,
+    /// Elenco di gestori PEC in più (file `pecdesk-pec-providers/1`, come lo scrive
+    /// `pecdesk trust import`), oltre a quello incorporato / Extra PEC provider list (a
+    /// `pecdesk-pec-providers/1` file, as `pecdesk trust import` writes it), besides the
+    /// built-in one.
+    #[arg(long)]
+    pub providers: Option<PathBuf>,
     /// Non verificare la firma S/MIME / Skip the S/MIME signature check.
     #[arg(long)]
     pub no_signature: bool,
@@ -112,19 +120,30 @@ fn signature_options(args: &InspectArgs) -> Result<InspectOptions, String> {
     if args.no_signature {
         return Ok(InspectOptions::default());
     }
-    let anchors = match &args.ca_bundle {
-        None => TrustAnchors::default(),
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!(
-                    "impossibile leggere / cannot read --ca-bundle {}: {e}",
-                    path.display()
-                )
-            })?;
-            TrustAnchors::from_pem(&pem)
-                .map_err(|e| format!("--ca-bundle {} non valido / invalid: {e}", path.display()))?
-        }
-    };
+    // The built-in PEC provider list always; a bundle only adds anchors that complete chains.
+    let mut anchors = TrustAnchors::builtin();
+    if let Some(path) = &args.ca_bundle {
+        let pem = std::fs::read(path).map_err(|e| {
+            format!(
+                "impossibile leggere / cannot read --ca-bundle {}: {e}",
+                path.display()
+            )
+        })?;
+        let bundle = TrustAnchors::from_pem(&pem)
+            .map_err(|e| format!("--ca-bundle {} non valido / invalid: {e}", path.display()))?;
+        anchors.certificates.extend(bundle.certificates);
+    }
+    if let Some(path) = &args.providers {
+        let json = std::fs::read(path).map_err(|e| {
+            format!(
+                "impossibile leggere / cannot read --providers {}: {e}",
+                path.display()
+            )
+        })?;
+        anchors
+            .add_provider_list(&json, None)
+            .map_err(|e| format!("--providers {}: {e}", path.display()))?;
+    }
     Ok(InspectOptions {
         signature: Some(anchors),
     })
@@ -208,8 +227,8 @@ fn signature_label(status: SignatureStatus, lang: Lang) -> &'static str {
         (SignatureStatus::Invalid, Lang::En) => "INVALID",
         (SignatureStatus::Missing, Lang::It) => "assente",
         (SignatureStatus::Missing, Lang::En) => "missing",
-        (SignatureStatus::Untrusted, Lang::It) => "corretta ma di un firmatario non fidato",
-        (SignatureStatus::Untrusted, Lang::En) => "correct but from an untrusted signer",
+        (SignatureStatus::Untrusted, Lang::It) => "corretta ma non di un gestore PEC riconosciuto",
+        (SignatureStatus::Untrusted, Lang::En) => "correct but not from a recognised PEC provider",
     }
 }
 
@@ -288,8 +307,18 @@ fn write_readable(
         None => t("non verificata", "not checked").to_owned(),
         Some(report) => {
             let mut line = signature_label(report.status, lang).to_owned();
+            if let Some(provider) = &report.provider {
+                line.push_str(&format!(" — {provider}"));
+            }
             if let Some(signer) = &report.signer {
                 line.push_str(&format!(" — {signer}"));
+            }
+            if let Some(reason) = report.reason {
+                let why = match lang {
+                    Lang::It => reason.italian().to_owned(),
+                    Lang::En => reason.to_string(),
+                };
+                line.push_str(&format!(" ({why})"));
             }
             line
         }

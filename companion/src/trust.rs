@@ -1,23 +1,45 @@
-//! Trust anchors of the S/MIME check run on every imported PEC.
+//! What the S/MIME check run on every imported PEC trusts (see `docs/trust.md`).
 //!
-//! The anchors come from the `ca_bundle` setting (a PEM file of the providers' CAs). In demo
-//! mode the throw-away demo CA that signed `companion/demo/*.eml` is trusted too, and only
-//! then: it must never vouch for real mail.
+//! - the built-in PEC provider list of the core (the providers of the public corpus);
+//! - the list imported from AgID with `pecdesk trust import FILE`, kept in the data folder
+//!   as [`IMPORTED_FILE`] and read at start;
+//! - the `ca_bundle` setting: extra CA certificates that complete chains but make no one a
+//!   PEC provider (a signer reaching only them is `untrusted: not-a-pec-provider`);
+//! - in demo mode only, the throw-away demo provider that signed `companion/demo/*.eml`: it
+//!   must never vouch for real mail.
 
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use pecdesk_core::signature::TrustAnchors;
+use pecdesk_core::signature::{Provider, TrustAnchors, parse_trusted_list, providers};
 
-use crate::config::Settings;
+use crate::config::{Overrides, Settings};
 
 /// The demo CA (made by `companion/demo/sign.py`; its private key was thrown away).
 const DEMO_CA: &[u8] = include_bytes!("../demo/demo-ca.pem");
 
-/// Reads the configured anchors; a missing or unreadable bundle stops the start with a
-/// message that names the file.
+/// Name of the imported provider list in the data folder.
+pub const IMPORTED_FILE: &str = "pec-providers.json";
+
+/// Reads what the signature check trusts; a missing or unreadable bundle or imported list
+/// stops the start with a message that names the file.
 pub fn load(settings: &Settings) -> anyhow::Result<Arc<TrustAnchors>> {
-    let mut anchors = TrustAnchors::default();
+    let mut anchors = TrustAnchors::builtin();
+    let imported = settings.data_dir.join(IMPORTED_FILE);
+    match std::fs::read(&imported) {
+        Ok(json) => anchors.add_provider_list(&json, None).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e} — reimportare l'elenco con / import the list again with `pecdesk trust import FILE`",
+                imported.display()
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read {}", imported.display()));
+        }
+    }
     if let Some(path) = &settings.ca_bundle {
         let pem = std::fs::read(path)
             .with_context(|| format!("ca_bundle: cannot read {}", path.display()))?;
@@ -26,23 +48,125 @@ pub fn load(settings: &Settings) -> anyhow::Result<Arc<TrustAnchors>> {
         anchors.certificates.extend(bundle.certificates);
     }
     if settings.demo {
-        let demo = TrustAnchors::from_pem(DEMO_CA).map_err(|e| anyhow::anyhow!("demo CA: {e}"))?;
-        anchors.certificates.extend(demo.certificates);
+        anchors.providers.push(demo_provider()?);
     }
     Ok(Arc::new(anchors))
+}
+
+/// The demo provider: the demo CA, its signer `O=PEC Demo S.p.A.`, the demo envelopes'
+/// `posta-certificata@pec.demo-provider.test`.
+fn demo_provider() -> anyhow::Result<Provider> {
+    let demo = TrustAnchors::from_pem(DEMO_CA).map_err(|e| anyhow::anyhow!("demo CA: {e}"))?;
+    Ok(Provider {
+        name: "PEC Demo S.p.A. (solo dimostrazione / demo only)".to_owned(),
+        names: vec!["PEC Demo S.p.A.".to_owned()],
+        organisations: vec!["PEC Demo S.p.A.".to_owned()],
+        domains: vec!["pec.demo-provider.test".to_owned()],
+        certificates: demo.certificates,
+        source: "companion/demo/demo-ca.pem, made by companion/demo/sign.py (demo mode only)"
+            .to_owned(),
+    })
+}
+
+/// Subcommands of `pecdesk trust`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TrustCommand {
+    /// Importa l'elenco dei gestori PEC di AgID (XML ETSI TS 119 612) nella cartella dei
+    /// dati; vale dal prossimo avvio / Import AgID's PEC provider list (ETSI TS 119 612
+    /// XML) into the data folder; used from the next start.
+    Import(ImportArgs),
+}
+
+/// Arguments of `pecdesk trust import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// L'elenco XML scaricato da AgID / the XML list downloaded from AgID.
+    pub file: PathBuf,
+    /// File TOML di configurazione / TOML config file (default: ./pecdesk.toml if present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Cartella dei dati / data folder.
+    #[arg(long)]
+    pub data_dir: Option<String>,
+}
+
+/// Runs `pecdesk trust ...`.
+pub fn run(command: TrustCommand) -> ExitCode {
+    match command {
+        TrustCommand::Import(args) => match import(&args) {
+            Ok((path, count)) => {
+                println!(
+                    "{count} gestori importati in / providers imported into {} \
+                     (validi dal prossimo avvio / used from the next start)",
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("errore / error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn import(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        ..Overrides::default()
+    };
+    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    let xml = std::fs::read(&args.file)
+        .with_context(|| format!("impossibile leggere / cannot read {}", args.file.display()))?;
+    let name = args.file.file_name().map_or_else(
+        || args.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let list = parse_trusted_list(&xml, &name)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    let path = write_list(&settings.data_dir, &list, &name)?;
+    Ok((path, list.len()))
+}
+
+/// Writes the list next to the database, through a temporary file (a reader at start
+/// never sees half a file).
+fn write_list(data_dir: &Path, list: &[Provider], source: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join(IMPORTED_FILE);
+    let partial = data_dir.join(format!("{IMPORTED_FILE}.partial"));
+    let json = providers::to_json(
+        list,
+        &format!("imported from {source} (pecdesk trust import)"),
+    );
+    std::fs::write(&partial, json)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use pecdesk_core::signature::{SignatureStatus, verify};
+
     use super::*;
 
+    const DEMO_RECEIPT: &[u8] = include_bytes!("../demo/03-accettazione.eml");
+
     #[test]
-    fn the_demo_ca_is_trusted_in_demo_mode_only() {
+    fn the_demo_provider_is_trusted_in_demo_mode_only() {
         let mut settings = Settings::for_data_dir("/nonexistent");
-        assert!(load(&settings).expect("no bundle").certificates.is_empty());
+        let normal = load(&settings).expect("no bundle");
+        assert!(normal.certificates.is_empty());
+        assert_eq!(normal.providers, TrustAnchors::builtin().providers);
+        let report = verify(DEMO_RECEIPT, &normal);
+        assert_eq!(report.status, SignatureStatus::Untrusted, "{report:?}");
         settings.demo = true;
-        assert_eq!(load(&settings).expect("demo").certificates.len(), 1);
+        let demo = load(&settings).expect("demo");
+        assert_eq!(demo.providers.len(), normal.providers.len() + 1);
+        let report = verify(DEMO_RECEIPT, &demo);
+        assert_eq!(report.status, SignatureStatus::Valid, "{report:?}");
     }
 
     #[test]
@@ -54,12 +178,34 @@ mod tests {
     }
 
     #[test]
-    fn a_configured_bundle_adds_its_certificates() {
+    fn a_configured_bundle_adds_anchors_that_make_no_provider() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, DEMO_CA).expect("write");
         let mut settings = Settings::for_data_dir(dir.path());
         settings.ca_bundle = Some(path);
-        assert_eq!(load(&settings).expect("bundle").certificates.len(), 1);
+        let trust = load(&settings).expect("bundle");
+        assert_eq!(trust.certificates.len(), 1);
+        // The demo CA as a mere bundle: the demo receipt chains, but to no provider.
+        let report = verify(DEMO_RECEIPT, &trust);
+        assert_eq!(
+            serde_json::to_value(report.reason).unwrap(),
+            "not-a-pec-provider"
+        );
+    }
+
+    #[test]
+    fn an_imported_list_in_the_data_folder_is_used_and_a_broken_one_stops_the_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = Settings::for_data_dir(dir.path());
+        write_list(dir.path(), &[demo_provider().unwrap()], "test.xml").unwrap();
+        let trust = load(&settings).expect("imported list");
+        assert_eq!(verify(DEMO_RECEIPT, &trust).status, SignatureStatus::Valid);
+        std::fs::write(dir.path().join(IMPORTED_FILE), "{").unwrap();
+        let err = load(&settings).expect_err("broken list").to_string();
+        assert!(
+            err.contains(IMPORTED_FILE) && err.contains("trust import"),
+            "{err}"
+        );
     }
 }

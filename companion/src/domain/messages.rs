@@ -151,7 +151,11 @@ pub async fn import_raw(
         let mut insp = pecdesk_core::inspect(&raw, &InspectOptions::default());
         // Verified here rather than through `InspectOptions` so the (possibly large) anchor
         // list is shared, not copied per message.
-        insp.summary.signature = Some(pecdesk_core::signature::verify(&raw, &trust));
+        insp.summary.signature = Some(pecdesk_core::signature::verify_with(
+            &raw,
+            &trust,
+            insp.summary.provider.as_deref(),
+        ));
         (raw, insp)
     })
     .await

@@ -17,4 +17,5 @@ mod ops;
 mod pec_summary;
 mod slow_clients;
 mod sso;
+mod trust;
 mod visibility;

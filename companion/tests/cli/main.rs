@@ -412,3 +412,46 @@ fn serve_names_the_data_directory_when_its_master_key_cannot_be_read() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&data_arg), "names {data_arg}: {err}");
 }
+
+#[test]
+fn trust_import_writes_the_providers_of_an_etsi_list_that_inspect_then_trusts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().to_string_lossy().into_owned();
+    let signed = path("signature/signed-lf.eml");
+    let signature = |extra: &[&str]| -> Value {
+        let mut args = vec!["inspect", "--json"];
+        args.extend_from_slice(extra);
+        args.push(&signed);
+        let out = pecdesk(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).expect("JSON")["signature"].clone()
+    };
+    // The synthetic provider is in no built-in list, and a CA bundle makes no provider.
+    let before = signature(&[]);
+    assert_eq!(before["reason"], "no-trust-anchor", "{before}");
+    let test_ca = path("signature/test-ca.pem");
+    let bundle = signature(&["--ca-bundle", &test_ca]);
+    assert_eq!(
+        [&bundle["status"], &bundle["reason"]],
+        ["untrusted", "not-a-pec-provider"]
+    );
+
+    let list = path("signature/trusted-list.xml");
+    let out = pecdesk(&["trust", "import", &list, "--data-dir", &data_dir], None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let imported = dir.path().join("pec-providers.json");
+    let imported_path = imported.display().to_string();
+    let after = signature(&["--providers", &imported_path]);
+    assert_eq!(after["status"], "valid", "{after}");
+    assert_eq!(after["provider"], "Gestore di Prova S.p.A.");
+
+    // A file that is no trusted list changes nothing and fails naming the file.
+    let out = pecdesk(
+        &["trust", "import", &test_ca, "--data-dir", &data_dir],
+        None,
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("test-ca.pem"));
+    let again = signature(&["--providers", &imported_path]);
+    assert_eq!(again["status"], "valid");
+}

@@ -199,7 +199,11 @@ pub struct InspectOptions {
 pub fn inspect(raw: &[u8], options: &InspectOptions) -> Inspection {
     let mut inspection = summary::inspect_message(raw);
     if let Some(anchors) = &options.signature {
-        inspection.summary.signature = Some(crate::signature::verify(raw, anchors));
+        inspection.summary.signature = Some(crate::signature::verify_with(
+            raw,
+            anchors,
+            inspection.summary.provider.as_deref(),
+        ));
     }
     inspection
 }

@@ -238,6 +238,72 @@ impl<'a> Cert<'a> {
         (secs(v.not_before), secs(v.not_after))
     }
 
+    /// The subject's organisation names (`O=`), as written (any string type but BMP).
+    pub fn organisations(&self) -> Vec<String> {
+        self.decoded
+            .tbs_certificate
+            .subject
+            .0
+            .iter()
+            .flat_map(|rdn| rdn.0.iter())
+            .filter(|atv| atv.oid.as_bytes() == oids::ORGANIZATION_NAME)
+            .filter_map(|atv| std::str::from_utf8(atv.value.value()).ok())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The e-mail addresses of the `subjectAltName` extension (`rfc822Name`).
+    pub fn email_addresses(&self) -> Vec<String> {
+        use x509_cert::ext::pkix::SubjectAltName;
+        use x509_cert::ext::pkix::name::GeneralName;
+        let Some(ext) = self.extension(oids::SUBJECT_ALT_NAME) else {
+            return Vec::new();
+        };
+        let Ok(names) = SubjectAltName::from_der(ext) else {
+            return Vec::new();
+        };
+        names
+            .0
+            .iter()
+            .filter_map(|name| match name {
+                GeneralName::Rfc822Name(address) => Some(address.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the key may sign e-mail: `keyUsage`, when present, holds
+    /// `digitalSignature` or `nonRepudiation`, and `extendedKeyUsage`, when present, holds
+    /// `emailProtection` (RFC 5280 4.2.1.3, 4.2.1.12; RFC 8550 4.4). An unreadable
+    /// extension allows nothing.
+    pub fn may_sign_email(&self) -> bool {
+        use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
+        let key_usage = self.extension(oids::KEY_USAGE).is_none_or(|value| {
+            KeyUsage::from_der(value).is_ok_and(|ku| ku.digital_signature() || ku.non_repudiation())
+        });
+        let extended = self
+            .extension(oids::EXTENDED_KEY_USAGE)
+            .is_none_or(|value| {
+                ExtendedKeyUsage::from_der(value).is_ok_and(|eku| {
+                    eku.0
+                        .iter()
+                        .any(|oid| oid.as_bytes() == oids::EMAIL_PROTECTION)
+                })
+            });
+        key_usage && extended
+    }
+
+    /// The value of the extension `oid`, when present.
+    fn extension(&self, oid: &[u8]) -> Option<&[u8]> {
+        self.decoded
+            .tbs_certificate
+            .extensions
+            .as_ref()?
+            .iter()
+            .find(|e| e.extn_id.as_bytes() == oid)
+            .map(|e| e.extn_value.as_bytes())
+    }
+
     /// The subject in RFC 4514 form (`CN=...,O=...,C=IT`).
     pub fn subject_string(&self) -> String {
         self.decoded.tbs_certificate.subject.to_string()

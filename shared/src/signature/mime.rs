@@ -41,6 +41,8 @@ pub(crate) struct Outer {
     pub layout: Option<SignedLayout>,
     /// The `Date` header as seconds since the Unix epoch.
     pub date: Option<i64>,
+    /// The address of the first `From` mailbox (a PEC provider's `posta-certificata@...`).
+    pub from: Option<String>,
 }
 
 /// Reads the top-level headers and, for `multipart/signed`, locates its parts.
@@ -49,9 +51,15 @@ pub(crate) fn read_outer(raw: &[u8]) -> Outer {
         return Outer {
             layout: None,
             date: None,
+            from: None,
         };
     };
     let date = message.date().map(DateTime::to_timestamp);
+    let from = message
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|addr| addr.address())
+        .map(str::to_owned);
     let layout = message.content_type().and_then(|ct| {
         let signed = ct.ctype().eq_ignore_ascii_case("multipart")
             && ct
@@ -69,7 +77,7 @@ pub(crate) fn read_outer(raw: &[u8]) -> Outer {
             .map(|p| p.trim().to_ascii_lowercase());
         Some(layout)
     });
-    Outer { layout, date }
+    Outer { layout, date, from }
 }
 
 /// Locates the first two body parts of a multipart body starting at `body_start`.

@@ -9,19 +9,29 @@
 //! 3. the signer's RSA signature covers the signed attributes' *original* bytes (first
 //!    octet 0xA0 read as 0x31, RFC 5652 5.4) — re-encoding could reorder the SET OF;
 //! 4. the signer certificate chains (possibly through certificates carried in the
-//!    signature) to a configured trust anchor, each issuer's signature verified, and every
-//!    certificate of the path is valid at the message's date: the `signingTime` attribute,
-//!    else the `Date` header. The core never reads the clock.
+//!    signature) to a trust anchor — a PEC provider's CA from the provider list, or an
+//!    extra configured anchor — each issuer's signature verified, and every certificate of
+//!    the path is valid at the message's date: the `signingTime` attribute, else the `Date`
+//!    header. The core never reads the clock;
+//! 5. the signer is an accredited PEC provider: it chains to a CA of a provider of the list
+//!    ([`providers`]) and its certificate names that provider (listed itself, `O=`, or its
+//!    e-mail domain). A chain to an extra anchor only (a system CA bundle) is not enough;
+//! 6. its key may sign e-mail: `keyUsage` with `digitalSignature` or `nonRepudiation`,
+//!    `extendedKeyUsage` (when present) with `emailProtection`;
+//! 7. it is the envelope's provider: the `From` address is `posta-certificata@` one of the
+//!    provider's domains (or the signer certificate's own address), and daticert's
+//!    `gestore-emittente`, when known, names the provider.
 //!
-//! Steps 2–3 failing is [`SignatureStatus::Invalid`]; step 4 failing is
-//! [`SignatureStatus::Untrusted`]. The envelope's own headers (Subject, From, To) are not
-//! covered by the signature: only the first body part is.
+//! Steps 2–3 failing is [`SignatureStatus::Invalid`]; steps 4–7 failing are
+//! [`SignatureStatus::Untrusted`] with the reason of the first failed step. The envelope's
+//! own headers (Subject, From, To) are not covered by the signature: only the first body
+//! part is; step 7 ties the unsigned `From` to the signer. See `docs/trust.md`.
 //!
 //! Pure Rust (RustCrypto `rsa`, `sha1`, `sha2`, `x509-cert`); no OpenSSL, no randomness,
 //! builds for `wasm32-unknown-unknown`. Never panics on any input.
 //!
 //! Not checked (say so before relying on `valid`): revocation (CRL/OCSP: the core does no
-//! I/O), the signer certificate's key usage and extended key usage, `pathLenConstraint`,
+//! I/O), `pathLenConstraint`,
 //! name constraints, and the anchors' own validity dates (an anchor is a name and a key,
 //! RFC 5280 6.1.1). Algorithms: RSA PKCS#1 v1.5 with SHA-1/224/256/384/512 only
 //! (no RSA-PSS, no ECDSA: no PEC provider uses them).
@@ -31,11 +41,15 @@ mod cms;
 mod crypto;
 mod mime;
 mod oids;
+pub mod providers;
+mod tsl;
 
 use serde::{Deserialize, Serialize};
 
 use crypto::{Cert, DigestAlg, KeyError, RawCert};
 pub use mime::SignedLayout;
+pub use providers::Provider;
+pub use tsl::parse_trusted_list;
 
 /// Longest certificate path followed from the signer to an anchor.
 const MAX_CHAIN: usize = 6;
@@ -48,13 +62,15 @@ const MAX_CERTIFICATES: usize = 32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureStatus {
-    /// The math is right and the signer chains to a configured trust anchor.
+    /// The math is right and the signer is the envelope's PEC provider, from the provider
+    /// list, with a key that may sign e-mail.
     Valid,
     /// A signature is present but does not verify (digest or signature mismatch, broken CMS).
     Invalid,
     /// No `multipart/signed` / `smime.p7s` on the message.
     Missing,
-    /// The math is right but no configured anchor vouches for the signer.
+    /// The math is right but the signer is not shown to be the envelope's PEC provider
+    /// (the reason says which check failed).
     Untrusted,
 }
 
@@ -97,6 +113,17 @@ pub enum SignatureProblem {
     /// `Untrusted`: neither `signingTime` nor `Date` gives the message's date.
     #[error("the message has no date to judge certificate validity")]
     MessageDateUnknown,
+    /// `Untrusted`: the signer chains to an anchor, but is not an accredited PEC provider
+    /// of the provider list (e.g. an ordinary S/MIME certificate from a public CA).
+    #[error("the signer is not an accredited PEC provider")]
+    NotAPecProvider,
+    /// `Untrusted`: the signer certificate may not sign e-mail (key usage).
+    #[error("the signer certificate may not sign e-mail (key usage)")]
+    KeyUsage,
+    /// `Untrusted`: the signer is a PEC provider, but not the one the envelope names
+    /// (`From: posta-certificata@...`, daticert `gestore-emittente`).
+    #[error("the signer is not the provider the message names")]
+    ProviderMismatch,
 }
 
 impl SignatureProblem {
@@ -122,6 +149,9 @@ impl SignatureProblem {
             Self::MessageDateUnknown => {
                 "Il messaggio non ha una data: impossibile verificare la validità del certificato."
             }
+            Self::NotAPecProvider => "Il firmatario non è un gestore PEC accreditato.",
+            Self::KeyUsage => "Il certificato del firmatario non è abilitato a firmare la posta.",
+            Self::ProviderMismatch => "Il firmatario non è il gestore PEC indicato dal messaggio.",
         }
     }
 }
@@ -139,6 +169,10 @@ pub struct SignatureReport {
     /// Why the status is not `valid` (`None` when it is).
     #[serde(default)]
     pub reason: Option<SignatureProblem>,
+    /// The PEC provider of the list the signer was identified as (also when a later check
+    /// failed, e.g. `provider-mismatch`); `None` when the signer is none of them.
+    #[serde(default)]
+    pub provider: Option<String>,
 }
 
 impl SignatureReport {
@@ -154,6 +188,7 @@ impl SignatureReport {
             not_before: None,
             not_after: None,
             reason: Some(reason),
+            provider: None,
         }
     }
 
@@ -168,11 +203,18 @@ impl SignatureReport {
     }
 }
 
-/// Trust anchors (CA certificates) the signer must chain to.
+/// What a signature is trusted against: the PEC provider list, and extra anchors.
+///
+/// Only a provider of `providers` makes a signature `valid`. Extra `certificates` (e.g. a
+/// configured `ca_bundle`, a system CA bundle) complete chains but vouch for no provider:
+/// a signer that reaches only them is `not-a-pec-provider`. [`TrustAnchors::default`]
+/// trusts nothing; [`TrustAnchors::builtin`] is the built-in provider list.
 #[derive(Debug, Clone, Default)]
 pub struct TrustAnchors {
-    /// DER-encoded CA certificates.
+    /// Extra DER-encoded anchor certificates (not providers).
     pub certificates: Vec<Vec<u8>>,
+    /// The accredited PEC providers.
+    pub providers: Vec<Provider>,
 }
 
 impl TrustAnchors {
@@ -212,12 +254,38 @@ impl TrustAnchors {
                 "nessun certificato nel file PEM / no certificate in the PEM bundle".to_owned(),
             );
         }
-        Ok(Self { certificates })
+        Ok(Self {
+            certificates,
+            providers: Vec::new(),
+        })
     }
 
     /// Whether no anchor is configured (every correct signature is then `untrusted`).
     pub fn is_empty(&self) -> bool {
-        self.certificates.is_empty()
+        self.certificates.is_empty() && self.providers.is_empty()
+    }
+
+    /// The built-in provider list (the providers of the public corpus), no extra anchor.
+    pub fn builtin() -> Self {
+        Self {
+            certificates: Vec::new(),
+            providers: providers::builtin(),
+        }
+    }
+
+    /// Adds the providers of a provider list file (see [`providers`]).
+    pub fn add_provider_list(&mut self, json: &[u8], pem: Option<&[u8]>) -> Result<(), String> {
+        self.providers.extend(providers::parse_list(json, pem)?);
+        Ok(())
+    }
+
+    /// Every anchor certificate: the providers' then the extra ones.
+    fn all_certificates(&self) -> impl Iterator<Item = &[u8]> {
+        self.providers
+            .iter()
+            .flat_map(|p| p.certificates.iter())
+            .chain(&self.certificates)
+            .map(Vec::as_slice)
     }
 }
 
@@ -228,7 +296,22 @@ pub fn locate(raw: &[u8]) -> Option<SignedLayout> {
 }
 
 /// Checks the S/MIME signature of a raw message (RFC 5322 bytes, LF or CRLF). Never panics.
+/// Reads daticert's `gestore-emittente` itself (a second parse of the message); a caller
+/// that has already inspected the message passes it to [`verify_with`] instead.
 pub fn verify(raw: &[u8], anchors: &TrustAnchors) -> SignatureReport {
+    let gestore = crate::pec::inspect(raw, &crate::pec::InspectOptions::default())
+        .summary
+        .provider;
+    verify_with(raw, anchors, gestore.as_deref())
+}
+
+/// [`verify`] with daticert's `gestore-emittente` as read by the caller (`None` when the
+/// message has none: only the `From` address then ties the signer to the envelope).
+pub fn verify_with(
+    raw: &[u8],
+    anchors: &TrustAnchors,
+    gestore_emittente: Option<&str>,
+) -> SignatureReport {
     let outer = mime::read_outer(raw);
     let Some(layout) = outer.layout else {
         return SignatureReport::missing();
@@ -257,6 +340,8 @@ pub fn verify(raw: &[u8], anchors: &TrustAnchors) -> SignatureReport {
         bundled: &bundled,
         anchors,
         header_date: outer.date,
+        from: outer.from.as_deref(),
+        gestore: gestore_emittente.filter(|g| !g.trim().is_empty()),
     };
     signed_data
         .signers
@@ -277,9 +362,11 @@ struct Context<'c, 'a> {
     bundled: &'c [Cert<'a>],
     anchors: &'c TrustAnchors,
     header_date: Option<i64>,
+    from: Option<&'c str>,
+    gestore: Option<&'c str>,
 }
 
-impl Context<'_, '_> {
+impl<'c> Context<'c, '_> {
     fn check_signer(&self, signer: &cms::SignerInfo<'_>) -> SignatureReport {
         let Some(alg) = DigestAlg::from_digest_oid(signer.digest_algorithm) else {
             return invalid(SignatureProblem::UnsupportedAlgorithm);
@@ -312,7 +399,9 @@ impl Context<'_, '_> {
         match self.check_math(signer, alg, cert) {
             Ok(signing_time) => {
                 let at = signing_time.or(self.header_date);
-                match self.check_trust(cert, at) {
+                let (provider, outcome) = self.check_trust(cert, at);
+                report.provider = provider.map(|p| p.name.clone());
+                match outcome {
                     Ok(()) => {
                         report.status = SignatureStatus::Valid;
                         report.reason = None;
@@ -370,17 +459,70 @@ impl Context<'_, '_> {
         Ok(signing_time)
     }
 
-    /// Follows issuers from the signer to an anchor and checks validity dates on the way.
-    fn check_trust(&self, signer: &Cert<'_>, at: Option<i64>) -> Result<(), SignatureProblem> {
+    /// Steps 4–7 of the module documentation: the provider the signer was identified as
+    /// (when it was) and the outcome.
+    fn check_trust(
+        &self,
+        signer: &Cert<'_>,
+        at: Option<i64>,
+    ) -> (Option<&Provider>, Result<(), SignatureProblem>) {
+        let anchor = match self.chain_to_anchor(signer, at) {
+            Ok(anchor) => anchor,
+            Err(problem) => return (None, Err(problem)),
+        };
+        // The providers whose CA (or own certificate) the chain reached, and that the
+        // signer certificate names.
+        let Some(provider) = self
+            .anchors
+            .providers
+            .iter()
+            .filter(|p| p.holds(anchor))
+            .find(|p| p.identifies(signer))
+        else {
+            return (None, Err(SignatureProblem::NotAPecProvider));
+        };
+        if !signer.may_sign_email() {
+            return (Some(provider), Err(SignatureProblem::KeyUsage));
+        }
+        if !self.envelope_names(provider, signer) {
+            return (Some(provider), Err(SignatureProblem::ProviderMismatch));
+        }
+        (Some(provider), Ok(()))
+    }
+
+    /// Whether the envelope is `provider`'s: `From: posta-certificata@` one of its domains
+    /// (or the signer certificate's own address), and `gestore-emittente`, when known,
+    /// naming it.
+    fn envelope_names(&self, provider: &Provider, signer: &Cert<'_>) -> bool {
+        let Some((local, domain)) = self.from.and_then(|from| from.rsplit_once('@')) else {
+            return false;
+        };
+        let from_provider = local.eq_ignore_ascii_case("posta-certificata")
+            && (provider.has_domain(domain)
+                || signer.email_addresses().iter().any(|a| {
+                    a.rsplit_once('@').is_some_and(|(l, d)| {
+                        l.eq_ignore_ascii_case(local) && d.eq_ignore_ascii_case(domain)
+                    })
+                }));
+        from_provider && self.gestore.is_none_or(|g| provider.is_named(g))
+    }
+
+    /// Follows issuers from the signer to an anchor and checks validity dates on the way;
+    /// returns the anchor certificate reached.
+    fn chain_to_anchor(
+        &self,
+        signer: &Cert<'_>,
+        at: Option<i64>,
+    ) -> Result<&[u8], SignatureProblem> {
         if self.anchors.is_empty() {
             return Err(SignatureProblem::NoTrustAnchor);
         }
         let mut path: Vec<&Cert<'_>> = vec![signer];
         let mut current = signer;
-        let mut trusted = false;
+        let mut trusted = None;
         for _ in 0..MAX_CHAIN {
-            if self.anchor_vouches_for(current) {
-                trusted = true;
+            if let Some(anchor) = self.anchor_vouching_for(current) {
+                trusted = Some(anchor);
                 break;
             }
             // An intermediate from the signature must be a CA; anchors are trusted as
@@ -395,9 +537,7 @@ impl Context<'_, '_> {
             path.push(issuer);
             current = issuer;
         }
-        if !trusted {
-            return Err(SignatureProblem::NoTrustAnchor);
-        }
+        let anchor = trusted.ok_or(SignatureProblem::NoTrustAnchor)?;
         let at = at.ok_or(SignatureProblem::MessageDateUnknown)?;
         for cert in path {
             let (not_before, not_after) = cert.validity();
@@ -405,12 +545,12 @@ impl Context<'_, '_> {
                 return Err(SignatureProblem::CertificateNotValidAtMessageDate);
             }
         }
-        Ok(())
+        Ok(anchor)
     }
 
     /// The anchor certificate the signer identifier names, if any.
     fn anchor_named_by(&self, sid: &cms::SignerId<'_>) -> Option<Cert<'_>> {
-        self.anchors.certificates.iter().find_map(|der| {
+        self.anchors.all_certificates().find_map(|der| {
             if let cms::SignerId::IssuerSerial { issuer, serial } = sid {
                 // Cheap byte comparison before decoding the certificate.
                 let raw = RawCert::read(der).ok()?;
@@ -422,12 +562,18 @@ impl Context<'_, '_> {
         })
     }
 
-    /// Whether `cert` is an anchor itself or was signed by one.
-    fn anchor_vouches_for(&self, cert: &Cert<'_>) -> bool {
-        self.anchors.certificates.iter().any(|anchor_der| {
-            if anchor_der.as_slice() == cert.der {
+    /// The anchor that is `cert` itself or signed it, if any (providers' anchors first).
+    fn anchor_vouching_for(&self, cert: &Cert<'_>) -> Option<&'c [u8]> {
+        // The same CA is often listed for several providers: each distinct one is tried once.
+        let mut tried: Vec<&[u8]> = Vec::new();
+        self.anchors.all_certificates().find(|anchor_der| {
+            if *anchor_der == cert.der {
                 return true;
             }
+            if tried.contains(anchor_der) {
+                return false;
+            }
+            tried.push(anchor_der);
             // Cheap name check before decoding the anchor and doing the RSA operation.
             let name_matches =
                 RawCert::read(anchor_der).is_ok_and(|raw| raw.subject == cert.issuer);
@@ -466,6 +612,7 @@ fn describe(cert: &Cert<'_>) -> SignatureReport {
         not_before: iso8601(not_before),
         not_after: iso8601(not_after),
         reason: None,
+        provider: None,
     }
 }
 

@@ -39,6 +39,15 @@ pub const KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x0f];
 /// `id-ce-basicConstraints` 2.5.29.19.
 pub const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
 
+/// `id-ce-subjectAltName` 2.5.29.17.
+pub const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
+/// `id-ce-extKeyUsage` 2.5.29.37.
+pub const EXTENDED_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
+/// `id-kp-emailProtection` 1.3.6.1.5.5.7.3.4.
+pub const EMAIL_PROTECTION: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x04];
+/// `id-at-organizationName` 2.5.4.10.
+pub const ORGANIZATION_NAME: &[u8] = &[0x55, 0x04, 0x0a];
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -66,6 +75,10 @@ mod tests {
             (SUBJECT_KEY_IDENTIFIER, "2.5.29.14"),
             (KEY_USAGE, "2.5.29.15"),
             (BASIC_CONSTRAINTS, "2.5.29.19"),
+            (SUBJECT_ALT_NAME, "2.5.29.17"),
+            (EXTENDED_KEY_USAGE, "2.5.29.37"),
+            (EMAIL_PROTECTION, "1.3.6.1.5.5.7.3.4"),
+            (ORGANIZATION_NAME, "2.5.4.10"),
         ] {
             let oid = ObjectIdentifier::new(dotted).unwrap();
             assert_eq!(oid.as_bytes(), bytes, "{dotted}");

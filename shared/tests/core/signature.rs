@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use pecdesk_core::signature::{
-    SignatureProblem, SignatureReport, SignatureStatus, TrustAnchors, locate, verify,
+    Provider, SignatureProblem, SignatureReport, SignatureStatus, TrustAnchors, locate,
+    parse_trusted_list, providers, verify, verify_with,
 };
 
 fn fixture_dir() -> PathBuf {
@@ -26,6 +27,32 @@ fn anchors(name: &str) -> TrustAnchors {
 
 fn no_anchors() -> TrustAnchors {
     TrustAnchors::default()
+}
+
+/// The DER certificates of a PEM fixture.
+fn certificates(name: &str) -> Vec<Vec<u8>> {
+    anchors(name).certificates
+}
+
+/// A test provider: the synthetic envelope's "Gestore di Prova S.p.A." at
+/// `pec.example.invalid`, whose signing certificates `certs` (a PEM fixture) issues.
+fn test_provider(certs: &str) -> Provider {
+    Provider {
+        name: "Gestore di Prova S.p.A.".to_owned(),
+        names: vec!["Gestore di Prova S.p.A.".to_owned()],
+        organisations: vec!["Gestore di Prova S.p.A.".to_owned()],
+        domains: vec!["pec.example.invalid".to_owned()],
+        certificates: certificates(certs),
+        source: "test".to_owned(),
+    }
+}
+
+/// A provider list holding the test provider under the test root CA.
+fn test_providers() -> TrustAnchors {
+    TrustAnchors {
+        certificates: Vec::new(),
+        providers: vec![test_provider("test-ca.pem")],
+    }
 }
 
 /// Changes one letter or digit inside the signed (first) part of a `multipart/signed`
@@ -73,6 +100,21 @@ fn tamper_signed_part(raw: &[u8]) -> Vec<u8> {
     let mut out = raw.to_vec();
     out[target] = if out[target] == b'x' { b'y' } else { b'x' };
     out
+}
+
+/// `raw` with `from` replaced by `to` in its (first, top-level) `From:` header line.
+fn replace_in_from(raw: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let start = text
+        .match_indices("\nFrom:")
+        .map(|(i, _)| i + 1)
+        .next()
+        .expect("a From header");
+    let end = start + text[start..].find('\n').unwrap();
+    let line = &text[start..end];
+    assert!(line.contains(from), "{line}");
+    let changed = line.replacen(from, to, 1);
+    format!("{}{changed}{}", &text[..start], &text[end..]).into_bytes()
 }
 
 fn assert_status(report: &SignatureReport, status: SignatureStatus, what: &str) {
@@ -140,32 +182,126 @@ fn every_corpus_sample_that_verifies_with_openssl_is_untrusted_without_anchors()
 }
 
 #[test]
-fn corpus_samples_chain_to_public_roots_when_a_system_ca_bundle_is_given() {
+fn out_of_the_box_every_genuine_aruba_corpus_pec_is_valid_and_names_its_provider() {
+    let Some(samples) = corpus_samples() else {
+        return;
+    };
+    let builtin = TrustAnchors::builtin();
+    let mut valid = 0;
+    for sample in samples.iter().filter(|s| s.smime_verifies == "yes") {
+        let report = verify(&sample.raw, &builtin);
+        assert_status(&report, SignatureStatus::Valid, &sample.name);
+        assert_eq!(report.reason, None, "{}", sample.name);
+        if sample.name.contains("aruba") {
+            assert_eq!(
+                report.provider.as_deref(),
+                Some("Aruba PEC S.p.A."),
+                "{}",
+                sample.name
+            );
+            valid += 1;
+        }
+    }
+    assert!(
+        valid > 0,
+        "no genuine Aruba sample (smime_verifies=yes) ran"
+    );
+}
+
+#[test]
+fn a_system_ca_bundle_alone_chains_real_pecs_but_makes_no_provider() {
     // The real signers chain through AgID CA1 / DigitPA CA1 (carried in each signature)
-    // to public roots (Actalis, Baltimore) found in e.g. Debian's ca-certificates.
-    let Some(bundle) = crate::env_or_notice("PECDESK_CA_BUNDLE", "the chain-to-public-roots test")
-    else {
+    // to public roots (Actalis, Baltimore) found in e.g. Debian's ca-certificates. Such a
+    // bundle says who a certificate belongs to, not that it is a PEC provider's: without
+    // the provider list nothing is valid; with it (plus the bundle) the real ones are.
+    let Some(bundle) = crate::env_or_notice("PECDESK_CA_BUNDLE", "the system-bundle test") else {
         return;
     };
     let Some(samples) = corpus_samples() else {
         return;
     };
-    let anchors = TrustAnchors::from_pem(&std::fs::read(&bundle).unwrap()).unwrap();
-    let mut valid = 0;
+    let system = TrustAnchors::from_pem(&std::fs::read(&bundle).unwrap()).unwrap();
+    let mut both = TrustAnchors::builtin();
+    both.certificates.clone_from(&system.certificates);
+    let mut chained = 0;
     for sample in samples.iter().filter(|s| s.smime_verifies == "yes") {
-        let report = verify(&sample.raw, &anchors);
-        match report.status {
-            SignatureStatus::Valid => valid += 1,
-            // A bundle may lack a root (Baltimore expired in 2025): never anything worse.
-            _ => assert_eq!(
-                report.reason,
+        let report = verify(&sample.raw, &system);
+        assert_status(&report, SignatureStatus::Untrusted, &sample.name);
+        match report.reason {
+            Some(SignatureProblem::NotAPecProvider) => chained += 1,
+            // A bundle may lack a root (Baltimore expired in 2025): never anything else.
+            reason => assert_eq!(
+                reason,
                 Some(SignatureProblem::NoTrustAnchor),
-                "{}: {report:?}",
+                "{}",
                 sample.name
             ),
         }
+        let report = verify(&sample.raw, &both);
+        assert_status(&report, SignatureStatus::Valid, &sample.name);
     }
-    assert!(valid > 0, "no corpus sample chained to {bundle}");
+    assert!(chained > 0, "no corpus sample chained to {bundle}");
+}
+
+#[test]
+fn a_genuine_aruba_pec_whose_from_names_another_provider_is_a_provider_mismatch() {
+    // The envelope headers are not signed: a forger can keep a real Aruba signature and
+    // make the From say Legalmail. The signer is a PEC provider, not this envelope's.
+    let Some(samples) = corpus_samples() else {
+        return;
+    };
+    let sample = samples
+        .iter()
+        .find(|s| s.smime_verifies == "yes" && s.name.starts_with("oca_aruba"))
+        .expect("an oca_aruba sample that verifies");
+    let moved = replace_in_from(
+        &sample.raw,
+        "posta-certificata@pec.aruba.it",
+        "posta-certificata@legalmail.it",
+    );
+    let report = verify(&moved, &TrustAnchors::builtin());
+    assert_status(&report, SignatureStatus::Untrusted, &sample.name);
+    assert_eq!(report.reason, Some(SignatureProblem::ProviderMismatch));
+    assert_eq!(report.provider.as_deref(), Some("Aruba PEC S.p.A."));
+    // gestore-emittente naming another provider is a mismatch too.
+    let report = verify_with(
+        &sample.raw,
+        &TrustAnchors::builtin(),
+        Some("InfoCert S.p.A."),
+    );
+    assert_eq!(report.reason, Some(SignatureProblem::ProviderMismatch));
+}
+
+#[test]
+fn a_corpus_pec_resigned_with_a_public_ca_certificate_is_not_a_pec_provider() {
+    let Some(samples) = corpus_samples() else {
+        return;
+    };
+    // The admin's first try: the provider list plus a system bundle holding the forger's
+    // (public-style) root.
+    let mut trust = TrustAnchors::builtin();
+    trust.certificates.extend(certificates("public-root.pem"));
+    let mut ran = 0;
+    for sample in samples.iter().filter(|s| s.smime_verifies == "yes") {
+        // An ordinary personal S/MIME certificate, and one copying Aruba's names and address.
+        for signer in ["ordinary", "lookalike"] {
+            let forged = resign(&sample.raw, signer);
+            let report = verify(&forged, &trust);
+            assert_status(&report, SignatureStatus::Untrusted, &sample.name);
+            assert_eq!(
+                report.reason,
+                Some(SignatureProblem::NotAPecProvider),
+                "{} re-signed by {signer}",
+                sample.name
+            );
+            assert_eq!(report.provider, None);
+            // Without the public root it does not even chain.
+            let report = verify(&forged, &TrustAnchors::builtin());
+            assert_eq!(report.reason, Some(SignatureProblem::NoTrustAnchor));
+        }
+        ran += 1;
+    }
+    assert!(ran > 0, "PECDESK_CORPUS is set but no sample ran");
 }
 
 #[test]
@@ -212,12 +348,13 @@ fn corpus_samples_that_do_not_verify_are_invalid_and_unsigned_ones_missing() {
 // ---- synthetic fixtures ----
 
 #[test]
-fn synthetic_envelope_signed_by_the_test_ca_is_valid_in_lf_and_crlf() {
-    let ca = anchors("test-ca.pem");
+fn synthetic_envelope_signed_by_the_test_provider_is_valid_in_lf_and_crlf() {
+    let ca = test_providers();
     for name in ["signed-lf.eml", "signed-crlf.eml"] {
         let report = verify(&fixture(name), &ca);
         assert_status(&report, SignatureStatus::Valid, name);
         assert_eq!(report.reason, None);
+        assert_eq!(report.provider.as_deref(), Some("Gestore di Prova S.p.A."));
         assert_eq!(
             report.signer.as_deref(),
             Some("CN=posta-certificata@pec.example.invalid,O=Gestore di Prova S.p.A.,C=IT")
@@ -258,7 +395,7 @@ fn synthetic_envelope_is_untrusted_without_anchors_and_with_an_unrelated_ca() {
 
 #[test]
 fn tampered_synthetic_envelope_is_invalid_even_with_the_right_anchor() {
-    let ca = anchors("test-ca.pem");
+    let ca = test_providers();
     for name in ["signed-lf.eml", "signed-crlf.eml", "signed-noattr-crlf.eml"] {
         let report = verify(&tamper_signed_part(&fixture(name)), &ca);
         assert_status(&report, SignatureStatus::Invalid, name);
@@ -269,10 +406,10 @@ fn tampered_synthetic_envelope_is_invalid_even_with_the_right_anchor() {
 fn without_signed_attributes_the_signature_over_the_content_is_checked_and_dated_by_the_date_header()
  {
     let raw = fixture("signed-noattr-crlf.eml");
-    let report = verify(&raw, &anchors("test-ca.pem"));
+    let report = verify(&raw, &test_providers());
     assert_status(&report, SignatureStatus::Valid, "noattr");
     let tampered = tamper_signed_part(&raw);
-    let report = verify(&tampered, &anchors("test-ca.pem"));
+    let report = verify(&tampered, &test_providers());
     assert_eq!(report.reason, Some(SignatureProblem::SignatureMismatch));
 
     // No signingTime and no Date header: validity cannot be judged.
@@ -283,33 +420,72 @@ fn without_signed_attributes_the_signature_over_the_content_is_checked_and_dated
         .find(|line| line.starts_with("Date:"))
         .unwrap();
     let undated = text.replacen(date_line, "", 1);
-    let report = verify(undated.as_bytes(), &anchors("test-ca.pem"));
+    let report = verify(undated.as_bytes(), &test_providers());
     assert_status(&report, SignatureStatus::Untrusted, "undated");
     assert_eq!(report.reason, Some(SignatureProblem::MessageDateUnknown));
 }
 
 #[test]
 fn a_signer_under_an_intermediate_carried_in_the_signature_chains_to_the_root() {
+    // The signer is "Altro Gestore di Prova" (pec2.example.invalid), signing an envelope
+    // that says it comes from "Gestore di Prova S.p.A." at pec.example.invalid.
     let raw = fixture("signed-chain-crlf.eml");
-    let report = verify(&raw, &anchors("test-ca.pem"));
-    assert_status(&report, SignatureStatus::Valid, "chain");
-    assert_eq!(
-        report.signer.as_deref(),
-        Some("CN=posta-certificata@pec2.example.invalid,O=Altro Gestore di Prova,C=IT")
+    let other = |certs: &str| Provider {
+        name: "Altro Gestore di Prova".to_owned(),
+        names: Vec::new(),
+        organisations: vec!["Altro Gestore di Prova".to_owned()],
+        domains: vec!["pec2.example.invalid".to_owned()],
+        certificates: certificates(certs),
+        source: "test".to_owned(),
+    };
+    for root in ["test-ca.pem", "intermediate-ca.pem"] {
+        let trust = TrustAnchors {
+            certificates: Vec::new(),
+            providers: vec![test_provider("test-ca.pem"), other(root)],
+        };
+        let report = verify(&raw, &trust);
+        assert_status(&report, SignatureStatus::Untrusted, root);
+        assert_eq!(
+            report.reason,
+            Some(SignatureProblem::ProviderMismatch),
+            "{root}"
+        );
+        assert_eq!(report.provider.as_deref(), Some("Altro Gestore di Prova"));
+        assert_eq!(
+            report.signer.as_deref(),
+            Some("CN=posta-certificata@pec2.example.invalid,O=Altro Gestore di Prova,C=IT")
+        );
+    }
+    // The same envelope, From and gestore-emittente its signer's: the chain through the
+    // intermediate carried in the signature reaches the root, or the intermediate itself.
+    let from_pec2 = replace_in_from(
+        &raw,
+        "<posta-certificata@pec.example.invalid>",
+        "<posta-certificata@pec2.example.invalid>",
     );
-    // The intermediate alone as anchor also vouches for the signer.
-    let report = verify(&raw, &anchors("intermediate-ca.pem"));
-    assert_status(&report, SignatureStatus::Valid, "intermediate anchor");
+    for root in ["test-ca.pem", "intermediate-ca.pem"] {
+        let trust = TrustAnchors {
+            certificates: Vec::new(),
+            providers: vec![other(root)],
+        };
+        let report = verify_with(&from_pec2, &trust, Some("Altro Gestore di Prova"));
+        assert_status(&report, SignatureStatus::Valid, root);
+        // The daticert inside still names "Gestore di Prova S.p.A.".
+        let report = verify(&from_pec2, &trust);
+        assert_eq!(
+            report.reason,
+            Some(SignatureProblem::ProviderMismatch),
+            "{root}"
+        );
+    }
     let report = verify(&raw, &anchors("other-ca.pem"));
     assert_status(&report, SignatureStatus::Untrusted, "chain, unrelated CA");
+    assert_eq!(report.reason, Some(SignatureProblem::NoTrustAnchor));
 }
 
 #[test]
 fn a_signer_certificate_not_yet_valid_at_the_signing_time_is_untrusted() {
-    let report = verify(
-        &fixture("signed-future-cert-crlf.eml"),
-        &anchors("test-ca.pem"),
-    );
+    let report = verify(&fixture("signed-future-cert-crlf.eml"), &test_providers());
     assert_status(&report, SignatureStatus::Untrusted, "future cert");
     assert_eq!(
         report.reason,
@@ -366,7 +542,7 @@ fn a_corrupted_signature_part_is_invalid_not_a_panic() {
 #[test]
 fn every_truncation_of_a_signed_message_is_answered_without_panicking() {
     let raw = fixture("signed-crlf.eml");
-    let ca = anchors("test-ca.pem");
+    let ca = test_providers();
     let sig = locate(&raw).unwrap().signature_part.unwrap();
     // Past the last base64 digit only padding and the closing delimiter can be lost,
     // which does not change the signature: cuts before it must never be valid.
@@ -425,9 +601,18 @@ fn a_signature_without_certificates_uses_the_signer_certificate_among_the_anchor
         report.reason,
         Some(SignatureProblem::SignerCertificateMissing)
     );
-    // The provider's own certificate as anchor: it is the signer, so it vouches for itself.
+    // The provider's own certificate in its list entry: it is the signer, so it vouches
+    // for itself.
+    let listed = TrustAnchors {
+        certificates: Vec::new(),
+        providers: vec![test_provider("provider.pem")],
+    };
+    let report = verify(&raw, &listed);
+    assert_status(&report, SignatureStatus::Valid, "nocerts, provider listed");
+    // The same certificate as a plain anchor: the math and the chain hold, but a plain
+    // anchor names no PEC provider.
     let report = verify(&raw, &anchors("provider.pem"));
-    assert_status(&report, SignatureStatus::Valid, "nocerts, provider anchor");
+    assert_eq!(report.reason, Some(SignatureProblem::NotAPecProvider));
     // The CA alone cannot supply the signer's key.
     let report = verify(&raw, &anchors("test-ca.pem"));
     assert_eq!(
@@ -441,7 +626,7 @@ proptest::proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic_and_are_never_valid(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
-        let report = verify(&bytes, &anchors("test-ca.pem"));
+        let report = verify(&bytes, &test_providers());
         proptest::prop_assert_ne!(report.status, SignatureStatus::Valid);
     }
 
@@ -455,7 +640,7 @@ proptest::proptest! {
         let position = position % raw.len();
         let original = raw[position];
         raw[position] = value;
-        let report = verify(&raw, &anchors("test-ca.pem"));
+        let report = verify(&raw, &test_providers());
         // Inside the signed part every change is caught, except turning CRLF's CR into
         // something that canonicalisation restores (the CR of an existing CRLF removed).
         let in_content = content.contains(&position) && original != value && original != b'\r';
@@ -469,7 +654,7 @@ proptest::proptest! {
 fn a_certificate_issued_by_an_end_entity_key_does_not_chain_to_the_anchor() {
     // The rogue signer's issuer is the provider certificate (CA:FALSE), itself issued by
     // the test CA and carried in the signature: the math is right, the chain is not.
-    let report = verify(&fixture("signed-rogue-crlf.eml"), &anchors("test-ca.pem"));
+    let report = verify(&fixture("signed-rogue-crlf.eml"), &test_providers());
     assert_status(&report, SignatureStatus::Untrusted, "rogue");
     assert_eq!(report.reason, Some(SignatureProblem::NoTrustAnchor));
 }
@@ -486,4 +671,235 @@ fn an_openpgp_multipart_signed_is_reported_as_no_smime_signature() {
     let report = verify(pgp.as_bytes(), &anchors("test-ca.pem"));
     assert_status(&report, SignatureStatus::Missing, "pgp");
     assert_eq!(report.reason, Some(SignatureProblem::NotSmime));
+}
+
+#[test]
+fn the_forged_signature_of_the_resigning_helper_is_itself_valid_for_its_own_provider() {
+    // The helper's CMS must be right, or the NotAPecProvider tests prove nothing: with the
+    // public-style root listed as the CA of a test provider, the re-signed synthetic
+    // envelope verifies.
+    let forged = resign(&fixture("signed-lf.eml"), "lookalike");
+    let trust = TrustAnchors {
+        certificates: Vec::new(),
+        providers: vec![Provider {
+            name: "Look-alike".to_owned(),
+            names: vec!["Gestore di Prova S.p.A.".to_owned()],
+            organisations: vec!["Aruba PEC S.p.A.".to_owned()],
+            domains: vec!["pec.example.invalid".to_owned()],
+            certificates: certificates("public-root.pem"),
+            source: "test".to_owned(),
+        }],
+    };
+    let report = verify(&forged, &trust);
+    assert_status(&report, SignatureStatus::Valid, "resigned synthetic");
+    assert!(report.signer.unwrap().contains("Aruba PEC S.p.A."));
+}
+
+#[test]
+fn a_provider_certificate_whose_extended_key_usage_is_tls_only_fails_on_key_usage() {
+    let forged = resign(&fixture("signed-lf.eml"), "tls-only");
+    let trust = TrustAnchors {
+        certificates: Vec::new(),
+        providers: vec![test_provider("public-root.pem")],
+    };
+    let report = verify(&forged, &trust);
+    assert_status(&report, SignatureStatus::Untrusted, "tls-only");
+    assert_eq!(report.reason, Some(SignatureProblem::KeyUsage));
+    assert_eq!(report.provider.as_deref(), Some("Gestore di Prova S.p.A."));
+}
+
+#[test]
+fn new_reasons_serialize_in_kebab_case() {
+    for (problem, code) in [
+        (SignatureProblem::NotAPecProvider, "not-a-pec-provider"),
+        (SignatureProblem::ProviderMismatch, "provider-mismatch"),
+        (SignatureProblem::KeyUsage, "key-usage"),
+    ] {
+        assert_eq!(serde_json::to_value(problem).unwrap(), code);
+        assert!(!problem.italian().is_empty());
+    }
+}
+
+// ---- ETSI TS 119 612 trusted list import ----
+
+#[test]
+fn a_trusted_list_gives_its_providers_names_domains_and_certificates() {
+    let list = parse_trusted_list(&fixture("trusted-list.xml"), "trusted-list.xml").unwrap();
+    // The provider without an X.509 certificate is left out.
+    assert_eq!(list.len(), 1, "{list:?}");
+    let provider = &list[0];
+    assert_eq!(provider.name, "Gestore di Prova S.p.A.");
+    assert!(provider.names.contains(&"Test Provider".to_owned()));
+    assert_eq!(provider.domains, ["pec.example.invalid"]);
+    // The end-entity certificate's O= names the provider too; the CA's does not.
+    assert_eq!(provider.organisations, ["Gestore di Prova S.p.A."]);
+    assert_eq!(provider.certificates.len(), 2);
+    assert_eq!(provider.certificates[0], certificates("test-ca.pem")[0]);
+    assert!(provider.source.contains("trusted-list.xml") && provider.source.contains("2026-11-30"));
+
+    // Imported, the list makes the synthetic envelope valid, through the file format too.
+    let json = providers::to_json(&list, "test");
+    let mut trust = TrustAnchors::default();
+    trust.add_provider_list(json.as_bytes(), None).unwrap();
+    let report = verify(&fixture("signed-lf.eml"), &trust);
+    assert_status(&report, SignatureStatus::Valid, "imported list");
+    assert_eq!(report.provider.as_deref(), Some("Gestore di Prova S.p.A."));
+}
+
+#[test]
+fn a_broken_or_empty_trusted_list_is_refused() {
+    assert!(parse_trusted_list(b"<TrustServiceStatusList><unclosed>", "x").is_err());
+    assert!(parse_trusted_list(b"<TrustServiceStatusList/>", "x").is_err());
+    assert!(parse_trusted_list(b"not xml at all", "x").is_err());
+    let text = String::from_utf8(fixture("trusted-list.xml")).unwrap();
+    // A certificate that is not X.509 (three zero octets before the DER) is skipped: no
+    // provider is left.
+    let without = text.replace("<tsl:X509Certificate>", "<tsl:X509Certificate>AAAA");
+    assert!(parse_trusted_list(without.as_bytes(), "x").is_err());
+}
+
+// ---- re-signing (what a forger does) ----
+
+/// `raw` with its `smime.p7s` replaced by a detached SHA-256 signature over the same first
+/// part, made with the key of the fixture `NAME.key` and certificate `NAME.pem` (signer
+/// certificate and the public-style root carried in the signature, signingTime 2027-01-01).
+/// Builds the CMS by hand (RFC 5652) so that no signing library is needed.
+fn resign(raw: &[u8], name: &str) -> Vec<u8> {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use sha2::{Digest as _, Sha256};
+    use x509_cert::der::{Decode as _, Encode as _};
+
+    let cert_der = certificates(&format!("{name}.pem")).remove(0);
+    let root_der = certificates("public-root.pem").remove(0);
+    let key_pem = String::from_utf8(fixture(&format!("{name}.key"))).unwrap();
+    let key_b64: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let key_der = base64_decode(&key_b64);
+    let key = rsa::RsaPrivateKey::from_pkcs8_der(&key_der).unwrap();
+    let cert = x509_cert::Certificate::from_der(&cert_der).unwrap();
+    let issuer = cert.tbs_certificate.issuer.to_der().unwrap();
+    let serial = cert.tbs_certificate.serial_number.to_der().unwrap();
+
+    let layout = locate(raw).expect("multipart/signed");
+    let mut canonical = Vec::new();
+    let content = &raw[layout.content.clone()];
+    for (i, &b) in content.iter().enumerate() {
+        if b == b'\n' && (i == 0 || content[i - 1] != b'\r') {
+            canonical.push(b'\r');
+        }
+        canonical.push(b);
+    }
+    let digest = Sha256::digest(&canonical);
+
+    const SHA256: &[u8] = &[
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+    ];
+    const DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
+    ];
+    const SIGNED_DATA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+    ];
+    const RSA: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
+    let attr_oid = |last: u8| {
+        vec![
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, last,
+        ]
+    };
+    let null = [0x05, 0x00];
+    let sha256_alg = tlv(0x30, &[SHA256, &null].concat());
+    let attributes = [
+        tlv(0x30, &[attr_oid(3), tlv(0x31, DATA)].concat()),
+        tlv(
+            0x30,
+            &[attr_oid(5), tlv(0x31, &tlv(0x17, b"270101000000Z"))].concat(),
+        ),
+        tlv(
+            0x30,
+            &[attr_oid(4), tlv(0x31, &tlv(0x04, &digest))].concat(),
+        ),
+    ]
+    .concat();
+    let signed_bytes = tlv(0x31, &attributes);
+    let signature = key
+        .sign(
+            rsa::Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(&signed_bytes),
+        )
+        .unwrap();
+    let signer_info = tlv(
+        0x30,
+        &[
+            vec![0x02, 0x01, 0x01],
+            tlv(0x30, &[issuer, serial].concat()),
+            sha256_alg.clone(),
+            tlv(0xa0, &attributes),
+            tlv(0x30, &[RSA, &null].concat()),
+            tlv(0x04, &signature),
+        ]
+        .concat(),
+    );
+    let signed_data = tlv(
+        0x30,
+        &[
+            vec![0x02, 0x01, 0x01],
+            tlv(0x31, &sha256_alg),
+            tlv(0x30, DATA),
+            tlv(0xa0, &[cert_der, root_der].concat()),
+            tlv(0x31, &signer_info),
+        ]
+        .concat(),
+    );
+    let p7s = tlv(0x30, &[SIGNED_DATA, &tlv(0xa0, &signed_data)].concat());
+
+    let crlf = raw.windows(2).any(|w| w == b"\r\n");
+    let eol = if crlf { "\r\n" } else { "\n" };
+    let b64 = base64_encode(&p7s);
+    let mut entity = format!(
+        "Content-Type: application/x-pkcs7-signature; name=\"smime.p7s\"{eol}\
+         Content-Transfer-Encoding: base64{eol}\
+         Content-Disposition: attachment; filename=\"smime.p7s\"{eol}{eol}"
+    );
+    for line in b64.as_bytes().chunks(76) {
+        entity.push_str(std::str::from_utf8(line).unwrap());
+        entity.push_str(eol);
+    }
+    let entity = entity.trim_end();
+    let sig = layout.signature_part.expect("a signature part");
+    [&raw[..sig.start], entity.as_bytes(), &raw[sig.end..]].concat()
+}
+
+/// A DER item: tag, definite length, contents.
+fn tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

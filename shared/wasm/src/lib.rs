@@ -25,14 +25,19 @@ use wasm_bindgen::prelude::*;
 /// Reads one raw message (RFC 5322 bytes, LF or CRLF) and returns its summary as JSON text,
 /// the object `pecdesk inspect --json` prints (Italian `problems`).
 ///
-/// `trust_anchors_pem` decides the signature check:
+/// `trust_anchors_pem` decides the signature check; whenever it is checked, the core's
+/// built-in PEC provider list is used (as the CLI does), and `status` is `valid` only when
+/// the signer is the envelope's accredited PEC provider (see `docs/trust.md`):
 /// - `undefined` / `null`: not checked, `signature` is `null` (the CLI's `--no-signature`);
-/// - a PEM bundle of the PEC providers' CA certificates: checked against them; `status` is
-///   `valid` only when a configured anchor vouches for the signer (throws when the bundle
-///   holds no readable certificate, as the CLI stops on a bad `--ca-bundle`);
-/// - an empty (or blank) string: checked against no anchor (the CLI without `--ca-bundle`),
-///   so a correct signature is at best `untrusted`.
+/// - an empty (or blank) string: checked against the built-in provider list only (the CLI
+///   without options);
+/// - a provider list (JSON text starting with `{`, format `pecdesk-pec-providers/1`, as
+///   `pecdesk trust import` writes it): its providers are added (the CLI's `--providers`);
+/// - a PEM bundle of CA certificates: added as anchors that complete chains but make no
+///   one a provider (the CLI's `--ca-bundle`): a signer reaching only them is
+///   `untrusted` / `not-a-pec-provider`.
 ///
+/// Throws when the bundle or list is unreadable, as the CLI stops on a bad option.
 /// A message is certified only when `signature.status` is `valid`.
 #[wasm_bindgen]
 pub fn inspect(bytes: &[u8], trust_anchors_pem: Option<String>) -> Result<String, JsError> {
@@ -59,10 +64,22 @@ pub fn allowed_actions(activity_json: &str, person_json: &str) -> Result<Vec<Str
 pub fn inspect_json(bytes: &[u8], trust_anchors_pem: Option<&str>) -> Result<String, String> {
     let signature = match trust_anchors_pem {
         None => None,
-        Some(pem) if pem.trim().is_empty() => Some(TrustAnchors::default()),
-        Some(pem) => Some(TrustAnchors::from_pem(pem.as_bytes()).map_err(|e| {
-            format!("certificati delle CA non validi / invalid trust anchors: {e}")
-        })?),
+        Some(text) => {
+            let mut trust = TrustAnchors::builtin();
+            if text.trim_start().starts_with('{') {
+                trust
+                    .add_provider_list(text.as_bytes(), None)
+                    .map_err(|e| {
+                        format!("elenco dei gestori non valido / invalid provider list: {e}")
+                    })?;
+            } else if !text.trim().is_empty() {
+                let bundle = TrustAnchors::from_pem(text.as_bytes()).map_err(|e| {
+                    format!("certificati delle CA non validi / invalid trust anchors: {e}")
+                })?;
+                trust.certificates.extend(bundle.certificates);
+            }
+            Some(trust)
+        }
     };
     let summary: Summary = pecdesk_core::inspect(bytes, &InspectOptions { signature }).summary;
     serde_json::to_string(&summary)
@@ -123,5 +140,40 @@ mod tests {
         assert_eq!(checked["signature"]["status"], "missing");
         let err = inspect_json(raw, Some("no certificate here")).unwrap_err();
         assert!(err.starts_with("certificati delle CA non validi / invalid trust anchors"));
+        let err = inspect_json(raw, Some("{\"format\": \"other\"}")).unwrap_err();
+        assert!(err.starts_with("elenco dei gestori non valido / invalid provider list"));
+    }
+
+    const SIGNED: &[u8] = include_bytes!("../../tests/fixtures/signature/signed-lf.eml");
+    const TEST_CA: &str = include_str!("../../tests/fixtures/signature/test-ca.pem");
+
+    fn signature(raw: &[u8], trust: &str) -> serde_json::Value {
+        let summary: serde_json::Value =
+            serde_json::from_str(&inspect_json(raw, Some(trust)).unwrap()).unwrap();
+        summary["signature"].clone()
+    }
+
+    #[test]
+    fn a_pem_bundle_completes_chains_but_only_a_provider_list_makes_a_provider() {
+        // The built-in list does not know the synthetic provider.
+        assert_eq!(signature(SIGNED, "")["reason"], "no-trust-anchor");
+        // Its CA as a PEM bundle: the chain holds, the signer is no PEC provider.
+        let bundle = signature(SIGNED, TEST_CA);
+        assert_eq!(bundle["status"], "untrusted");
+        assert_eq!(bundle["reason"], "not-a-pec-provider");
+        // A provider list naming it (PEM armour allowed inside the JSON string).
+        let list = serde_json::json!({
+            "format": "pecdesk-pec-providers/1",
+            "providers": [{
+                "name": "Gestore di Prova S.p.A.",
+                "organisations": ["Gestore di Prova S.p.A."],
+                "domains": ["pec.example.invalid"],
+                "certificates": [TEST_CA],
+            }],
+        })
+        .to_string();
+        let valid = signature(SIGNED, &list);
+        assert_eq!(valid["status"], "valid", "{valid}");
+        assert_eq!(valid["provider"], "Gestore di Prova S.p.A.");
     }
 }
