@@ -84,6 +84,9 @@ impl ActivityRow {
             approver_id: self.approver_id.clone(),
             draft_version,
             approved_draft_version: self.approved_draft_version,
+            // Who wrote the draft and who asked for approval come from the draft's history
+            // (`crate::store::drafts::history`), added by the domain's `Loaded::facts`.
+            ..ActivityFacts::default()
         }
     }
 }
