@@ -1,6 +1,7 @@
 //! The one door to the core's permission decisions: [`authorize`] asks
 //! [`pecdesk_core::authz::authorize`] and turns a refusal into the HTTP error it answers
-//! as (404 not visible, 403 forbidden, 409 conflict with the state). Handlers and domain
+//! as (404 not visible, 403 forbidden, 409 conflict with the state, 422 invalid
+//! input). Handlers and domain
 //! code never decide permissions themselves.
 
 use pecdesk_core::authz::{self, Denied, DeniedAs, Operation, Person};
@@ -18,6 +19,7 @@ impl From<Denied> for Error {
             DeniedAs::NotFound => Error::NotFound,
             DeniedAs::Forbidden => Error::Forbidden(d.to_string()),
             DeniedAs::Conflict => Error::Conflict(d.to_string()),
+            DeniedAs::Invalid => Error::Invalid(d.to_string()),
         }
     }
 }

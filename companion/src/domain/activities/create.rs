@@ -5,7 +5,10 @@ use pecdesk_core::activity::{Flow, Priority, Status};
 use pecdesk_core::authz::{Operation, Person};
 use serde::Deserialize;
 
-use super::{ActivityResponse, Loaded, check_due, check_people, check_title, detail_view};
+use super::{
+    ActivityResponse, Loaded, Roles, check_approver, check_due, check_people, check_title,
+    detail_view,
+};
 use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::error::{Error, Result};
@@ -40,7 +43,8 @@ pub struct CreateActivityRequest {
 }
 
 /// The mailbox must be of the caller's organisation (404) and the caller must manage its
-/// activities (403); then the people named must exist (422).
+/// activities (403); then the people named must exist (422), and the approver must be
+/// eligible (422) and not the assignee (409).
 async fn admit(
     store: &Store,
     who: &Principal,
@@ -60,12 +64,16 @@ async fn admit(
     check_people(
         store,
         &who.org_id,
-        &req.mailbox_id,
         req.assignee_id.as_deref(),
         req.team_id.as_deref(),
-        req.approver_id.as_deref(),
     )
     .await?;
+    let roles = Roles {
+        assignee: req.assignee_id.as_deref(),
+        team: req.team_id.as_deref(),
+        approver: req.approver_id.as_deref(),
+    };
+    check_approver(store, who, person, &req.mailbox_id, roles).await?;
     Ok(due)
 }
 
@@ -158,7 +166,11 @@ pub async fn create(
     message_ids.dedup();
     Ok(detail_view(
         person,
-        Loaded { row, draft: None },
+        Loaded {
+            row,
+            draft: None,
+            history: Default::default(),
+        },
         message_ids,
     ))
 }

@@ -55,7 +55,7 @@ pub struct Move<'a> {
     pub via: Via,
     /// The version the caller last saw (checked when given).
     pub version: Option<i64>,
-    /// The approver's note.
+    /// The note of a request for approval or of a decision.
     pub note: Option<&'a str>,
 }
 
@@ -112,7 +112,9 @@ pub async fn move_to(
     )
     .await?
     .ok_or_else(stale)?;
-    approval::record_decision(&mut tx, who, id, new_status, draft_version, mv.note, now).await?;
+    // A request for approval or a decision joins the approval conversation. The note goes
+    // with the endpoint that carries one; a plain transition records no note.
+    approval::record_step(&mut tx, who, &row, draft_version, mv.note).await?;
     let mut draft = a.draft;
     if mv.via == Via::Send {
         drafts::mark_sent(&mut tx, id, now).await?;
@@ -136,7 +138,13 @@ pub async fn move_to(
     })
     .await?;
     let message_ids = store_activities::message_ids_tx(&mut tx, id).await?;
+    let history = drafts::history_tx(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(activity.id = %id, user.id = %who.user_id, to = new_status.as_str(), "activity moved");
-    Ok(detail_view(person, Loaded { row, draft }, message_ids))
+    let moved = Loaded {
+        row,
+        draft,
+        history,
+    };
+    Ok(detail_view(person, moved, message_ids))
 }
