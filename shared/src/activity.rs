@@ -628,7 +628,10 @@ mod tests {
         c.draft_sent = true;
         assert_eq!(send(Status::Done, &c), Err(TransitionError::AlreadySent));
         let msg = TransitionError::AlreadySent.to_string();
-        assert!(msg.contains("già inviata") && msg.contains("already sent"), "{msg}");
+        assert!(
+            msg.contains("già inviata") && msg.contains("already sent"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -636,7 +639,10 @@ mod tests {
         let c = worker(Flow::Standard);
         let e = transition(Status::Done, Status::InProgress, &c).expect_err("not in flow");
         let msg = e.to_string();
-        assert!(msg.contains("«chiusa»") && msg.contains("\"in progress\""), "{msg}");
+        assert!(
+            msg.contains("«chiusa»") && msg.contains("\"in progress\""),
+            "{msg}"
+        );
         for bad in ["Done", "InProgress", "→", "in_progress"] {
             assert!(!msg.contains(bad), "{bad} in {msg}");
         }

@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::routing::put;
 
 use crate::auth::Principal;
-use crate::domain::activities::draft::{self, DraftWritten};
 use crate::domain::activities::DraftRequest;
+use crate::domain::activities::draft::{self, DraftWritten};
 use crate::error::{ErrorEnvelope, Result};
 use crate::extract::Json;
 use crate::state::AppState;
