@@ -174,7 +174,8 @@ pub struct StepRow {
 /// What an activity's draft went through: who wrote it, and the approval conversation.
 #[derive(Debug, Clone, Default)]
 pub struct History {
-    /// Everyone who wrote or edited a version of the draft, without repeats.
+    /// Everyone who wrote or edited a version of the draft, without repeats, in the order
+    /// of their first version.
     pub authors: Vec<String>,
     /// Requests and decisions, oldest first.
     pub steps: Vec<StepRow>,
@@ -182,19 +183,17 @@ pub struct History {
 
 impl History {
     fn from_rows(rows: Vec<StepRow>) -> Self {
-        let mut h = History::default();
-        for r in rows {
-            if r.kind == "edit" {
-                if !h.authors.contains(&r.by_id) {
-                    h.authors.push(r.by_id);
-                }
-            } else {
-                h.steps.push(r);
+        let (mut edits, mut steps): (Vec<StepRow>, Vec<StepRow>) =
+            rows.into_iter().partition(|r| r.kind == "edit");
+        edits.sort_by_key(|r| r.draft_version);
+        let mut authors: Vec<String> = Vec::new();
+        for e in edits {
+            if !authors.contains(&e.by_id) {
+                authors.push(e.by_id);
             }
         }
-        h.steps
-            .sort_by_key(|r| (r.activity_version, r.at, r.kind != Step::Request.as_str()));
-        h
+        steps.sort_by_key(|r| (r.activity_version, r.at, r.kind != Step::Request.as_str()));
+        History { authors, steps }
     }
 
     /// Who asked for the latest approval.

@@ -707,6 +707,9 @@ async fn an_approver_who_wrote_or_edited_the_draft_cannot_approve_it(engine: Eng
     );
     let seen = app.get(&appr, &path).await;
     assert_eq!(actions(&seen), vec!["in_progress", "changes_requested"]);
+    let aldo = app.user_id("assegnatario@demo.test").await;
+    let paolo = app.user_id("approvatore@demo.test").await;
+    assert_eq!(seen.body["draft_authors"], json!([aldo, paolo]));
     // Nothing approved, so he cannot send what he wrote either.
     let send = app.post(&appr, &format!("{path}/send"), json!({})).await;
     assert_eq!(send.status, StatusCode::CONFLICT, "{:?}", send.body);

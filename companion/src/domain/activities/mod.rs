@@ -63,6 +63,10 @@ pub struct ActivityResponse {
     /// decision, with its note, who and when (detail only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approvals: Option<Vec<ApprovalStepView>>,
+    /// Ids of everyone who wrote or edited the draft: none of them may approve it (detail
+    /// only; the add-ins pass it to the core as `draft_authors`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft_authors: Option<Vec<String>>,
 }
 
 /// Someone, by id and display name.
@@ -124,6 +128,7 @@ pub fn list_view(row: ActivityRow) -> ActivityResponse {
         draft: None,
         allowed_actions: None,
         approvals: None,
+        draft_authors: None,
     }
 }
 
@@ -138,6 +143,7 @@ pub fn detail_view(who: &Person, a: Loaded, message_ids: Vec<String>) -> Activit
     r.message_ids = Some(message_ids);
     r.draft = a.draft.map(draft_view);
     r.allowed_actions = Some(actions);
+    r.draft_authors = Some(a.history.authors);
     r.approvals = Some(a.history.steps.into_iter().map(step_view).collect());
     r
 }
