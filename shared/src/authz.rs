@@ -131,7 +131,7 @@ impl ActivityFacts {
 
     /// The person wrote or edited the draft.
     pub fn is_draft_author(&self, who: &Person) -> bool {
-        self.draft_authors.iter().any(|a| *a == who.user_id)
+        self.draft_authors.contains(&who.user_id)
     }
 
     /// Assignee, team member or approver: participation alone makes the activity (and its
