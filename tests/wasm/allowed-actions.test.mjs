@@ -47,7 +47,6 @@ const cases = [
   ['approval, awaiting approval, approver who edited the draft may only ask for changes', activity('awaiting_approval', 'approval', { ...WITH_APPROVER, draft_authors: ['u', 'appr'] }), APPROVER, ['in_progress', 'changes_requested']],
   ['approval, awaiting approval, approver who asked for it decides nothing', activity('awaiting_approval', 'approval', { ...WITH_APPROVER, approval_requested_by: 'appr' }), APPROVER, ['in_progress']],
   ['approval, awaiting approval, approver who became the assignee decides nothing', activity('awaiting_approval', 'approval', { ...WITH_APPROVER, assignee_id: 'appr' }), APPROVER, ['in_progress']],
-  ['standard, done, a sent draft is not sent again', activity('done', 'standard', { draft_sent: true }), WORKER, []],
 ];
 
 for (const [name, a, p, expected] of cases) {
