@@ -95,16 +95,19 @@ async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft
         waiting.body["allowed_actions"],
         json!(["in_progress", "approved", "changes_requested"])
     );
-    assert_eq!(
-        app.post(
+    let not_approver = app
+        .post(
             &ass,
             &format!("{path}/approval"),
-            json!({"decision": "approve"})
+            json!({"decision": "approve"}),
         )
-        .await
-        .status,
-        StatusCode::FORBIDDEN
-    );
+        .await;
+    assert_eq!(not_approver.status, StatusCode::FORBIDDEN);
+    // The refusal names whom to ask.
+    let msg = not_approver.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(msg.contains("(Paolo Approvatore)"), "{msg}");
     assert_eq!(
         app.post(
             &resp,
