@@ -63,12 +63,9 @@ pub struct Move<'a> {
 /// ask; every other refusal is the core's message.
 async fn refusal(store: &Store, who: &Principal, a: &Loaded, to: Status, d: Denied) -> Error {
     let decision = matches!(to, Status::Approved | Status::ChangesRequested);
-    let approver = a.row.approver_id.as_deref();
-    if !(decision && d == Denied::Flow(TransitionError::NotPermitted)) {
-        return d.into();
-    }
-    let Some(approver) = approver else {
-        return d.into();
+    let approver = match (d, a.row.approver_id.as_deref()) {
+        (Denied::Flow(TransitionError::NotPermitted), Some(id)) if decision => id,
+        _ => return d.into(),
     };
     let name = match users::user(store, approver).await {
         Ok(Some(u)) if u.org_id == who.org_id => u.name,
