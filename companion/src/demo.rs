@@ -115,6 +115,10 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
                 Grant::Role(&legale, Role::Smistatore),
             ],
         ),
+        // The approval story takes two people: Aldo writes the draft and asks, Paolo
+        // approves what he did not write (the core refuses an approval by an author or by
+        // the requester). Paolo is in no team, so an activity assigned to Aldo or to a team
+        // may name him approver; Rita can be named instead when Paolo touched the draft.
         (
             "approvatore@demo.test",
             "Paolo Approvatore",

@@ -63,6 +63,30 @@ impl Status {
     pub fn is_closed(self) -> bool {
         matches!(self, Status::Done | Status::Cancelled)
     }
+
+    /// The name a user reads, Italian first then English («in lavorazione / in progress»);
+    /// messages show this, never the wire or enum name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Open => "aperta / open",
+            Status::InProgress => "in lavorazione / in progress",
+            Status::AwaitingApproval => "in attesa di approvazione / awaiting approval",
+            Status::Approved => "approvata / approved",
+            Status::ChangesRequested => "modifiche richieste / changes requested",
+            Status::Done => "chiusa / done",
+            Status::Cancelled => "annullata / cancelled",
+        }
+    }
+
+    /// The Italian name alone.
+    pub fn label_it(self) -> &'static str {
+        self.label().split(" / ").next().unwrap_or_default()
+    }
+
+    /// The English name alone.
+    pub fn label_en(self) -> &'static str {
+        self.label().split(" / ").nth(1).unwrap_or_default()
+    }
 }
 
 /// Which flow an activity follows.
@@ -196,13 +220,19 @@ pub struct Context {
     pub has_approver: bool,
     /// The current draft version is the approved one.
     pub draft_approved: bool,
+    /// The draft has already gone out.
+    pub draft_sent: bool,
 }
 
 /// Why a move is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     /// The flow has no such move from this status.
-    #[error("passaggio non previsto dal flusso / the flow does not allow {from:?} → {to:?}")]
+    #[error(
+        "il flusso non prevede di passare da «{}» a «{}»: ricarica l'attività per vedere le azioni possibili / \
+         the flow does not allow moving from \"{}\" to \"{}\": reload the activity to see what you may do",
+        .from.label_it(), .to.label_it(), .from.label_en(), .to.label_en()
+    )]
     NotInFlow {
         /// Current status.
         from: Status,
@@ -218,6 +248,9 @@ pub enum TransitionError {
     /// Requesting approval needs a designated approver.
     #[error("manca l'approvatore / no approver is designated")]
     ApproverRequired,
+    /// The draft has already gone out: it cannot be sent again.
+    #[error("bozza già inviata / the draft was already sent")]
+    AlreadySent,
     /// The move exists but this user may not make it.
     #[error("non consentito a questo utente / not allowed for this user")]
     NotPermitted,
@@ -294,6 +327,9 @@ pub fn transition(from: Status, to: Status, ctx: &Context) -> Result<Status, Tra
 pub fn send(status: Status, ctx: &Context) -> Result<Status, TransitionError> {
     if !ctx.actor.can_work {
         return Err(TransitionError::NotPermitted);
+    }
+    if ctx.draft_sent {
+        return Err(TransitionError::AlreadySent);
     }
     if !ctx.has_draft {
         return Err(TransitionError::DraftRequired);
@@ -385,6 +421,7 @@ mod tests {
             has_draft: true,
             has_approver: true,
             draft_approved: false,
+            draft_sent: false,
         }
     }
 
@@ -582,6 +619,36 @@ mod tests {
             allowed_actions(Status::Cancelled, &manager),
             vec![Transition(Status::Open)]
         );
+    }
+
+    #[test]
+    fn a_sent_draft_is_not_sent_again() {
+        let mut c = worker(Flow::Standard);
+        c.has_draft = false;
+        c.draft_sent = true;
+        assert_eq!(send(Status::Done, &c), Err(TransitionError::AlreadySent));
+        let msg = TransitionError::AlreadySent.to_string();
+        assert!(
+            msg.contains("già inviata") && msg.contains("already sent"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn refused_moves_speak_labels_not_enum_names() {
+        let c = worker(Flow::Standard);
+        let e = transition(Status::Done, Status::InProgress, &c).expect_err("not in flow");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("«chiusa»") && msg.contains("\"in progress\""),
+            "{msg}"
+        );
+        for bad in ["Done", "InProgress", "→", "in_progress"] {
+            assert!(!msg.contains(bad), "{bad} in {msg}");
+        }
+        for s in Status::ALL {
+            assert!(!s.label_it().is_empty() && !s.label_en().is_empty());
+        }
     }
 
     #[test]

@@ -10,6 +10,12 @@
 //!
 //! Security invariant: whatever is not visible answers [`Denied::NotVisible`] (404), so a
 //! caller cannot tell another organisation's or an unreadable object from a missing one.
+//!
+//! Security invariant (segregation of duties): an approval takes two people. Nobody
+//! approves a draft they wrote or edited ([`Denied::OwnDraft`]), the one who requested an
+//! approval does not decide it ([`Denied::OwnRequest`]), and the approver is never the
+//! assignee nor a member of the assigned team ([`Denied::ApproverIsAssignee`], checked when
+//! the approver is named, [`Operation::NameApprover`], and again when they decide).
 //! Organisation scoping itself happens before: the companion only builds facts from rows of
 //! the caller's organisation.
 
@@ -99,6 +105,16 @@ pub struct ActivityFacts {
     /// The draft version the approver approved (none, or voided by an edit).
     #[serde(default)]
     pub approved_draft_version: Option<i64>,
+    /// Everyone who wrote or edited the draft (any of its versions: each carries the
+    /// previous ones' text). None of them may approve it.
+    #[serde(default)]
+    pub draft_authors: Vec<String>,
+    /// Who asked for the latest approval; they may not decide it.
+    #[serde(default)]
+    pub approval_requested_by: Option<String>,
+    /// The draft has already gone out.
+    #[serde(default)]
+    pub draft_sent: bool,
 }
 
 impl ActivityFacts {
@@ -111,6 +127,11 @@ impl ActivityFacts {
     /// The person is the designated approver.
     pub fn is_approver(&self, who: &Person) -> bool {
         self.approver_id.as_deref() == Some(who.user_id.as_str())
+    }
+
+    /// The person wrote or edited the draft.
+    pub fn is_draft_author(&self, who: &Person) -> bool {
+        self.draft_authors.contains(&who.user_id)
     }
 
     /// Assignee, team member or approver: participation alone makes the activity (and its
@@ -144,6 +165,7 @@ impl ActivityFacts {
             has_approver: self.approver_id.is_some(),
             draft_approved: self.draft_version.is_some()
                 && self.approved_draft_version == self.draft_version,
+            draft_sent: self.draft_sent,
         }
     }
 }
@@ -207,6 +229,20 @@ pub enum Operation<'a> {
     },
     /// Send the draft (closes the activity).
     Send(&'a ActivityFacts),
+    /// Name `candidate` approver of an activity of `mailbox_id` (at creation, or when the
+    /// approver, assignee or team change): the candidate must be eligible on the mailbox
+    /// ([`Permissions::can_approve`]) and must not be the assignee nor a member of the
+    /// assigned team. Whether the caller may edit the activity is asked separately.
+    NameApprover {
+        /// The activity's mailbox.
+        mailbox_id: &'a str,
+        /// The would-be approver: their grants and teams.
+        candidate: &'a Person,
+        /// The assignee the activity will have.
+        assignee_id: Option<&'a str>,
+        /// The team the activity will have.
+        team_id: Option<&'a str>,
+    },
     /// Read and verify the organisation's audit log.
     ReadAudit,
 }
@@ -238,6 +274,36 @@ pub enum Denied {
     /// The flow refuses the move (or this person may not make it).
     #[error("{0}")]
     Flow(TransitionError),
+    /// Segregation of duties: the approver wrote or edited the draft.
+    #[error(
+        "hai scritto o modificato questa bozza: non puoi approvarla tu; chiedi a un altro utente con \
+         permesso di approvazione sulla casella (un responsabile lo nomina approvatore) / \
+         you wrote or edited this draft, so you may not approve it: ask another user with approval \
+         rights on the mailbox (a manager names them approver)"
+    )]
+    OwnDraft,
+    /// Segregation of duties: the approver asked for this approval.
+    #[error(
+        "hai chiesto tu questa approvazione: non puoi deciderla; chiedi a un altro utente con \
+         permesso di approvazione sulla casella (un responsabile lo nomina approvatore) / \
+         you requested this approval, so you may not decide it: ask another user with approval \
+         rights on the mailbox (a manager names them approver)"
+    )]
+    OwnRequest,
+    /// Segregation of duties: the approver is the assignee (or in the assigned team).
+    #[error(
+        "l'approvatore non può essere l'assegnatario dell'attività né un membro del suo team: \
+         scegli un altro utente con permesso di approvazione sulla casella / \
+         the approver cannot be the activity's assignee nor a member of its team: choose another \
+         user with approval rights on the mailbox"
+    )]
+    ApproverIsAssignee,
+    /// The would-be approver lacks activity read and write on the mailbox.
+    #[error(
+        "l'approvatore deve poter leggere e scrivere le attività della casella / \
+         the approver needs activity read and write on the mailbox"
+    )]
+    ApproverNotEligible,
 }
 
 /// How a refusal is answered.
@@ -249,6 +315,8 @@ pub enum DeniedAs {
     Forbidden,
     /// As a conflict with the object's state (HTTP 409).
     Conflict,
+    /// As invalid input (HTTP 422).
+    Invalid,
 }
 
 impl Denied {
@@ -256,7 +324,8 @@ impl Denied {
     pub fn answered_as(self) -> DeniedAs {
         match self {
             Denied::NotVisible => DeniedAs::NotFound,
-            Denied::Closed => DeniedAs::Conflict,
+            Denied::Closed | Denied::ApproverIsAssignee => DeniedAs::Conflict,
+            Denied::ApproverNotEligible => DeniedAs::Invalid,
             Denied::Flow(e) if !e.is_permission() => DeniedAs::Conflict,
             _ => DeniedAs::Forbidden,
         }
@@ -276,6 +345,11 @@ impl Denied {
             Denied::Flow(TransitionError::DraftRequired) => "flow.draft_required",
             Denied::Flow(TransitionError::ApproverRequired) => "flow.approver_required",
             Denied::Flow(TransitionError::NotPermitted) => "flow.not_permitted",
+            Denied::Flow(TransitionError::AlreadySent) => "flow.already_sent",
+            Denied::OwnDraft => "sod.own_draft",
+            Denied::OwnRequest => "sod.own_request",
+            Denied::ApproverIsAssignee => "sod.approver_is_assignee",
+            Denied::ApproverNotEligible => "approver_not_eligible",
         }
     }
 }
@@ -335,9 +409,8 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
         }
         Op::Move { activity: a, to } => {
             flow_gate(who, a)?;
-            activity::transition(a.status, to, &a.context(who))
-                .map(|_| ())
-                .map_err(Denied::Flow)
+            activity::transition(a.status, to, &a.context(who)).map_err(Denied::Flow)?;
+            two_people(who, a, to)
         }
         Op::Send(a) => {
             flow_gate(who, a)?;
@@ -345,8 +418,43 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
                 .map(|_| ())
                 .map_err(Denied::Flow)
         }
+        Op::NameApprover {
+            mailbox_id,
+            candidate,
+            assignee_id,
+            team_id,
+        } => {
+            require(
+                candidate.on(mailbox_id).can_approve(),
+                Denied::ApproverNotEligible,
+            )?;
+            let is_assignee = assignee_id == Some(candidate.user_id.as_str())
+                || team_id.is_some_and(|t| candidate.in_team(t));
+            require(!is_assignee, Denied::ApproverIsAssignee)
+        }
         Op::ReadAudit => require(who.is_admin || who.is_auditor, Denied::AuditorOnly),
     }
+}
+
+/// Segregation of duties on a decision (a move out of `awaiting_approval` to `approved` or
+/// `changes_requested`, which the state machine already allowed to the approver only): the
+/// decider is not the assignee, did not request it, and, to approve, wrote no part of the
+/// draft. Asking for changes on a draft one wrote is allowed: it releases nothing.
+fn two_people(who: &Person, a: &ActivityFacts, to: Status) -> Result<(), Denied> {
+    let decision = a.status == Status::AwaitingApproval
+        && matches!(to, Status::Approved | Status::ChangesRequested);
+    if !decision {
+        return Ok(());
+    }
+    require(!a.is_assignee(who), Denied::ApproverIsAssignee)?;
+    require(
+        a.approval_requested_by.as_deref() != Some(who.user_id.as_str()),
+        Denied::OwnRequest,
+    )?;
+    if to == Status::Approved {
+        require(!a.is_draft_author(who), Denied::OwnDraft)?;
+    }
+    Ok(())
 }
 
 fn read_message(who: &Person, m: &MessageFacts) -> Result<(), Denied> {
@@ -375,7 +483,13 @@ fn flow_gate(who: &Person, a: &ActivityFacts) -> Result<(), Denied> {
 /// the order of [`Status::ALL`], then `send`.
 pub fn allowed_actions(who: &Person, a: &ActivityFacts) -> Vec<Action> {
     match flow_gate(who, a) {
-        Ok(()) => activity::allowed_actions(a.status, &a.context(who)),
+        Ok(()) => activity::allowed_actions(a.status, &a.context(who))
+            .into_iter()
+            .filter(|x| match x {
+                Action::Transition(to) => two_people(who, a, *to).is_ok(),
+                Action::Send => true,
+            })
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -414,6 +528,9 @@ mod tests {
             approver_id: Some("appr".into()),
             draft_version: Some(2),
             approved_draft_version: None,
+            draft_authors: vec!["ass".into()],
+            approval_requested_by: Some("ass".into()),
+            draft_sent: false,
         }
     }
 
@@ -557,6 +674,119 @@ mod tests {
         );
     }
 
+    fn decide(who: &Person, a: &ActivityFacts, to: Status) -> Result<(), Denied> {
+        authorize(who, Operation::Move { activity: a, to })
+    }
+
+    #[test]
+    fn the_approver_does_not_approve_a_draft_they_wrote_or_edited() {
+        let appr = person("appr", Some(Role::Assegnatario));
+        let mut waiting = activity(Status::AwaitingApproval, Flow::Approval);
+        waiting.draft_authors = vec!["ass".into(), "appr".into()];
+        let d = decide(&appr, &waiting, Status::Approved).expect_err("own draft");
+        assert_eq!(d, Denied::OwnDraft);
+        assert_eq!(d.answered_as(), DeniedAs::Forbidden);
+        assert!(d.to_string().contains("altro utente") && d.to_string().contains("another user"));
+        // Asking for changes releases nothing: allowed.
+        assert_eq!(decide(&appr, &waiting, Status::ChangesRequested), Ok(()));
+        assert_eq!(
+            names(allowed_actions(&appr, &waiting)),
+            vec!["in_progress", "changes_requested"]
+        );
+        // Nothing sends without approval, so the approver-author cannot send alone either.
+        let mut approved = waiting.clone();
+        approved.status = Status::Approved;
+        assert_eq!(
+            authorize(&appr, Operation::Send(&approved)),
+            Err(Denied::Flow(TransitionError::ApprovalRequired))
+        );
+        waiting.draft_authors = vec!["ass".into()];
+        assert_eq!(decide(&appr, &waiting, Status::Approved), Ok(()));
+    }
+
+    #[test]
+    fn whoever_requested_the_approval_does_not_decide_it() {
+        let appr = person("appr", None);
+        let mut waiting = activity(Status::AwaitingApproval, Flow::Approval);
+        waiting.approval_requested_by = Some("appr".into());
+        for to in [Status::Approved, Status::ChangesRequested] {
+            assert_eq!(decide(&appr, &waiting, to), Err(Denied::OwnRequest));
+        }
+        assert_eq!(names(allowed_actions(&appr, &waiting)), vec!["in_progress"]);
+        waiting.approval_requested_by = Some("ass".into());
+        assert_eq!(decide(&appr, &waiting, Status::Approved), Ok(()));
+    }
+
+    #[test]
+    fn an_approver_who_became_the_assignee_does_not_decide() {
+        let appr = person("appr", None);
+        let mut waiting = activity(Status::AwaitingApproval, Flow::Approval);
+        waiting.assignee_id = Some("appr".into());
+        let d = decide(&appr, &waiting, Status::Approved).expect_err("assignee");
+        assert_eq!(d, Denied::ApproverIsAssignee);
+        assert_eq!(d.answered_as(), DeniedAs::Conflict);
+        waiting.assignee_id = Some("ass".into());
+        let mut in_team = appr.clone();
+        in_team.teams.push("team-x".into());
+        assert_eq!(
+            decide(&in_team, &waiting, Status::ChangesRequested),
+            Err(Denied::ApproverIsAssignee)
+        );
+    }
+
+    #[test]
+    fn naming_an_approver_needs_grants_and_someone_other_than_the_assignee() {
+        let resp = person("resp", Some(Role::Responsabile));
+        let name = |cand: &Person, assignee: Option<&str>, team: Option<&str>| {
+            authorize(
+                &resp,
+                Operation::NameApprover {
+                    mailbox_id: MB,
+                    candidate: cand,
+                    assignee_id: assignee,
+                    team_id: team,
+                },
+            )
+        };
+        let mut appr = person("appr", Some(Role::Assegnatario));
+        assert_eq!(name(&appr, Some("ass"), None), Ok(()));
+        assert_eq!(
+            name(&appr, Some("appr"), None),
+            Err(Denied::ApproverIsAssignee)
+        );
+        appr.teams.push("team-x".into());
+        assert_eq!(
+            name(&appr, None, Some("team-x")),
+            Err(Denied::ApproverIsAssignee)
+        );
+        let reader = person("r", None);
+        let d = name(&reader, Some("ass"), None).expect_err("no grants");
+        assert_eq!(d, Denied::ApproverNotEligible);
+        assert_eq!(d.answered_as(), DeniedAs::Invalid);
+    }
+
+    #[test]
+    fn a_sent_draft_answers_already_sent() {
+        let ass = person("ass", None);
+        let mut done = activity(Status::Done, Flow::Standard);
+        done.draft_version = None;
+        done.draft_sent = true;
+        let d = authorize(&ass, Operation::Send(&done)).expect_err("sent");
+        assert_eq!(d, Denied::Flow(TransitionError::AlreadySent));
+        assert_eq!(d.answered_as(), DeniedAs::Conflict);
+        assert_eq!(d.code(), "flow.already_sent");
+    }
+
+    #[test]
+    fn facts_without_the_new_fields_still_parse() {
+        let a: ActivityFacts =
+            serde_json::from_str(r#"{"mailbox_id":"mb-1","status":"awaiting_approval"}"#)
+                .expect("old facts JSON");
+        assert!(a.draft_authors.is_empty());
+        assert_eq!(a.approval_requested_by, None);
+        assert!(!a.draft_sent);
+    }
+
     #[test]
     fn closed_activities_refuse_draft_edits_as_conflicts() {
         let ass = person("ass", None);
@@ -605,6 +835,11 @@ mod tests {
             Denied::Closed,
             Denied::Flow(TransitionError::DraftRequired),
             Denied::Flow(TransitionError::NotPermitted),
+            Denied::Flow(TransitionError::AlreadySent),
+            Denied::OwnDraft,
+            Denied::OwnRequest,
+            Denied::ApproverIsAssignee,
+            Denied::ApproverNotEligible,
         ];
         for d in all {
             let msg = d.to_string();

@@ -43,6 +43,10 @@ const cases = [
   ['approval, approved draft, worker may close or send', activity('approved', 'approval', { ...WITH_APPROVER, approved_draft_version: 2 }), WORKER, ['in_progress', 'done', 'send']],
   ['approval, approved but draft edited since, worker', activity('approved', 'approval', { ...WITH_APPROVER, draft_version: 3, approved_draft_version: 2 }), WORKER, ['in_progress']],
   ['approval, changes requested, manager only', activity('changes_requested', 'approval', WITH_APPROVER), MANAGER, ['cancelled']],
+  // Segregation of duties: the facts name who wrote the draft and who asked for approval.
+  ['approval, awaiting approval, approver who edited the draft may only ask for changes', activity('awaiting_approval', 'approval', { ...WITH_APPROVER, draft_authors: ['u', 'appr'] }), APPROVER, ['in_progress', 'changes_requested']],
+  ['approval, awaiting approval, approver who asked for it decides nothing', activity('awaiting_approval', 'approval', { ...WITH_APPROVER, approval_requested_by: 'appr' }), APPROVER, ['in_progress']],
+  ['approval, awaiting approval, approver who became the assignee decides nothing', activity('awaiting_approval', 'approval', { ...WITH_APPROVER, assignee_id: 'appr' }), APPROVER, ['in_progress']],
 ];
 
 for (const [name, a, p, expected] of cases) {

@@ -7,7 +7,7 @@
 
 use pecdesk_core::activity::{Flow, Priority, Status};
 use pecdesk_core::authz::{ActivityFacts, Person};
-use pecdesk_core::policy::{Permissions, Policy};
+use pecdesk_core::policy::Policy;
 use serde::Deserialize;
 
 use crate::bind_all;
@@ -84,6 +84,9 @@ impl ActivityRow {
             approver_id: self.approver_id.clone(),
             draft_version,
             approved_draft_version: self.approved_draft_version,
+            // Who wrote the draft and who asked for approval come from the draft's history
+            // (`crate::store::drafts::history`), added by the domain's `Loaded::facts`.
+            ..ActivityFacts::default()
         }
     }
 }
@@ -194,21 +197,25 @@ pub async fn team_exists(store: &Store, org: &str, team: &str) -> Result<bool> {
     Ok(hit.is_some())
 }
 
-/// The permissions on `mailbox` of an enabled user of `org` (own and team grants), or
-/// `None` when there is no such user. One query: a marker row for the user, then the
-/// policies.
-pub async fn candidate_permissions(
+/// An enabled user of `org` as a would-be approver: their permissions on `mailbox` (own
+/// and team grants) and their teams, or `None` when there is no such user. One query: a
+/// marker row for the user, then the policies, then the teams.
+pub async fn candidate(
     store: &Store,
     org: &str,
     mailbox: &str,
     user: &str,
-) -> Result<Option<Permissions>> {
-    let rows: Vec<(Option<String>,)> = with_pool!(store, |p| sqlx::query_as(
-        "SELECT CAST(NULL AS TEXT) FROM users WHERE id = $2 AND org_id = $3 AND disabled = $4 \
-         UNION ALL SELECT g.policy FROM grants g \
+) -> Result<Option<Person>> {
+    let rows: Vec<(Option<String>, Option<String>)> = with_pool!(store, |p| sqlx::query_as(
+        "SELECT CAST(NULL AS TEXT), CAST(NULL AS TEXT) FROM users \
+         WHERE id = $2 AND org_id = $3 AND disabled = $4 \
+         UNION ALL SELECT g.policy, CAST(NULL AS TEXT) FROM grants g \
          WHERE g.mailbox_id = $1 AND g.user_id = $2 AND g.org_id = $3 \
-         UNION ALL SELECT g.policy FROM grants g JOIN team_members tm ON tm.team_id = g.team_id \
-         WHERE g.mailbox_id = $1 AND tm.user_id = $2 AND g.org_id = $3"
+         UNION ALL SELECT g.policy, CAST(NULL AS TEXT) FROM grants g \
+         JOIN team_members tm ON tm.team_id = g.team_id \
+         WHERE g.mailbox_id = $1 AND tm.user_id = $2 AND g.org_id = $3 \
+         UNION ALL SELECT CAST(NULL AS TEXT), tm.team_id FROM team_members tm \
+         WHERE tm.user_id = $2"
     )
     .bind(mailbox)
     .bind(user)
@@ -216,14 +223,19 @@ pub async fn candidate_permissions(
     .bind(false)
     .fetch_all(p)
     .await)?;
-    if !rows.iter().any(|(p,)| p.is_none()) {
+    if !rows.iter().any(|(p, t)| p.is_none() && t.is_none()) {
         return Ok(None);
     }
-    Ok(Some(
-        rows.iter()
-            .filter_map(|(p,)| p.as_deref().and_then(Policy::parse))
-            .fold(Permissions::NONE, Permissions::with),
-    ))
+    let mut person = Person::new(user);
+    for (policy, team) in rows {
+        if let Some(p) = policy.as_deref().and_then(Policy::parse) {
+            person.grant(mailbox, p);
+        }
+        if let Some(t) = team {
+            person.teams.push(t);
+        }
+    }
+    Ok(Some(person))
 }
 
 /// Mailbox and subject of a message of organisation `org` (inside the write, so the

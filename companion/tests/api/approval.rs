@@ -14,6 +14,13 @@ both_engines!(
     other_organisations_ids_answer_404,
     activities_are_found_by_words_and_listed_by_due_date,
     bulk_creation_makes_one_activity_per_message_or_none,
+    an_approver_who_wrote_or_edited_the_draft_cannot_approve_it,
+    whoever_requested_the_approval_cannot_decide_it,
+    the_assignee_cannot_be_the_approver_at_create_or_edit,
+    the_approval_conversation_with_its_notes_appears_on_the_detail,
+    sending_twice_answers_409_already_sent,
+    a_refused_transition_names_no_internal_status,
+    your_own_draft_edit_never_makes_your_next_move_stale,
 );
 
 async fn setup(app: &TestApp) -> (String, String, String, String) {
@@ -88,16 +95,19 @@ async fn approval_story_assignee_needs_the_approvers_approval_of_the_exact_draft
         waiting.body["allowed_actions"],
         json!(["in_progress", "approved", "changes_requested"])
     );
-    assert_eq!(
-        app.post(
+    let not_approver = app
+        .post(
             &ass,
             &format!("{path}/approval"),
-            json!({"decision": "approve"})
+            json!({"decision": "approve"}),
         )
-        .await
-        .status,
-        StatusCode::FORBIDDEN
-    );
+        .await;
+    assert_eq!(not_approver.status, StatusCode::FORBIDDEN);
+    // The refusal names whom to ask.
+    let msg = not_approver.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(msg.contains("(Paolo Approvatore)"), "{msg}");
     assert_eq!(
         app.post(
             &resp,
@@ -614,4 +624,460 @@ async fn bulk_creation_makes_one_activity_per_message_or_none(engine: Engine) {
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
     let after: i64 = crate::scalar!(app, "SELECT COUNT(*) FROM activities");
     assert_eq!(before, after);
+}
+
+/// The error message of an answer.
+fn message(a: &crate::helpers::Answer) -> String {
+    a.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The names of the allowed actions of a detail.
+fn actions(a: &crate::helpers::Answer) -> Vec<String> {
+    a.body["allowed_actions"]
+        .as_array()
+        .expect("allowed_actions")
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// An approval-flow activity assigned to Aldo with Paolo as approver, moved to
+/// `in_progress` by Aldo, with a first draft written by Aldo. Returns (manager token,
+/// assignee token, approver token, activity path).
+async fn approval_activity(app: &TestApp) -> (String, String, String, String) {
+    let (resp, protocollo, m, assegnatario_id) = setup(app).await;
+    let ass = app.login("assegnatario@demo.test").await;
+    let appr = app.login("approvatore@demo.test").await;
+    let approver_id = app.user_id("approvatore@demo.test").await;
+    let (id, v) = app
+        .create_activity(
+            &resp,
+            json!({"mailbox_id": protocollo, "title": "Due persone",
+            "message_ids": [m], "assignee_id": assegnatario_id, "flow": "approval",
+            "approver_id": approver_id}),
+        )
+        .await;
+    let path = format!("/api/v1/activities/{id}");
+    let started = app
+        .post(
+            &ass,
+            &format!("{path}/transitions"),
+            json!({"to": "in_progress", "version": v}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{:?}", started.body);
+    let draft = app
+        .put(
+            &ass,
+            &format!("{path}/draft"),
+            json!({"to": ["protocollo@pec.comune-esempio.test"], "subject": "Re: pratica", "body": "Versione di Aldo"}),
+        )
+        .await;
+    assert_eq!(draft.status, StatusCode::OK, "{:?}", draft.body);
+    (resp, ass, appr, path)
+}
+
+async fn an_approver_who_wrote_or_edited_the_draft_cannot_approve_it(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (resp, ass, appr, path) = approval_activity(&app).await;
+    // The approver edits the assignee's draft, then the assignee asks for approval.
+    let edited = app
+        .put(&appr, &format!("{path}/draft"), json!({"to": ["protocollo@pec.comune-esempio.test"], "subject": "Re: pratica", "body": "Ritoccata da Paolo"}))
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{:?}", edited.body);
+    let asked = app
+        .post(&ass, &format!("{path}/approval-request"), json!({}))
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{:?}", asked.body);
+
+    let refused = app
+        .post(
+            &appr,
+            &format!("{path}/approval"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    assert_envelope(&refused, "forbidden");
+    let msg = message(&refused);
+    assert!(
+        msg.contains("chiedi a un altro utente con permesso di approvazione")
+            && msg.contains("ask another user with approval rights"),
+        "{msg}"
+    );
+    let seen = app.get(&appr, &path).await;
+    assert_eq!(actions(&seen), vec!["in_progress", "changes_requested"]);
+    let aldo = app.user_id("assegnatario@demo.test").await;
+    let paolo = app.user_id("approvatore@demo.test").await;
+    assert_eq!(seen.body["draft_authors"], json!([aldo, paolo]));
+    // Nothing approved, so he cannot send what he wrote either.
+    let send = app.post(&appr, &format!("{path}/send"), json!({})).await;
+    assert_eq!(send.status, StatusCode::CONFLICT, "{:?}", send.body);
+
+    // A manager names another approver (Rita: reader and writer on the mailbox); the
+    // pending request is void, the assignee asks again, and the second person approves.
+    let rita = app.user_id("responsabile@demo.test").await;
+    let v = app
+        .version(&resp, &path["/api/v1/activities/".len()..])
+        .await;
+    let renamed = app
+        .patch(&resp, &path, json!({"version": v, "approver_id": rita}))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    assert_eq!(renamed.body["status"], "in_progress");
+    let again = app
+        .post(&ass, &format!("{path}/approval-request"), json!({}))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    let ok = app
+        .post(
+            &resp,
+            &format!("{path}/approval"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    assert_eq!(ok.body["approved_draft_version"], 2);
+    let sent = app.post(&ass, &format!("{path}/send"), json!({})).await;
+    assert_eq!(sent.status, StatusCode::OK, "{:?}", sent.body);
+}
+
+async fn whoever_requested_the_approval_cannot_decide_it(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (_resp, ass, appr, path) = approval_activity(&app).await;
+    // The approver, a participant, asks for approval of Aldo's draft himself.
+    let asked = app
+        .post(&appr, &format!("{path}/approval-request"), json!({}))
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{:?}", asked.body);
+    assert_eq!(actions(&asked), vec!["in_progress"]);
+    for decision in ["approve", "request_changes"] {
+        let refused = app
+            .post(
+                &appr,
+                &format!("{path}/approval"),
+                json!({"decision": decision}),
+            )
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{decision}: {:?}",
+            refused.body
+        );
+        let msg = message(&refused);
+        assert!(
+            msg.contains("hai chiesto tu") && msg.contains("another user with approval rights"),
+            "{msg}"
+        );
+    }
+    // When the assignee withdraws and asks again, the approver decides.
+    let v = asked.body["version"].as_i64().expect("version");
+    let back = app
+        .post(
+            &ass,
+            &format!("{path}/transitions"),
+            json!({"to": "in_progress", "version": v}),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
+    let again = app
+        .post(&ass, &format!("{path}/approval-request"), json!({}))
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    let ok = app
+        .post(
+            &appr,
+            &format!("{path}/approval"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+}
+
+async fn the_assignee_cannot_be_the_approver_at_create_or_edit(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (resp, protocollo, _m, aldo) = setup(&app).await;
+    let paolo = app.user_id("approvatore@demo.test").await;
+    let rita = app.user_id("responsabile@demo.test").await;
+    let ufficio = app.team_id("Ufficio Legale").await;
+    let sod = |a: &crate::helpers::Answer| {
+        assert_eq!(a.status, StatusCode::CONFLICT, "{:?}", a.body);
+        assert_envelope(a, "conflict");
+        let msg = message(a);
+        assert!(
+            msg.contains("l'approvatore non può essere l'assegnatario")
+                && msg.contains("another user with approval rights"),
+            "{msg}"
+        );
+    };
+    // At creation: the assignee himself, or a member of the assigned team.
+    for body in [
+        json!({"mailbox_id": protocollo, "title": "x", "flow": "approval",
+               "assignee_id": paolo, "approver_id": paolo}),
+        json!({"mailbox_id": protocollo, "title": "x", "flow": "approval",
+               "team_id": ufficio, "approver_id": rita}),
+    ] {
+        sod(&app.post(&resp, "/api/v1/activities", body).await);
+    }
+    // At edit: assigning the approver, or naming the assignee approver.
+    let (id, v) = app
+        .create_activity(
+            &resp,
+            json!({"mailbox_id": protocollo, "title": "Ruoli",
+            "flow": "approval", "assignee_id": aldo, "approver_id": paolo}),
+        )
+        .await;
+    let path = format!("/api/v1/activities/{id}");
+    sod(&app
+        .patch(&resp, &path, json!({"version": v, "assignee_id": paolo}))
+        .await);
+    sod(&app
+        .patch(&resp, &path, json!({"version": v, "approver_id": aldo}))
+        .await);
+    // Both at once, too; and an approver without grants is still invalid input (422).
+    sod(&app
+        .patch(
+            &resp,
+            &path,
+            json!({"version": v, "assignee_id": rita, "approver_id": rita}),
+        )
+        .await);
+    let smistatore = app.user_id("smistatore@demo.test").await;
+    let no_grants = app
+        .patch(
+            &resp,
+            &path,
+            json!({"version": v, "approver_id": smistatore}),
+        )
+        .await;
+    assert_eq!(
+        no_grants.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        no_grants.body
+    );
+    // Nothing changed; a valid swap goes through.
+    assert_eq!(app.version(&resp, &id).await, v);
+    let ok = app
+        .patch(&resp, &path, json!({"version": v, "assignee_id": rita}))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+}
+
+async fn the_approval_conversation_with_its_notes_appears_on_the_detail(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (_resp, ass, appr, path) = approval_activity(&app).await;
+    let aldo = app.user_id("assegnatario@demo.test").await;
+    let paolo = app.user_id("approvatore@demo.test").await;
+    let fresh = app.get(&ass, &path).await;
+    assert_eq!(fresh.body["approvals"], json!([]));
+
+    let asked = app
+        .post(
+            &ass,
+            &format!("{path}/approval-request"),
+            json!({"note": "allego la delibera"}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{:?}", asked.body);
+    let changes = app
+        .post(
+            &appr,
+            &format!("{path}/approval"),
+            json!({"decision": "request_changes", "note": "manca l'allegato"}),
+        )
+        .await;
+    assert_eq!(changes.status, StatusCode::OK, "{:?}", changes.body);
+    let v = changes.body["version"].as_i64().expect("version");
+    let back = app
+        .post(
+            &ass,
+            &format!("{path}/transitions"),
+            json!({"to": "in_progress", "version": v}),
+        )
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
+    let draft = app
+        .put(&ass, &format!("{path}/draft"), json!({"to": ["protocollo@pec.comune-esempio.test"], "subject": "Re: pratica", "body": "Con allegato", "attachments": ["delibera.pdf"]}))
+        .await;
+    assert_eq!(draft.status, StatusCode::OK, "{:?}", draft.body);
+    let asked2 = app
+        .post(&ass, &format!("{path}/approval-request"), json!({}))
+        .await;
+    assert_eq!(asked2.status, StatusCode::OK, "{:?}", asked2.body);
+    let ok = app
+        .post(
+            &appr,
+            &format!("{path}/approval"),
+            json!({"decision": "approve", "note": "va bene"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+
+    // Every participant sees the whole conversation, oldest first, with who and when.
+    let detail = app.get(&ass, &path).await;
+    let steps = detail.body["approvals"].as_array().expect("approvals");
+    let got: Vec<(&str, i64, &str, &str)> = steps
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap_or_default(),
+                s["draft_version"].as_i64().unwrap_or_default(),
+                s["note"].as_str().unwrap_or_default(),
+                s["by"]["id"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("request", 1, "allego la delibera", aldo.as_str()),
+            ("request_changes", 1, "manca l'allegato", paolo.as_str()),
+            ("request", 2, "", aldo.as_str()),
+            ("approve", 2, "va bene", paolo.as_str()),
+        ]
+    );
+    assert_eq!(steps[1]["by"]["name"], "Paolo Approvatore");
+    assert_eq!(steps[0]["by"]["name"], "Aldo Assegnatario");
+    let times: Vec<&str> = steps.iter().filter_map(|s| s["at"].as_str()).collect();
+    assert_eq!(times.len(), 4);
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    // The answer of the decision already shows it.
+    assert_eq!(ok.body["approvals"], detail.body["approvals"]);
+}
+
+async fn sending_twice_answers_409_already_sent(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (resp, protocollo, m, aldo) = setup(&app).await;
+    let ass = app.login("assegnatario@demo.test").await;
+    let (id, _) = app
+        .create_activity(
+            &resp,
+            json!({"mailbox_id": protocollo, "title": "Invio doppio",
+            "message_ids": [m], "assignee_id": aldo}),
+        )
+        .await;
+    let path = format!("/api/v1/activities/{id}");
+    let draft = app
+        .put(
+            &ass,
+            &format!("{path}/draft"),
+            json!({"to": ["a@pec.example.test"], "body": "Uno"}),
+        )
+        .await;
+    assert_eq!(draft.status, StatusCode::OK, "{:?}", draft.body);
+    let first = app.post(&ass, &format!("{path}/send"), json!({})).await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    let second = app.post(&ass, &format!("{path}/send"), json!({})).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{:?}", second.body);
+    assert_envelope(&second, "conflict");
+    let msg = message(&second);
+    assert!(
+        msg.contains("già inviata") && msg.contains("already sent"),
+        "{msg}"
+    );
+}
+
+async fn a_refused_transition_names_no_internal_status(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (resp, protocollo, m, aldo) = setup(&app).await;
+    let ass = app.login("assegnatario@demo.test").await;
+    let (id, v) = app
+        .create_activity(
+            &resp,
+            json!({"mailbox_id": protocollo, "title": "Etichette",
+            "message_ids": [m], "assignee_id": aldo}),
+        )
+        .await;
+    let refused = app
+        .post(
+            &ass,
+            &format!("/api/v1/activities/{id}/transitions"),
+            json!({"to": "awaiting_approval", "version": v}),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{:?}", refused.body);
+    let msg = message(&refused);
+    assert!(
+        msg.contains("«aperta»") && msg.contains("\"awaiting approval\""),
+        "{msg}"
+    );
+    for internal in ["Open", "AwaitingApproval", "awaiting_approval", "→"] {
+        assert!(!msg.contains(internal), "{internal} in {msg}");
+    }
+}
+
+async fn your_own_draft_edit_never_makes_your_next_move_stale(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (_resp, ass, appr, path) = approval_activity(&app).await;
+    // The version Aldo read before writing a second version of his draft still holds.
+    let v = app
+        .version(&ass, &path["/api/v1/activities/".len()..])
+        .await;
+    let draft = app
+        .put(
+            &ass,
+            &format!("{path}/draft"),
+            json!({"to": ["protocollo@pec.comune-esempio.test"], "body": "Seconda"}),
+        )
+        .await;
+    assert_eq!(draft.status, StatusCode::OK, "{:?}", draft.body);
+    assert_eq!(draft.body["activity_version"], v);
+    let asked = app
+        .post(
+            &ass,
+            &format!("{path}/approval-request"),
+            json!({"version": v}),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK, "{:?}", asked.body);
+    let ok = app
+        .post(
+            &appr,
+            &format!("{path}/approval"),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
+    // An edit that voids the approval changes the activity: its answer says the new version
+    // and status, which the next move uses.
+    let voiding = app
+        .put(
+            &ass,
+            &format!("{path}/draft"),
+            json!({"to": ["protocollo@pec.comune-esempio.test"], "body": "Terza"}),
+        )
+        .await;
+    assert_eq!(voiding.status, StatusCode::OK, "{:?}", voiding.body);
+    assert_eq!(voiding.body["activity_status"], "in_progress");
+    let nv = voiding.body["activity_version"]
+        .as_i64()
+        .expect("activity_version");
+    assert!(nv > ok.body["version"].as_i64().expect("version"));
+    let again = app
+        .post(
+            &ass,
+            &format!("{path}/approval-request"),
+            json!({"version": nv}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{:?}", again.body);
+    // A version really overtaken by someone else's move is refused, without blaming others.
+    let stale = app
+        .post(
+            &ass,
+            &format!("{path}/transitions"),
+            json!({"to": "in_progress", "version": v}),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{:?}", stale.body);
+    let msg = message(&stale);
+    assert!(
+        msg.contains("ricarica") && !msg.contains("da altri"),
+        "{msg}"
+    );
 }

@@ -50,9 +50,13 @@ pub fn inspect(bytes: &[u8], trust_anchors_pem: Option<String>) -> Result<String
 /// function the companion asks.
 ///
 /// `activity_json`: the core's `ActivityFacts` — `{"mailbox_id", "status", "flow",
-/// "assignee_id", "team_id", "approver_id", "draft_version", "approved_draft_version"}`
-/// (`mailbox_id` and `status` required; an activity detail of the API carries every field:
-/// `draft_version` is the draft's `version` while it is not sent).
+/// "assignee_id", "team_id", "approver_id", "draft_version", "approved_draft_version",
+/// "draft_authors", "approval_requested_by", "draft_sent"}` (`mailbox_id` and `status`
+/// required, the others may be left out; from an activity detail of the API:
+/// `draft_version` is the draft's `version` while it is not sent, `draft_sent` whether its
+/// `sent_at` is set, `draft_authors` the detail's `draft_authors`, `approval_requested_by`
+/// the `by.id` of the last `request` in `approvals`). Without the last three, the
+/// segregation-of-duties refusals are not foreseen (the companion still makes them).
 /// `person_json`: the core's `Person` — `{"user_id", "mailboxes": {"MAILBOX_ID":
 /// ["MAIL_ACTIVITY_READER", ...]}, "teams": [...]}` (`user_id` required).
 #[wasm_bindgen]
@@ -115,6 +119,31 @@ mod tests {
         assert_eq!(
             allowed_actions_from_json(activity, WORKER).unwrap(),
             ["in_progress", "done", "send"]
+        );
+    }
+
+    #[test]
+    fn facts_name_who_wrote_the_draft_and_who_asked_for_approval() {
+        let approver = r#"{"user_id": "a"}"#;
+        let waiting = |more: &str| {
+            format!(
+                r#"{{"mailbox_id": "mb", "status": "awaiting_approval", "flow": "approval",
+                "approver_id": "a", "draft_version": 2 {more}}}"#
+            )
+        };
+        assert_eq!(
+            allowed_actions_from_json(&waiting(""), approver).unwrap(),
+            ["in_progress", "approved", "changes_requested"]
+        );
+        assert_eq!(
+            allowed_actions_from_json(&waiting(r#", "draft_authors": ["w", "a"]"#), approver)
+                .unwrap(),
+            ["in_progress", "changes_requested"]
+        );
+        assert_eq!(
+            allowed_actions_from_json(&waiting(r#", "approval_requested_by": "a""#), approver)
+                .unwrap(),
+            ["in_progress"]
         );
     }
 

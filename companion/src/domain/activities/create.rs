@@ -6,7 +6,8 @@ use pecdesk_core::authz::{Operation, Person};
 use serde::Deserialize;
 
 use super::{
-    ActivityResponse, Loaded, check_due, check_people, check_texts, check_title, detail_view,
+    ActivityResponse, Loaded, Roles, check_approver, check_due, check_people, check_texts,
+    check_title, detail_view,
 };
 use crate::auth::Principal;
 use crate::authz::authorize;
@@ -43,7 +44,8 @@ pub struct CreateActivityRequest {
 }
 
 /// The mailbox must be of the caller's organisation (404) and the caller must manage its
-/// activities (403); then the people named must exist (422).
+/// activities (403); then the people named must exist (422), and the approver must be
+/// eligible (422) and not the assignee (409).
 async fn admit(
     store: &Store,
     who: &Principal,
@@ -80,12 +82,16 @@ async fn admit(
     check_people(
         store,
         &who.org_id,
-        &req.mailbox_id,
         req.assignee_id.as_deref(),
         req.team_id.as_deref(),
-        req.approver_id.as_deref(),
     )
     .await?;
+    let roles = Roles {
+        assignee: req.assignee_id.as_deref(),
+        team: req.team_id.as_deref(),
+        approver: req.approver_id.as_deref(),
+    };
+    check_approver(store, who, person, &req.mailbox_id, roles).await?;
     Ok(due)
 }
 
@@ -178,7 +184,11 @@ pub async fn create(
     message_ids.dedup();
     Ok(detail_view(
         person,
-        Loaded { row, draft: None },
+        Loaded {
+            row,
+            draft: None,
+            history: Default::default(),
+        },
         message_ids,
     ))
 }

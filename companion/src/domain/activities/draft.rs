@@ -3,6 +3,7 @@
 
 use pecdesk_core::activity;
 use pecdesk_core::authz::{Operation, Person};
+use serde::Serialize;
 
 use super::{DraftRequest, DraftView, draft_view, load};
 use crate::auth::Principal;
@@ -12,6 +13,19 @@ use crate::store::audit::{self, Action, Chain};
 use crate::store::drafts::{self, DraftRow};
 use crate::store::{Store, now_ms};
 
+/// The draft as written, with the activity's version and status after the write: the
+/// version to send with the caller's next change, so their own edit never makes it stale.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DraftWritten {
+    #[serde(flatten)]
+    pub draft: DraftView,
+    /// The activity's version after the write.
+    pub activity_version: i64,
+    /// The activity's status after the write (an approval given or pending falls back to
+    /// `in_progress`).
+    pub activity_status: String,
+}
+
 /// Writes the draft and answers with it as written.
 pub async fn put_draft(
     store: &Store,
@@ -19,7 +33,7 @@ pub async fn put_draft(
     person: &Person,
     id: &str,
     req: &DraftRequest,
-) -> Result<DraftView> {
+) -> Result<DraftWritten> {
     let a = load(store, who, id).await?;
     authorize(person, Operation::EditDraft(&a.facts()))?;
     req.check()?;
@@ -40,7 +54,7 @@ pub async fn put_draft(
     let from = a.row.status();
     let new_status = activity::status_after_draft_edit(from);
     let voided = a.row.approved_draft_version.is_some() || new_status != from;
-    drafts::void_approval(&mut tx, id, new_status.as_str(), now).await?;
+    let activity_version = drafts::void_approval(&mut tx, id, new_status.as_str(), now).await?;
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
@@ -51,5 +65,9 @@ pub async fn put_draft(
     })
     .await?;
     tx.commit().await?;
-    Ok(draft_view(draft))
+    Ok(DraftWritten {
+        draft: draft_view(draft),
+        activity_version,
+        activity_status: new_status.as_str().to_owned(),
+    })
 }

@@ -6,8 +6,8 @@ use pecdesk_core::authz::{MessageFacts, Operation, Person};
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    ActivityResponse, Loaded, check_due, check_people, check_texts, check_title, detail_view, load,
-    stale,
+    ActivityResponse, Loaded, Roles, check_approver, check_due, check_people, check_texts,
+    check_title, detail_view, load, stale,
 };
 use crate::auth::Principal;
 use crate::authz::authorize;
@@ -74,10 +74,12 @@ impl PatchActivityRequest {
     }
 }
 
-/// Turns a request into checked changes of the loaded row (422 on bad input).
+/// Turns a request into checked changes of the loaded row (422 on bad input; 409 when the
+/// approver would be the assignee).
 async fn changes(
     store: &Store,
     who: &Principal,
+    person: &Person,
     a: &Loaded,
     req: &PatchActivityRequest,
 ) -> Result<ActivityChanges> {
@@ -105,12 +107,26 @@ async fn changes(
     check_people(
         store,
         &who.org_id,
-        &a.row.mailbox_id,
         req.assignee_id.as_ref().and_then(Option::as_deref),
         req.team_id.as_ref().and_then(Option::as_deref),
-        req.approver_id.as_ref().and_then(Option::as_deref),
     )
     .await?;
+    // Segregation of duties: whenever who does the work or who approves it changes, the
+    // approver the activity will have is asked of the core again.
+    if req.approver_id.is_some() || req.assignee_id.is_some() || req.team_id.is_some() {
+        let after = |change: &Option<Option<String>>, now: &Option<String>| -> Option<String> {
+            change.clone().unwrap_or_else(|| now.clone())
+        };
+        let assignee = after(&req.assignee_id, &a.row.assignee_id);
+        let team = after(&req.team_id, &a.row.team_id);
+        let approver = after(&req.approver_id, &a.row.approver_id);
+        let roles = Roles {
+            assignee: assignee.as_deref(),
+            team: team.as_deref(),
+            approver: approver.as_deref(),
+        };
+        check_approver(store, who, person, &a.row.mailbox_id, roles).await?;
+    }
     // A new approver has approved nothing: any approval (given or pending) is void.
     let void_approval = req
         .approver_id
@@ -156,7 +172,7 @@ pub async fn patch(
     if req.version != a.row.version {
         return Err(stale());
     }
-    let ch = changes(store, who, &a, req).await?;
+    let ch = changes(store, who, person, &a, req).await?;
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let row = store_activities::update(&mut tx, id, req.version, &ch)
         .await?
@@ -177,6 +193,7 @@ pub async fn patch(
         Loaded {
             row,
             draft: a.draft,
+            history: a.history,
         },
         message_ids,
     ))

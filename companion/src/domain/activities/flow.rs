@@ -3,16 +3,15 @@
 //! [`move_to`]. The core decides whether a move is allowed (`Operation::Move` /
 //! `Operation::Send`); this module checks the version and writes.
 
-use pecdesk_core::activity::{Decision, Status};
-use pecdesk_core::authz::{Operation, Person};
+use pecdesk_core::activity::{Decision, Status, TransitionError};
+use pecdesk_core::authz::{Denied, Operation, Person};
 
 use super::{ActivityResponse, Loaded, approval, detail_view, load, stale};
 use crate::auth::Principal;
-use crate::authz::authorize;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::activities as store_activities;
 use crate::store::audit::{self, Action, Chain};
-use crate::store::{Store, drafts, now_ms};
+use crate::store::{Store, drafts, now_ms, users};
 
 /// Which endpoint asked for a move, and where to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +54,30 @@ pub struct Move<'a> {
     pub via: Via,
     /// The version the caller last saw (checked when given).
     pub version: Option<i64>,
-    /// The approver's note.
+    /// The note of a request for approval or of a decision.
     pub note: Option<&'a str>,
+}
+
+/// The answer to a refused move. A decision refused because the caller is not the
+/// designated approver names the approver (by display name), so the caller knows whom to
+/// ask; every other refusal is the core's message.
+async fn refusal(store: &Store, who: &Principal, a: &Loaded, to: Status, d: Denied) -> Error {
+    let decision = matches!(to, Status::Approved | Status::ChangesRequested);
+    let approver = match (d, a.row.approver_id.as_deref()) {
+        (Denied::Flow(TransitionError::NotPermitted), Some(id)) if decision => id,
+        _ => return d.into(),
+    };
+    let name = match users::user(store, approver).await {
+        Ok(Some(u)) if u.org_id == who.org_id => u.name,
+        Ok(_) => return d.into(),
+        Err(e) => return e,
+    };
+    Error::forbidden(format!(
+        "solo l'approvatore designato ({name}) può decidere; se non può, un responsabile nomina \
+         un altro utente con permesso di approvazione sulla casella / only the designated \
+         approver ({name}) may decide; if they cannot, a manager names another user with \
+         approval rights on the mailbox"
+    ))
 }
 
 /// Moves an activity along its flow (or sends its draft) and answers with the activity as
@@ -73,22 +94,19 @@ pub async fn move_to(
     let a = load(store, who, id).await?;
     let facts = a.facts();
     let from = facts.status;
-    let new_status = match mv.via.target() {
-        Some(to) => {
-            authorize(
-                person,
-                Operation::Move {
-                    activity: &facts,
-                    to,
-                },
-            )?;
-            to
-        }
-        None => {
-            authorize(person, Operation::Send(&facts))?;
-            Status::Done
-        }
+    let (op, new_status) = match mv.via.target() {
+        Some(to) => (
+            Operation::Move {
+                activity: &facts,
+                to,
+            },
+            to,
+        ),
+        None => (Operation::Send(&facts), Status::Done),
     };
+    if let Err(d) = crate::authz::check(person, op) {
+        return Err(refusal(store, who, &a, new_status, d).await);
+    }
     if mv.version.is_some_and(|v| v != a.row.version) {
         return Err(stale());
     }
@@ -112,7 +130,9 @@ pub async fn move_to(
     )
     .await?
     .ok_or_else(stale)?;
-    approval::record_decision(&mut tx, who, id, new_status, draft_version, mv.note, now).await?;
+    // A request for approval or a decision joins the approval conversation. The note goes
+    // with the endpoint that carries one; a plain transition records no note.
+    approval::record_step(&mut tx, who, &row, draft_version, mv.note).await?;
     let mut draft = a.draft;
     if mv.via == Via::Send {
         drafts::mark_sent(&mut tx, id, now).await?;
@@ -136,7 +156,13 @@ pub async fn move_to(
     })
     .await?;
     let message_ids = store_activities::message_ids_tx(&mut tx, id).await?;
+    let history = drafts::history_tx(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(activity.id = %id, user.id = %who.user_id, to = new_status.as_str(), "activity moved");
-    Ok(detail_view(person, Loaded { row, draft }, message_ids))
+    let moved = Loaded {
+        row,
+        draft,
+        history,
+    };
+    Ok(detail_view(person, moved, message_ids))
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::store::activities::{self as store_activities, ActivityRow};
-use crate::store::drafts::DraftRow;
+use crate::store::drafts::{self, DraftRow, History, StepRow};
 use crate::store::{Store, ms_to_rfc3339, parse_ts};
 
 /// An activity as the API shows it.
@@ -59,6 +59,48 @@ pub struct ActivityResponse {
     /// What the caller may do now, from the core's state machine (detail only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<Vec<String>>,
+    /// The approval conversation, oldest first: every request for approval and every
+    /// decision, with its note, who and when (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<Vec<ApprovalStepView>>,
+    /// Ids of everyone who wrote or edited the draft: none of them may approve it (detail
+    /// only; the add-ins pass it to the core as `draft_authors`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draft_authors: Option<Vec<String>>,
+}
+
+/// Someone, by id and display name.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PersonRef {
+    pub id: String,
+    /// Display name (empty if the user no longer exists).
+    pub name: String,
+}
+
+/// One step of the approval conversation.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ApprovalStepView {
+    /// `request` (approval asked), `approve` or `request_changes` (the approver's decision).
+    pub kind: String,
+    /// The draft version the step is about.
+    pub draft_version: i64,
+    /// The note (empty when none was given).
+    pub note: String,
+    pub by: PersonRef,
+    pub at: String,
+}
+
+fn step_view(r: StepRow) -> ApprovalStepView {
+    ApprovalStepView {
+        kind: r.kind,
+        draft_version: r.draft_version,
+        note: r.note,
+        by: PersonRef {
+            id: r.by_id,
+            name: r.by_name.unwrap_or_default(),
+        },
+        at: ms_to_rfc3339(r.at),
+    }
 }
 
 /// The list view of a row.
@@ -85,11 +127,13 @@ pub fn list_view(row: ActivityRow) -> ActivityResponse {
         message_ids: None,
         draft: None,
         allowed_actions: None,
+        approvals: None,
+        draft_authors: None,
     }
 }
 
-/// The detail view: the row with its linked messages, its draft and the flow actions
-/// `who` may take now (asked of the core).
+/// The detail view: the row with its linked messages, its draft, its approval
+/// conversation and the flow actions `who` may take now (asked of the core).
 pub fn detail_view(who: &Person, a: Loaded, message_ids: Vec<String>) -> ActivityResponse {
     let actions = authz::allowed_actions(who, &a.facts())
         .into_iter()
@@ -99,6 +143,8 @@ pub fn detail_view(who: &Person, a: Loaded, message_ids: Vec<String>) -> Activit
     r.message_ids = Some(message_ids);
     r.draft = a.draft.map(draft_view);
     r.allowed_actions = Some(actions);
+    r.draft_authors = Some(a.history.authors);
+    r.approvals = Some(a.history.steps.into_iter().map(step_view).collect());
     r
 }
 
@@ -176,18 +222,26 @@ pub fn draft_view(d: DraftRow) -> DraftView {
     }
 }
 
-/// An activity of the caller's organisation with its draft, read in one query.
+/// An activity of the caller's organisation with its draft and the draft's history.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub row: ActivityRow,
     pub draft: Option<DraftRow>,
+    /// Who wrote the draft, and the approval conversation.
+    pub history: History,
 }
 
 impl Loaded {
-    /// The facts the core decides on: the row plus the version of the draft not yet sent.
+    /// The facts the core decides on: the row, the version of the draft not yet sent, who
+    /// wrote the draft and who asked for the latest approval (segregation of duties).
     pub fn facts(&self) -> ActivityFacts {
-        self.row
-            .facts(self.draft.as_ref().and_then(DraftRow::unsent_version))
+        let mut f = self
+            .row
+            .facts(self.draft.as_ref().and_then(DraftRow::unsent_version));
+        f.draft_authors = self.history.authors.clone();
+        f.approval_requested_by = self.history.requested_by().map(str::to_owned);
+        f.draft_sent = self.draft.as_ref().is_some_and(|d| d.sent_at.is_some());
+        f
     }
 }
 
@@ -197,13 +251,21 @@ pub async fn load(store: &Store, who: &Principal, id: &str) -> Result<Loaded> {
     let (row, draft) = store_activities::load(store, &who.org_id, id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(Loaded { row, draft })
+    let history = drafts::history(store, &row.id).await?;
+    Ok(Loaded {
+        row,
+        draft,
+        history,
+    })
 }
 
-/// The caller's version is not the stored one.
+/// The caller's version is not the stored one. Every write answers with the version it
+/// produced (the draft's answer too, as `activity_version`), and a draft edit moves the
+/// version only when it changes the activity; the message does not claim who changed it.
 pub fn stale() -> Error {
     Error::conflict(
-        "l'attività è stata modificata da altri: ricarica / the activity changed meanwhile: reload (stale version)",
+        "l'attività è cambiata dopo la versione che hai letto: ricarica e riprova / \
+         the activity changed after the version you read: reload and try again",
     )
 }
 
@@ -246,18 +308,13 @@ fn check_due(d: Option<&str>) -> Result<Option<i64>> {
     }
 }
 
-/// Who an activity names: assignee, team, approver. Input validation (422), not a
-/// permission: the ids must exist in the caller's organisation, and the approver must be
-/// eligible on the mailbox (the core's rule, [`Permissions::can_approve`]).
-///
-/// [`Permissions::can_approve`]: pecdesk_core::policy::Permissions::can_approve
+/// Who an activity names: assignee, team, approver. Input validation (422): the ids must
+/// exist in the caller's organisation.
 async fn check_people(
     store: &Store,
     org: &str,
-    mailbox: &str,
     assignee: Option<&str>,
     team: Option<&str>,
-    approver: Option<&str>,
 ) -> Result<()> {
     if let Some(u) = assignee
         && !store_activities::user_enabled(store, org, u).await?
@@ -269,18 +326,45 @@ async fn check_people(
     {
         return Err(Error::invalid("team sconosciuto / unknown team"));
     }
-    if let Some(a) = approver {
-        let perms = store_activities::candidate_permissions(store, org, mailbox, a)
-            .await?
-            .ok_or_else(unknown_user)?;
-        if !perms.can_approve() {
-            return Err(Error::invalid(
-                "l'approvatore deve poter leggere e scrivere le attività della casella / \
-                 the approver needs activity read and write on the mailbox",
-            ));
-        }
-    }
     Ok(())
+}
+
+/// Who an activity will have: assignee, team and approver, as they will be stored.
+#[derive(Debug, Clone, Copy, Default)]
+struct Roles<'a> {
+    assignee: Option<&'a str>,
+    team: Option<&'a str>,
+    approver: Option<&'a str>,
+}
+
+/// The approver an activity will have, if any, asked of the core
+/// ([`Operation::NameApprover`]): an enabled user of the organisation (422), eligible on the
+/// mailbox (422), and neither the assignee nor a member of the assigned team (409,
+/// segregation of duties).
+///
+/// [`Operation::NameApprover`]: pecdesk_core::authz::Operation::NameApprover
+async fn check_approver(
+    store: &Store,
+    who: &Principal,
+    person: &Person,
+    mailbox: &str,
+    roles: Roles<'_>,
+) -> Result<()> {
+    let Some(approver) = roles.approver else {
+        return Ok(());
+    };
+    let candidate = store_activities::candidate(store, &who.org_id, mailbox, approver)
+        .await?
+        .ok_or_else(unknown_user)?;
+    crate::authz::authorize(
+        person,
+        authz::Operation::NameApprover {
+            mailbox_id: mailbox,
+            candidate: &candidate,
+            assignee_id: roles.assignee,
+            team_id: roles.team,
+        },
+    )
 }
 
 fn unknown_user() -> Error {

@@ -7,7 +7,6 @@ use axum::routing::post;
 use pecdesk_core::activity::Decision;
 use serde::Deserialize;
 
-use super::flow::VersionRequest;
 use crate::auth::Principal;
 use crate::domain::activities::{ActivityResponse, approval};
 use crate::error::{ErrorEnvelope, Result};
@@ -25,20 +24,31 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/activities/{id}/approval", post(decide_approval))
 }
 
+/// Body of a request for approval.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestApprovalRequest {
+    /// A note for the approver (shown in the activity's `approvals`).
+    #[serde(default)]
+    pub note: String,
+    /// The version the caller last saw (checked when given).
+    pub version: Option<i64>,
+}
+
 /// Asks the designated approver to approve the current draft.
-#[utoipa::path(post, path = "/api/v1/activities/{id}/approval-request", tag = "approval", request_body = VersionRequest,
+#[utoipa::path(post, path = "/api/v1/activities/{id}/approval-request", tag = "approval", request_body = RequestApprovalRequest,
     responses((status = 200, body = ActivityResponse), (status = 403, body = ErrorEnvelope),
-              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
 pub async fn request_approval(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<String>,
-    Json(req): Json<VersionRequest>,
+    Json(req): Json<RequestApprovalRequest>,
 ) -> Result<Json<ActivityResponse>> {
+    crate::limits::text("note", &req.note, crate::limits::NOTE)?;
     let person = grants::person(state.store(), &who).await?;
-    Ok(Json(
-        approval::request(state.store(), &who, &person, &id, req.version).await?,
-    ))
+    let answer = approval::request(state.store(), &who, &person, &id, &req.note, req.version);
+    Ok(Json(answer.await?))
 }
 
 /// The approver's decision.
