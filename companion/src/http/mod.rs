@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod audit;
+pub mod directory;
 pub mod health;
 pub mod me;
 pub mod messages;
@@ -20,5 +21,6 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(messages::router(import_limit))
         .merge(activities::router())
         .merge(audit::router())
+        .merge(directory::router())
         .merge(crate::auth::router())
 }

@@ -5,7 +5,9 @@ use pecdesk_core::activity::{Flow, Priority, Status};
 use pecdesk_core::authz::{Operation, Person};
 use serde::Deserialize;
 
-use super::{ActivityResponse, Loaded, check_due, check_people, check_title, detail_view};
+use super::{
+    ActivityResponse, Loaded, check_due, check_people, check_title, detail_view, with_names,
+};
 use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::error::{Error, Result};
@@ -156,11 +158,8 @@ pub async fn create(
     let mut message_ids = req.message_ids.clone();
     message_ids.sort();
     message_ids.dedup();
-    Ok(detail_view(
-        person,
-        Loaded { row, draft: None },
-        message_ids,
-    ))
+    let r = detail_view(person, Loaded { row, draft: None }, message_ids);
+    with_names(store, who, r).await
 }
 
 /// Creates one activity per message, in one transaction (all or none); returns their ids

@@ -57,5 +57,7 @@ pub async fn put_draft(
     })
     .await?;
     tx.commit().await?;
-    Ok(draft_view(draft))
+    let mut view = draft_view(draft);
+    view.updated_by_name = Some(who.name.clone());
+    Ok(view)
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     ActivityResponse, Loaded, check_due, check_people, check_title, detail_view, load, stale,
+    with_names,
 };
 use crate::auth::Principal;
 use crate::authz::authorize;
@@ -154,14 +155,15 @@ pub async fn patch(
     .await?;
     let message_ids = store_activities::message_ids_tx(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(detail_view(
+    let r = detail_view(
         person,
         Loaded {
             row,
             draft: a.draft,
         },
         message_ids,
-    ))
+    );
+    with_names(store, who, r).await
 }
 
 /// Links one more message (of the same mailbox, readable by the caller); answers with the
@@ -207,5 +209,5 @@ pub async fn link_message(
     .await?;
     let message_ids = store_activities::message_ids_tx(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(detail_view(person, a, message_ids))
+    with_names(store, who, detail_view(person, a, message_ids)).await
 }

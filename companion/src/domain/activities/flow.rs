@@ -6,7 +6,7 @@
 use pecdesk_core::activity::{Decision, Status};
 use pecdesk_core::authz::{Operation, Person};
 
-use super::{ActivityResponse, Loaded, approval, detail_view, load, stale};
+use super::{ActivityResponse, Loaded, approval, detail_view, load, stale, with_names};
 use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::error::Result;
@@ -138,5 +138,10 @@ pub async fn move_to(
     let message_ids = store_activities::message_ids_tx(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(activity.id = %id, user.id = %who.user_id, to = new_status.as_str(), "activity moved");
-    Ok(detail_view(person, Loaded { row, draft }, message_ids))
+    with_names(
+        store,
+        who,
+        detail_view(person, Loaded { row, draft }, message_ids),
+    )
+    .await
 }
