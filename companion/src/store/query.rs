@@ -202,3 +202,83 @@ pub fn like_patterns(q: &str) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_under_its_own_sort_only() {
+        let c = Cursor::new(
+            -9_223_372_036_854_775_807_i64,
+            "0192f0c1-aaaa-7bbb-8ccc-0123456789ab",
+        );
+        let text = c.encode("-due_at");
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(
+            Cursor::decode(Some(&text), "-due_at").unwrap(),
+            Some(c.clone())
+        );
+        assert_eq!(
+            Cursor::decode(Some(&text), "-due_at")
+                .unwrap()
+                .unwrap()
+                .key_i64()
+                .unwrap(),
+            -9_223_372_036_854_775_807
+        );
+        assert!(Cursor::decode(Some(&text), "due_at").is_err());
+        assert_eq!(Cursor::decode(None, "due_at").unwrap(), None);
+        assert_eq!(Cursor::decode(Some(""), "due_at").unwrap(), None);
+    }
+
+    #[test]
+    fn a_name_key_may_hold_any_character() {
+        let c = Cursor::new("Rossi: Mario / ufficio", "u1");
+        let back = Cursor::decode(Some(&c.encode("users-name")), "users-name").unwrap();
+        assert_eq!(back, Some(c));
+    }
+
+    #[test]
+    fn malformed_cursors_are_refused() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        for bad in [
+            "50".to_owned(),
+            "!!!".to_owned(),
+            b64("due_at"),
+            b64("due_at:id"),
+            b64("due_at::5"),
+            b64("due_at:a'b:5"),
+            "A".repeat(3000),
+        ] {
+            assert!(Cursor::decode(Some(&bad), "due_at").is_err(), "{bad}");
+        }
+        let not_a_number = Cursor::decode(Some(&b64("due_at:id:x")), "due_at")
+            .unwrap()
+            .unwrap();
+        assert!(not_a_number.key_i64().is_err());
+    }
+
+    #[test]
+    fn after_reads_strictly_past_the_cursor_in_both_directions() {
+        let mut b = Binds::default();
+        let asc = after(&mut b, "k", "id", Bind::Int(5), "x", false);
+        assert_eq!(asc, "(k >= $1 AND (k > $1 OR id > $2))");
+        let desc = after(&mut b, "k", "id", Bind::Int(5), "x", true);
+        assert_eq!(desc, "(k <= $3 AND (k < $3 OR id < $4))");
+    }
+
+    #[test]
+    fn paginate_cuts_the_extra_row_and_points_past_the_last_shown() {
+        let p = paginate(vec![1, 2, 3], 2, |r| format!("c{r}"), |r| r * 10);
+        assert_eq!(p.items, vec![10, 20]);
+        assert_eq!(p.next_cursor.as_deref(), Some("c2"));
+        let p = paginate(vec![1, 2], 2, |r| format!("c{r}"), |r| r);
+        assert_eq!(p.next_cursor, None);
+    }
+}

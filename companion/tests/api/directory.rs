@@ -140,6 +140,17 @@ async fn the_directory_lists_only_the_callers_organisation(engine: Engine) {
         .await;
     assert_eq!(t.body["items"], json!([]), "{:?}", t.body);
 
+    // Both are in the OpenAPI document.
+    let doc = app
+        .send(reqwest::Method::GET, "/api/openapi.json", None, None)
+        .await;
+    for path in ["/api/v1/users", "/api/v1/teams"] {
+        assert!(
+            doc.body["paths"][path]["get"].is_object(),
+            "{path} in OpenAPI"
+        );
+    }
+
     // Signed-out callers get nothing.
     let anon = app
         .send(reqwest::Method::GET, "/api/v1/users", None, None)
