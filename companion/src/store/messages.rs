@@ -133,7 +133,7 @@ pub async fn find_by_sha(
     mailbox_id: &str,
     sha: &str,
 ) -> Result<Option<MessageRow>> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
+    let sql = format!("SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME} FROM messages m WHERE {FIND_BY_SHA}");
     Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(mailbox_id)
         .bind(sha)
@@ -147,7 +147,7 @@ pub async fn find_by_sha_pooled(
     mailbox_id: &str,
     sha: &str,
 ) -> Result<Option<MessageRow>> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
+    let sql = format!("SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME} FROM messages m WHERE {FIND_BY_SHA}");
     Ok(with_pool!(store, |p| sqlx::query_as(&sql)
         .bind(mailbox_id)
         .bind(sha)

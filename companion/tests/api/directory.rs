@@ -404,6 +404,16 @@ async fn names_appear_beside_ids_in_activities_comments_and_messages(engine: Eng
     assert_eq!(taken.body["taken_by_name"], "Rita Responsabile");
     let got = app.get(&resp, &format!("/api/v1/messages/{m}")).await;
     assert_eq!(got.body["taken_by_name"], "Rita Responsabile");
+    let again = app
+        .post_raw(
+            &resp,
+            &format!("/api/v1/messages/import?mailbox={protocollo}"),
+            crate::helpers::fresh_eml("nomi"),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "same bytes: {:?}", again.body);
+    assert_eq!(again.body["id"], m.as_str());
+    assert_eq!(again.body["taken_by_name"], "Rita Responsabile");
     let listed = app
         .get(
             &resp,
