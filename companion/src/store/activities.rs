@@ -563,12 +563,27 @@ pub struct ActivityListRow {
     pub created_by_name: Option<String>,
 }
 
-/// The names beside the ids of the activities row aliased `a`: joins and columns.
-const NAME_JOINS: &str = "LEFT JOIN users nas ON nas.id = a.assignee_id \
-    LEFT JOIN teams nt ON nt.id = a.team_id LEFT JOIN users nap ON nap.id = a.approver_id \
-    LEFT JOIN users ncr ON ncr.id = a.created_by";
-const NAME_COLS: &str = "nas.name AS assignee_name, nt.name AS team_name, \
-    nap.name AS approver_name, ncr.name AS created_by_name";
+/// The names beside the ids of the activities row aliased `a`, as scalar subqueries (a
+/// primary-key lookup each), with their column names. Evaluated on the page only: they sit
+/// outside the query that orders and limits.
+const NAMES: [(&str, &str); 4] = [
+    (
+        "(SELECT nu.name FROM users nu WHERE nu.id = a.assignee_id)",
+        "assignee_name",
+    ),
+    (
+        "(SELECT nt.name FROM teams nt WHERE nt.id = a.team_id)",
+        "team_name",
+    ),
+    (
+        "(SELECT nu.name FROM users nu WHERE nu.id = a.approver_id)",
+        "approver_name",
+    ),
+    (
+        "(SELECT nu.name FROM users nu WHERE nu.id = a.created_by)",
+        "created_by_name",
+    ),
+];
 
 /// The activities of a list, visible to `who`, in order, after the cursor, with names.
 pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<ActivityListRow>> {
@@ -579,12 +594,15 @@ pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<Act
         // planner walk the (assignee_id, due key) index in order and stop after one page.
         Assignee::Me(me) => {
             let me = b.text(me.clone());
-            format!("SELECT a.* FROM activities a WHERE a.org_id = {org} AND a.assignee_id = {me}")
+            format!(
+                "SELECT {ACTIVITY_COLS} FROM activities a WHERE a.org_id = {org} AND a.assignee_id = {me}"
+            )
         }
         other => {
             let visible = visibility::activity_visible(&mut b, "a", who);
-            let mut sql =
-                format!("SELECT a.* FROM activities a WHERE a.org_id = {org} AND {visible}");
+            let mut sql = format!(
+                "SELECT {ACTIVITY_COLS} FROM activities a WHERE a.org_id = {org} AND {visible}"
+            );
             if let Assignee::User(u) = other {
                 sql.push_str(&format!(" AND a.assignee_id = {}", b.text(u.clone())));
             }
@@ -623,22 +641,18 @@ pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<Act
     let order = lq.sort.order_by();
     let limit = b.int(lq.limit);
     sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
-    // The names are joined to the page only, not to every row the order considers. The
-    // LIMIT is repeated so no engine may drop the outer ORDER BY (SQLite omits a
-    // subquery's ORDER BY without LIMIT, and the JSON page below aggregates in row order).
-    let sql = format!(
-        "SELECT {ACTIVITY_COLS}, {NAME_COLS} FROM ({sql}) a {NAME_JOINS} ORDER BY {order} \
-         LIMIT {limit}"
-    );
     Ok(match store.engine() {
         // sqlx hands SQLite rows one by one from its worker thread, copying every value:
         // for a page of 50 that dominated the cost of "my activities" (see
         // docs/BENCHMARKS.md). SQLite builds the page as one JSON array instead; the inner
         // query, its filters and its order are the same text as on PostgreSQL.
         Engine::Sqlite => {
+            // The names are looked up as the page is aggregated, in the page's order.
+            let names: Vec<&str> = NAMES.iter().map(|(expr, _)| *expr).collect();
             let wrapped = format!(
-                "SELECT json_group_array(json_array(json_object({SQLITE_JSON_FIELDS}), \
-                 a.assignee_name, a.team_name, a.approver_name, a.created_by_name)) FROM ({sql}) a"
+                "SELECT json_group_array(json_array(json_object({SQLITE_JSON_FIELDS}), {})) \
+                 FROM ({sql}) a",
+                names.join(", ")
             );
             let json: String = with_pool!(store, |p| bind_all!(sqlx::query_scalar(&wrapped), b)
                 .fetch_one(p)
@@ -666,8 +680,20 @@ pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<Act
                 )
                 .collect()
         }
-        Engine::Postgres => with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
-            .fetch_all(p)
-            .await)?,
+        Engine::Postgres => {
+            // The names are looked up for the page only (outside the ordered, limited query);
+            // the order is restated for the outer query (51 rows).
+            let names: Vec<String> = NAMES
+                .iter()
+                .map(|(expr, col)| format!("{expr} AS {col}"))
+                .collect();
+            let named = format!(
+                "SELECT a.*, {} FROM ({sql}) a ORDER BY {order}",
+                names.join(", ")
+            );
+            with_pool!(store, |p| bind_all!(sqlx::query_as(&named), b)
+                .fetch_all(p)
+                .await)?
+        }
     })
 }
