@@ -209,3 +209,42 @@ pub async fn activity_names(store: &Store, org: &str, id: &str) -> Result<Activi
     .await)?;
     Ok(row.unwrap_or_default())
 }
+
+/// [`ActivityNames`] with one linked message id (none when nothing is linked).
+#[derive(Debug, sqlx::FromRow)]
+struct NamesAndMessageRow {
+    #[sqlx(flatten)]
+    names: ActivityNames,
+    message_id: Option<String>,
+}
+
+/// The names of activity `id` of organisation `org` and the ids of its linked messages,
+/// sorted, in one query (one row per linked message): what the detail needs besides the
+/// activity itself.
+pub async fn names_and_message_ids(
+    store: &Store,
+    org: &str,
+    id: &str,
+) -> Result<(ActivityNames, Vec<String>)> {
+    let rows: Vec<NamesAndMessageRow> = with_pool!(store, |p| sqlx::query_as(
+        "SELECT nas.name AS assignee, nt.name AS team, nap.name AS approver, \
+         ncr.name AS created_by, ndu.name AS draft_updated_by, am.message_id FROM activities a \
+         LEFT JOIN users nas ON nas.id = a.assignee_id LEFT JOIN teams nt ON nt.id = a.team_id \
+         LEFT JOIN users nap ON nap.id = a.approver_id \
+         LEFT JOIN users ncr ON ncr.id = a.created_by \
+         LEFT JOIN drafts d ON d.activity_id = a.id LEFT JOIN users ndu ON ndu.id = d.updated_by \
+         LEFT JOIN activity_messages am ON am.activity_id = a.id \
+         WHERE a.id = $1 AND a.org_id = $2 ORDER BY am.message_id"
+    )
+    .bind(id)
+    .bind(org)
+    .fetch_all(p)
+    .await)?;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut names = None;
+    for r in rows {
+        ids.extend(r.message_id);
+        names.get_or_insert(r.names);
+    }
+    Ok((names.unwrap_or_default(), ids))
+}
