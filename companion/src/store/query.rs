@@ -101,15 +101,16 @@ impl Cursor {
     }
 
     /// Reads a cursor handed out by [`Cursor::encode`] for the order `sort`; `None` for the
-    /// first page. Anything else (not base64url, not three parts, a key that is not a
-    /// number, an id with foreign characters, another sort's cursor) is a 422.
+    /// first page. Anything else (over 8 KiB, not base64url, not three parts, an id with
+    /// foreign characters, another sort's cursor) is a 422; so is a key that is not a
+    /// number where the sort needs one ([`Cursor::key_i64`]).
     pub fn decode(c: Option<&str>, sort: &str) -> Result<Option<Cursor>> {
         use base64::Engine as _;
         let Some(text) = c.filter(|t| !t.is_empty()) else {
             return Ok(None);
         };
         let bad = bad_cursor;
-        if text.len() > 2000 {
+        if text.len() > 8192 {
             return Err(bad());
         }
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -254,7 +255,7 @@ mod tests {
             b64("due_at:id"),
             b64("due_at::5"),
             b64("due_at:a'b:5"),
-            "A".repeat(3000),
+            "A".repeat(9000),
         ] {
             assert!(Cursor::decode(Some(&bad), "due_at").is_err(), "{bad}");
         }

@@ -246,7 +246,7 @@ async fn a_malformed_cursor_or_one_of_another_sort_is_422(engine: Engine) {
         format!("{acts}&sort=created_at&cursor={due_cursor}"),
         format!("{acts}&cursor={msg_cursor}"), // a message cursor
         format!("/api/v1/messages?cursor={due_cursor}"), // an activity cursor
-        format!("/api/v1/messages?cursor={}", "A".repeat(5000)),
+        format!("/api/v1/messages?cursor={}", "A".repeat(9000)),
     ];
     for url in bad {
         let a = app.get(&resp, &url).await;
