@@ -15,6 +15,10 @@ each). --idle users hold the bulk users' grants but no activity ("my activities"
 an empty page). Writes `users.txt`, `writers.txt` (organisations interleaved) and
 `idle.txt` (one e-mail per line) into --out for the load generator.
 
+Messages arrive four to an instant (the same `received_at`) and activities share their
+creation time and, many of them, their due day: the paging scenarios (`first`, `deep`,
+`deepact`) page through ties on the sort key, as keyset cursors must.
+
 Deterministic: ids, texts and dates come from one seeded generator and --now (epoch ms),
 so two runs with the same arguments write the same rows (the before/after comparison of
 two binaries needs the same data set). Generated rows are bulk data, not user actions: no
@@ -83,7 +87,7 @@ for i in range(args.messages):
     subj = f"Pratica {i} {rnd.choice(WORDS)}"
     summary = json.dumps({"kind": "not-pec", "subject": subj})
     messages.append((str(new_id()), org, mb, sha, f"{i}.load@esempio.test", None, "not-pec", "in", subj,
-                     f"m{i}@esempio.test", summary, "new", None, None, None, None, now - i * 1000,
+                     f"m{i}@esempio.test", summary, "new", None, None, None, None, now - (i // 4) * 1000,
                      f"{subj} m{i}@esempio.test".lower()))
 
 acts, links = [], []

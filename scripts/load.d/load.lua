@@ -13,6 +13,10 @@
 --                 activity at once and no 409 is expected; a transition cycles
 --                 open → in_progress → done → open with the version the last answer gave.
 --                 409s are counted apart from other non-2xx answers.
+-- SCENARIO=first|deep|deepact  one GET of deep.txt ("SCENARIO TOKEN PATH"): the first page
+--                 of the message list, its page DEEP_ROWS deep, the same depth in a
+--                 mailbox's activities by due date (cursors as a client who paged there
+--                 holds them: scripts/load follows next_cursor to get them).
 local scenario = os.getenv("SCENARIO") or "list"
 local dir = os.getenv("LOAD_DIR") or "."
 local nthreads = tonumber(os.getenv("THREADS") or "2")
@@ -31,6 +35,7 @@ local function words(line)
 end
 
 local users = {}
+local deep = nil -- { token, path } of the first/deep/deepact scenarios
 -- write scenario state (per thread)
 local acts, free, busy, seq = {}, {}, {}, 0
 conflicts, retired = 0, 0
@@ -51,6 +56,12 @@ init = function(args)
         end
       end
     end
+  elseif scenario == "first" or scenario == "deep" or scenario == "deepact" then
+    for line in io.lines(dir .. "/deep.txt") do
+      local parts = words(line)
+      if parts[1] == scenario then deep = { token = parts[2], path = parts[3] } end
+    end
+    assert(deep, "deep.txt has no line for " .. scenario)
   else
     local file = scenario == "empty" and "/idle.txt" or "/tokens.txt"
     for line in io.lines(dir .. file) do
@@ -81,6 +92,9 @@ end
 
 request = function()
   if scenario == "write" then return write_request() end
+  if deep then
+    return wrk.format("GET", deep.path, { ["Authorization"] = "Bearer " .. deep.token })
+  end
   local u = users[math.random(#users)]
   local path
   if scenario == "detail" then

@@ -17,7 +17,7 @@ use crate::authz::authorize;
 use crate::error::{Error, Result};
 use crate::store::audit::{Action, Chain};
 use crate::store::messages as store_msgs;
-use crate::store::query::{Page, parse_cursor};
+use crate::store::query::{Cursor, Page, page_size, paginate};
 use crate::store::{Store, audit, ms_to_rfc3339, new_id, now_ms, users};
 
 pub use crate::store::messages::{MessageRow, ReceiptRef};
@@ -40,6 +40,8 @@ pub struct MessageResponse {
     /// `new`, `taken` or `worked`.
     pub state: String,
     pub taken_by: Option<String>,
+    /// Display name of `taken_by`.
+    pub taken_by_name: Option<String>,
     pub taken_at: Option<String>,
     pub trashed: bool,
     pub trashed_at: Option<String>,
@@ -68,6 +70,7 @@ impl MessageRow {
             sender: self.sender,
             state: self.state,
             taken_by: self.taken_by,
+            taken_by_name: self.taken_by_name,
             taken_at: self.taken_at.map(ms_to_rfc3339),
             trashed: self.trashed_at.is_some(),
             trashed_at: self.trashed_at.map(ms_to_rfc3339),
@@ -280,13 +283,16 @@ pub struct MessageFilter {
     pub q: Option<String>,
     /// `true` to list the trash instead.
     pub trashed: Option<bool>,
-    /// Opaque cursor from the previous page.
+    /// `next_cursor` of the previous page (opaque; 422 when malformed).
     pub cursor: Option<String>,
     /// Page size (1..=200, default 50).
     pub limit: Option<i64>,
 }
 
-/// Lists the messages the caller may read.
+/// The cursor tag of the message list's one order (newest first).
+const MESSAGE_SORT: &str = "-received_at";
+
+/// Lists the messages the caller may read, newest first, one page after the cursor.
 pub async fn list(
     store: &Store,
     who: &Principal,
@@ -298,8 +304,12 @@ pub async fn list(
         f.q.as_deref().unwrap_or_default(),
         crate::limits::QUERY,
     )?;
-    let limit = f.limit.unwrap_or(50).clamp(1, 200);
-    let offset = parse_cursor(f.cursor.as_deref())?;
+    let limit = page_size(f.limit);
+    let after = Cursor::decode(f.cursor.as_deref(), MESSAGE_SORT)?;
+    let after = match &after {
+        Some(c) => Some((c.key_i64()?, c.id.as_str())),
+        None => None,
+    };
     if let Some(st) = &f.state
         && !matches!(st.as_str(), "new" | "taken" | "worked")
     {
@@ -312,15 +322,15 @@ pub async fn list(
         kind: f.kind.as_deref(),
         q: f.q.as_deref(),
         limit: limit + 1,
-        offset,
+        after,
     };
-    let mut rows = store_msgs::list_visible(store, &who.org_id, person, &filter).await?;
-    let more = rows.len() > usize::try_from(limit).unwrap_or(50);
-    rows.truncate(usize::try_from(limit).unwrap_or(50));
-    Ok(Page {
-        items: rows.into_iter().map(MessageRow::into_response).collect(),
-        next_cursor: more.then(|| (offset + limit).to_string()),
-    })
+    let rows = store_msgs::list_visible(store, &who.org_id, person, &filter).await?;
+    Ok(paginate(
+        rows,
+        limit,
+        |r| Cursor::new(r.received_at, &r.id).encode(MESSAGE_SORT),
+        MessageRow::into_response,
+    ))
 }
 
 /// Finds messages by Internet Message-ID or identificativo (add-ins), among readable ones.

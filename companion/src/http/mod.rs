@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod audit;
+pub mod directory;
 pub mod health;
 pub mod import_body;
 pub mod me;
@@ -24,6 +25,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(messages::router(import_limit))
         .merge(activities::router())
         .merge(audit::router())
+        .merge(directory::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

@@ -44,6 +44,8 @@ use crate::state::AppState;
         crate::http::activities::send_draft,
         crate::http::audit::list_audit,
         crate::http::audit::verify_audit,
+        crate::http::directory::list_users,
+        crate::http::directory::list_teams,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::bind_all;
 use crate::error::{Error, Result};
 use crate::store::drafts::DraftRow;
-use crate::store::query::{Binds, like_patterns};
+use crate::store::query::{self, Bind, Binds, like_patterns};
 use crate::store::visibility;
 use crate::store::{Engine, Store, WriteTx};
 use crate::{with_pool, with_tx};
@@ -499,18 +499,51 @@ impl Sort {
         })
     }
 
-    fn order_by(self) -> &'static str {
-        // NULL due dates last on both engines (SQLite and PostgreSQL order NULLs
-        // differently); the default key is exactly the indexed expression (migration
-        // 0003), so a page is read in index order.
+    /// The wire name, also the tag of this order's cursors.
+    pub fn name(self) -> &'static str {
         match self {
-            Sort::Due => "COALESCE(a.due_at, 9223372036854775807), a.id",
-            Sort::DueDesc => "(a.due_at IS NULL), a.due_at DESC, a.id",
-            Sort::Created => "a.created_at, a.id",
-            Sort::CreatedDesc => "a.created_at DESC, a.id",
-            Sort::Updated => "a.updated_at, a.id",
-            Sort::UpdatedDesc => "a.updated_at DESC, a.id",
+            Sort::Due => "due_at",
+            Sort::DueDesc => "-due_at",
+            Sort::Created => "created_at",
+            Sort::CreatedDesc => "-created_at",
+            Sort::Updated => "updated_at",
+            Sort::UpdatedDesc => "-updated_at",
         }
+    }
+
+    /// Newest or farthest first.
+    fn desc(self) -> bool {
+        matches!(self, Sort::DueDesc | Sort::CreatedDesc | Sort::UpdatedDesc)
+    }
+
+    /// The sort key as SQL. No due date sorts last both ways: as the largest key going up,
+    /// the smallest going down (SQLite and PostgreSQL order NULLs differently, a number
+    /// orders the same on both). The ascending due key is exactly the indexed expression
+    /// (migration 0003), so a page is read in index order.
+    fn key_sql(self) -> &'static str {
+        match self {
+            Sort::Due => "COALESCE(a.due_at, 9223372036854775807)",
+            Sort::DueDesc => "COALESCE(a.due_at, -9223372036854775807)",
+            Sort::Created | Sort::CreatedDesc => "a.created_at",
+            Sort::Updated | Sort::UpdatedDesc => "a.updated_at",
+        }
+    }
+
+    /// The sort key of a row, as [`Sort::key_sql`] computes it.
+    pub fn key_of(self, row: &ActivityRow) -> i64 {
+        match self {
+            Sort::Due => row.due_at.unwrap_or(i64::MAX),
+            Sort::DueDesc => row.due_at.unwrap_or(-i64::MAX),
+            Sort::Created | Sort::CreatedDesc => row.created_at,
+            Sort::Updated | Sort::UpdatedDesc => row.updated_at,
+        }
+    }
+
+    /// `KEY, a.id` in this order's direction; the id breaks ties, so every row has one
+    /// place and a cursor (key, id) names exactly where the next page starts.
+    fn order_by(self) -> String {
+        let dir = if self.desc() { " DESC" } else { "" };
+        format!("{}{dir}, a.id{dir}", self.key_sql())
     }
 }
 
@@ -526,11 +559,46 @@ pub struct ListQuery {
     pub sort: Sort,
     /// Rows to read (the page size plus one, to know whether there is more).
     pub limit: i64,
-    pub offset: i64,
+    /// The last row of the previous page: its sort key and id.
+    pub after: Option<(i64, String)>,
 }
 
-/// The activities of a list, visible to `who`, in order.
-pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<ActivityRow>> {
+/// A row of the list with the names of the people and team it names, read by the same
+/// query.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityListRow {
+    #[sqlx(flatten)]
+    pub row: ActivityRow,
+    pub assignee_name: Option<String>,
+    pub team_name: Option<String>,
+    pub approver_name: Option<String>,
+    pub created_by_name: Option<String>,
+}
+
+/// The names beside the ids of the activities row aliased `a`, as scalar subqueries (a
+/// primary-key lookup each), with their column names. Evaluated on the page only: they sit
+/// outside the query that orders and limits.
+const NAMES: [(&str, &str); 4] = [
+    (
+        "(SELECT nu.name FROM users nu WHERE nu.id = a.assignee_id)",
+        "assignee_name",
+    ),
+    (
+        "(SELECT nt.name FROM teams nt WHERE nt.id = a.team_id)",
+        "team_name",
+    ),
+    (
+        "(SELECT nu.name FROM users nu WHERE nu.id = a.approver_id)",
+        "approver_name",
+    ),
+    (
+        "(SELECT nu.name FROM users nu WHERE nu.id = a.created_by)",
+        "created_by_name",
+    ),
+];
+
+/// The activities of a list, visible to `who`, in order, after the cursor, with names.
+pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<ActivityListRow>> {
     let mut b = Binds::default();
     let org = b.text(lq.org_id.clone());
     let mut sql = match &lq.assignee {
@@ -571,28 +639,73 @@ pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<Act
             ));
         }
     }
-    sql.push_str(&format!(
-        " ORDER BY {} LIMIT {} OFFSET {}",
-        lq.sort.order_by(),
-        b.int(lq.limit),
-        b.int(lq.offset)
-    ));
+    if let Some((key, id)) = &lq.after {
+        let cond = query::after(
+            &mut b,
+            lq.sort.key_sql(),
+            "a.id",
+            Bind::Int(*key),
+            id,
+            lq.sort.desc(),
+        );
+        sql.push_str(&format!(" AND {cond}"));
+    }
+    let order = lq.sort.order_by();
+    let limit = b.int(lq.limit);
+    sql.push_str(&format!(" ORDER BY {order} LIMIT {limit}"));
     Ok(match store.engine() {
         // sqlx hands SQLite rows one by one from its worker thread, copying every value:
         // for a page of 50 that dominated the cost of "my activities" (see
         // docs/BENCHMARKS.md). SQLite builds the page as one JSON array instead; the inner
         // query, its filters and its order are the same text as on PostgreSQL.
         Engine::Sqlite => {
+            // The names are looked up as the page is aggregated, in the page's order.
+            let names: Vec<&str> = NAMES.iter().map(|(expr, _)| *expr).collect();
             let wrapped = format!(
-                "SELECT json_group_array(json_object({SQLITE_JSON_FIELDS})) FROM ({sql}) a"
+                "SELECT json_group_array(json_array(json_object({SQLITE_JSON_FIELDS}), {})) \
+                 FROM ({sql}) a",
+                names.join(", ")
             );
             let json: String = with_pool!(store, |p| bind_all!(sqlx::query_scalar(&wrapped), b)
                 .fetch_one(p)
                 .await)?;
-            serde_json::from_str(&json).map_err(|e| Error::Internal(e.into()))?
+            type Named = (
+                ActivityRow,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            );
+            let rows: Vec<Named> =
+                serde_json::from_str(&json).map_err(|e| Error::Internal(e.into()))?;
+            rows.into_iter()
+                .map(
+                    |(row, assignee_name, team_name, approver_name, created_by_name)| {
+                        ActivityListRow {
+                            row,
+                            assignee_name,
+                            team_name,
+                            approver_name,
+                            created_by_name,
+                        }
+                    },
+                )
+                .collect()
         }
-        Engine::Postgres => with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
-            .fetch_all(p)
-            .await)?,
+        Engine::Postgres => {
+            // The names are looked up for the page only (outside the ordered, limited query);
+            // the order is restated for the outer query (51 rows).
+            let names: Vec<String> = NAMES
+                .iter()
+                .map(|(expr, col)| format!("{expr} AS {col}"))
+                .collect();
+            let named = format!(
+                "SELECT a.*, {} FROM ({sql}) a ORDER BY {order}",
+                names.join(", ")
+            );
+            with_pool!(store, |p| bind_all!(sqlx::query_as(&named), b)
+                .fetch_all(p)
+                .await)?
+        }
     })
 }

@@ -1,4 +1,4 @@
-//! Comments on activities and their edit history.
+//! Comments on activities (with their author's name) and their edit history.
 
 use crate::error::Result;
 use crate::store::{Store, WriteTx};
@@ -13,7 +13,15 @@ pub struct CommentRow {
     pub body: String,
     pub created_at: i64,
     pub edited_at: Option<i64>,
+    /// Display name of the author, read by the same query; `None` where not selected.
+    #[sqlx(default)]
+    pub author_name: Option<String>,
 }
+
+/// The columns of [`CommentRow`] for the comments row aliased `c`, the author's name
+/// joined from `users` aliased `cu`.
+const COMMENT_COLS: &str =
+    "c.id, c.activity_id, c.author_id, c.body, c.created_at, c.edited_at, cu.name AS author_name";
 
 /// An earlier text of a comment.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,13 +33,14 @@ pub struct CommentEditRow {
 
 /// The comments of an activity, oldest first.
 pub async fn list(store: &Store, activity_id: &str) -> Result<Vec<CommentRow>> {
-    Ok(with_pool!(store, |p| sqlx::query_as(
-        "SELECT id, activity_id, author_id, body, created_at, edited_at FROM comments \
-         WHERE activity_id = $1 ORDER BY created_at, id"
-    )
-    .bind(activity_id)
-    .fetch_all(p)
-    .await)?)
+    let sql = format!(
+        "SELECT {COMMENT_COLS} FROM comments c LEFT JOIN users cu ON cu.id = c.author_id \
+         WHERE c.activity_id = $1 ORDER BY c.created_at, c.id"
+    );
+    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
+        .bind(activity_id)
+        .fetch_all(p)
+        .await)?)
 }
 
 /// The earlier texts of every comment of an activity, oldest first (one query for all).
@@ -48,14 +57,15 @@ pub async fn history_of_activity(store: &Store, activity_id: &str) -> Result<Vec
 
 /// A comment of organisation `org`.
 pub async fn load(store: &Store, org: &str, id: &str) -> Result<Option<CommentRow>> {
-    Ok(with_pool!(store, |p| sqlx::query_as(
-        "SELECT id, activity_id, author_id, body, created_at, edited_at FROM comments \
-         WHERE id = $1 AND org_id = $2"
-    )
-    .bind(id)
-    .bind(org)
-    .fetch_optional(p)
-    .await)?)
+    let sql = format!(
+        "SELECT {COMMENT_COLS} FROM comments c LEFT JOIN users cu ON cu.id = c.author_id \
+         WHERE c.id = $1 AND c.org_id = $2"
+    );
+    Ok(with_pool!(store, |p| sqlx::query_as(&sql)
+        .bind(id)
+        .bind(org)
+        .fetch_optional(p)
+        .await)?)
 }
 
 /// Inserts a new comment of organisation `org`.

@@ -11,7 +11,7 @@ use pecdesk_core::authz::{MessageFacts, Person};
 
 use crate::bind_all;
 use crate::error::Result;
-use crate::store::query::{Binds, like_patterns};
+use crate::store::query::{self, Bind, Binds, like_patterns};
 use crate::store::visibility;
 use crate::store::{Store, WriteTx};
 use crate::{with_pool, with_tx};
@@ -56,7 +56,16 @@ pub struct MessageRow {
     pub trashed_at: Option<i64>,
     /// When it was imported (ms).
     pub received_at: i64,
+    /// Display name of who took it in charge, read by the same query ([`TAKEN_BY_NAME`]);
+    /// `None` where a query does not select it.
+    #[sqlx(default)]
+    pub taken_by_name: Option<String>,
 }
+
+/// The display name of `m.taken_by`, as a column of the same query (a primary-key lookup
+/// per row returned, no second round trip).
+pub const TAKEN_BY_NAME: &str =
+    "(SELECT tu.name FROM users tu WHERE tu.id = m.taken_by) AS taken_by_name";
 
 /// A message row with whether the asking person participates in an activity linked to it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -126,7 +135,7 @@ pub async fn find_by_sha(
     mailbox_id: &str,
     sha: &str,
 ) -> Result<Option<MessageRow>> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
+    let sql = format!("SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME} FROM messages m WHERE {FIND_BY_SHA}");
     Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(mailbox_id)
         .bind(sha)
@@ -140,7 +149,7 @@ pub async fn find_by_sha_pooled(
     mailbox_id: &str,
     sha: &str,
 ) -> Result<Option<MessageRow>> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE {FIND_BY_SHA}");
+    let sql = format!("SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME} FROM messages m WHERE {FIND_BY_SHA}");
     Ok(with_pool!(store, |p| sqlx::query_as(&sql)
         .bind(mailbox_id)
         .bind(sha)
@@ -249,7 +258,9 @@ pub async fn insert(tx: &mut WriteTx, m: &NewMessage<'_>) -> Result<()> {
 
 /// A message of organisation `org_id` (none when missing or of another organisation).
 pub async fn get(store: &Store, org_id: &str, id: &str) -> Result<Option<MessageRow>> {
-    let sql = format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.id = $1 AND m.org_id = $2");
+    let sql = format!(
+        "SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME} FROM messages m WHERE m.id = $1 AND m.org_id = $2"
+    );
     Ok(with_pool!(store, |p| sqlx::query_as(&sql)
         .bind(id)
         .bind(org_id)
@@ -269,7 +280,7 @@ pub async fn get_for(
     let org = b.text(org_id);
     let part = visibility::message_participation(&mut b, "m", &org, who);
     let sql = format!(
-        "SELECT {MESSAGE_COLS}, {part} AS participant FROM messages m \
+        "SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME}, {part} AS participant FROM messages m \
          WHERE m.id = {id} AND m.org_id = {org}"
     );
     Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
@@ -290,7 +301,8 @@ pub async fn lookup_for(
     let key = b.text(key);
     let part = visibility::message_participation(&mut b, "m", &org, who);
     let sql = format!(
-        "SELECT {MESSAGE_COLS}, {part} AS participant FROM messages m WHERE m.org_id = {org} AND \
+        "SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME}, {part} AS participant FROM messages m \
+         WHERE m.org_id = {org} AND \
          (m.internet_message_id = {key} OR m.identificativo = {key}) \
          ORDER BY m.received_at, m.id LIMIT 50"
     );
@@ -314,11 +326,14 @@ pub struct ListFilter<'a> {
     pub q: Option<&'a str>,
     /// Rows to return.
     pub limit: i64,
-    /// Rows to skip.
-    pub offset: i64,
+    /// The last row of the previous page: `received_at` (ms) and id.
+    pub after: Option<(i64, &'a str)>,
 }
 
-/// Messages of organisation `org_id` visible to `who`, newest first.
+/// The list's order, newest first; the keyset of [`ListFilter::after`] follows it.
+const LIST_ORDER: &str = "m.received_at DESC, m.id DESC";
+
+/// Messages of organisation `org_id` visible to `who`, newest first, after the cursor.
 pub async fn list_visible(
     store: &Store,
     org_id: &str,
@@ -328,8 +343,7 @@ pub async fn list_visible(
     let mut b = Binds::default();
     let org = b.text(org_id);
     let visible = visibility::message_visible(&mut b, "m", &org, who);
-    let mut sql =
-        format!("SELECT {MESSAGE_COLS} FROM messages m WHERE m.org_id = {org} AND {visible}");
+    let mut sql = format!("SELECT m.* FROM messages m WHERE m.org_id = {org} AND {visible}");
     if f.trashed {
         sql.push_str(" AND m.trashed_at IS NOT NULL");
     } else {
@@ -352,11 +366,16 @@ pub async fn list_visible(
             ));
         }
     }
-    sql.push_str(&format!(
-        " ORDER BY m.received_at DESC, m.id DESC LIMIT {} OFFSET {}",
-        b.int(f.limit),
-        b.int(f.offset)
-    ));
+    if let Some((at, id)) = f.after {
+        let cond = query::after(&mut b, "m.received_at", "m.id", Bind::Int(at), id, true);
+        sql.push_str(&format!(" AND {cond}"));
+    }
+    let limit = b.int(f.limit);
+    sql.push_str(&format!(" ORDER BY {LIST_ORDER} LIMIT {limit}"));
+    // The names are looked up for the page only, not for every row the order considers.
+    let sql = format!(
+        "SELECT {MESSAGE_COLS}, {TAKEN_BY_NAME} FROM ({sql}) m ORDER BY {LIST_ORDER} LIMIT {limit}"
+    );
     Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
         .fetch_all(p)
         .await)?)

@@ -14,6 +14,7 @@
 pub mod activities;
 pub mod audit;
 pub mod comments;
+pub mod directory;
 pub mod drafts;
 pub mod grants;
 pub mod messages;

@@ -20,6 +20,8 @@ pub struct CommentView {
     pub id: String,
     pub activity_id: String,
     pub author_id: String,
+    /// Display name of `author_id`.
+    pub author_name: Option<String>,
     pub body: String,
     pub created_at: String,
     pub edited_at: Option<String>,
@@ -56,6 +58,7 @@ fn view(r: CommentRow, history: Vec<CommentEditRow>) -> CommentView {
         id: r.id,
         activity_id: r.activity_id,
         author_id: r.author_id,
+        author_name: r.author_name,
         body: r.body,
         created_at: ms_to_rfc3339(r.created_at),
         edited_at: r.edited_at.map(ms_to_rfc3339),
@@ -113,6 +116,7 @@ pub async fn add_comment(
         body: body.to_owned(),
         created_at: now_ms(),
         edited_at: None,
+        author_name: Some(who.name.clone()),
     };
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     store_comments::insert(&mut tx, &who.org_id, &comment).await?;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{
     ActivityResponse, Loaded, Roles, check_approver, check_due, check_people, check_texts,
-    check_title, detail_view,
+    check_title, detail_view, with_names,
 };
 use crate::auth::Principal;
 use crate::authz::authorize;
@@ -182,7 +182,7 @@ pub async fn create(
     let mut message_ids = req.message_ids.clone();
     message_ids.sort();
     message_ids.dedup();
-    Ok(detail_view(
+    let r = detail_view(
         person,
         Loaded {
             row,
@@ -190,7 +190,8 @@ pub async fn create(
             history: Default::default(),
         },
         message_ids,
-    ))
+    );
+    with_names(store, who, r).await
 }
 
 /// Creates one activity per message, in one transaction (all or none); returns their ids

@@ -65,8 +65,10 @@ pub async fn put_draft(
     })
     .await?;
     tx.commit().await?;
+    let mut view = draft_view(draft);
+    view.updated_by_name = Some(who.name.clone());
     Ok(DraftWritten {
-        draft: draft_view(draft),
+        draft: view,
         activity_version,
         activity_status: new_status.as_str().to_owned(),
     })

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     ActivityResponse, Loaded, Roles, check_approver, check_due, check_people, check_texts,
-    check_title, detail_view, load, stale,
+    check_title, detail_view, load, stale, with_names,
 };
 use crate::auth::Principal;
 use crate::authz::authorize;
@@ -188,7 +188,7 @@ pub async fn patch(
     .await?;
     let message_ids = store_activities::message_ids_tx(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(detail_view(
+    let r = detail_view(
         person,
         Loaded {
             row,
@@ -196,7 +196,8 @@ pub async fn patch(
             history: a.history,
         },
         message_ids,
-    ))
+    );
+    with_names(store, who, r).await
 }
 
 /// Links one more message (of the same mailbox, readable by the caller); answers with the
@@ -242,5 +243,5 @@ pub async fn link_message(
     .await?;
     let message_ids = store_activities::message_ids_tx(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(detail_view(person, a, message_ids))
+    with_names(store, who, detail_view(person, a, message_ids)).await
 }

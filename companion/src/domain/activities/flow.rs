@@ -6,7 +6,7 @@
 use pecdesk_core::activity::{Decision, Status, TransitionError};
 use pecdesk_core::authz::{Denied, Operation, Person};
 
-use super::{ActivityResponse, Loaded, approval, detail_view, load, stale};
+use super::{ActivityResponse, Loaded, approval, detail_view, load, stale, with_names};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::store::activities as store_activities;
@@ -164,5 +164,5 @@ pub async fn move_to(
         draft,
         history,
     };
-    Ok(detail_view(person, moved, message_ids))
+    with_names(store, who, detail_view(person, moved, message_ids)).await
 }

@@ -1,16 +1,17 @@
-//! Reading activities: the list (visible to the caller, filtered, paged) and the detail.
+//! Reading activities: the list (visible to the caller, filtered, keyset-paged, with the
+//! names beside the ids) and the detail.
 
 use pecdesk_core::activity::Status;
 use pecdesk_core::authz::{Operation, Person};
 use serde::Deserialize;
 
-use super::{ActivityResponse, check_due, detail_view, list_view, load};
+use super::{ActivityResponse, check_due, detail_view, load};
 use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::store::activities::{self as store_activities, Assignee, ListQuery, Sort};
-use crate::store::query::{Page, parse_cursor};
+use crate::store::query::{Cursor, Page, page_size, paginate};
+use crate::store::{Store, directory};
 
 /// Filters and order of the activity list.
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
@@ -25,6 +26,8 @@ pub struct ActivityFilter {
     pub q: Option<String>,
     /// `due_at` (default), `-due_at`, `created_at`, `-created_at`, `updated_at`, `-updated_at`.
     pub sort: Option<String>,
+    /// `next_cursor` of the previous page with the same `sort` (opaque; 422 when malformed
+    /// or from another sort).
     pub cursor: Option<String>,
     /// 1..=200, default 50.
     pub limit: Option<i64>,
@@ -50,8 +53,7 @@ pub async fn list(
         f.q.as_deref().unwrap_or_default(),
         crate::limits::QUERY,
     )?;
-    let limit = f.limit.unwrap_or(50).clamp(1, 200);
-    let offset = parse_cursor(f.cursor.as_deref())?;
+    let limit = page_size(f.limit);
     let statuses = match &f.status {
         None => Vec::new(),
         Some(st) => st
@@ -67,6 +69,11 @@ pub async fn list(
         Some(s) => {
             Sort::parse(s).ok_or_else(|| Error::invalid("ordinamento non valido / invalid sort"))?
         }
+    };
+    // A cursor carries its sort: one from another order is refused, not misread.
+    let after = match Cursor::decode(f.cursor.as_deref(), sort.name())? {
+        Some(c) => Some((c.key_i64()?, c.id)),
+        None => None,
     };
     let assignee = match f.assignee.as_deref() {
         Some("me") => Assignee::Me(who.user_id.clone()),
@@ -85,16 +92,15 @@ pub async fn list(
         q: f.q.clone(),
         sort,
         limit: limit + 1,
-        offset,
+        after,
     };
-    let mut rows = store_activities::list(store, person, &lq).await?;
-    let lim = usize::try_from(limit).unwrap_or(50);
-    let more = rows.len() > lim;
-    rows.truncate(lim);
-    Ok(Page {
-        items: rows.into_iter().map(list_view).collect(),
-        next_cursor: more.then(|| (offset + limit).to_string()),
-    })
+    let rows = store_activities::list(store, person, &lq).await?;
+    Ok(paginate(
+        rows,
+        limit,
+        |r| Cursor::new(sort.key_of(&r.row), &r.row.id).encode(sort.name()),
+        ActivityResponse::from,
+    ))
 }
 
 /// The detail of a readable activity: linked messages, draft, allowed actions.
@@ -106,6 +112,8 @@ pub async fn detail(
 ) -> Result<ActivityResponse> {
     let a = load(store, who, id).await?;
     authorize(person, Operation::ReadActivity(&a.facts()))?;
-    let message_ids = store_activities::message_ids(store, id).await?;
-    Ok(detail_view(person, a, message_ids))
+    // Linked messages and names in one query: the detail reads as many times as before
+    // the names.
+    let (names, message_ids) = directory::names_and_message_ids(store, &who.org_id, id).await?;
+    Ok(detail_view(person, a, message_ids).named(names))
 }

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::store::activities::{self as store_activities, ActivityRow};
+use crate::store::activities::{self as store_activities, ActivityListRow, ActivityRow};
+use crate::store::directory::{self, ActivityNames};
 use crate::store::drafts::{self, DraftRow, History, StepRow};
 use crate::store::{Store, ms_to_rfc3339, parse_ts};
 
@@ -39,8 +40,14 @@ pub struct ActivityResponse {
     /// `standard` or `approval`.
     pub flow: String,
     pub assignee_id: Option<String>,
+    /// Display name of `assignee_id`.
+    pub assignee_name: Option<String>,
     pub team_id: Option<String>,
+    /// Name of `team_id`.
+    pub team_name: Option<String>,
     pub approver_id: Option<String>,
+    /// Display name of `approver_id`.
+    pub approver_name: Option<String>,
     pub category: Option<String>,
     pub tags: Vec<String>,
     /// Send it back with every change (optimistic concurrency).
@@ -48,6 +55,8 @@ pub struct ActivityResponse {
     /// The draft version the approver approved (null: none, or voided by an edit).
     pub approved_draft_version: Option<i64>,
     pub created_by: String,
+    /// Display name of `created_by`.
+    pub created_by_name: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     /// Linked messages (detail only).
@@ -103,7 +112,45 @@ fn step_view(r: StepRow) -> ApprovalStepView {
     }
 }
 
-/// The list view of a row.
+impl From<ActivityListRow> for ActivityResponse {
+    /// A list row with its names.
+    fn from(r: ActivityListRow) -> Self {
+        list_view(r.row).named(ActivityNames {
+            assignee: r.assignee_name,
+            team: r.team_name,
+            approver: r.approver_name,
+            created_by: r.created_by_name,
+            draft_updated_by: None,
+        })
+    }
+}
+
+impl ActivityResponse {
+    /// The response with the names beside its ids.
+    pub fn named(mut self, n: ActivityNames) -> Self {
+        self.assignee_name = n.assignee;
+        self.team_name = n.team;
+        self.approver_name = n.approver;
+        self.created_by_name = n.created_by;
+        if let Some(d) = &mut self.draft {
+            d.updated_by_name = n.draft_updated_by;
+        }
+        self
+    }
+}
+
+/// `r` with the names beside its ids, read in one query: what every activity answer (detail
+/// and writes) shows, so a write answers what a fresh read shows.
+pub async fn with_names(
+    store: &Store,
+    who: &Principal,
+    r: ActivityResponse,
+) -> Result<ActivityResponse> {
+    let names = directory::activity_names(store, &who.org_id, &r.id).await?;
+    Ok(r.named(names))
+}
+
+/// The list view of a row (names not read: see [`ActivityResponse::named`]).
 pub fn list_view(row: ActivityRow) -> ActivityResponse {
     ActivityResponse {
         tags: serde_json::from_str(&row.tags).unwrap_or_default(),
@@ -116,12 +163,16 @@ pub fn list_view(row: ActivityRow) -> ActivityResponse {
         status: row.status,
         flow: row.flow,
         assignee_id: row.assignee_id,
+        assignee_name: None,
         team_id: row.team_id,
+        team_name: None,
         approver_id: row.approver_id,
+        approver_name: None,
         category: row.category,
         version: row.version,
         approved_draft_version: row.approved_draft_version,
         created_by: row.created_by,
+        created_by_name: None,
         created_at: ms_to_rfc3339(row.created_at),
         updated_at: ms_to_rfc3339(row.updated_at),
         message_ids: None,
@@ -159,6 +210,8 @@ pub struct DraftView {
     pub body: String,
     pub attachments: Vec<String>,
     pub updated_by: String,
+    /// Display name of `updated_by`.
+    pub updated_by_name: Option<String>,
     pub updated_at: String,
     pub sent_at: Option<String>,
 }
@@ -217,6 +270,7 @@ pub fn draft_view(d: DraftRow) -> DraftView {
         body: c.body,
         attachments: c.attachments,
         updated_by: d.updated_by,
+        updated_by_name: None,
         updated_at: ms_to_rfc3339(d.updated_at),
         sent_at: d.sent_at.map(ms_to_rfc3339),
     }
