@@ -111,14 +111,14 @@ mod tests {
     async fn a_second_large_body_waits_until_the_first_is_done() {
         let budget = ImportBudget::new(30 * UNIT * UNIT, 30 * UNIT * UNIT);
         let first = budget.take(29 * UNIT * UNIT).await;
+        // A small message still fits beside the first.
+        drop(budget.take(UNIT * UNIT).await);
         let waiting = {
             let budget = budget.clone();
             tokio::spawn(async move { budget.take(29 * UNIT * UNIT).await })
         };
-        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(!waiting.is_finished(), "second import must wait");
-        // A small message still fits beside the first.
-        drop(budget.take(UNIT * UNIT).await);
         drop(first);
         drop(waiting.await.expect("admitted after the first"));
         assert_eq!(budget.available(), 30 * UNIT * UNIT);
