@@ -173,6 +173,49 @@ pub async fn insert_raw_blob(tx: &mut WriteTx, sha: &str, raw: &[u8]) -> Result<
     Ok(())
 }
 
+/// Raw messages at least this large are written by [`insert_large_raw_blob`].
+pub const LARGE_BLOB: usize = 1024 * 1024;
+
+/// Stores the raw bytes of a large message before its message row, on a connection of
+/// its own that is closed right after.
+///
+/// A pooled connection keeps what its largest statement needed: PostgreSQL's connection
+/// keeps a write buffer as large as the largest row it sent, SQLite's statement cache keeps
+/// the last bound blob. After a few 30 MB imports every connection of the pool would hold
+/// its own 30 MB for good (docs/BENCHMARKS.md, "Memory of concurrent imports"). Writing the
+/// blob first is safe: it is keyed by its hash (`ON CONFLICT DO NOTHING`), so a crash before
+/// the message row leaves a blob the next import of the same bytes reuses, never a message
+/// without its bytes.
+pub async fn insert_large_raw_blob(store: &Store, sha: &str, raw: &[u8]) -> Result<()> {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
+    const SQL: &str = "INSERT INTO raw_blobs (sha256, size, bytes) VALUES ($1, $2, $3) \
+                       ON CONFLICT (sha256) DO NOTHING";
+    match &store.pool {
+        crate::store::Pool::Sqlite(p) => {
+            let mut c = p.connect_options().connect().await?;
+            sqlx::query(SQL)
+                .bind(sha)
+                .bind(size)
+                .bind(raw)
+                .execute(&mut c)
+                .await?;
+            c.close().await?;
+        }
+        crate::store::Pool::Postgres(p) => {
+            let mut c = p.connect_options().connect().await?;
+            sqlx::query(SQL)
+                .bind(sha)
+                .bind(size)
+                .bind(raw)
+                .execute(&mut c)
+                .await?;
+            c.close().await?;
+        }
+    }
+    Ok(())
+}
+
 /// The text rule of message-derived data (`docs/architecture.md`, "Text and NUL bytes"):
 /// a NUL character becomes U+FFFD (the replacement character). PostgreSQL text cannot hold
 /// NUL and a message may carry one anywhere (a Subject, a Message-ID); the raw bytes are

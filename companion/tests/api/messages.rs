@@ -15,6 +15,7 @@ both_engines!(
     trash_and_restore_never_delete_a_message,
     messages_are_found_by_words,
     hostile_text_in_a_message_imports_byte_exact_with_nul_free_text,
+    a_large_message_is_stored_byte_exact_once_and_idempotent,
 );
 
 fn demo_files() -> Vec<(String, Vec<u8>)> {
@@ -409,4 +410,48 @@ async fn hostile_text_in_a_message_imports_byte_exact_with_nul_free_text(engine:
         panic!("{e}");
     }
     assert!(counter.into_inner() >= 48, "every case ran");
+}
+
+/// Messages over `LARGE_BLOB` take the other path (bytes first, on a connection of their
+/// own): the same guarantees hold.
+async fn a_large_message_is_stored_byte_exact_once_and_idempotent(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let resp = app.login("responsabile@demo.test").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    let legale = app.mailbox_id("legale@pec.demo.test").await;
+    let mut raw = crate::helpers::fresh_eml("grande");
+    let line = "Allegato di prova: riga lunga di testo ripetuto per superare il mega.\r\n";
+    while raw.len() < 3 * 1024 * 1024 {
+        raw.extend_from_slice(line.as_bytes());
+    }
+    let path = format!("/api/v1/messages/import?mailbox={protocollo}");
+    let first = app.post_raw(&resp, &path, raw.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.body);
+    let again = app.post_raw(&resp, &path, raw.clone()).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["id"], first.body["id"]);
+    let other = app
+        .post_raw(
+            &resp,
+            &format!("/api/v1/messages/import?mailbox={legale}"),
+            raw.clone(),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CREATED);
+    let sha = first.body["sha256"].as_str().expect("sha").to_owned();
+    let blobs: i64 = crate::scalar!(
+        app,
+        "SELECT COUNT(*) FROM raw_blobs WHERE sha256 = $1",
+        &sha
+    );
+    assert_eq!(blobs, 1);
+    let id = first.body["id"].as_str().expect("id");
+    let back = app
+        .client
+        .get(app.url(&format!("/api/v1/messages/{id}/raw")))
+        .bearer_auth(&resp)
+        .send()
+        .await
+        .expect("raw");
+    assert_eq!(back.bytes().await.expect("bytes").to_vec(), raw);
 }
