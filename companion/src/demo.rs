@@ -180,3 +180,173 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
     tracing::info!(org.id = %org, "demo seeded");
     Ok(true)
 }
+
+/// The work in progress `serve --demo` shows in its first five minutes, written through the
+/// same use cases a user's requests go through (so the core decides every step): an
+/// activity awaiting approval with its conversation (a request, changes asked, a second
+/// request), and a team's activity with a comment. Runs once, right after [`seed`]; the
+/// tests' demo (`seed` alone) stays without activities.
+pub async fn seed_story(store: &Store) -> anyhow::Result<()> {
+    use crate::domain::activities::{
+        DraftRequest, approval, comments, create::CreateActivityRequest, create::create,
+        draft::put_draft, flow,
+    };
+    use pecdesk_core::activity::{Decision, Flow, Priority, Status};
+
+    let who = |email: &str| {
+        let email = email.to_owned();
+        async move {
+            let addr = EmailAddress::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let u = users::user_by_email(store, &addr)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("demo user {email} missing"))?;
+            let principal = crate::auth::Principal {
+                user_id: u.id,
+                org_id: u.org_id,
+                email: u.email,
+                name: u.name,
+                is_admin: u.is_admin,
+                is_auditor: u.is_auditor,
+            };
+            let person = grants::person(store, &principal).await?;
+            anyhow::Ok((principal, person))
+        }
+    };
+    let (rita, rita_p) = who("responsabile@demo.test").await?;
+    let (aldo, aldo_p) = who("assegnatario@demo.test").await?;
+    let (paolo, paolo_p) = who("approvatore@demo.test").await?;
+    let (sara, sara_p) = who("smistatore@demo.test").await?;
+    let boxes = users::mailboxes_of_org(store, &rita.org_id).await?;
+    let protocollo = boxes
+        .iter()
+        .find(|m| m.address == PROTOCOLLO)
+        .ok_or_else(|| anyhow::anyhow!("demo mailbox missing"))?
+        .id
+        .clone();
+    let ufficio = users::teams_of_user(store, &aldo.user_id)
+        .await?
+        .into_iter()
+        .find(|t| t.name == "Ufficio Legale")
+        .ok_or_else(|| anyhow::anyhow!("demo team missing"))?
+        .id;
+    let messages = crate::store::messages::ids_by_mailbox(store, &protocollo).await?;
+    let first = |n: usize| messages.get(n).cloned().into_iter().collect::<Vec<_>>();
+    let in_days = |d: i64| (chrono::Utc::now() + chrono::Duration::days(d)).to_rfc3339();
+
+    // 1. The Comune's request: Aldo answers, Paolo approves (two people).
+    let reply = create(
+        store,
+        &rita,
+        &rita_p,
+        &CreateActivityRequest {
+            mailbox_id: protocollo.clone(),
+            title: "Rispondere alla richiesta di documenti del Comune".into(),
+            description: Some("Inviare la delibera firmata entro la scadenza indicata.".into()),
+            message_ids: first(0),
+            assignee_id: Some(aldo.user_id.clone()),
+            team_id: None,
+            due_at: Some(in_days(3)),
+            priority: Some(Priority::High),
+            flow: Some(Flow::Approval),
+            approver_id: Some(paolo.user_id.clone()),
+            category: Some("Enti pubblici".into()),
+            tags: vec!["comune".into()],
+        },
+    )
+    .await?;
+    let mut draft = DraftRequest {
+        to: vec!["protocollo@pec.comune.demo.test".into()],
+        cc: Vec::new(),
+        subject: "Re: Richiesta documenti".into(),
+        body: "Gentili signori,\nin risposta alla Vostra richiesta inviamo quanto richiesto.\n\
+               Cordiali saluti"
+            .into(),
+        attachments: Vec::new(),
+    };
+    flow::move_to(
+        store,
+        &aldo,
+        &aldo_p,
+        &reply.id,
+        flow::Move {
+            via: flow::Via::Transition(Status::InProgress),
+            version: None,
+            note: None,
+        },
+    )
+    .await?;
+    put_draft(store, &aldo, &aldo_p, &reply.id, &draft).await?;
+    approval::request(
+        store,
+        &aldo,
+        &aldo_p,
+        &reply.id,
+        "Bozza pronta, puoi controllarla?",
+        None,
+    )
+    .await?;
+    approval::decide(
+        store,
+        &paolo,
+        &paolo_p,
+        &reply.id,
+        Decision::RequestChanges,
+        "Manca l'allegato: la delibera firmata.",
+        None,
+    )
+    .await?;
+    draft.attachments = vec!["delibera-firmata.pdf".into()];
+    flow::move_to(
+        store,
+        &aldo,
+        &aldo_p,
+        &reply.id,
+        flow::Move {
+            via: flow::Via::Transition(Status::InProgress),
+            version: None,
+            note: None,
+        },
+    )
+    .await?;
+    put_draft(store, &aldo, &aldo_p, &reply.id, &draft).await?;
+    approval::request(
+        store,
+        &aldo,
+        &aldo_p,
+        &reply.id,
+        "Aggiunta la delibera firmata.",
+        None,
+    )
+    .await?;
+
+    // 2. The supplier's invoice: Sara routes it to the legal team, Rita comments.
+    let check = create(
+        store,
+        &sara,
+        &sara_p,
+        &CreateActivityRequest {
+            mailbox_id: protocollo,
+            title: "Verificare la fattura del fornitore".into(),
+            description: None,
+            message_ids: first(1),
+            assignee_id: None,
+            team_id: Some(ufficio),
+            due_at: Some(in_days(7)),
+            priority: Some(Priority::Normal),
+            flow: None,
+            approver_id: None,
+            category: Some("Fornitori".into()),
+            tags: Vec::new(),
+        },
+    )
+    .await?;
+    comments::add_comment(
+        store,
+        &rita,
+        &rita_p,
+        &check.id,
+        "Controllare il DURC prima di approvare il pagamento.",
+    )
+    .await?;
+    Ok(())
+}

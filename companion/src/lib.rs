@@ -99,6 +99,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             )
         })?;
     if settings.demo && demo::seed(&store, state.trust()).await? {
+        demo::seed_story(&store).await?;
         tracing::info!("demo data seeded");
     }
     checkpoint::spawn_schedule(

@@ -511,3 +511,13 @@ mod tests {
         assert_eq!(v["t"], "\\u0000");
     }
 }
+
+/// Ids of a mailbox's messages, oldest import first (the demo's story picks its messages).
+pub async fn ids_by_mailbox(store: &Store, mailbox_id: &str) -> Result<Vec<String>> {
+    Ok(with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT id FROM messages WHERE mailbox_id = $1 ORDER BY received_at, id"
+    )
+    .bind(mailbox_id)
+    .fetch_all(p)
+    .await)?)
+}

@@ -10,6 +10,7 @@ both_engines!(
     health_readiness_and_metrics_answer,
     openapi_document_lists_the_api_paths,
     oversized_bodies_get_413_and_bad_input_the_envelope,
+    the_demo_story_shows_work_in_progress_with_its_approval_conversation,
 );
 
 async fn health_readiness_and_metrics_answer(engine: Engine) {
@@ -111,4 +112,57 @@ async fn oversized_bodies_get_413_and_bad_input_the_envelope(engine: Engine) {
     let no_such_path = app.get(&resp, "/api/v1/nothing-here").await;
     assert_eq!(no_such_path.status, StatusCode::NOT_FOUND);
     assert_envelope(&no_such_path, "not_found");
+}
+
+/// `serve --demo` also writes a story (`demo::seed_story`): what a new user sees first.
+async fn the_demo_story_shows_work_in_progress_with_its_approval_conversation(engine: Engine) {
+    let app = spawn_app(engine).await;
+    pecdesk_companion::demo::seed_story(&app.store)
+        .await
+        .expect("the demo story is written through the use cases");
+    let paolo = app.login("approvatore@demo.test").await;
+    let mine = app
+        .get(&paolo, "/api/v1/activities?status=awaiting_approval")
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{:?}", mine.body);
+    let items = mine.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{items:?}");
+    let id = items[0]["id"].as_str().expect("id");
+    let detail = app.get(&paolo, &format!("/api/v1/activities/{id}")).await;
+    let steps: Vec<(String, String)> = detail.body["approvals"]
+        .as_array()
+        .expect("approvals")
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().expect("kind").to_owned(),
+                s["by"]["name"].as_str().expect("name").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("request".to_owned(), "Aldo Assegnatario".to_owned()),
+            ("request_changes".to_owned(), "Paolo Approvatore".to_owned()),
+            ("request".to_owned(), "Aldo Assegnatario".to_owned()),
+        ]
+    );
+    assert_eq!(detail.body["assignee_name"], "Aldo Assegnatario");
+    // Paolo may approve now; Aldo, who wrote the draft and asked, may not.
+    let allowed = detail.body["allowed_actions"].to_string();
+    assert!(allowed.contains("approve"), "{allowed}");
+    let aldo = app.login("assegnatario@demo.test").await;
+    let as_aldo = app.get(&aldo, &format!("/api/v1/activities/{id}")).await;
+    assert!(
+        !as_aldo.body["allowed_actions"]
+            .to_string()
+            .contains("\"approve\""),
+        "{:?}",
+        as_aldo.body["allowed_actions"]
+    );
+    // The team's activity carries Rita's comment.
+    let rita = app.login("responsabile@demo.test").await;
+    let all = app.get(&rita, "/api/v1/activities").await;
+    assert_eq!(all.body["items"].as_array().expect("items").len(), 2);
 }
