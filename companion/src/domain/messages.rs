@@ -165,10 +165,12 @@ pub async fn import_raw(
     .map_err(|e| Error::Internal(e.into()))?;
 
     // A large message's bytes go first, on a connection of their own (see the function).
-    let large = raw.len() >= store_msgs::LARGE_BLOB;
-    if large {
-        store_msgs::insert_large_raw_blob(store, &sha, &raw).await?;
-    }
+    let raw = if raw.len() >= store_msgs::LARGE_BLOB {
+        store_msgs::insert_large_raw_blob(store, &sha, raw).await?;
+        None
+    } else {
+        Some(raw)
+    };
     let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     // Checked again under the write lock: two imports of the same bytes may have raced.
     if let Some(row) = store_msgs::find_by_sha(&mut tx, mailbox_id, &sha).await? {
@@ -178,10 +180,9 @@ pub async fn import_raw(
         });
     }
     let mailbox_address = users::mailbox_address(&mut tx, mailbox_id).await?;
-    if !large {
+    if let Some(raw) = raw {
         store_msgs::insert_raw_blob(&mut tx, &sha, &raw).await?;
     }
-    drop(raw);
 
     let id = new_id();
     let s = &insp.summary;

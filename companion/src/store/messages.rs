@@ -185,8 +185,9 @@ pub const LARGE_BLOB: usize = 1024 * 1024;
 /// its own 30 MB for good (docs/BENCHMARKS.md, "Memory of concurrent imports"). Writing the
 /// blob first is safe: it is keyed by its hash (`ON CONFLICT DO NOTHING`), so a crash before
 /// the message row leaves a blob the next import of the same bytes reuses, never a message
-/// without its bytes.
-pub async fn insert_large_raw_blob(store: &Store, sha: &str, raw: &[u8]) -> Result<()> {
+/// without its bytes. The bytes are taken by value: SQLite's binding then moves them
+/// instead of copying 30 MB once more.
+pub async fn insert_large_raw_blob(store: &Store, sha: &str, raw: Vec<u8>) -> Result<()> {
     use sqlx::{ConnectOptions as _, Connection as _};
     let size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
     const SQL: &str = "INSERT INTO raw_blobs (sha256, size, bytes) VALUES ($1, $2, $3) \
