@@ -495,6 +495,16 @@ pub async fn restore(tx: &mut WriteTx, id: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// Ids of a mailbox's messages, oldest import first (the demo's story picks its messages).
+pub async fn ids_by_mailbox(store: &Store, mailbox_id: &str) -> Result<Vec<String>> {
+    Ok(with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT id FROM messages WHERE mailbox_id = $1 ORDER BY received_at, id"
+    )
+    .bind(mailbox_id)
+    .fetch_all(p)
+    .await)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,14 +521,4 @@ mod tests {
         // A backslash followed by `u0000` is text and stays as it is.
         assert_eq!(v["t"], "\\u0000");
     }
-}
-
-/// Ids of a mailbox's messages, oldest import first (the demo's story picks its messages).
-pub async fn ids_by_mailbox(store: &Store, mailbox_id: &str) -> Result<Vec<String>> {
-    Ok(with_pool!(store, |p| sqlx::query_scalar(
-        "SELECT id FROM messages WHERE mailbox_id = $1 ORDER BY received_at, id"
-    )
-    .bind(mailbox_id)
-    .fetch_all(p)
-    .await)?)
 }
