@@ -25,6 +25,7 @@ both_engines!(
     a_broken_old_chain_is_refused_and_nothing_is_rewritten,
     a_long_old_chain_is_rebuilt_in_batches,
     a_checkpoint_outside_the_database_catches_truncation_and_rewinding,
+    checkpoints_are_posted_to_the_webhook,
 );
 
 async fn some_changes(app: &TestApp) -> String {
@@ -802,4 +803,65 @@ async fn a_checkpoint_outside_the_database_catches_truncation_and_rewinding(engi
     let (ok, out) = cli(&app, &["audit", "verify", "--checkpoint", file]);
     assert!(!ok, "{out}");
     assert!(out.contains("signature does not verify"), "{out}");
+}
+
+/// The webhook destination receives the signed heads as a JSON array (a tiny HTTP server
+/// on loopback stands for the archive's ingest).
+async fn checkpoints_are_posted_to_the_webhook(engine: Engine) {
+    use pecdesk_companion::checkpoint::{self, CheckpointSettings, Signer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = spawn_app(engine).await;
+    some_changes(&app).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/ingest", listener.local_addr().expect("addr"));
+    let received = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.expect("accept");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = s.read(&mut chunk).await.expect("read");
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf);
+            if let Some(head_end) = text.find("\r\n\r\n") {
+                let len: usize = text[..head_end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().expect("length"))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= head_end + 4 + len {
+                    s.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                        .await
+                        .expect("answer");
+                    return String::from_utf8_lossy(&buf[head_end + 4..]).into_owned();
+                }
+            }
+            assert!(n > 0, "connection closed before the body");
+        }
+    });
+    let settings = CheckpointSettings {
+        checkpoint_webhook: Some(url),
+        ..CheckpointSettings::default()
+    };
+    let signer = Signer::from_master(&pecdesk_companion::auth::secrets::MasterKey::from_bytes(
+        [9; 32],
+    ));
+    let written = checkpoint::write(&app.store, &signer, &settings)
+        .await
+        .expect("posted");
+    let body: Vec<checkpoint::Checkpoint> =
+        serde_json::from_str(&received.await.expect("server")).expect("a JSON array");
+    assert_eq!(body, written);
+    let org = org_of(&app, "admin@demo.test").await;
+    let ours = body
+        .iter()
+        .find(|c| c.chain == org)
+        .expect("the org's chain");
+    assert!(ours.seq >= 4);
+    assert!(ours.signature_ok(&signer.public_key()));
 }
