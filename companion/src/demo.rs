@@ -263,28 +263,22 @@ pub async fn seed_story(store: &Store) -> anyhow::Result<()> {
             .into(),
         attachments: Vec::new(),
     };
-    flow::move_to(
-        store,
-        &aldo,
-        &aldo_p,
-        &reply.id,
-        flow::Move {
-            via: flow::Via::Transition(Status::InProgress),
-            version: None,
-            note: None,
-        },
-    )
-    .await?;
-    put_draft(store, &aldo, &aldo_p, &reply.id, &draft).await?;
-    approval::request(
-        store,
-        &aldo,
-        &aldo_p,
-        &reply.id,
-        "Bozza pronta, puoi controllarla?",
-        None,
-    )
-    .await?;
+    let ask = |note: &'static str, draft: DraftRequest| {
+        let (aldo, aldo_p, id) = (&aldo, &aldo_p, reply.id.clone());
+        async move {
+            // Back to work (from open, or from changes requested), the draft, the request.
+            let work = flow::Move {
+                via: flow::Via::Transition(Status::InProgress),
+                version: None,
+                note: None,
+            };
+            flow::move_to(store, aldo, aldo_p, &id, work).await?;
+            put_draft(store, aldo, aldo_p, &id, &draft).await?;
+            approval::request(store, aldo, aldo_p, &id, note, None).await?;
+            anyhow::Ok(())
+        }
+    };
+    ask("Bozza pronta, puoi controllarla?", draft.clone()).await?;
     approval::decide(
         store,
         &paolo,
@@ -296,28 +290,7 @@ pub async fn seed_story(store: &Store) -> anyhow::Result<()> {
     )
     .await?;
     draft.attachments = vec!["delibera-firmata.pdf".into()];
-    flow::move_to(
-        store,
-        &aldo,
-        &aldo_p,
-        &reply.id,
-        flow::Move {
-            via: flow::Via::Transition(Status::InProgress),
-            version: None,
-            note: None,
-        },
-    )
-    .await?;
-    put_draft(store, &aldo, &aldo_p, &reply.id, &draft).await?;
-    approval::request(
-        store,
-        &aldo,
-        &aldo_p,
-        &reply.id,
-        "Aggiunta la delibera firmata.",
-        None,
-    )
-    .await?;
+    ask("Aggiunta la delibera firmata.", draft).await?;
 
     // 2. The supplier's invoice: Sara routes it to the legal team, Rita comments.
     let check = create(

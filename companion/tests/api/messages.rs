@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_engines;
-use crate::helpers::{Engine, assert_envelope, spawn_app};
+use crate::helpers::{Engine, TestApp, assert_envelope, spawn_app};
 
 both_engines!(
     demo_messages_are_imported_into_protocollo_with_the_cores_summary,
@@ -126,23 +126,7 @@ async fn import_is_idempotent_and_raw_bytes_are_stored_once(engine: Engine) {
         .await;
     assert_eq!(other.status, StatusCode::CREATED);
     assert_ne!(first.body["id"], other.body["id"]);
-    let sha = first.body["sha256"].as_str().expect("sha").to_owned();
-    let blobs: i64 = crate::scalar!(
-        app,
-        "SELECT COUNT(*) FROM raw_blobs WHERE sha256 = $1",
-        &sha
-    );
-    assert_eq!(blobs, 1);
-    let id = first.body["id"].as_str().expect("id");
-    let back = app
-        .client
-        .get(app.url(&format!("/api/v1/messages/{id}/raw")))
-        .bearer_auth(&resp)
-        .send()
-        .await
-        .expect("raw");
-    assert_eq!(back.headers()["content-type"], "message/rfc822");
-    assert_eq!(back.bytes().await.expect("bytes").to_vec(), raw);
+    assert_stored_once_byte_exact(&app, &resp, &first.body, &raw).await;
     let empty = app
         .post_raw(
             &resp,
@@ -438,20 +422,31 @@ async fn a_large_message_is_stored_byte_exact_once_and_idempotent(engine: Engine
         )
         .await;
     assert_eq!(other.status, StatusCode::CREATED);
-    let sha = first.body["sha256"].as_str().expect("sha").to_owned();
+    assert_stored_once_byte_exact(&app, &resp, &first.body, &raw).await;
+}
+
+/// The message's bytes are in `raw_blobs` once, and `/raw` gives them back unchanged.
+async fn assert_stored_once_byte_exact(
+    app: &TestApp,
+    token: &str,
+    imported: &serde_json::Value,
+    raw: &[u8],
+) {
+    let sha = imported["sha256"].as_str().expect("sha").to_owned();
     let blobs: i64 = crate::scalar!(
         app,
         "SELECT COUNT(*) FROM raw_blobs WHERE sha256 = $1",
         &sha
     );
     assert_eq!(blobs, 1);
-    let id = first.body["id"].as_str().expect("id");
+    let id = imported["id"].as_str().expect("id");
     let back = app
         .client
         .get(app.url(&format!("/api/v1/messages/{id}/raw")))
-        .bearer_auth(&resp)
+        .bearer_auth(token)
         .send()
         .await
         .expect("raw");
+    assert_eq!(back.headers()["content-type"], "message/rfc822");
     assert_eq!(back.bytes().await.expect("bytes").to_vec(), raw);
 }
