@@ -279,11 +279,9 @@ pub async fn check(store: &Store, signer: &Signer, cp: &Checkpoint) -> anyhow::R
         return Ok(Against::Holds);
     }
     let chain = Chain::from_key(&cp.chain);
-    let now = audit::heads(store)
+    let now = audit::head(store, chain.key())
         .await?
-        .into_iter()
-        .find(|(c, _, _)| c == chain.key())
-        .map_or(0, |(_, seq, _)| seq);
+        .map_or(0, |(seq, _)| seq);
     if now < cp.seq {
         return Ok(Against::Truncated { now });
     }

@@ -410,6 +410,11 @@ pub async fn heads(store: &Store) -> sqlx::Result<Vec<(String, i64, String)>> {
     })
 }
 
+/// One chain's head (sequence, hash); `None` before its first entry.
+pub async fn head(store: &Store, chain: &str) -> sqlx::Result<Option<(i64, String)>> {
+    fetch_head(&mut Src::Pool(store), chain).await
+}
+
 /// The stored hash of entry `seq` of `chain`, if the entry exists.
 pub async fn hash_at(store: &Store, chain: &str, seq: i64) -> sqlx::Result<Option<String>> {
     with_pool!(store, |p| {

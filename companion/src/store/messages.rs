@@ -158,18 +158,19 @@ pub async fn find_by_sha_pooled(
 }
 
 /// Stores raw bytes once per SHA-256 (a second store of the same bytes does nothing).
+/// Stores raw bytes once per hash (a second import of the same bytes writes nothing).
+const INSERT_BLOB: &str = "INSERT INTO raw_blobs (sha256, size, bytes) VALUES ($1, $2, $3) \
+                           ON CONFLICT (sha256) DO NOTHING";
+
 pub async fn insert_raw_blob(tx: &mut WriteTx, sha: &str, raw: &[u8]) -> Result<()> {
     let size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
-    with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO raw_blobs (sha256, size, bytes) VALUES ($1, $2, $3) \
-         ON CONFLICT (sha256) DO NOTHING"
-    )
-    .bind(sha)
-    .bind(size)
-    .bind(raw)
-    .execute(&mut *c)
-    .await
-    .map(|_| ()))?;
+    with_tx!(tx, |c| sqlx::query(INSERT_BLOB)
+        .bind(sha)
+        .bind(size)
+        .bind(raw)
+        .execute(&mut *c)
+        .await
+        .map(|_| ()))?;
     Ok(())
 }
 
@@ -190,29 +191,22 @@ pub const LARGE_BLOB: usize = 1024 * 1024;
 pub async fn insert_large_raw_blob(store: &Store, sha: &str, raw: Vec<u8>) -> Result<()> {
     use sqlx::{ConnectOptions as _, Connection as _};
     let size = i64::try_from(raw.len()).unwrap_or(i64::MAX);
-    const SQL: &str = "INSERT INTO raw_blobs (sha256, size, bytes) VALUES ($1, $2, $3) \
-                       ON CONFLICT (sha256) DO NOTHING";
+    // The same statement on a fresh connection of either engine, closed after.
+    macro_rules! on_own_connection {
+        ($pool:expr) => {{
+            let mut c = $pool.connect_options().connect().await?;
+            sqlx::query(INSERT_BLOB)
+                .bind(sha)
+                .bind(size)
+                .bind(raw)
+                .execute(&mut c)
+                .await?;
+            c.close().await?;
+        }};
+    }
     match &store.pool {
-        crate::store::Pool::Sqlite(p) => {
-            let mut c = p.connect_options().connect().await?;
-            sqlx::query(SQL)
-                .bind(sha)
-                .bind(size)
-                .bind(raw)
-                .execute(&mut c)
-                .await?;
-            c.close().await?;
-        }
-        crate::store::Pool::Postgres(p) => {
-            let mut c = p.connect_options().connect().await?;
-            sqlx::query(SQL)
-                .bind(sha)
-                .bind(size)
-                .bind(raw)
-                .execute(&mut c)
-                .await?;
-            c.close().await?;
-        }
+        crate::store::Pool::Sqlite(p) => on_own_connection!(p),
+        crate::store::Pool::Postgres(p) => on_own_connection!(p),
     }
     Ok(())
 }
