@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod ingest;
 pub mod inspect;
 pub mod limits;
 pub mod lock;

@@ -245,6 +245,15 @@ pub enum Operation<'a> {
     },
     /// Read and verify the organisation's audit log.
     ReadAudit,
+    /// Manage the organisation: mailboxes and their connection settings, teams and their
+    /// members, grants, routing rules (organisation administrators).
+    Administer,
+    /// Route a message by hand (the dispatcher queue): to a team or a user, or into a new
+    /// activity. Needs `MAIL_ACTIVITY_MANAGER` on the message's mailbox (Smistatore).
+    RouteMessage(&'a MessageFacts),
+    /// Undo "worked" on a message (back to taken): a manager's correction, audited. Needs
+    /// `MAIL_ACCOUNT_MANAGER` and `MAIL_ACTIVITY_MANAGER` on the mailbox (Responsabile).
+    UndoWorked(&'a MessageFacts),
 }
 
 /// Why an operation is refused. Each reason has one bilingual message.
@@ -268,6 +277,9 @@ pub enum Denied {
     /// The audit log is for administrators and auditors.
     #[error("solo amministratori e revisori / admins and auditors only")]
     AuditorOnly,
+    /// Managing the organisation is for its administrators.
+    #[error("solo gli amministratori dell'organizzazione / organisation administrators only")]
+    AdminOnly,
     /// The activity is closed (done or cancelled).
     #[error("attività chiusa / the activity is closed")]
     Closed,
@@ -339,6 +351,7 @@ impl Denied {
             Denied::WorkAccessRequired => "work_access_required",
             Denied::AuthorOnly => "author_only",
             Denied::AuditorOnly => "auditor_only",
+            Denied::AdminOnly => "admin_only",
             Denied::Closed => "closed",
             Denied::Flow(TransitionError::NotInFlow { .. }) => "flow.not_in_flow",
             Denied::Flow(TransitionError::ApprovalRequired) => "flow.approval_required",
@@ -433,6 +446,26 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
             require(!is_assignee, Denied::ApproverIsAssignee)
         }
         Op::ReadAudit => require(who.is_admin || who.is_auditor, Denied::AuditorOnly),
+        Op::Administer => require(who.is_admin, Denied::AdminOnly),
+        Op::RouteMessage(m) => {
+            read_message(who, m)?;
+            require(
+                who.on(&m.mailbox_id).can_manage_activities(),
+                Denied::PolicyRequired(Policy::MailActivityManager),
+            )
+        }
+        Op::UndoWorked(m) => {
+            read_message(who, m)?;
+            let on = who.on(&m.mailbox_id);
+            require(
+                on.can_manage_messages(),
+                Denied::PolicyRequired(Policy::MailAccountManager),
+            )?;
+            require(
+                on.can_manage_activities(),
+                Denied::PolicyRequired(Policy::MailActivityManager),
+            )
+        }
     }
 }
 
@@ -811,6 +844,35 @@ mod tests {
         };
         assert_eq!(edit("resp"), Ok(()));
         assert_eq!(edit("ass"), Err(Denied::AuthorOnly));
+    }
+
+    #[test]
+    fn managing_the_organisation_is_for_admins_routing_for_smistatori() {
+        let mut admin = person("adm", None);
+        admin.is_admin = true;
+        assert_eq!(authorize(&admin, Operation::Administer), Ok(()));
+        let manager = person("resp", Some(Role::Responsabile));
+        assert_eq!(
+            authorize(&manager, Operation::Administer),
+            Err(Denied::AdminOnly)
+        );
+        let m = MessageFacts {
+            mailbox_id: MB.into(),
+            participant: false,
+        };
+        let smi = person("smi", Some(Role::Smistatore));
+        assert_eq!(authorize(&smi, Operation::RouteMessage(&m)), Ok(()));
+        assert_eq!(
+            authorize(&smi, Operation::UndoWorked(&m)),
+            Ok(()),
+            "Smistatore holds both managing policies"
+        );
+        let ass = person("ass", Some(Role::Assegnatario));
+        assert_eq!(
+            authorize(&ass, Operation::RouteMessage(&m)),
+            Err(Denied::NotVisible)
+        );
+        assert_eq!(authorize(&manager, Operation::UndoWorked(&m)), Ok(()));
     }
 
     #[test]

@@ -5,3 +5,5 @@
 
 pub mod activities;
 pub mod messages;
+pub mod reconcile;
+pub mod routing;

@@ -17,6 +17,7 @@ pub mod comments;
 pub mod directory;
 pub mod drafts;
 pub mod grants;
+pub mod mailboxes;
 pub mod messages;
 pub mod query;
 pub mod signin;
