@@ -42,6 +42,21 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::trust::TrustCommand,
     },
+    /// Caselle PEC e impostazioni IMAP/SMTP / PEC mailboxes and their IMAP/SMTP settings.
+    Mailbox {
+        #[command(subcommand)]
+        command: crate::admin_cli::MailboxCommand,
+    },
+    /// Team e membri / Teams and members.
+    Team {
+        #[command(subcommand)]
+        command: crate::admin_cli::TeamCommand,
+    },
+    /// Concessioni di policy sulle caselle / Policy grants on mailboxes.
+    Grant {
+        #[command(subcommand)]
+        command: crate::admin_cli::GrantCommand,
+    },
 }
 
 /// Subcommands of `pecdesk config`.
@@ -164,6 +179,9 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => crate::inspect::run(args),
         Command::Trust { command } => crate::trust::run(command),
         Command::Sso(args) => crate::auth::cli::run(args),
+        Command::Mailbox { command } => crate::admin_cli::run_mailbox(command),
+        Command::Team { command } => crate::admin_cli::run_team(command),
+        Command::Grant { command } => crate::admin_cli::run_grant(command),
         Command::Config {
             command: ConfigCommand::Example,
         } => {

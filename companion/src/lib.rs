@@ -6,6 +6,7 @@
 //! listener until `shutdown` resolves (tests use a port-0 listener); [`run`] does the whole
 //! start-up of `pecdesk serve`.
 
+pub mod admin_cli;
 pub mod auth;
 pub mod authz;
 pub mod checkpoint;

@@ -4,6 +4,7 @@
 //! id from another organisation is indistinguishable from a missing one (404).
 
 pub mod activities;
+pub mod admin;
 pub mod messages;
 pub mod reconcile;
 pub mod routing;

@@ -1,6 +1,7 @@
 //! The HTTP API: each module exposes `router()`; [`build_app`](crate::build_app) merges them.
 
 pub mod activities;
+pub mod admin;
 pub mod audit;
 pub mod directory;
 pub mod health;
@@ -26,6 +27,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(activities::router())
         .merge(audit::router())
         .merge(directory::router())
+        .merge(admin::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

@@ -46,6 +46,16 @@ use crate::state::AppState;
         crate::http::audit::verify_audit,
         crate::http::directory::list_users,
         crate::http::directory::list_teams,
+        crate::http::admin::create_mailbox,
+        crate::http::admin::get_mailbox,
+        crate::http::admin::update_mailbox,
+        crate::http::admin::create_team,
+        crate::http::admin::update_team,
+        crate::http::admin::add_member,
+        crate::http::admin::remove_member,
+        crate::http::admin::list_grants,
+        crate::http::admin::create_grant,
+        crate::http::admin::revoke_grant,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

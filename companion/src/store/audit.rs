@@ -156,6 +156,22 @@ actions! {
     UserProvisioned => "user.provisioned",
     /// The demo data were seeded.
     DemoSeed => "demo.seed",
+    /// A mailbox was created by an administrator (API or `pecdesk mailbox add`).
+    MailboxCreate => "mailbox.create",
+    /// A mailbox's settings were changed (names of the fields, never values or secrets).
+    MailboxUpdate => "mailbox.update",
+    /// A team was created.
+    TeamCreate => "team.create",
+    /// A team was renamed or made external/internal.
+    TeamUpdate => "team.update",
+    /// A user joined a team.
+    TeamMemberAdd => "team.member_add",
+    /// A user left a team.
+    TeamMemberRemove => "team.member_remove",
+    /// A policy on a mailbox was granted to a user or a team.
+    GrantAdd => "grant.add",
+    /// A grant was revoked (access removed; no message is touched).
+    GrantRevoke => "grant.revoke",
 }
 
 impl std::fmt::Display for Action {

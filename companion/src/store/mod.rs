@@ -12,6 +12,7 @@
 //! anyway), then does its work, appends its audit entries and commits.
 
 pub mod activities;
+pub mod admin;
 pub mod audit;
 pub mod comments;
 pub mod directory;

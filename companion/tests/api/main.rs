@@ -6,6 +6,7 @@ mod fixtures;
 mod helpers;
 
 mod activities;
+mod admin;
 mod approval;
 mod audit;
 mod auth;
