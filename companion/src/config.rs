@@ -269,6 +269,8 @@ retry_base_secs = 10
 max_backoff_secs = 900
 # Messaggi per lotto / messages per batch
 batch_size = 200
+# Byte di messaggi in memoria per lotto / bytes of messages in memory per batch
+batch_bytes = 33554432
 # Secondi di possesso di una casella da parte di una replica / seconds a replica holds a
 # mailbox before another may take it over
 lease_secs = 120

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -136,10 +137,26 @@ async fn tcp(addrs: &[SocketAddr]) -> Result<TcpStream, PollError> {
     ))
 }
 
-fn tls_connector() -> Result<TlsConnector, PollError> {
-    let roots = rustls::RootCertStore {
+/// The TLS client of the pollers: the public web roots (webpki) plus the certificates of
+/// `ca_bundle` (the companion's `ca_bundle` setting: e.g. the private CA of an on-premise
+/// mail server). A bundle that cannot be read is logged and left out.
+pub fn tls_connector(ca_bundle: Option<&Path>) -> Result<TlsConnector, PollError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = ca_bundle {
+        match std::fs::read(path) {
+            Ok(pem) => {
+                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+                    .filter_map(Result::ok)
+                    .collect();
+                roots.add_parsable_certificates(certs);
+            }
+            Err(e) => tracing::warn!(error = %e, "IMAP: ca_bundle not readable, left out"),
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -150,10 +167,10 @@ fn tls_connector() -> Result<TlsConnector, PollError> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-async fn tls(host: &str, tcp: TcpStream) -> Result<Stream, PollError> {
+async fn tls(connector: &TlsConnector, host: &str, tcp: TcpStream) -> Result<Stream, PollError> {
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| PollError::new(ErrorCode::Tls, e.to_string()))?;
-    let s = tls_connector()?
+    let s = connector
         .connect(name, tcp)
         .await
         .map_err(|e| PollError::new(ErrorCode::Tls, e.to_string()))?;
@@ -176,8 +193,12 @@ async fn greeting(client: &mut Client<Stream>) -> Result<(), PollError> {
     }
 }
 
-/// Connects and logs in. `timeout` bounds each step.
-pub async fn open(endpoint: &Endpoint, timeout: Duration) -> Result<ImapSession, PollError> {
+/// Connects and logs in. `timeout` bounds each step; `ca_bundle` adds TLS roots.
+pub async fn open(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    ca_bundle: Option<&Path>,
+) -> Result<ImapSession, PollError> {
     let addrs = timed(timeout, "DNS", resolve(&endpoint.host, endpoint.port)).await?;
     if endpoint.security == Security::Plain && !addrs.iter().all(|a| a.ip().is_loopback()) {
         // Security invariant: a password never crosses the network in clear.
@@ -188,9 +209,15 @@ pub async fn open(endpoint: &Endpoint, timeout: Duration) -> Result<ImapSession,
     }
     let sock = timed(timeout, "connect", tcp(&addrs)).await?;
     let stream = match endpoint.security {
-        Security::Tls => timed(timeout, "TLS", tls(&endpoint.host, sock)).await?,
+        Security::Tls => {
+            let c = tls_connector(ca_bundle)?;
+            timed(timeout, "TLS", tls(&c, &endpoint.host, sock)).await?
+        }
         Security::Plain => Stream::Plain(sock),
-        Security::Starttls => timed(timeout, "STARTTLS", starttls(&endpoint.host, sock)).await?,
+        Security::Starttls => {
+            let c = tls_connector(ca_bundle)?;
+            timed(timeout, "STARTTLS", starttls(&c, &endpoint.host, sock)).await?
+        }
     };
     let mut client = Client::new(stream);
     if endpoint.security != Security::Starttls {
@@ -212,7 +239,11 @@ pub async fn open(endpoint: &Endpoint, timeout: Duration) -> Result<ImapSession,
 }
 
 /// Plain greeting, `STARTTLS`, then the TLS handshake on the same socket.
-async fn starttls(host: &str, sock: TcpStream) -> Result<Stream, PollError> {
+async fn starttls(
+    connector: &TlsConnector,
+    host: &str,
+    sock: TcpStream,
+) -> Result<Stream, PollError> {
     let mut client = Client::new(Stream::Plain(sock));
     greeting(&mut client).await?;
     client
@@ -228,5 +259,5 @@ async fn starttls(host: &str, sock: TcpStream) -> Result<Stream, PollError> {
     let Stream::Plain(sock) = client.into_inner() else {
         return Err(PollError::new(ErrorCode::Protocol, "unexpected stream"));
     };
-    tls(host, sock).await
+    tls(connector, host, sock).await
 }

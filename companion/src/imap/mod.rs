@@ -48,6 +48,8 @@ pub struct ImapSettings {
     pub max_backoff_secs: u64,
     /// Messages fetched and stored per batch.
     pub batch_size: usize,
+    /// Bytes of messages held in memory per batch (a larger message goes alone).
+    pub batch_bytes: usize,
     /// Seconds a replica holds a mailbox's lease without renewing it (another replica takes
     /// the mailbox over after that).
     pub lease_secs: u64,
@@ -66,6 +68,7 @@ impl Default for ImapSettings {
             retry_base_secs: 10,
             max_backoff_secs: 900,
             batch_size: 200,
+            batch_bytes: 32 * 1024 * 1024,
             lease_secs: 120,
             timeout_secs: 120,
             refresh_secs: 30,
@@ -100,6 +103,9 @@ impl ImapSettings {
     }
     pub(crate) fn batch(&self) -> usize {
         self.batch_size.clamp(1, 10_000)
+    }
+    pub(crate) fn batch_bytes(&self) -> usize {
+        self.batch_bytes.max(1)
     }
 }
 

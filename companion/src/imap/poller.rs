@@ -181,7 +181,7 @@ async fn session(ctx: &Ctx, stop: &mut watch::Receiver<bool>) -> Result<(), Poll
         .await
         .map_err(|e| PollError::new(ErrorCode::Settings, e.to_string()))?
         .ok_or_else(|| PollError::new(ErrorCode::Settings, "no IMAP settings"))?;
-    let mut s = connect::open(&endpoint, t).await?;
+    let mut s = connect::open(&endpoint, t, ctx.state.settings().ca_bundle.as_deref()).await?;
     let caps = timed(t, "CAPABILITY", async {
         s.capabilities().await.map_err(|e| classify(&e))
     })
@@ -379,86 +379,167 @@ async fn sync_folder(
     let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > mark_u32).collect();
     uids.sort_unstable();
     let source = format!("imap:{folder}");
+    let f = Folder {
+        name: folder,
+        uidvalidity,
+        direction,
+        source: &source,
+    };
     for chunk in uids.chunks(ctx.settings.batch()) {
         if !ctx.renew().await? {
             return Ok(false);
         }
-        let set = chunk
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        let fetched = timed(t, "UID FETCH", async {
+        // Sizes first, so one batch never holds more than `batch_bytes` in memory.
+        let sizes = timed(t, "UID FETCH", async {
             let stream = s
-                .uid_fetch(&set, "(UID BODY.PEEK[])")
+                .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
                 .await
                 .map_err(|e| classify(&e))?;
             let all: Vec<_> = stream.try_collect().await.map_err(|e| classify(&e))?;
-            Ok(all)
+            Ok(all
+                .iter()
+                .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
+                .collect::<HashMap<u32, u32>>())
         })
         .await?;
-        let mut bodies: HashMap<u32, Vec<u8>> = HashMap::with_capacity(fetched.len());
-        for f in &fetched {
-            if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                bodies.insert(uid, body.to_vec());
-            }
-        }
-        drop(fetched);
-        // UIDs gone meanwhile (expunged by another client) cannot be read: passed over.
-        let mut order = Vec::with_capacity(chunk.len());
-        let mut batch = Vec::with_capacity(chunk.len());
-        for uid in chunk {
-            if let Some(raw) = bodies.remove(uid) {
-                order.push(*uid);
-                batch.push(Incoming {
-                    raw,
-                    source: source.clone(),
-                    direction: Some(direction),
-                });
-            }
-        }
-        let results = ingest::ingest_batch(
-            store,
-            ctx.state.trust(),
-            None,
-            &ctx.target.org_id,
-            id,
-            batch,
-        )
-        .await
-        .map_err(storage)?;
-        // The mark moves past committed messages only, and never past a failed one.
-        let mut upto = None;
-        let mut failed = None;
-        for (uid, r) in order.iter().zip(results.iter()) {
-            match r {
-                Ok(_) => upto = Some(*uid),
-                Err(e) => {
-                    failed = Some(format!("UID {uid}: {e}"));
-                    break;
-                }
-            }
-        }
-        if failed.is_none() && order.len() < chunk.len() {
-            // The UIDs not fetched were expunged meanwhile by another client: past them.
-            tracing::warn!(
-                mailbox.id = %id,
-                imap.gone = chunk.len() - order.len(),
-                "IMAP: messages gone before they could be read"
-            );
-            upto = chunk.last().copied();
-        }
-        if let Some(u) = upto {
-            store_imap::advance_folder(store, id, folder, uidvalidity, i64::from(u))
-                .await
-                .map_err(storage)?;
-        }
-        if let Err(e) = ingest::process_pending(store).await {
-            tracing::warn!(mailbox.id = %id, error = %e, "IMAP: processing after storage failed");
-        }
-        if let Some(detail) = failed {
-            return Err(PollError::new(ErrorCode::Storage, detail));
+        for group in by_size(chunk, &sizes, ctx.settings.batch_bytes()) {
+            ingest_group(ctx, s, &f, group).await?;
         }
     }
     Ok(true)
+}
+
+/// A folder being read.
+struct Folder<'a> {
+    name: &'a str,
+    uidvalidity: i64,
+    direction: Direction,
+    source: &'a str,
+}
+
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Splits `uids` into runs whose sizes add up to at most `max` bytes (a larger message
+/// alone in its run).
+pub fn by_size<'a>(uids: &'a [u32], sizes: &HashMap<u32, u32>, max: usize) -> Vec<&'a [u32]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut total = 0usize;
+    for (i, uid) in uids.iter().enumerate() {
+        let size = sizes.get(uid).copied().unwrap_or(0) as usize;
+        if i > start && total.saturating_add(size) > max {
+            out.push(&uids[start..i]);
+            start = i;
+            total = 0;
+        }
+        total = total.saturating_add(size);
+    }
+    if start < uids.len() {
+        out.push(&uids[start..]);
+    }
+    out
+}
+
+/// Fetches `group`'s messages, stores them, and moves the folder's mark past the ones
+/// committed.
+async fn ingest_group(
+    ctx: &Ctx,
+    s: &mut ImapSession,
+    f: &Folder<'_>,
+    group: &[u32],
+) -> Result<(), PollError> {
+    let store = ctx.state.store();
+    let id = &ctx.target.id;
+    let fetched = timed(ctx.settings.timeout(), "UID FETCH", async {
+        let stream = s
+            .uid_fetch(uid_set(group), "(UID BODY.PEEK[])")
+            .await
+            .map_err(|e| classify(&e))?;
+        let all: Vec<_> = stream.try_collect().await.map_err(|e| classify(&e))?;
+        Ok(all)
+    })
+    .await?;
+    let mut bodies: HashMap<u32, Vec<u8>> = HashMap::with_capacity(fetched.len());
+    for m in &fetched {
+        if let (Some(uid), Some(body)) = (m.uid, m.body()) {
+            bodies.insert(uid, body.to_vec());
+        }
+    }
+    drop(fetched);
+    // UIDs gone meanwhile (expunged by another client) cannot be read: passed over.
+    let mut order = Vec::with_capacity(group.len());
+    let mut batch = Vec::with_capacity(group.len());
+    for uid in group {
+        if let Some(raw) = bodies.remove(uid) {
+            order.push(*uid);
+            batch.push(Incoming {
+                raw,
+                source: f.source.to_owned(),
+                direction: Some(f.direction),
+            });
+        }
+    }
+    let results = ingest::ingest_batch(
+        store,
+        ctx.state.trust(),
+        None,
+        &ctx.target.org_id,
+        id,
+        batch,
+    )
+    .await
+    .map_err(storage)?;
+    // The mark moves past committed messages only, and never past a failed one.
+    let mut upto = None;
+    let mut failed = None;
+    for (uid, r) in order.iter().zip(results.iter()) {
+        match r {
+            Ok(_) => upto = Some(*uid),
+            Err(e) => {
+                failed = Some(format!("UID {uid}: {e}"));
+                break;
+            }
+        }
+    }
+    if failed.is_none() && order.len() < group.len() {
+        // The UIDs not fetched were expunged meanwhile by another client: past them.
+        tracing::warn!(
+            mailbox.id = %id,
+            imap.gone = group.len() - order.len(),
+            "IMAP: messages gone before they could be read"
+        );
+        upto = group.last().copied();
+    }
+    if let Some(u) = upto {
+        store_imap::advance_folder(store, id, f.name, f.uidvalidity, i64::from(u))
+            .await
+            .map_err(storage)?;
+    }
+    if let Err(e) = ingest::process_pending(store).await {
+        tracing::warn!(mailbox.id = %id, error = %e, "IMAP: processing after storage failed");
+    }
+    match failed {
+        Some(detail) => Err(PollError::new(ErrorCode::Storage, detail)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_cut_by_size_and_a_large_message_goes_alone() {
+        let uids = [1, 2, 3, 4, 5];
+        let sizes: HashMap<u32, u32> = [(1, 10), (2, 10), (3, 100), (4, 5), (5, 5)].into();
+        let groups = by_size(&uids, &sizes, 25);
+        assert_eq!(groups, vec![&[1, 2][..], &[3][..], &[4, 5][..]]);
+        assert_eq!(by_size(&uids, &sizes, 1000), vec![&uids[..]]);
+        assert!(by_size(&[], &sizes, 10).is_empty());
+    }
 }

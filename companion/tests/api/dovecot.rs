@@ -22,6 +22,8 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 pub struct Dovecot {
     dir: tempfile::TempDir,
     pub port: u16,
+    /// Implicit-TLS port (with [`Dovecot::start_tls`]); the plain port offers STARTTLS then.
+    pub tls_port: Option<u16>,
     child: Option<Child>,
     /// uid and gid the mail files must belong to.
     owner: (u32, u32),
@@ -46,6 +48,87 @@ impl Dovecot {
     /// Starts Dovecot with `users` (name, password), each with an INBOX and a Sent folder
     /// (special-use `\Sent`).
     pub fn start(users: &[(&str, &str)]) -> Self {
+        Self::start_opts(users, false)
+    }
+
+    /// Like [`Dovecot::start`], with TLS: a test CA ([`Dovecot::ca`]) signs a certificate
+    /// for `localhost`; implicit TLS on [`Dovecot::tls_port`], STARTTLS on the plain port.
+    pub fn start_tls(users: &[(&str, &str)]) -> Self {
+        Self::start_opts(users, true)
+    }
+
+    /// The test CA's certificate (PEM), with [`Dovecot::start_tls`].
+    pub fn ca(&self) -> PathBuf {
+        self.root().join("ca.pem")
+    }
+
+    fn make_certs(&self) {
+        let r = self.root();
+        std::fs::write(
+            r.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("ext");
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(r)
+                .output()
+                .expect("openssl runs");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=PecDesk Test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "req.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "req.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "cert.pem",
+            "-extfile",
+            "ext.cnf",
+        ]);
+    }
+
+    fn start_opts(users: &[(&str, &str)], tls: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         // The mail processes run as the owner below: they must reach the homes.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
@@ -59,11 +142,15 @@ impl Dovecot {
         let mut d = Self {
             dir,
             port: free_port(),
+            tls_port: tls.then(free_port),
             child: None,
             owner,
         };
         for (user, password) in users {
             d.add_user(user, password);
+        }
+        if tls {
+            d.make_certs();
         }
         d.write_config();
         d.spawn();
@@ -78,6 +165,18 @@ impl Dovecot {
         let root = self.root().display().to_string();
         let (uid, gid) = self.owner;
         let first_valid_uid = uid.clamp(1, 65534);
+        let (ssl, imaps) = match self.tls_port {
+            Some(p) => (
+                format!("ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem\n"),
+                format!(
+                    "  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {p}\n    ssl = yes\n  }}\n"
+                ),
+            ),
+            None => (
+                "ssl = no\n".to_owned(),
+                "  inet_listener imaps {\n    port = 0\n  }\n".to_owned(),
+            ),
+        };
         let conf = format!(
             "base_dir = {root}/run\n\
              state_dir = {root}/state\n\
@@ -85,15 +184,14 @@ impl Dovecot {
              info_log_path = {root}/dovecot.log\n\
              protocols = imap\n\
              listen = 127.0.0.1\n\
-             ssl = no\n\
+             {ssl}\
              disable_plaintext_auth = no\n\
              auth_mechanisms = plain login\n\
              mail_location = maildir:~/Maildir\n\
              first_valid_uid = {first_valid_uid}\n\
              first_valid_gid = 1\n\
              mail_plugins = quota\n\
-             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-             service pop3-login {{\n  inet_listener pop3 {{\n    port = 0\n  }}\n}}\n\
+             service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n{imaps}}}\n\
              passdb {{\n  driver = passwd-file\n  args = {root}/passwd\n}}\n\
              userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={root}/home/%u\n}}\n\
              namespace inbox {{\n  inbox = yes\n  mailbox Sent {{\n    special_use = \\Sent\n  }}\n}}\n\

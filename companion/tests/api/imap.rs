@@ -31,6 +31,8 @@ fn fast() -> ImapSettings {
         retry_base_secs: 1,
         max_backoff_secs: 2,
         batch_size: 3,
+        // About two of the stories' small messages: batches are also cut by size.
+        batch_bytes: 700,
         lease_secs: 6,
         timeout_secs: 10,
         refresh_secs: 1,
@@ -40,6 +42,11 @@ fn fast() -> ImapSettings {
 /// The app's state as a second `AppState` over the same store and data folder (so the
 /// same master key opens the mailbox secrets).
 async fn state_of(app: &TestApp) -> AppState {
+    state_with_ca(app, None).await
+}
+
+/// [`state_of`] with extra TLS roots (`ca_bundle`).
+async fn state_with_ca(app: &TestApp, ca: Option<std::path::PathBuf>) -> AppState {
     let args = app.db_args();
     let arg = |name: &str| {
         args.iter()
@@ -50,6 +57,7 @@ async fn state_of(app: &TestApp) -> AppState {
     if let Some(url) = arg("--database-url") {
         settings.database_url = Some(url.into());
     }
+    settings.ca_bundle = ca;
     AppState::new(settings, app.store.clone())
         .await
         .expect("state")
@@ -57,6 +65,18 @@ async fn state_of(app: &TestApp) -> AppState {
 
 /// Writes the mailbox's IMAP settings and turns ingestion on.
 async fn configure(state: &AppState, mailbox_id: &str, port: u16, security: Security, pw: &str) {
+    configure_host(state, mailbox_id, "127.0.0.1", port, security, pw).await;
+}
+
+/// [`configure`] with a host name.
+async fn configure_host(
+    state: &AppState,
+    mailbox_id: &str,
+    host: &str,
+    port: u16,
+    security: Security,
+    pw: &str,
+) {
     let org: String = pecdesk_companion::with_pool!(state.store(), |p| sqlx::query_scalar(
         "SELECT org_id FROM mailboxes WHERE id = $1"
     )
@@ -76,7 +96,7 @@ async fn configure(state: &AppState, mailbox_id: &str, port: u16, security: Secu
         mailbox_id,
         Protocol::Imap,
         &EndpointInput {
-            host: "127.0.0.1",
+            host,
             port,
             security,
             user: USER,
@@ -400,6 +420,78 @@ async fn tls_towards_a_plain_server_is_a_tls_error(engine: Engine) {
     );
 }
 
+async fn tls_and_starttls_read_the_mailbox_once_the_certificate_is_trusted(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let mailbox = app.mailbox_id(demo::LEGALE).await;
+    let base = count_in(&app, &mailbox).await;
+    let d = Dovecot::start_tls(&[(USER, PASSWORD)]);
+    let tls_port = d.tls_port.expect("tls port");
+    let untrusting = state_of(&app).await;
+    configure_host(
+        &untrusting,
+        &mailbox,
+        "localhost",
+        tls_port,
+        Security::Tls,
+        PASSWORD,
+    )
+    .await;
+    let m1 = mail("tls");
+    d.deliver(USER, None, &m1);
+
+    // The test CA is not trusted: a certificate error, in words.
+    let pollers = imap::start_with(untrusting.clone(), fast());
+    wait_for("a certificate error", || async {
+        store_imap::health(&app.store, &mailbox)
+            .await
+            .expect("health")
+            .is_some_and(|h| h.last_error_code.is_some())
+    })
+    .await;
+    pollers.stop().await;
+    let h = store_imap::health(&app.store, &mailbox)
+        .await
+        .expect("health")
+        .expect("row");
+    assert_eq!(
+        h.last_error_code.as_deref(),
+        Some("tls"),
+        "{:?}",
+        h.last_error
+    );
+    assert_eq!(copies_of(&app, &mailbox, &m1).await, 0);
+
+    // Trusted through ca_bundle: implicit TLS reads the box.
+    let trusting = state_with_ca(&app, Some(d.ca())).await;
+    let pollers = imap::start_with(trusting.clone(), fast());
+    wait_count(&app, &mailbox, base + 1).await;
+    pollers.stop().await;
+
+    // STARTTLS on the plain port.
+    configure_host(
+        &trusting,
+        &mailbox,
+        "localhost",
+        d.port,
+        Security::Starttls,
+        PASSWORD,
+    )
+    .await;
+    let m2 = mail("starttls");
+    d.deliver(USER, None, &m2);
+    let pollers = imap::start_with(trusting, fast());
+    wait_count(&app, &mailbox, base + 2).await;
+    wait_for("success over STARTTLS", || async {
+        store_imap::health(&app.store, &mailbox)
+            .await
+            .expect("health")
+            .is_some_and(|h| h.consecutive_failures == 0 && h.last_success_at.is_some())
+    })
+    .await;
+    pollers.stop().await;
+    assert_each_once(&app, &mailbox, base, &[m1, m2]).await;
+}
+
 async fn a_message_that_does_not_parse_is_stored_with_its_problems(engine: Engine) {
     let s = story(engine).await;
     let sub = fixtures::Submission {
@@ -482,6 +574,7 @@ crate::both_engines!(
     the_sent_folder_is_read_and_tracked,
     wrong_password_shows_on_health_and_recovers_when_fixed,
     tls_towards_a_plain_server_is_a_tls_error,
+    tls_and_starttls_read_the_mailbox_once_the_certificate_is_trusted,
     a_message_that_does_not_parse_is_stored_with_its_problems,
     a_uidvalidity_change_reads_the_folder_again_without_duplicates,
 );
