@@ -116,12 +116,21 @@ fn sha(raw: &[u8]) -> String {
 }
 
 /// Waits (bounded: 40 s) until `check` holds; panics with `what` otherwise.
-async fn wait_for<F, Fut>(what: &str, mut check: F)
+async fn wait_for<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(40);
+    wait_within(Duration::from_secs(40), what, check).await;
+}
+
+/// Waits at most `limit` until `check` holds; panics with `what` otherwise.
+async fn wait_within<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
     loop {
         if check().await {
             return;
@@ -492,6 +501,75 @@ async fn tls_and_starttls_read_the_mailbox_once_the_certificate_is_trusted(engin
     assert_each_once(&app, &mailbox, base, &[m1, m2]).await;
 }
 
+async fn idle_wakes_the_poller_when_mail_arrives(engine: Engine) {
+    let s = story(engine).await;
+    // Polls (and re-IDLEs) only every 60 s: a message seen sooner came through IDLE.
+    let settings = ImapSettings {
+        poll_interval_secs: 60,
+        lease_secs: 600,
+        ..fast()
+    };
+    let pollers = imap::start_with(s.state.clone(), settings);
+    wait_for("the first poll done", || async {
+        store_imap::health(&s.app.store, &s.mailbox)
+            .await
+            .expect("health")
+            .is_some_and(|h| h.last_success_at.is_some())
+    })
+    .await;
+    let m = mail("idle");
+    let delivered = Instant::now();
+    s.dovecot.deliver(USER, None, &m);
+    wait_within(
+        Duration::from_secs(20),
+        "the message, woken by IDLE",
+        || async { copies_of(&s.app, &s.mailbox, &m).await == 1 },
+    )
+    .await;
+    let took = delivered.elapsed();
+    pollers.stop().await;
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    eprintln!("IDLE: stored {} ms after delivery", took.as_millis());
+}
+
+async fn a_mailbox_turned_off_is_no_longer_polled(engine: Engine) {
+    let s = story(engine).await;
+    let pollers = start(&s);
+    wait_for("the lease taken", || async {
+        store_imap::health(&s.app.store, &s.mailbox)
+            .await
+            .expect("health")
+            .is_some_and(|h| h.lease_owner.is_some() && h.last_success_at.is_some())
+    })
+    .await;
+    let org: String = scalar!(
+        s.app,
+        "SELECT org_id FROM mailboxes WHERE id = $1",
+        &s.mailbox
+    );
+    let mut tx = s
+        .state
+        .store()
+        .begin_write(Chain::Org(&org))
+        .await
+        .expect("tx");
+    mailboxes::set_ingest_enabled(&mut tx, &s.mailbox, false)
+        .await
+        .expect("disable");
+    tx.commit().await.expect("commit");
+    // Its poller stops and gives the lease back.
+    wait_for("the lease given back", || async {
+        health(&s).await.lease_owner.is_none()
+    })
+    .await;
+    let m = mail("off");
+    s.dovecot.deliver(USER, None, &m);
+    let before = count_in(&s.app, &s.mailbox).await;
+    pollers.stop().await;
+    assert_eq!(count_in(&s.app, &s.mailbox).await, before);
+    assert_eq!(copies_of(&s.app, &s.mailbox, &m).await, 0);
+}
+
 async fn a_message_that_does_not_parse_is_stored_with_its_problems(engine: Engine) {
     let s = story(engine).await;
     let sub = fixtures::Submission {
@@ -574,6 +652,8 @@ crate::both_engines!(
     the_sent_folder_is_read_and_tracked,
     wrong_password_shows_on_health_and_recovers_when_fixed,
     tls_towards_a_plain_server_is_a_tls_error,
+    idle_wakes_the_poller_when_mail_arrives,
+    a_mailbox_turned_off_is_no_longer_polled,
     tls_and_starttls_read_the_mailbox_once_the_certificate_is_trusted,
     a_message_that_does_not_parse_is_stored_with_its_problems,
     a_uidvalidity_change_reads_the_folder_again_without_duplicates,
