@@ -42,6 +42,9 @@ pub struct Settings {
     /// Checkpoints of the audit chains outside the database (`[audit]`).
     #[serde(default)]
     pub audit: crate::checkpoint::CheckpointSettings,
+    /// IMAP polling of the mailboxes (`[imap]`).
+    #[serde(default)]
+    pub imap: crate::imap::ImapSettings,
 }
 
 /// The defaults, serialisable so figment can layer over them.
@@ -154,6 +157,7 @@ impl Settings {
             ca_bundle: None,
             http: crate::server::HttpLimits::default(),
             audit: crate::checkpoint::CheckpointSettings::default(),
+            imap: crate::imap::ImapSettings::default(),
         }
     }
 
@@ -249,6 +253,32 @@ import_memory_budget = 33554432
 # checkpoint_path = "/var/lib/pecdesk-checkpoints/audit.jsonl"
 # checkpoint_webhook = "https://archivio.example/ingest"
 # checkpoint_interval_secs = 3600
+
+# Lettura IMAP delle caselle con l'ingestione attiva / IMAP polling of the mailboxes with
+# ingestion enabled (see docs/operations.md, "IMAP")
+[imap]
+enabled = true
+# Secondi tra due letture senza IDLE (e della posta inviata) / seconds between polls
+# without IDLE (and of the Sent folder)
+poll_interval_secs = 60
+# IDLE rinnovato almeno ogni / IDLE re-issued at least every (seconds, at most 1500)
+idle_timeout_secs = 1500
+# Attesa dopo un errore, raddoppiata a ogni errore fino al massimo / wait after a failure,
+# doubled at each failure up to the maximum (seconds)
+retry_base_secs = 10
+max_backoff_secs = 900
+# Messaggi per lotto / messages per batch
+batch_size = 200
+# Byte di messaggi in memoria per lotto / bytes of messages in memory per batch
+batch_bytes = 33554432
+# Secondi di possesso di una casella da parte di una replica / seconds a replica holds a
+# mailbox before another may take it over
+lease_secs = 120
+# Tempo massimo per connessione e comandi / longest wait for connecting and each command
+timeout_secs = 120
+# Secondi tra due riletture dell'elenco delle caselle / seconds between re-reads of the
+# mailbox list
+refresh_secs = 30
 "#;
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod http;
+pub mod imap;
 pub mod ingest;
 pub mod inspect;
 pub mod limits;
@@ -117,7 +118,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         )
     })?;
     tracing::info!(listen = %listener.local_addr()?, "pecdesk companion listening");
+    // IMAP pollers of the mailboxes with ingestion enabled (one replica per mailbox).
+    let pollers = settings.imap.enabled.then(|| imap::start(state.clone()));
     serve(state, listener, shutdown_signal()).await?;
+    if let Some(p) = pollers {
+        p.stop().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -18,6 +18,7 @@ pub mod comments;
 pub mod directory;
 pub mod drafts;
 pub mod grants;
+pub mod imap;
 pub mod mailboxes;
 pub mod messages;
 pub mod query;

@@ -2,6 +2,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod dovecot;
 mod fixtures;
 mod helpers;
 
@@ -11,6 +12,7 @@ mod approval;
 mod audit;
 mod auth;
 mod directory;
+mod imap;
 mod input;
 mod matrix;
 mod messages;
