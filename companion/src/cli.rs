@@ -42,6 +42,9 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::trust::TrustCommand,
     },
+    /// Importa file .eml, cartelle Maildir e file mbox in una casella / Import .eml files,
+    /// Maildir folders and mbox files into a mailbox.
+    Import(crate::ingest::cli::ImportArgs),
 }
 
 /// Subcommands of `pecdesk config`.
@@ -118,7 +121,7 @@ pub struct ServeArgs {
 }
 
 impl DbArgs {
-    fn settings(&self, listen: Option<String>, demo: bool) -> anyhow::Result<Settings> {
+    pub(crate) fn settings(&self, listen: Option<String>, demo: bool) -> anyhow::Result<Settings> {
         let overrides = Overrides {
             listen,
             data_dir: self.data_dir.clone(),
@@ -163,6 +166,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
         Command::Trust { command } => crate::trust::run(command),
+        Command::Import(args) => crate::ingest::cli::run(&args),
         Command::Sso(args) => crate::auth::cli::run(args),
         Command::Config {
             command: ConfigCommand::Example,

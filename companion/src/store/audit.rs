@@ -156,6 +156,13 @@ actions! {
     UserProvisioned => "user.provisioned",
     /// The demo data were seeded.
     DemoSeed => "demo.seed",
+    /// A byte-different copy of a stored PEC was kept as its variant.
+    MessageVariant => "message.variant",
+    /// A message was set worked (by hand, or when the last of its activities closed:
+    /// `"auto": true` in the details).
+    MessageWorked => "message.worked",
+    /// A manager undid "worked" on a message.
+    MessageUnworked => "message.unworked",
 }
 
 impl std::fmt::Display for Action {

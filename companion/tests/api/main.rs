@@ -10,6 +10,7 @@ mod approval;
 mod audit;
 mod auth;
 mod directory;
+mod ingest;
 mod input;
 mod matrix;
 mod messages;
