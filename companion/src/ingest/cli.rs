@@ -79,12 +79,11 @@ impl Tally {
 
 /// Runs `pecdesk import`.
 pub fn run(args: &ImportArgs) -> ExitCode {
-    let result = (|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        rt.block_on(import(args))
-    })();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(import(args)));
     match result {
         Ok(tally) => {
             println!("{}", tally.line());

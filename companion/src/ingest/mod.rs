@@ -97,12 +97,10 @@ pub async fn ingest_batch(
     let shas: Vec<&str> = hashed.iter().map(|(_, sha)| sha.as_str()).collect();
     let known = store_msgs::known_shas(store, mailbox_id, &shas).await?;
     let trust = Arc::clone(trust);
-    let prepared = spread(hashed, move |(m, sha)| {
-        if known.contains(&sha) {
-            // Seen before: confirmed under the write lock, never parsed again.
-            return Prepared::known(m, sha);
-        }
-        Prepared::parse(m, sha, &trust)
+    let prepared = spread(hashed, move |(m, sha)| match known.get(&sha) {
+        // Seen before (and never deleted): a duplicate, neither parsed nor locked again.
+        Some(id) => Prepared::known(m, sha, id.clone()),
+        None => Prepared::parse(m, sha, &trust),
     })
     .await?;
     let mut prepared = prepared;
@@ -173,17 +171,20 @@ struct Prepared {
     direction: Option<Direction>,
     /// `None`: the bytes were already stored in the mailbox when the batch began.
     insp: Option<Inspection>,
+    /// The message these bytes already were when the batch began.
+    known: Option<String>,
     identity: Option<String>,
 }
 
 impl Prepared {
-    fn known(m: Incoming, sha: String) -> Self {
+    fn known(m: Incoming, sha: String, id: String) -> Self {
         Self {
             sha,
             raw: None,
             source: m.source,
             direction: m.direction,
             insp: None,
+            known: Some(id),
             identity: None,
         }
     }
@@ -204,6 +205,7 @@ impl Prepared {
             source: m.source,
             direction: m.direction,
             insp: Some(insp),
+            known: None,
             identity,
         }
     }
@@ -217,6 +219,16 @@ async fn store_prepared(
     mailbox_id: &str,
     batch: &[Prepared],
 ) -> Result<Vec<Outcome>> {
+    if batch.iter().all(|p| p.known.is_some()) {
+        // A batch seen before (a rerun): answered without the write lock.
+        return Ok(batch
+            .iter()
+            .map(|p| Outcome {
+                message_id: p.known.clone().unwrap_or_default(),
+                status: Status::Duplicate,
+            })
+            .collect());
+    }
     let mut tx = store.begin_write(Chain::Org(org_id)).await?;
     let mailbox_address = users::mailbox_address(&mut tx, mailbox_id).await?;
     let now = now_ms();
@@ -224,6 +236,13 @@ async fn store_prepared(
     // Within the batch too: the same bytes or PEC twice in one batch is one message.
     let mut seen_sha: HashMap<&str, String> = HashMap::new();
     for p in batch {
+        if let Some(id) = &p.known {
+            out.push(Outcome {
+                message_id: id.clone(),
+                status: Status::Duplicate,
+            });
+            continue;
+        }
         if let Some(id) = seen_sha.get(p.sha.as_str()) {
             out.push(Outcome {
                 message_id: id.clone(),
@@ -267,8 +286,8 @@ async fn store_one(
         });
     }
     let Some(insp) = &p.insp else {
-        // Known when the batch began, gone now: only a restore of an older database could
-        // do that. Never guess: the caller retries it as a new message.
+        // Only messages known when the batch began are unparsed, and those are answered
+        // before this step; never guess if that changes.
         return Err(Error::conflict(
             "messaggio cambiato durante l'importazione, riprovare / message changed during the import, retry",
         ));

@@ -513,15 +513,15 @@ pub async fn ids_by_mailbox(store: &Store, mailbox_id: &str) -> Result<Vec<Strin
 
 // ---- ingestion (crate::ingest) --------------------------------------------------------
 
-/// Of `shas`, those already stored in mailbox `mailbox_id`, as a message or as a variant:
-/// the cheap early answer for messages seen before (outside any transaction; the answer
-/// is checked again under the write lock).
+/// Of `shas`, those already stored in mailbox `mailbox_id` (as a message or as a
+/// variant), with the message each is: the cheap early answer for messages seen before,
+/// outside any transaction. Final: nothing is ever hard-deleted.
 pub async fn known_shas(
     store: &Store,
     mailbox_id: &str,
     shas: &[&str],
-) -> Result<std::collections::HashSet<String>> {
-    let mut known = std::collections::HashSet::new();
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut known = std::collections::HashMap::new();
     // Bounded IN lists: far below either engine's limit of bound parameters.
     for chunk in shas.chunks(500) {
         let mut b = Binds::default();
@@ -529,13 +529,16 @@ pub async fn known_shas(
         let list: Vec<String> = chunk.iter().map(|s| b.text(*s)).collect();
         let list = list.join(", ");
         let sql = format!(
-            "SELECT m.raw_sha256 FROM messages m WHERE m.mailbox_id = {mb} AND m.raw_sha256 IN ({list}) \
-             UNION SELECT v.raw_sha256 FROM message_variants v JOIN messages m ON m.id = v.message_id \
+            "SELECT m.raw_sha256, m.id FROM messages m WHERE m.mailbox_id = {mb} \
+             AND m.raw_sha256 IN ({list}) \
+             UNION SELECT v.raw_sha256, v.message_id FROM message_variants v \
+             JOIN messages m ON m.id = v.message_id \
              WHERE m.mailbox_id = {mb} AND v.raw_sha256 IN ({list})"
         );
-        let rows: Vec<String> = with_pool!(store, |p| bind_all!(sqlx::query_scalar(&sql), b)
-            .fetch_all(p)
-            .await)?;
+        let rows: Vec<(String, String)> =
+            with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
+                .fetch_all(p)
+                .await)?;
         known.extend(rows);
     }
     Ok(known)
