@@ -57,6 +57,9 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::admin_cli::GrantCommand,
     },
+    /// Importa file .eml, cartelle Maildir e file mbox in una casella / Import .eml files,
+    /// Maildir folders and mbox files into a mailbox.
+    Import(crate::ingest::cli::ImportArgs),
 }
 
 /// Subcommands of `pecdesk config`.
@@ -133,7 +136,7 @@ pub struct ServeArgs {
 }
 
 impl DbArgs {
-    fn settings(&self, listen: Option<String>, demo: bool) -> anyhow::Result<Settings> {
+    pub(crate) fn settings(&self, listen: Option<String>, demo: bool) -> anyhow::Result<Settings> {
         let overrides = Overrides {
             listen,
             data_dir: self.data_dir.clone(),
@@ -178,6 +181,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
         Command::Trust { command } => crate::trust::run(command),
+        Command::Import(args) => crate::ingest::cli::run(&args),
         Command::Sso(args) => crate::auth::cli::run(args),
         Command::Mailbox { command } => crate::admin_cli::run_mailbox(command),
         Command::Team { command } => crate::admin_cli::run_team(command),

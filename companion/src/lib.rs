@@ -105,6 +105,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         demo::seed_story(&store).await?;
         tracing::info!("demo data seeded");
     }
+    // Mail in: identities of PECs stored before they were recorded, then whatever a
+    // crash left between storage and the steps after it (in the background).
+    ingest::backfill_identities(&store)
+        .await
+        .context("identità PEC / PEC identities (0008)")?;
+    {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ingest::process_pending(&store).await {
+                tracing::warn!(error = %e, "processing of stored messages failed at start-up");
+            }
+        });
+    }
     checkpoint::spawn_schedule(
         store.clone(),
         checkpoint::Signer::from_master(state.tokens().master()),

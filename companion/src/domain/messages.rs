@@ -8,17 +8,16 @@ use std::sync::Arc;
 use pecdesk_core::authz::{MessageFacts, Operation, Person};
 use pecdesk_core::ids::MessageId;
 use pecdesk_core::signature::TrustAnchors;
-use pecdesk_core::{InspectOptions, Inspection};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::error::{Error, Result};
+use crate::ingest;
 use crate::store::audit::{Action, Chain};
 use crate::store::messages as store_msgs;
 use crate::store::query::{Cursor, Page, page_size, paginate};
-use crate::store::{Store, audit, ms_to_rfc3339, new_id, now_ms, users};
+use crate::store::{Store, audit, ms_to_rfc3339, now_ms};
 
 pub use crate::store::messages::{MessageRow, ReceiptRef};
 
@@ -43,6 +42,10 @@ pub struct MessageResponse {
     /// Display name of `taken_by`.
     pub taken_by_name: Option<String>,
     pub taken_at: Option<String>,
+    /// Who set it `worked` (by hand, or by closing the last of its activities).
+    pub worked_by: Option<String>,
+    /// When it became `worked`.
+    pub worked_at: Option<String>,
     pub trashed: bool,
     pub trashed_at: Option<String>,
     pub received_at: String,
@@ -72,6 +75,8 @@ impl MessageRow {
             taken_by: self.taken_by,
             taken_by_name: self.taken_by_name,
             taken_at: self.taken_at.map(ms_to_rfc3339),
+            worked_by: self.worked_by,
+            worked_at: self.worked_at.map(ms_to_rfc3339),
             trashed: self.trashed_at.is_some(),
             trashed_at: self.trashed_at.map(ms_to_rfc3339),
             received_at: ms_to_rfc3339(self.received_at),
@@ -80,51 +85,22 @@ impl MessageRow {
     }
 }
 
-/// Kind's wire name (`posta-certificata`, ...).
-fn kind_name(i: &Inspection) -> String {
-    serde_json::to_value(i.summary.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "not-pec".into())
-}
-
-/// Lower-case text searched by `q=`: ids, sender, subjects, the original's text.
-fn search_text(i: &Inspection) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    let s = &i.summary;
-    for v in [&s.subject, &s.sender, &s.identificativo, &i.message_id]
-        .into_iter()
-        .flatten()
-    {
-        parts.push(v);
-    }
-    if let Some(o) = &i.original {
-        for v in [&o.subject, &o.from, &o.text_body].into_iter().flatten() {
-            parts.push(v);
-        }
-    }
-    let mut t = parts.join(" \u{1f} ").to_lowercase();
-    if t.len() > 8000 {
-        let mut cut = 8000;
-        while !t.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        t.truncate(cut);
-    }
-    t
-}
-
 /// Result of an import.
 #[derive(Debug)]
 pub struct Imported {
     /// The stored message.
     pub row: MessageRow,
-    /// Whether it was new (false: the same bytes were already in this mailbox).
+    /// Whether it was new (false: the same bytes, or the same PEC, were already in this
+    /// mailbox; a byte-different copy of the same PEC is kept as its variant).
     pub created: bool,
 }
 
-/// Imports raw bytes into a mailbox. Idempotent: the same bytes in the same mailbox give
-/// the same message. The raw bytes are stored once per SHA-256 across mailboxes.
+/// Imports raw bytes into a mailbox through the one ingestion path
+/// ([`crate::ingest::ingest_one`]: stored, then reconciled and routed). Idempotent: the
+/// same bytes in the same mailbox give the same message, and so does the same PEC with
+/// other bytes (kept as a variant). The raw bytes are stored once per SHA-256 across
+/// mailboxes. Its callers are the import endpoint (`source` `api`, with the user as
+/// actor) and the demo seed (`demo`, no actor).
 pub async fn import_raw(
     store: &Store,
     actor: Option<&str>,
@@ -133,105 +109,23 @@ pub async fn import_raw(
     raw: Vec<u8>,
     trust: &Arc<TrustAnchors>,
 ) -> Result<Imported> {
-    // Hashing, parsing a large MIME tree and checking the signature is CPU work: off the
-    // async threads.
-    let (raw, sha) = tokio::task::spawn_blocking(move || {
-        let sha = hex::encode(Sha256::digest(&raw));
-        (raw, sha)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?;
-    // The same bytes delivered again (a mailbox poll seeing a message twice, a second click)
-    // are answered before the parse, the signature check and the write lock.
-    if let Some(row) = store_msgs::find_by_sha_pooled(store, mailbox_id, &sha).await? {
-        return Ok(Imported {
-            row,
-            created: false,
-        });
-    }
-    let trust = Arc::clone(trust);
-    let (raw, insp) = tokio::task::spawn_blocking(move || {
-        let mut insp = pecdesk_core::inspect(&raw, &InspectOptions::default());
-        // Verified here rather than through `InspectOptions` so the (possibly large) anchor
-        // list is shared, not copied per message.
-        insp.summary.signature = Some(pecdesk_core::signature::verify_with(
-            &raw,
-            &trust,
-            insp.summary.provider.as_deref(),
-        ));
-        (raw, insp)
-    })
-    .await
-    .map_err(|e| Error::Internal(e.into()))?;
-
-    // A large message's bytes go first, on a connection of their own (see the function).
-    let raw = if raw.len() >= store_msgs::LARGE_BLOB {
-        store_msgs::insert_large_raw_blob(store, &sha, raw).await?;
-        None
-    } else {
-        Some(raw)
+    let source = if actor.is_some() { "api" } else { "demo" };
+    let incoming = ingest::Incoming {
+        raw,
+        source: source.to_owned(),
+        direction: None,
     };
-    let mut tx = store.begin_write(Chain::Org(org_id)).await?;
-    // Checked again under the write lock: two imports of the same bytes may have raced.
-    if let Some(row) = store_msgs::find_by_sha(&mut tx, mailbox_id, &sha).await? {
-        return Ok(Imported {
-            row,
-            created: false,
-        });
-    }
-    let mailbox_address = users::mailbox_address(&mut tx, mailbox_id).await?;
-    if let Some(raw) = raw {
-        store_msgs::insert_raw_blob(&mut tx, &sha, &raw).await?;
-    }
-
-    let id = new_id();
-    let s = &insp.summary;
-    let direction = if s
-        .sender
-        .as_deref()
-        .is_some_and(|a| a.eq_ignore_ascii_case(&mailbox_address))
-    {
-        "out"
-    } else {
-        "in"
-    };
-    let summary = serde_json::to_string(&insp.summary).map_err(|e| Error::Internal(e.into()))?;
-    let now = now_ms();
-    let search = search_text(&insp);
-    store_msgs::insert(
-        &mut tx,
-        &store_msgs::NewMessage {
-            id: &id,
-            org_id,
-            mailbox_id,
-            raw_sha256: &sha,
-            internet_message_id: insp.message_id.as_deref(),
-            identificativo: s.identificativo.as_deref(),
-            kind: &kind_name(&insp),
-            direction,
-            subject: s.subject.as_deref(),
-            sender: s.sender.as_deref(),
-            summary: &summary,
-            received_at: now,
-            search_text: &search,
-        },
-    )
-    .await?;
-    tx.audit(audit::Entry {
-        org_id: Some(org_id),
-        actor_id: actor,
-        action: Action::MessageImport,
-        object_type: "message",
-        object_id: &id,
-        details: serde_json::json!({"mailbox_id": mailbox_id, "sha256": sha}),
-    })
-    .await?;
-    let row = store_msgs::find_by_sha(&mut tx, mailbox_id, &sha)
+    let outcome = ingest::ingest_one(store, trust, actor, org_id, mailbox_id, incoming).await?;
+    let row = store_msgs::get(store, org_id, &outcome.message_id)
         .await?
         .ok_or(Error::NotFound)?;
-    tx.commit().await?;
-    tracing::info!(message.id = %row.id, mailbox.id = %mailbox_id, "message imported");
-    Ok(Imported { row, created: true })
+    if outcome.status == ingest::Status::Created {
+        tracing::info!(message.id = %row.id, mailbox.id = %mailbox_id, "message imported");
+    }
+    Ok(Imported {
+        row,
+        created: outcome.status == ingest::Status::Created,
+    })
 }
 
 /// Loads a message of the caller's organisation, or 404 (no permission check: the caller
@@ -367,9 +261,15 @@ pub enum Change {
     Trash,
     /// Restore from the trash.
     Restore,
+    /// Set worked by hand, where no activity is needed (CertDoc's LAVORATO).
+    Worked,
+    /// Undo worked (a manager's correction: `Operation::UndoWorked`).
+    Unworked,
 }
 
-/// Takes in charge, trashes or restores a message (needs `MAIL_ACCOUNT_MANAGER`).
+/// Takes in charge, trashes, restores or sets worked a message (needs
+/// `MAIL_ACCOUNT_MANAGER`); undoes worked (needs the manager's two policies,
+/// `Operation::UndoWorked`). Each change is audited.
 pub async fn change(
     store: &Store,
     who: &Principal,
@@ -378,8 +278,12 @@ pub async fn change(
     what: Change,
 ) -> Result<MessageRow> {
     let (row, facts) = load_facts(store, who, person, id).await?;
-    authorize(person, Operation::ManageMessage(&facts))?;
+    match what {
+        Change::Unworked => authorize(person, Operation::UndoWorked(&facts))?,
+        _ => authorize(person, Operation::ManageMessage(&facts))?,
+    }
     let now = now_ms();
+    let mut details = serde_json::json!({"mailbox_id": row.mailbox_id});
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let (changed, action) = match what {
         Change::Take => (
@@ -394,6 +298,17 @@ pub async fn change(
             store_msgs::restore(&mut tx, id).await?,
             Action::MessageRestore,
         ),
+        Change::Worked => (
+            store_msgs::set_worked(&mut tx, id, &who.user_id, now).await?,
+            Action::MessageWorked,
+        ),
+        Change::Unworked => {
+            details["worked_by"] = serde_json::json!(row.worked_by);
+            (
+                store_msgs::unset_worked(&mut tx, id).await?,
+                Action::MessageUnworked,
+            )
+        }
     };
     if !changed {
         return Err(Error::conflict(match what {
@@ -402,6 +317,10 @@ pub async fn change(
             }
             Change::Trash => "messaggio già nel cestino / message already in the trash",
             Change::Restore => "messaggio non nel cestino / message is not in the trash",
+            Change::Worked => {
+                "messaggio già lavorato o nel cestino / message already worked or trashed"
+            }
+            Change::Unworked => "messaggio non lavorato / message is not worked",
         }));
     }
     tx.audit(audit::Entry {
@@ -410,10 +329,35 @@ pub async fn change(
         action,
         object_type: "message",
         object_id: id,
-        details: serde_json::json!({"mailbox_id": row.mailbox_id}),
+        details,
     })
     .await?;
     tx.commit().await?;
     tracing::info!(message.id = %id, user.id = %who.user_id, action = action.as_str(), "message changed");
     load(store, who, id).await
+}
+
+/// Sets `worked` the messages of activity `activity_id` whose activities are now all
+/// closed (done or cancelled), with one audit entry each, inside the closing transaction.
+/// Reopening an activity does not undo it: a manager does (`unworked`).
+pub async fn work_when_activities_closed(
+    tx: &mut crate::store::WriteTx,
+    org_id: &str,
+    user_id: &str,
+    activity_id: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    let ids = store_msgs::work_when_all_closed(tx, activity_id, user_id, now).await?;
+    for id in &ids {
+        tx.audit(audit::Entry {
+            org_id: Some(org_id),
+            actor_id: Some(user_id),
+            action: Action::MessageWorked,
+            object_type: "message",
+            object_id: id,
+            details: serde_json::json!({"auto": true, "activity_id": activity_id}),
+        })
+        .await?;
+    }
+    Ok(ids)
 }

@@ -1,4 +1,5 @@
-//! Message endpoints: list, lookup, import, detail, raw, take, trash, restore.
+//! Message endpoints: list, lookup, import, detail, raw, take, trash, restore, worked,
+//! unworked.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -33,6 +34,8 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .route("/api/v1/messages/{id}/take", post(take_message))
         .route("/api/v1/messages/{id}/trash", post(trash_message))
         .route("/api/v1/messages/{id}/restore", post(restore_message))
+        .route("/api/v1/messages/{id}/worked", post(work_message))
+        .route("/api/v1/messages/{id}/unworked", post(unwork_message))
 }
 
 /// Messages the caller may read.
@@ -206,4 +209,32 @@ pub async fn restore_message(
     Path(id): Path<String>,
 ) -> Result<Json<MessageResponse>> {
     change(&state, &who, &id, Change::Restore).await
+}
+
+/// Sets a message worked by hand, where no activity is needed (CertDoc's LAVORATO; needs
+/// `MAIL_ACCOUNT_MANAGER`; 409 when already worked or trashed). A message also becomes
+/// worked by itself when all its activities are closed.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/worked", tag = "messages",
+    responses((status = 200, body = MessageResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn work_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    change(&state, &who, &id, Change::Worked).await
+}
+
+/// Undoes "worked" (a manager's correction, audited): back to taken, or new when nobody
+/// had taken it. Needs `MAIL_ACCOUNT_MANAGER` and `MAIL_ACTIVITY_MANAGER`; 409 when the
+/// message is not worked.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/unworked", tag = "messages",
+    responses((status = 200, body = MessageResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn unwork_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<MessageResponse>> {
+    change(&state, &who, &id, Change::Unworked).await
 }

@@ -28,6 +28,8 @@ use crate::state::AppState;
         crate::http::messages::take_message,
         crate::http::messages::trash_message,
         crate::http::messages::restore_message,
+        crate::http::messages::work_message,
+        crate::http::messages::unwork_message,
         crate::http::activities::create_activity,
         crate::http::activities::create_activities_bulk,
         crate::http::activities::list_activities,

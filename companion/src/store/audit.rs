@@ -172,6 +172,13 @@ actions! {
     GrantAdd => "grant.add",
     /// A grant was revoked (access removed; no message is touched).
     GrantRevoke => "grant.revoke",
+    /// A byte-different copy of a stored PEC was kept as its variant.
+    MessageVariant => "message.variant",
+    /// A message was set worked (by hand, or when the last of its activities closed:
+    /// `"auto": true` in the details).
+    MessageWorked => "message.worked",
+    /// A manager undid "worked" on a message.
+    MessageUnworked => "message.unworked",
 }
 
 impl std::fmt::Display for Action {

@@ -19,7 +19,7 @@ use crate::{with_pool, with_tx};
 /// Columns of [`MessageRow`], in order, for the messages row aliased `m`.
 pub const MESSAGE_COLS: &str = "m.id, m.org_id, m.mailbox_id, m.raw_sha256, m.internet_message_id, \
     m.identificativo, m.kind, m.direction, m.subject, m.sender, m.summary, m.state, m.taken_by, \
-    m.taken_at, m.trashed_at, m.received_at";
+    m.taken_at, m.trashed_at, m.received_at, m.worked_by, m.worked_at";
 
 /// A stored message.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -56,6 +56,10 @@ pub struct MessageRow {
     pub trashed_at: Option<i64>,
     /// When it was imported (ms).
     pub received_at: i64,
+    /// Who set it `worked` (by hand, or by closing its last activity).
+    pub worked_by: Option<String>,
+    /// When (ms).
+    pub worked_at: Option<i64>,
     /// Display name of who took it in charge, read by the same query ([`TAKEN_BY_NAME`]);
     /// `None` where a query does not select it.
     #[sqlx(default)]
@@ -125,6 +129,10 @@ pub struct NewMessage<'a> {
     pub received_at: i64,
     /// Lower-case text searched by `q=`.
     pub search_text: &'a str,
+    /// The PEC's identity ([`pecdesk_core::pec::identity`]); `None` for an ordinary mail.
+    pub pec_identity: Option<&'a str>,
+    /// Where it came from (`imap:INBOX`, `import`, `api`, `demo`, ...).
+    pub source: &'a str,
 }
 
 const FIND_BY_SHA: &str = "m.mailbox_id = $1 AND m.raw_sha256 = $2";
@@ -268,11 +276,13 @@ pub async fn insert(tx: &mut WriteTx, m: &NewMessage<'_>) -> Result<()> {
     let (subject, sender) = (text(m.subject), text(m.sender));
     let summary = nul_free_json(m.summary);
     let search_text = nul_free(m.search_text);
+    let pec_identity = text(m.pec_identity);
     with_tx!(tx, |c| {
         sqlx::query(
         "INSERT INTO messages (id, org_id, mailbox_id, raw_sha256, internet_message_id, identificativo, \
-         kind, direction, subject, sender, summary, state, received_at, search_text) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new', $12, $13)"
+         kind, direction, subject, sender, summary, state, received_at, search_text, \
+         pec_identity, source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new', $12, $13, $14, $15)"
     )
     .bind(m.id)
     .bind(m.org_id)
@@ -287,6 +297,8 @@ pub async fn insert(tx: &mut WriteTx, m: &NewMessage<'_>) -> Result<()> {
     .bind(summary.as_ref())
     .bind(m.received_at)
     .bind(search_text.as_ref())
+    .bind(pec_identity.as_deref())
+    .bind(m.source)
     .execute(&mut *c)
     .await
     .map(|_| ())
@@ -497,6 +509,275 @@ pub async fn ids_by_mailbox(store: &Store, mailbox_id: &str) -> Result<Vec<Strin
     .bind(mailbox_id)
     .fetch_all(p)
     .await)?)
+}
+
+// ---- ingestion (crate::ingest) --------------------------------------------------------
+
+/// Of `shas`, those already stored in mailbox `mailbox_id` (as a message or as a
+/// variant), with the message each is: the cheap early answer for messages seen before,
+/// outside any transaction. Final: nothing is ever hard-deleted.
+pub async fn known_shas(
+    store: &Store,
+    mailbox_id: &str,
+    shas: &[&str],
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut known = std::collections::HashMap::new();
+    // Bounded IN lists: far below either engine's limit of bound parameters.
+    for chunk in shas.chunks(500) {
+        let mut b = Binds::default();
+        let mb = b.text(mailbox_id);
+        let list: Vec<String> = chunk.iter().map(|s| b.text(*s)).collect();
+        let list = list.join(", ");
+        let sql = format!(
+            "SELECT m.raw_sha256, m.id FROM messages m WHERE m.mailbox_id = {mb} \
+             AND m.raw_sha256 IN ({list}) \
+             UNION SELECT v.raw_sha256, v.message_id FROM message_variants v \
+             JOIN messages m ON m.id = v.message_id \
+             WHERE m.mailbox_id = {mb} AND v.raw_sha256 IN ({list})"
+        );
+        let rows: Vec<(String, String)> =
+            with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
+                .fetch_all(p)
+                .await)?;
+        known.extend(rows);
+    }
+    Ok(known)
+}
+
+/// The message of mailbox `mailbox_id` these bytes are (its own bytes or a variant's),
+/// inside the write transaction.
+pub async fn id_by_sha(tx: &mut WriteTx, mailbox_id: &str, sha: &str) -> Result<Option<String>> {
+    Ok(with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "SELECT id FROM messages WHERE mailbox_id = $1 AND raw_sha256 = $2 \
+         UNION ALL SELECT v.message_id FROM message_variants v JOIN messages m ON m.id = v.message_id \
+         WHERE m.mailbox_id = $1 AND v.raw_sha256 = $2 LIMIT 1"
+    )
+    .bind(mailbox_id)
+    .bind(sha)
+    .fetch_optional(&mut *c)
+    .await
+    })?)
+}
+
+/// The message of mailbox `mailbox_id` with this PEC identity, inside the write transaction.
+pub async fn id_by_identity(
+    tx: &mut WriteTx,
+    mailbox_id: &str,
+    identity: &str,
+) -> Result<Option<String>> {
+    let identity = nul_free(identity);
+    Ok(with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM messages WHERE mailbox_id = $1 AND pec_identity = $2"
+    )
+    .bind(mailbox_id)
+    .bind(identity.as_ref())
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+/// Records a byte-different copy of message `message_id` (its bytes already stored).
+pub async fn insert_variant(
+    tx: &mut WriteTx,
+    message_id: &str,
+    sha: &str,
+    source: &str,
+    received_at: i64,
+) -> Result<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "INSERT INTO message_variants (message_id, raw_sha256, source, received_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (message_id, raw_sha256) DO NOTHING"
+    )
+    .bind(message_id)
+    .bind(sha)
+    .bind(source)
+    .bind(received_at)
+    .execute(&mut *c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// A variant of a message: where its bytes are.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct VariantRow {
+    /// SHA-256 of the copy's raw bytes (hex).
+    pub raw_sha256: String,
+    /// Where the copy came from.
+    pub source: Option<String>,
+    /// When it arrived (ms).
+    pub received_at: i64,
+}
+
+/// The variants of a message, oldest first.
+pub async fn variants(store: &Store, message_id: &str) -> Result<Vec<VariantRow>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT raw_sha256, source, received_at FROM message_variants WHERE message_id = $1 \
+         ORDER BY received_at, raw_sha256"
+    )
+    .bind(message_id)
+    .fetch_all(p)
+    .await)?)
+}
+
+/// A message the steps after storage have not yet processed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingRow {
+    /// Message id.
+    pub id: String,
+    /// Its organisation.
+    pub org_id: String,
+    /// When it was stored (ms), the order of processing.
+    pub received_at: i64,
+}
+
+/// Up to `limit` unprocessed messages after `(received_at, id)`, oldest first.
+pub async fn unprocessed(
+    store: &Store,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<PendingRow>> {
+    let (at, id) = after.unwrap_or((i64::MIN, ""));
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT id, org_id, received_at FROM messages WHERE processed_at IS NULL \
+         AND (received_at > $1 OR (received_at = $1 AND id > $2)) \
+         ORDER BY received_at, id LIMIT $3"
+    )
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?)
+}
+
+/// Marks messages processed (those not yet marked).
+pub async fn mark_processed(tx: &mut WriteTx, ids: &[String], now: i64) -> Result<()> {
+    for chunk in ids.chunks(500) {
+        let mut b = Binds::default();
+        let at = b.int(now);
+        let list: Vec<String> = chunk.iter().map(|s| b.text(s.as_str())).collect();
+        let sql = format!(
+            "UPDATE messages SET processed_at = {at} WHERE processed_at IS NULL AND id IN ({})",
+            list.join(", ")
+        );
+        with_tx!(tx, |c| bind_all!(sqlx::query(&sql), b)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
+/// A PEC stored before identities were recorded (migration 0008), to backfill.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IdentityCandidate {
+    /// Message id.
+    pub id: String,
+    /// Its organisation.
+    pub org_id: String,
+    /// Its mailbox.
+    pub mailbox_id: String,
+    /// Its summary (JSON text).
+    pub summary: String,
+}
+
+/// PECs with an identificativo but no recorded identity, oldest first, after `id`.
+pub async fn identity_candidates(
+    store: &Store,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<IdentityCandidate>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT id, org_id, mailbox_id, summary FROM messages WHERE pec_identity IS NULL \
+         AND identificativo IS NOT NULL AND kind <> 'not-pec' AND id > $1 ORDER BY id LIMIT $2"
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(p)
+    .await)?)
+}
+
+/// Records a message's identity unless another message of its mailbox holds it already
+/// (two copies stored before identities existed stay two messages); returns whether set.
+pub async fn set_identity(tx: &mut WriteTx, id: &str, identity: &str) -> Result<bool> {
+    let identity = nul_free(identity);
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE messages SET pec_identity = $2 WHERE id = $1 AND pec_identity IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM messages o WHERE o.mailbox_id = messages.mailbox_id \
+         AND o.pec_identity = $2)"
+    )
+    .bind(id)
+    .bind(identity.as_ref())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// The mailbox with this address: `(organisation, mailbox id)` of each match.
+pub async fn mailboxes_by_address(store: &Store, address: &str) -> Result<Vec<(String, String)>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT org_id, id FROM mailboxes WHERE lower(address) = lower($1) ORDER BY id"
+    )
+    .bind(address)
+    .fetch_all(p)
+    .await)?)
+}
+
+// ---- worked (presa in carico) ---------------------------------------------------------
+
+/// Sets a live `new` or `taken` message `worked` by hand; returns whether it changed.
+pub async fn set_worked(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE messages SET state = 'worked', worked_by = $2, worked_at = $3 \
+         WHERE id = $1 AND state IN ('new', 'taken') AND trashed_at IS NULL"
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Undoes `worked`: back to `taken` when someone had taken it, else `new`; returns
+/// whether it changed.
+pub async fn unset_worked(tx: &mut WriteTx, id: &str) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE messages SET state = CASE WHEN taken_by IS NULL THEN 'new' ELSE 'taken' END, \
+         worked_by = NULL, worked_at = NULL WHERE id = $1 AND state = 'worked'"
+    )
+    .bind(id)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Sets `worked` every message linked to activity `activity_id` whose linked activities
+/// are now all closed (done or cancelled); returns the ids it changed.
+pub async fn work_when_all_closed(
+    tx: &mut WriteTx,
+    activity_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    Ok(with_tx!(tx, |c| {
+        sqlx::query_scalar(
+        "UPDATE messages SET state = 'worked', worked_by = $2, worked_at = $3 \
+         WHERE id IN (SELECT message_id FROM activity_messages WHERE activity_id = $1) \
+         AND state <> 'worked' \
+         AND NOT EXISTS (SELECT 1 FROM activity_messages am JOIN activities a ON a.id = am.activity_id \
+         WHERE am.message_id = messages.id AND a.status NOT IN ('done', 'cancelled')) \
+         RETURNING id"
+    )
+    .bind(activity_id)
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(&mut *c)
+    .await
+    })?)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod audit;
 mod auth;
 mod directory;
 mod imap;
+mod ingest;
 mod input;
 mod matrix;
 mod messages;

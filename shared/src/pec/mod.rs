@@ -9,6 +9,7 @@
 mod classify;
 mod error;
 mod headers;
+mod identity;
 mod mime;
 mod original;
 mod summary;
@@ -20,6 +21,7 @@ use crate::signature::{SignatureReport, TrustAnchors};
 
 pub use classify::{Classification, classify, strip_subject_prefix};
 pub use error::PecError;
+pub use identity::identity;
 
 /// Every kind of message a PEC box can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

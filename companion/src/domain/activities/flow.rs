@@ -140,8 +140,16 @@ pub async fn move_to(
             d.sent_at = Some(now);
         }
     }
-    if new_status == Status::Done {
-        store_activities::mark_messages_worked(&mut tx, id).await?;
+    if new_status.is_closed() {
+        // A message is worked once all its activities are closed (done or cancelled).
+        crate::domain::messages::work_when_activities_closed(
+            &mut tx,
+            &who.org_id,
+            &who.user_id,
+            id,
+            now,
+        )
+        .await?;
     }
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
