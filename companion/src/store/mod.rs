@@ -20,6 +20,7 @@ pub mod grants;
 pub mod mailboxes;
 pub mod messages;
 pub mod query;
+pub mod receipts;
 pub mod signin;
 pub mod users;
 pub mod visibility;
