@@ -9,7 +9,8 @@
 //! - [`signature`]: the S/MIME (`smime.p7s`) check over the signed part;
 //! - [`activity`]: the activity state machine (standard and approval flows);
 //! - [`policy`]: mailbox policies and roles;
-//! - [`authz`]: every permission decision (grants, participation, state), one function.
+//! - [`authz`]: every permission decision (grants, participation, state), one function;
+//! - [`reconcile`]: which receipts certify which sent message, per-recipient delivery.
 //!
 //! Nothing here performs I/O, spawns threads or reads the clock: "now" is always a
 //! parameter. Every parser takes untrusted bytes and never panics on them.
@@ -21,5 +22,6 @@ pub mod ids;
 pub mod pec;
 pub mod policy;
 pub mod signature;
+pub mod reconcile;
 
 pub use pec::{InspectOptions, Inspection, PecKind, Summary, inspect};

@@ -52,9 +52,28 @@ pub struct MessageResponse {
     /// The summary of `PEC.md`.
     #[schema(value_type = Object)]
     pub summary: serde_json::Value,
-    /// Receipts of the same submission (same identificativo), ids and kinds.
+    /// Detail only: the receipts certifying this message (linked by reconciliation) or of
+    /// the same submission (same identificativo), in certified-time order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipts: Option<Vec<ReceiptRef>>,
+    /// Detail of a sent message only: `true` accepted, `false` not accepted, `null` no
+    /// (non-)accettazione yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<bool>)]
+    pub accepted: Option<Option<bool>>,
+    /// Detail of a sent message only: the (non-)accettazione deciding `accepted`
+    /// (`{accepted, receipt_id, at, error, reason}`) or `null`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub acceptance: Option<Option<pecdesk_core::reconcile::Acceptance>>,
+    /// Detail of a sent message only: one entry per recipient, `{recipient, field, state,
+    /// receipt_type, error, reason, receipt_id, at}` (see docs/API.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub delivery: Option<Vec<pecdesk_core::reconcile::Delivery>>,
+    /// Detail of a receipt only: the sent message it certifies, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certifies: Option<crate::domain::reconcile::Certifies>,
 }
 
 impl MessageRow {
@@ -81,6 +100,10 @@ impl MessageRow {
             trashed_at: self.trashed_at.map(ms_to_rfc3339),
             received_at: ms_to_rfc3339(self.received_at),
             receipts: None,
+            accepted: None,
+            acceptance: None,
+            delivery: None,
+            certifies: None,
         }
     }
 }
@@ -163,9 +186,19 @@ pub async fn load_readable(
     Ok(row)
 }
 
-/// Receipts of the same submission as `row`.
-pub async fn receipts(store: &Store, row: &MessageRow) -> Result<Vec<ReceiptRef>> {
-    store_msgs::receipts(store, row).await
+/// The detail of `row` with its receipts, its delivery (a sent message) and what it
+/// certifies (a receipt): see [`crate::domain::reconcile::view`].
+pub async fn with_receipts(store: &Store, row: MessageRow) -> Result<MessageResponse> {
+    let v = crate::domain::reconcile::view(store, &row).await?;
+    let mut r = row.into_response();
+    r.receipts = Some(v.receipts);
+    if let Some(rec) = v.reconciliation {
+        r.accepted = Some(rec.accepted);
+        r.acceptance = Some(rec.acceptance);
+        r.delivery = Some(rec.delivery);
+    }
+    r.certifies = v.certifies;
+    Ok(r)
 }
 
 /// The raw bytes of a stored message.
@@ -184,6 +217,8 @@ pub struct MessageFilter {
     pub kind: Option<String>,
     /// Words searched in subject, sender, ids and text.
     pub q: Option<String>,
+    /// `hide`: no receipts; `only`: receipts only (`state=new` never lists receipts).
+    pub receipts: Option<String>,
     /// `true` to list the trash instead.
     pub trashed: Option<bool>,
     /// `next_cursor` of the previous page (opaque; 422 when malformed).
@@ -218,7 +253,18 @@ pub async fn list(
     {
         return Err(Error::invalid("stato non valido / invalid state"));
     }
+    let receipts = match f.receipts.as_deref() {
+        None => None,
+        Some("hide") => Some(false),
+        Some("only") => Some(true),
+        Some(_) => {
+            return Err(Error::invalid(
+                "receipts deve essere hide o only / receipts must be hide or only",
+            ));
+        }
+    };
     let filter = store_msgs::ListFilter {
+        receipts,
         trashed: f.trashed.unwrap_or(false),
         mailbox: f.mailbox.as_deref(),
         state: f.state.as_deref(),

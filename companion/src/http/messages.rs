@@ -131,7 +131,8 @@ pub async fn import_message(
     Ok((status, Json(imported.row.into_response())).into_response())
 }
 
-/// A message with its receipts.
+/// A message with its receipts; a sent message with its acceptance and per-recipient
+/// delivery; a receipt with the sent message it certifies.
 #[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",
     responses((status = 200, body = MessageResponse), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_message(
@@ -141,10 +142,7 @@ pub async fn get_message(
 ) -> Result<Json<MessageResponse>> {
     let person = grants::person(state.store(), &who).await?;
     let row = messages::load_readable(state.store(), &who, &person, &id).await?;
-    let receipts = messages::receipts(state.store(), &row).await?;
-    let mut r = row.into_response();
-    r.receipts = Some(receipts);
-    Ok(Json(r))
+    Ok(Json(messages::with_receipts(state.store(), row).await?))
 }
 
 /// The raw EML, exactly as imported.

@@ -91,13 +91,26 @@ impl MessageAccessRow {
     }
 }
 
-/// A receipt of the same submission (same identificativo).
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
+/// A receipt as a message's detail lists it (linked to it as its sent message, or of the
+/// same submission): what it certifies, from its daticert.
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct ReceiptRef {
     /// Message id.
     pub id: String,
     /// PEC kind.
     pub kind: String,
+    /// daticert `consegna`: the recipient it is about (`null` for an accettazione).
+    pub recipient: Option<String>,
+    /// `completa`, `breve` or `sintetica` (delivery receipts).
+    pub receipt_type: Option<String>,
+    /// daticert `errore` (`nessuno`, `no-dest`, `no-dominio`, `virus`, `altro`).
+    pub error: Option<String>,
+    /// daticert `errore-esteso`: the provider's words about the error.
+    pub error_detail: Option<String>,
+    /// A virus notice.
+    pub virus: bool,
+    /// Certified time (daticert `data`, ISO 8601 with offset).
+    pub issued_at: Option<String>,
 }
 
 /// A new message, as [`insert`] writes it.
@@ -374,6 +387,8 @@ pub struct ListFilter<'a> {
     pub kind: Option<&'a str>,
     /// Search words.
     pub q: Option<&'a str>,
+    /// `Some(false)`: no receipts; `Some(true)`: receipts only.
+    pub receipts: Option<bool>,
     /// Rows to return.
     pub limit: i64,
     /// The last row of the previous page: `received_at` (ms) and id.
@@ -408,6 +423,15 @@ pub async fn list_visible(
     if let Some(k) = f.kind {
         sql.push_str(&format!(" AND m.kind = {}", b.text(k)));
     }
+    // Receipts are never "new" work: `state=new` leaves them out too.
+    let kinds = &*crate::store::receipts::RECEIPT_KINDS_SQL;
+    match (f.receipts, f.state) {
+        (Some(true), _) => sql.push_str(&format!(" AND m.kind IN {kinds}")),
+        (Some(false), _) | (None, Some("new")) => {
+            sql.push_str(&format!(" AND m.kind NOT IN {kinds}"));
+        }
+        (None, _) => {}
+    }
     if let Some(q) = f.q {
         for pat in like_patterns(q) {
             sql.push_str(&format!(
@@ -429,22 +453,6 @@ pub async fn list_visible(
     Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
         .fetch_all(p)
         .await)?)
-}
-
-/// Receipts of the same submission as `row`.
-pub async fn receipts(store: &Store, row: &MessageRow) -> Result<Vec<ReceiptRef>> {
-    let Some(ident) = &row.identificativo else {
-        return Ok(Vec::new());
-    };
-    Ok(with_pool!(store, |p| sqlx::query_as(
-        "SELECT id, kind FROM messages WHERE org_id = $1 AND identificativo = $2 AND id <> $3 \
-         AND kind NOT IN ('posta-certificata', 'anomalia', 'not-pec') ORDER BY received_at, id"
-    )
-    .bind(&row.org_id)
-    .bind(ident)
-    .bind(&row.id)
-    .fetch_all(p)
-    .await)?)
 }
 
 /// The raw bytes stored under `sha`.

@@ -22,6 +22,7 @@ pub mod imap;
 pub mod mailboxes;
 pub mod messages;
 pub mod query;
+pub mod receipts;
 pub mod signin;
 pub mod users;
 pub mod visibility;

@@ -240,3 +240,193 @@ pub fn envelope_with_broken_daticert(s: &Submission) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The client's original of a sent PEC, as the Sent folder holds it (not PEC itself).
+pub fn sent_message(from: &str, to: &[&str], cc: &[&str], msgid: &str, subject: &str) -> Vec<u8> {
+    let list = |v: &[&str]| {
+        v.iter()
+            .map(|a| format!("<{a}>"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let cc = if cc.is_empty() {
+        String::new()
+    } else {
+        format!("Cc: {}\r\n", list(cc))
+    };
+    format!(
+        "From: <{from}>\r\nTo: {to}\r\n{cc}Subject: {subject}\r\n\
+         Date: Mon, 16 Nov 2026 11:19:58 +0100\r\nMessage-ID: <{msgid}>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n\
+         Si trasmette quanto in oggetto (dati fittizi).\r\n",
+        to = list(to),
+    )
+    .into_bytes()
+}
+
+/// One receipt of a submission to several recipients, as [`receipt_of`] writes it.
+#[derive(Debug, Clone)]
+pub struct ReceiptSpec<'a> {
+    /// `accettazione`, `avvenuta-consegna`, `errore-consegna`, `preavviso-errore-consegna`,
+    /// `non-accettazione`, `rilevazione-virus`.
+    pub kind: &'a str,
+    pub identificativo: &'a str,
+    /// The client's Message-ID; `None`: neither `X-Riferimento-Message-ID` nor `msgid`.
+    pub msgid: Option<&'a str>,
+    pub sender: &'a str,
+    /// daticert `destinatari`.
+    pub recipients: &'a [&'a str],
+    /// daticert `consegna`.
+    pub consegna: Option<&'a str>,
+    /// `completa`, `breve`, `sintetica` (delivery receipts).
+    pub ricevuta: Option<&'a str>,
+    /// daticert `errore`.
+    pub errore: &'a str,
+    /// daticert `errore-esteso`.
+    pub errore_esteso: Option<&'a str>,
+    /// Certified time: day `dd/mm/yyyy` and time `hh:mm:ss` (+0100).
+    pub giorno: &'a str,
+    pub ora: &'a str,
+    /// `X-VerificaSicurezza: errore` (virus notice).
+    pub virus: bool,
+    /// The receipt's own Message-ID.
+    pub own_id: &'a str,
+    pub subject: &'a str,
+}
+
+impl<'a> ReceiptSpec<'a> {
+    /// An accettazione of `identificativo` / `msgid` from `sender` to `recipients`.
+    pub fn accettazione(
+        identificativo: &'a str,
+        msgid: &'a str,
+        sender: &'a str,
+        recipients: &'a [&'a str],
+        own_id: &'a str,
+    ) -> Self {
+        Self {
+            kind: "accettazione",
+            identificativo,
+            msgid: Some(msgid),
+            sender,
+            recipients,
+            consegna: None,
+            ricevuta: None,
+            errore: "nessuno",
+            errore_esteso: None,
+            giorno: "16/11/2026",
+            ora: "11:20:00",
+            virus: false,
+            own_id,
+            subject: "Trasmissione atti (dati fittizi)",
+        }
+    }
+
+    /// The same submission's notice of `kind` about `consegna`, certified at `ora` of `giorno`.
+    pub fn about(
+        &self,
+        kind: &'a str,
+        consegna: &'a str,
+        giorno: &'a str,
+        ora: &'a str,
+        own_id: &'a str,
+    ) -> Self {
+        Self {
+            kind,
+            consegna: Some(consegna),
+            ricevuta: (kind == "avvenuta-consegna").then_some("completa"),
+            errore: match kind {
+                "errore-consegna" => "no-dest",
+                "preavviso-errore-consegna" => "altro",
+                _ => "nessuno",
+            },
+            giorno,
+            ora,
+            own_id,
+            ..self.clone()
+        }
+    }
+}
+
+/// A receipt of a submission to several recipients (see [`ReceiptSpec`]).
+pub fn receipt_of(r: &ReceiptSpec) -> Vec<u8> {
+    let prefix = match r.kind {
+        "accettazione" => "ACCETTAZIONE",
+        "non-accettazione" => "AVVISO DI NON ACCETTAZIONE",
+        "avvenuta-consegna" => "CONSEGNA",
+        "errore-consegna" if r.virus => "AVVISO DI MANCATA CONSEGNA PER VIRUS",
+        "errore-consegna" => "AVVISO DI MANCATA CONSEGNA",
+        "preavviso-errore-consegna" => "AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO",
+        _ => "PROBLEMA DI SICUREZZA",
+    };
+    let riferimento = r
+        .msgid
+        .map(|m| format!("X-Riferimento-Message-ID: <{m}>\r\n"))
+        .unwrap_or_default();
+    let tipo = r
+        .ricevuta
+        .map(|t| format!("X-TipoRicevuta: {t}\r\n"))
+        .unwrap_or_default();
+    let virus = if r.virus {
+        "X-VerificaSicurezza: errore\r\n"
+    } else {
+        ""
+    };
+    let head = format!(
+        "From: posta-certificata@pec.prova-gestore.test\r\nTo: <{sender}>\r\n\
+         Subject: {prefix}: {subject}\r\nDate: Mon, 16 Nov 2026 11:20:05 +0100\r\n\
+         Message-ID: <{own}>\r\n{riferimento}X-Ricevuta: {kind}\r\n{tipo}{virus}",
+        sender = r.sender,
+        subject = r.subject,
+        own = r.own_id,
+        kind = r.kind,
+    );
+    let opt = |tag: &str, v: Option<&str>| {
+        v.map(|v| format!("    <{tag}>{v}</{tag}>\n"))
+            .unwrap_or_default()
+    };
+    let destinatari: String = r
+        .recipients
+        .iter()
+        .map(|d| format!("    <destinatari tipo=\"certificato\">{d}</destinatari>\n"))
+        .collect();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <postacert tipo=\"{kind}\" errore=\"{errore}\">\n\
+         \x20 <intestazione>\n\
+         \x20   <mittente>{sender}</mittente>\n\
+         {destinatari}\
+         \x20   <risposte>{sender}</risposte>\n\
+         \x20   <oggetto>{subject}</oggetto>\n\
+         \x20 </intestazione>\n\
+         \x20 <dati>\n\
+         \x20   <gestore-emittente>PEC Prova S.p.A.</gestore-emittente>\n\
+         \x20   <data zona=\"+0100\">\n\
+         \x20     <giorno>{giorno}</giorno>\n\
+         \x20     <ora>{ora}</ora>\n\
+         \x20   </data>\n\
+         \x20   <identificativo>{ident}</identificativo>\n\
+         {msgid}{ricevuta}{consegna}{esteso}\
+         \x20 </dati>\n\
+         </postacert>\n",
+        kind = r.kind,
+        errore = r.errore,
+        sender = r.sender,
+        subject = r.subject,
+        giorno = r.giorno,
+        ora = r.ora,
+        ident = r.identificativo,
+        msgid = opt("msgid", r.msgid.map(|m| format!("&lt;{m}&gt;")).as_deref()),
+        ricevuta = r
+            .ricevuta
+            .map(|t| format!("    <ricevuta tipo=\"{t}\" />\n"))
+            .unwrap_or_default(),
+        consegna = opt("consegna", r.consegna),
+        esteso = opt("errore-esteso", r.errore_esteso),
+    );
+    signed(
+        &head,
+        r.own_id,
+        &[text_part("Ricevuta (dati fittizi)."), daticert_part(&xml)],
+    )
+    .into_bytes()
+}

@@ -21,6 +21,7 @@ mod migrations;
 mod ops;
 mod paging;
 mod pec_summary;
+mod receipts;
 mod slow_clients;
 mod sso;
 mod trust;

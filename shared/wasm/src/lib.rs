@@ -7,7 +7,8 @@
 //!
 //! Exports:
 //! - [`inspect`]: the summary of `pecdesk inspect --json`, signature status included;
-//! - [`allowed_actions`]: what a person may do now on an activity.
+//! - [`allowed_actions`]: what a person may do now on an activity;
+//! - [`reconcile`]: a sent message's acceptance and per-recipient delivery from receipts.
 //!
 //! Values cross the boundary as JSON text (no `serde-wasm-bindgen`): no extra dependency,
 //! and the summary keeps the key order of `PEC.md` and `null` for absent fields exactly as
@@ -19,6 +20,7 @@
 
 use pecdesk_core::authz::{self, ActivityFacts, Person};
 use pecdesk_core::signature::TrustAnchors;
+use pecdesk_core::reconcile::{self, ReceiptFacts, SentFacts};
 use pecdesk_core::{InspectOptions, Summary};
 use wasm_bindgen::prelude::*;
 
@@ -62,6 +64,46 @@ pub fn inspect(bytes: &[u8], trust_anchors_pem: Option<String>) -> Result<String
 #[wasm_bindgen]
 pub fn allowed_actions(activity_json: &str, person_json: &str) -> Result<Vec<String>, JsError> {
     allowed_actions_from_json(activity_json, person_json).map_err(|message| JsError::new(&message))
+}
+
+/// A sent message's acceptance and per-recipient delivery state from the receipts the
+/// caller holds (the core's `reconcile::reconcile_matching`: receipts of other messages are
+/// ignored, a receipt without `original_message_id` borrows the one of an accettazione with
+/// the same `identificativo`; any order gives the same answer).
+///
+/// `input_json`: `{"sent": {"message_id", "to": [...], "cc": [...]}, "receipts": [...]}`,
+/// each receipt the summary of [`inspect`] with an `id` added (any string the caller uses
+/// to name it) and optionally `error_detail` (daticert `errore-esteso`) and `virus`.
+/// Returns JSON text `{"accepted": true|false|null, "acceptance": {"accepted",
+/// "receipt_id", "at", "error", "reason"}|null, "delivery": [{"recipient", "field":
+/// "to"|"cc"|null, "state": "pending"|"delivered"|"failed"|"warned"|"virus",
+/// "receipt_type", "error", "reason", "receipt_id", "at"}]}` — the companion's `accepted`,
+/// `acceptance` and `delivery` of a sent message's detail.
+#[wasm_bindgen]
+pub fn reconcile(input_json: &str) -> Result<String, JsError> {
+    reconcile_json(input_json).map_err(|message| JsError::new(&message))
+}
+
+/// [`reconcile`] without the JavaScript types (native tests call it).
+pub fn reconcile_json(input_json: &str) -> Result<String, String> {
+    let invalid =
+        |e: serde_json::Error| format!("dati di riconciliazione non validi / invalid reconciliation input: {e}");
+    let mut input: serde_json::Value = serde_json::from_str(input_json).map_err(invalid)?;
+    // `get_mut`, not indexing: indexing a non-object (`[1]`) would panic.
+    let mut field = |name: &str| {
+        input
+            .get_mut(name)
+            .map(serde_json::Value::take)
+            .unwrap_or_default()
+    };
+    let sent: SentFacts = serde_json::from_value(field("sent")).map_err(invalid)?;
+    let receipts: Vec<ReceiptFacts> = match field("receipts") {
+        serde_json::Value::Null => Vec::new(),
+        list => serde_json::from_value(list).map_err(invalid)?,
+    };
+    let out = reconcile::reconcile_matching(&sent, &receipts);
+    serde_json::to_string(&out)
+        .map_err(|e| format!("esito non serializzabile / result not serialisable: {e}"))
 }
 
 /// [`inspect`] without the JavaScript types (native tests call it).
@@ -145,6 +187,33 @@ mod tests {
                 .unwrap(),
             ["in_progress"]
         );
+    }
+
+    #[test]
+    fn reconcile_takes_summaries_with_ids_and_answers_per_recipient() {
+        let input = serde_json::json!({
+            "sent": {"message_id": "<c-1@client.test>", "to": ["a@pec.a.test"], "cc": ["b@pec.b.test"]},
+            "receipts": [
+                {"id": "r2", "kind": "avvenuta-consegna", "receipt_type": "sintetica",
+                 "identificativo": "id-1", "original_message_id": null,
+                 "recipient": "b@pec.b.test", "issued_at": "2026-11-16T11:20:05+01:00"},
+                {"id": "r1", "kind": "accettazione", "identificativo": "id-1",
+                 "original_message_id": "c-1@client.test", "issued_at": "2026-11-16T11:20:00+01:00"},
+                {"id": "x", "kind": "avvenuta-consegna", "identificativo": "id-9",
+                 "original_message_id": "other@client.test", "recipient": "a@pec.a.test"}
+            ]
+        });
+        let out: serde_json::Value =
+            serde_json::from_str(&reconcile_json(&input.to_string()).unwrap()).unwrap();
+        assert_eq!(out["accepted"], true);
+        assert_eq!(out["delivery"][0]["state"], "pending", "another message's receipt: {out}");
+        assert_eq!(out["delivery"][1]["state"], "delivered");
+        assert_eq!(out["delivery"][1]["field"], "cc");
+        assert_eq!(out["delivery"][1]["receipt_type"], "sintetica");
+        for bad in ["{}", "[1]", "{\"sent\": {}, \"receipts\": [{}]}"] {
+            let err = reconcile_json(bad).unwrap_err();
+            assert!(err.starts_with("dati di riconciliazione non validi"), "{err}");
+        }
     }
 
     #[test]
