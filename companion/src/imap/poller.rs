@@ -33,9 +33,15 @@ struct Ctx {
     settings: ImapSettings,
     owner: Arc<str>,
     target: PollTarget,
+    /// Turns true when the poller must stop (checked between batches too).
+    stop: watch::Receiver<bool>,
 }
 
 impl Ctx {
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
     fn lease_until(&self) -> i64 {
         now_ms().saturating_add(ms(self.settings.lease()))
     }
@@ -86,6 +92,7 @@ pub async fn run(
         settings,
         owner,
         target,
+        stop: stop.clone(),
     };
     let store = ctx.state.store().clone();
     let id = ctx.target.id.clone();
@@ -326,7 +333,8 @@ async fn sent_folder(ctx: &Ctx, s: &mut ImapSession) -> Result<Option<String>, P
 }
 
 /// Reads every message of `folder` past its mark into storage, batch by batch. Returns
-/// `false` when the lease was lost on the way (the caller stops).
+/// `false` when the lease was lost or a stop was asked on the way (the caller ends the
+/// session; what is committed stays, the rest is read at the next start).
 async fn sync_folder(
     ctx: &Ctx,
     s: &mut ImapSession,
@@ -386,7 +394,7 @@ async fn sync_folder(
         source: &source,
     };
     for chunk in uids.chunks(ctx.settings.batch()) {
-        if !ctx.renew().await? {
+        if ctx.stopping() || !ctx.renew().await? {
             return Ok(false);
         }
         // Sizes first, so one batch never holds more than `batch_bytes` in memory.
