@@ -434,7 +434,7 @@ fn uid_set(uids: &[u32]) -> String {
 
 /// Splits `uids` into runs whose sizes add up to at most `max` bytes (a larger message
 /// alone in its run).
-pub fn by_size<'a>(uids: &'a [u32], sizes: &HashMap<u32, u32>, max: usize) -> Vec<&'a [u32]> {
+fn by_size<'a>(uids: &'a [u32], sizes: &HashMap<u32, u32>, max: usize) -> Vec<&'a [u32]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut total = 0usize;
