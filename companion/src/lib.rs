@@ -135,7 +135,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let pollers = settings.imap.enabled.then(|| imap::start(state.clone()));
     serve(state, listener, shutdown_signal()).await?;
     if let Some(p) = pollers {
-        p.stop().await;
+        // A batch in progress is given a moment to commit; cut off after, it is read again
+        // at the next start (nothing stored twice).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), p.stop()).await;
     }
     store.close().await;
     tracing::info!("stopped");

@@ -33,9 +33,15 @@ struct Ctx {
     settings: ImapSettings,
     owner: Arc<str>,
     target: PollTarget,
+    /// Turns true when the poller must stop (checked between batches too).
+    stop: watch::Receiver<bool>,
 }
 
 impl Ctx {
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
     fn lease_until(&self) -> i64 {
         now_ms().saturating_add(ms(self.settings.lease()))
     }
@@ -86,6 +92,7 @@ pub async fn run(
         settings,
         owner,
         target,
+        stop: stop.clone(),
     };
     let store = ctx.state.store().clone();
     let id = ctx.target.id.clone();
@@ -326,7 +333,8 @@ async fn sent_folder(ctx: &Ctx, s: &mut ImapSession) -> Result<Option<String>, P
 }
 
 /// Reads every message of `folder` past its mark into storage, batch by batch. Returns
-/// `false` when the lease was lost on the way (the caller stops).
+/// `false` when the lease was lost or a stop was asked on the way (the caller ends the
+/// session; what is committed stays, the rest is read at the next start).
 async fn sync_folder(
     ctx: &Ctx,
     s: &mut ImapSession,
@@ -386,7 +394,7 @@ async fn sync_folder(
         source: &source,
     };
     for chunk in uids.chunks(ctx.settings.batch()) {
-        if !ctx.renew().await? {
+        if ctx.stopping() || !ctx.renew().await? {
             return Ok(false);
         }
         // Sizes first, so one batch never holds more than `batch_bytes` in memory.
@@ -426,7 +434,7 @@ fn uid_set(uids: &[u32]) -> String {
 
 /// Splits `uids` into runs whose sizes add up to at most `max` bytes (a larger message
 /// alone in its run).
-pub fn by_size<'a>(uids: &'a [u32], sizes: &HashMap<u32, u32>, max: usize) -> Vec<&'a [u32]> {
+fn by_size<'a>(uids: &'a [u32], sizes: &HashMap<u32, u32>, max: usize) -> Vec<&'a [u32]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut total = 0usize;
