@@ -662,13 +662,11 @@ crate::both_engines!(
 /// Run after the ingestion slice lands (`ingest_batch` honouring `Incoming::direction`).
 mod sent_direction {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs ingest_batch to honour Incoming::direction (issue 13 ingestion slice)"]
     async fn sqlite() {
         super::sent_folder_messages_are_stored_as_sent(crate::helpers::Engine::Sqlite).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "needs ingest_batch to honour Incoming::direction (issue 13 ingestion slice)"]
     async fn postgres() {
         super::sent_folder_messages_are_stored_as_sent(crate::helpers::Engine::Postgres).await;
     }
