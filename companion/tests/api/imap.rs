@@ -657,17 +657,6 @@ crate::both_engines!(
     tls_and_starttls_read_the_mailbox_once_the_certificate_is_trusted,
     a_message_that_does_not_parse_is_stored_with_its_problems,
     a_uidvalidity_change_reads_the_folder_again_without_duplicates,
+    sent_folder_messages_are_stored_as_sent,
 );
 
-/// Run after the ingestion slice lands (`ingest_batch` honouring `Incoming::direction`).
-mod sent_direction {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::sent_folder_messages_are_stored_as_sent(crate::helpers::Engine::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::sent_folder_messages_are_stored_as_sent(crate::helpers::Engine::Postgres).await;
-    }
-}
