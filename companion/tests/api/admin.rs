@@ -439,6 +439,10 @@ async fn only_the_organisations_admins_administer(engine: Engine) {
         .fetch_optional(p)
         .await)
         .expect("query");
+    let a = app
+        .get(&admin, &format!("/api/v1/grants?mailbox={other_box}"))
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.body);
     let listed = app.get(&admin, "/api/v1/grants").await;
     assert_eq!(listed.status, StatusCode::OK);
     assert!(
@@ -614,6 +618,19 @@ async fn team_membership_and_grants_make_a_mailbox_visible_and_revoking_hides_it
     assert_eq!(
         (a.body["external"].clone(), a.body["name"].clone()),
         (json!(true), json!("Ufficio Appalti"))
+    );
+    let a = app
+        .patch(
+            &admin,
+            &format!("/api/v1/teams/{team_id}"),
+            json!({"name": "Ufficio Legale"}),
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::CONFLICT,
+        "another team's name: {:?}",
+        a.body
     );
     let member = format!("/api/v1/teams/{team_id}/members/{aldo_id}");
     for _ in 0..2 {
