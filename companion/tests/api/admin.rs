@@ -1062,6 +1062,29 @@ async fn the_cli_adds_lists_and_grants_on_the_same_database(engine: Engine) {
     let shown: Value =
         serde_json::from_str(&run(&["mailbox", "show", "--mailbox", &id], "", &[])).expect("JSON");
     assert_eq!(shown["smtp"]["port"], 465);
+    // Another master key would seal secrets the poller can never open: refused.
+    let wrong = format!("{}=", "A".repeat(43));
+    let (ok, _, err) = pecdesk(
+        &app,
+        &[
+            "mailbox",
+            "set",
+            "--mailbox",
+            "cli@pec.demo.test",
+            "--password-stdin",
+        ],
+        "Nuova-Password-99\n",
+        &[("PECDESK_MASTER_KEY", wrong.as_str())],
+    );
+    assert!(!ok && err.contains("PECDESK_MASTER_KEY"), "{err}");
+    assert_eq!(
+        opened(&app, &id, Protocol::Imap)
+            .await
+            .secret
+            .expose_secret(),
+        IMAP_PW,
+        "nothing written with the wrong key"
+    );
     // The refusal names the rule and the command fails.
     let (ok, _, err) = pecdesk(
         &app,
