@@ -25,6 +25,7 @@ use pecdesk_core::ids::EmailAddress;
 use secrecy::SecretString;
 
 use crate::auth::secrets::MasterKey;
+use crate::auth::tokens::TokenKeys;
 use crate::cli::DbArgs;
 use crate::config::{Overrides, Settings};
 use crate::domain::admin::{
@@ -33,7 +34,7 @@ use crate::domain::admin::{
 };
 use crate::lock::DataDirLock;
 use crate::store::admin::{self as db, GrantFilter};
-use crate::store::mailboxes::Security;
+use crate::store::mailboxes::{self, Security};
 use crate::store::{Store, users};
 
 /// The environment variable a mailbox password may come from.
@@ -330,8 +331,26 @@ async fn open(db: &DbArgs) -> anyhow::Result<Opened> {
              /api/v1/teams, /api/v1/grants)",
         )?),
     };
-    let master = crate::auth::tokens::master_key(&settings)?;
     let store = Store::connect(&settings).await?;
+    // The key must be the server's: a secret sealed with another key would never open for
+    // the poller. The stored signing keys and mailbox secrets tell (as for `pecdesk sso`).
+    let wrong_key = || {
+        anyhow!(
+            "la chiave principale non apre i segreti già salvati: usa la stessa \
+             PECDESK_MASTER_KEY (o lo stesso master.key) del server / the master key does not \
+             open the secrets already stored: use the server's PECDESK_MASTER_KEY (or its \
+             master.key)"
+        )
+    };
+    let keys = TokenKeys::load_or_create(&store, &settings)
+        .await
+        .map_err(|_| wrong_key())?;
+    let master = keys.master().clone();
+    if let Some((id, protocol)) = db::any_sealed_secret(&store).await? {
+        mailboxes::endpoint(&store, &master, &id, protocol)
+            .await
+            .map_err(|_| wrong_key())?;
+    }
     Ok(Opened {
         store,
         master,

@@ -860,6 +860,52 @@ pub async fn update_mailbox(
     get_mailbox(store, actor.org_id, id).await
 }
 
+/// A mailbox's state at a glance, in the administrator's mailbox list.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MailboxSummary {
+    pub ingest_enabled: bool,
+    /// Whether IMAP settings with a password are stored.
+    pub imap_configured: bool,
+    /// The last error's code while the poller keeps failing (`auth`, `tls`, ...).
+    pub failing: Option<String>,
+    pub consecutive_failures: i64,
+    pub last_success_at: Option<String>,
+    /// The app password expires within 14 days or has expired.
+    pub app_password_warning: bool,
+    /// What to do about it (Italian / English).
+    pub app_password_message: Option<String>,
+}
+
+impl From<&MailboxAdminView> for MailboxSummary {
+    fn from(v: &MailboxAdminView) -> Self {
+        let h = v.health.as_ref();
+        let failures = h.map_or(0, |h| h.consecutive_failures);
+        Self {
+            ingest_enabled: v.ingest_enabled,
+            imap_configured: v.imap.as_ref().is_some_and(|e| e.password_set),
+            failing: h
+                .filter(|_| failures > 0)
+                .and_then(|h| h.last_error_code.clone()),
+            consecutive_failures: failures,
+            last_success_at: h.and_then(|h| h.last_success_at.clone()),
+            app_password_warning: v.app_password.as_ref().is_some_and(|a| a.warning),
+            app_password_message: v.app_password.as_ref().and_then(|a| a.message.clone()),
+        }
+    }
+}
+
+/// The summary of every mailbox of the organisation, by mailbox id.
+pub async fn summaries(
+    store: &Store,
+    org_id: &str,
+) -> Result<std::collections::HashMap<String, MailboxSummary>> {
+    Ok(list_mailboxes(store, org_id)
+        .await?
+        .iter()
+        .map(|v| (v.id.clone(), MailboxSummary::from(v)))
+        .collect())
+}
+
 // ---- teams ---------------------------------------------------------------------------
 
 const TEAM_TAKEN: &str =

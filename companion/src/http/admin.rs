@@ -20,12 +20,12 @@ use crate::domain::admin::{
     self, Actor, CreateGrantRequest, CreateMailboxRequest, CreateTeamRequest, GrantView,
     GrantsResponse, MailboxAdminView, PatchMailboxRequest, PatchTeamRequest, TeamAdminView,
 };
-use crate::error::{ErrorEnvelope, Result};
+use crate::error::{Error, ErrorEnvelope, Result};
 use crate::extract::{Json, Query};
 use crate::limits;
 use crate::state::AppState;
 use crate::store::admin::GrantFilter;
-use crate::store::grants;
+use crate::store::{grants, users};
 
 /// Routes of this module (`GET /api/v1/mailboxes` stays in `me`, `GET /api/v1/teams` in
 /// `directory`: the methods merge on the same paths).
@@ -208,7 +208,8 @@ pub struct GrantQuery {
 #[utoipa::path(get, path = "/api/v1/grants", tag = "admin", params(GrantQuery),
     security(("bearer" = [])),
     responses((status = 200, body = [GrantView]), (status = 401, body = ErrorEnvelope),
-              (status = 403, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
 pub async fn list_grants(
     State(state): State<AppState>,
     who: Principal,
@@ -220,6 +221,12 @@ pub async fn list_grants(
         ("user", q.user.as_ref()),
         ("team", q.team.as_ref()),
     ])?;
+    // Another organisation's mailbox as a filter is missing, as in the directory.
+    if let Some(mb) = &q.mailbox
+        && !users::mailbox_in_org(state.store(), actor.org_id, mb).await?
+    {
+        return Err(Error::NotFound);
+    }
     let filter = GrantFilter {
         org_id: actor.org_id,
         mailbox_id: q.mailbox.as_deref(),

@@ -46,6 +46,10 @@ pub struct MailboxView {
     pub address: String,
     pub name: String,
     pub policies: Vec<String>,
+    /// For administrators in `GET /api/v1/mailboxes` only: polling, health and the
+    /// app-password warning at a glance (details: `GET /api/v1/mailboxes/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin: Option<crate::domain::admin::MailboxSummary>,
 }
 
 /// A team the caller belongs to.
@@ -86,6 +90,7 @@ async fn mailboxes_of(state: &AppState, who: &Principal) -> Result<Vec<MailboxVi
                     address: m.address,
                     name: m.name,
                     policies,
+                    admin: None,
                 })
         })
         .collect())
@@ -129,12 +134,20 @@ pub async fn get_me(State(state): State<AppState>, who: Principal) -> Result<Jso
     }))
 }
 
-/// Mailboxes where the caller holds any policy (all of the organisation for admins).
+/// Mailboxes where the caller holds any policy (all of the organisation for admins, with
+/// a health and app-password summary of each).
 #[utoipa::path(get, path = "/api/v1/mailboxes", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = [MailboxView]), (status = 401, body = crate::error::ErrorEnvelope)))]
 pub async fn list_mailboxes(
     State(state): State<AppState>,
     who: Principal,
 ) -> Result<Json<Vec<MailboxView>>> {
-    Ok(Json(mailboxes_of(&state, &who).await?))
+    let mut list = mailboxes_of(&state, &who).await?;
+    if who.is_admin {
+        let mut summaries = crate::domain::admin::summaries(state.store(), &who.org_id).await?;
+        for m in &mut list {
+            m.admin = summaries.remove(&m.id);
+        }
+    }
+    Ok(Json(list))
 }

@@ -7,6 +7,7 @@
 //! [`super::mailboxes::set_endpoint`] (sealed there).
 
 use crate::error::Result;
+use crate::store::mailboxes::Protocol;
 use crate::store::{Store, WriteTx, new_id, now_ms};
 use crate::{with_pool, with_tx};
 
@@ -112,6 +113,19 @@ pub async fn find_mailbox(store: &Store, id_or_address: &str) -> Result<Option<(
     .bind(id_or_address.to_lowercase())
     .fetch_optional(p)
     .await)?)
+}
+
+/// One mailbox with a sealed secret, and for which protocol: what the command line opens
+/// to check it holds the server's master key.
+pub async fn any_sealed_secret(store: &Store) -> Result<Option<(String, Protocol)>> {
+    let row: Option<(String, bool)> = with_pool!(store, |p| sqlx::query_as(
+        "SELECT id, CASE WHEN imap_secret IS NULL THEN false ELSE true END FROM mailboxes \
+         WHERE imap_host IS NOT NULL AND imap_secret IS NOT NULL \
+         OR smtp_host IS NOT NULL AND smtp_secret IS NOT NULL ORDER BY id LIMIT 1"
+    )
+    .fetch_optional(p)
+    .await)?;
+    Ok(row.map(|(id, imap)| (id, if imap { Protocol::Imap } else { Protocol::Smtp })))
 }
 
 /// The fields of a mailbox that are neither endpoints nor secrets, written all at once.

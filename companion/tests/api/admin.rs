@@ -23,6 +23,7 @@ both_engines!(
     the_app_password_warns_within_fourteen_days,
     administration_is_audited_without_secrets,
     the_cli_adds_lists_and_grants_on_the_same_database,
+    the_openapi_document_describes_every_admin_route,
 );
 
 const IMAP_PW: &str = "Imap-S3greto-7731";
@@ -282,6 +283,33 @@ async fn health_and_quota_come_from_the_pollers_table(engine: Engine) {
     );
     assert_eq!(q["used_bytes"], 1024 * 1024);
     assert_eq!(q["total_bytes"], 2048 * 1024);
+
+    // The admin's mailbox list summarises it; a non-admin's list has no such summary.
+    let list = app.get(&admin, "/api/v1/mailboxes").await;
+    let m = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .expect("listed")
+        .clone();
+    assert_eq!(m["admin"]["failing"], "auth", "{m:?}");
+    assert_eq!(m["admin"]["consecutive_failures"], 3);
+    assert_eq!(m["admin"]["imap_configured"], true);
+    assert_eq!(m["admin"]["app_password_warning"], false);
+    let manager = app.login("responsabile@demo.test").await;
+    let theirs = app.get(&manager, "/api/v1/mailboxes").await;
+    assert!(
+        theirs
+            .body
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|m| m.get("admin").is_none()),
+        "{:?}",
+        theirs.body
+    );
 }
 
 async fn only_the_organisations_admins_administer(engine: Engine) {
@@ -411,6 +439,10 @@ async fn only_the_organisations_admins_administer(engine: Engine) {
         .fetch_optional(p)
         .await)
         .expect("query");
+    let a = app
+        .get(&admin, &format!("/api/v1/grants?mailbox={other_box}"))
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.body);
     let listed = app.get(&admin, "/api/v1/grants").await;
     assert_eq!(listed.status, StatusCode::OK);
     assert!(
@@ -586,6 +618,19 @@ async fn team_membership_and_grants_make_a_mailbox_visible_and_revoking_hides_it
     assert_eq!(
         (a.body["external"].clone(), a.body["name"].clone()),
         (json!(true), json!("Ufficio Appalti"))
+    );
+    let a = app
+        .patch(
+            &admin,
+            &format!("/api/v1/teams/{team_id}"),
+            json!({"name": "Ufficio Legale"}),
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        StatusCode::CONFLICT,
+        "another team's name: {:?}",
+        a.body
     );
     let member = format!("/api/v1/teams/{team_id}/members/{aldo_id}");
     for _ in 0..2 {
@@ -1017,6 +1062,29 @@ async fn the_cli_adds_lists_and_grants_on_the_same_database(engine: Engine) {
     let shown: Value =
         serde_json::from_str(&run(&["mailbox", "show", "--mailbox", &id], "", &[])).expect("JSON");
     assert_eq!(shown["smtp"]["port"], 465);
+    // Another master key would seal secrets the poller can never open: refused.
+    let wrong = format!("{}=", "A".repeat(43));
+    let (ok, _, err) = pecdesk(
+        &app,
+        &[
+            "mailbox",
+            "set",
+            "--mailbox",
+            "cli@pec.demo.test",
+            "--password-stdin",
+        ],
+        "Nuova-Password-99\n",
+        &[("PECDESK_MASTER_KEY", wrong.as_str())],
+    );
+    assert!(!ok && err.contains("PECDESK_MASTER_KEY"), "{err}");
+    assert_eq!(
+        opened(&app, &id, Protocol::Imap)
+            .await
+            .secret
+            .expose_secret(),
+        IMAP_PW,
+        "nothing written with the wrong key"
+    );
     // The refusal names the rule and the command fails.
     let (ok, _, err) = pecdesk(
         &app,
@@ -1115,4 +1183,37 @@ async fn the_cli_adds_lists_and_grants_on_the_same_database(engine: Engine) {
         2 + 2 + 3 + 3,
         "mailbox add+set, team add+member, 3 grants added and revoked"
     );
+}
+
+async fn the_openapi_document_describes_every_admin_route(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let doc = app.send(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    for (path, methods) in [
+        ("/api/v1/mailboxes", &["get", "post"][..]),
+        ("/api/v1/mailboxes/{id}", &["get", "patch"][..]),
+        ("/api/v1/teams", &["get", "post"][..]),
+        ("/api/v1/teams/{id}", &["patch"][..]),
+        (
+            "/api/v1/teams/{id}/members/{user_id}",
+            &["put", "delete"][..],
+        ),
+        ("/api/v1/grants", &["get", "post"][..]),
+        ("/api/v1/grants/{id}", &["delete"][..]),
+    ] {
+        for m in methods {
+            assert!(
+                doc.body["paths"][path][m].is_object(),
+                "{m} {path} documented"
+            );
+        }
+    }
+    let schemas = &doc.body["components"]["schemas"];
+    assert_eq!(
+        schemas["EndpointRequest"]["properties"]["password"]["format"], "password",
+        "{:?}",
+        schemas["EndpointRequest"]
+    );
+    assert!(schemas["EndpointView"]["properties"]["password"].is_null());
+    assert!(schemas["EndpointView"]["properties"]["password_set"].is_object());
 }
