@@ -9,7 +9,8 @@
 //! - [`signature`]: the S/MIME (`smime.p7s`) check over the signed part;
 //! - [`activity`]: the activity state machine (standard and approval flows);
 //! - [`policy`]: mailbox policies and roles;
-//! - [`authz`]: every permission decision (grants, participation, state), one function.
+//! - [`authz`]: every permission decision (grants, participation, state), one function;
+//! - [`rules`]: routing rules and their evaluation; [`protocol`]: Segnatura and SdI data.
 //!
 //! Nothing here performs I/O, spawns threads or reads the clock: "now" is always a
 //! parameter. Every parser takes untrusted bytes and never panics on them.
@@ -20,6 +21,8 @@ pub mod daticert;
 pub mod ids;
 pub mod pec;
 pub mod policy;
+pub mod protocol;
+pub mod rules;
 pub mod signature;
 
 pub use pec::{InspectOptions, Inspection, PecKind, Summary, inspect};
