@@ -361,6 +361,7 @@ fn sdi_notice(file: &str, kind_from_name: &str, nodes: &[Node]) -> Option<SdiNot
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 

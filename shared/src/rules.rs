@@ -43,13 +43,13 @@ pub mod limits {
     /// Characters of one value.
     pub const VALUE: usize = 500;
     /// Characters of a category.
-    pub const CATEGORY: usize = 200;
+    pub const CATEGORY: usize = 100;
     /// Tags of one rule.
     pub const TAGS: usize = 20;
     /// Characters of one tag.
-    pub const TAG: usize = 100;
+    pub const TAG: usize = 50;
     /// Characters of an activity title.
-    pub const TITLE: usize = 500;
+    pub const TITLE: usize = 300;
     /// Longest due offset, in hours (one year).
     pub const DUE_HOURS: u32 = 24 * 366;
 }
@@ -920,6 +920,7 @@ pub fn pick_member<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 

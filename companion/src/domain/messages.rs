@@ -52,6 +52,14 @@ pub struct MessageResponse {
     /// Receipts of the same submission (same identificativo), ids and kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipts: Option<Vec<ReceiptRef>>,
+    /// How the message was routed (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::domain::routing::RoutingView>,
+    /// Protocol data found in the message: `{segnatura?, sdi?}` (detail only; absent when
+    /// none was found or the message was not evaluated yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub protocol: Option<serde_json::Value>,
 }
 
 impl MessageRow {
@@ -76,6 +84,8 @@ impl MessageRow {
             trashed_at: self.trashed_at.map(ms_to_rfc3339),
             received_at: ms_to_rfc3339(self.received_at),
             receipts: None,
+            routing: None,
+            protocol: None,
         }
     }
 }
@@ -292,6 +302,9 @@ pub struct MessageFilter {
     pub q: Option<String>,
     /// `true` to list the trash instead.
     pub trashed: Option<bool>,
+    /// `dispatch`: the dispatcher queue (incoming messages, not receipts, not routed, in
+    /// mailboxes where the caller may route).
+    pub queue: Option<String>,
     /// `next_cursor` of the previous page (opaque; 422 when malformed).
     pub cursor: Option<String>,
     /// Page size (1..=200, default 50).
@@ -324,7 +337,13 @@ pub async fn list(
     {
         return Err(Error::invalid("stato non valido / invalid state"));
     }
+    if let Some(q) = &f.queue
+        && q != "dispatch"
+    {
+        return Err(Error::invalid("coda non valida / invalid queue"));
+    }
     let filter = store_msgs::ListFilter {
+        queue: f.queue.as_deref(),
         trashed: f.trashed.unwrap_or(false),
         mailbox: f.mailbox.as_deref(),
         state: f.state.as_deref(),

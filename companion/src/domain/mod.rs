@@ -7,3 +7,4 @@ pub mod activities;
 pub mod messages;
 pub mod reconcile;
 pub mod routing;
+pub mod rules;

@@ -141,6 +141,9 @@ pub async fn get_message(
     let receipts = messages::receipts(state.store(), &row).await?;
     let mut r = row.into_response();
     r.receipts = Some(receipts);
+    let (routing, protocol) = crate::domain::routing::view(state.store(), &id).await?;
+    r.routing = routing;
+    r.protocol = protocol;
     Ok(Json(r))
 }
 

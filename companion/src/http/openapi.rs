@@ -46,6 +46,14 @@ use crate::state::AppState;
         crate::http::audit::verify_audit,
         crate::http::directory::list_users,
         crate::http::directory::list_teams,
+        crate::http::rules::list_rules,
+        crate::http::rules::create_rule,
+        crate::http::rules::get_rule,
+        crate::http::rules::update_rule,
+        crate::http::rules::delete_rule,
+        crate::http::rules::reorder_rules,
+        crate::http::rules::preview_rule,
+        crate::http::rules::route_message,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

@@ -20,6 +20,8 @@ pub mod grants;
 pub mod mailboxes;
 pub mod messages;
 pub mod query;
+pub mod routing;
+pub mod rules;
 pub mod signin;
 pub mod users;
 pub mod visibility;

@@ -17,6 +17,7 @@ mod migrations;
 mod ops;
 mod paging;
 mod pec_summary;
+mod rules;
 mod slow_clients;
 mod sso;
 mod trust;
