@@ -42,6 +42,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::trust::TrustCommand,
     },
+    /// Regole di smistamento / Routing rules.
+    Rule {
+        #[command(subcommand)]
+        command: crate::rules_cli::RuleCommand,
+    },
 }
 
 /// Subcommands of `pecdesk config`.
@@ -118,7 +123,7 @@ pub struct ServeArgs {
 }
 
 impl DbArgs {
-    fn settings(&self, listen: Option<String>, demo: bool) -> anyhow::Result<Settings> {
+    pub(crate) fn settings(&self, listen: Option<String>, demo: bool) -> anyhow::Result<Settings> {
         let overrides = Overrides {
             listen,
             data_dir: self.data_dir.clone(),
@@ -163,6 +168,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
         Command::Trust { command } => crate::trust::run(command),
+        Command::Rule { command } => crate::rules_cli::run(command),
         Command::Sso(args) => crate::auth::cli::run(args),
         Command::Config {
             command: ConfigCommand::Example,

@@ -21,6 +21,7 @@ both_engines!(
     preview_lists_the_matches_of_the_last_days_only,
     segnatura_and_sdi_data_are_recognised_and_drive_rules,
     routing_twice_or_concurrently_routes_once,
+    the_command_line_adds_lists_previews_and_removes_rules,
 );
 
 /// Runs a statement on the app's database.
@@ -767,4 +768,91 @@ async fn routing_twice_or_concurrently_routes_once(engine: Engine) {
         );
         assert_eq!(routes, 1, "routed once: {m}");
     }
+}
+
+/// Runs `pecdesk rule ARGS... --admin EMAIL` on the app's database.
+fn cli(app: &TestApp, args: &[&str], admin: &str) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pecdesk"))
+        .arg("rule")
+        .args(args)
+        .args(["--admin", admin])
+        .args(app.db_args())
+        .output()
+        .expect("run pecdesk rule");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn the_command_line_adds_lists_previews_and_removes_rules(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let resp = app.login("responsabile@demo.test").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    let m = app
+        .import_fresh(&resp, &protocollo, "da-riga-di-comando")
+        .await;
+    let team = app.team_id("Ufficio Legale").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("regola.json");
+    std::fs::write(
+        &file,
+        json!({"name": "Da riga di comando", "conditions": [
+            {"field": "subject", "match": "contains", "value": "riga-di-comando"}],
+            "actions": {"route": {"team_id": team}}})
+        .to_string(),
+    )
+    .expect("write");
+    let file = file.to_string_lossy().into_owned();
+
+    let (ok, out, err) = cli(&app, &["add", &file], "admin@demo.test");
+    assert!(ok, "{out}{err}");
+    let added: Value = serde_json::from_str(&out).expect("json");
+    let id = added["id"].as_str().expect("id").to_owned();
+    assert_eq!(added["position"], 1);
+    let (ok, out, _) = cli(&app, &["list"], "admin@demo.test");
+    assert!(ok);
+    let list: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(list[0]["id"], id.as_str());
+    // The API sees what the command line wrote.
+    let admin = app.login("admin@demo.test").await;
+    assert_eq!(
+        app.get(&admin, "/api/v1/rules").await.body[0]["id"],
+        id.as_str()
+    );
+
+    let (ok, out, err) = cli(&app, &["preview", &file, "--days", "7"], "admin@demo.test");
+    assert!(ok, "{out}{err}");
+    let p: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(p["items"][0]["message_id"], m.as_str(), "{p}");
+    assert_eq!(p["items"].as_array().map(Vec::len), Some(1));
+
+    // Not an administrator: refused, nothing written.
+    let (ok, _, err) = cli(&app, &["add", &file], "responsabile@demo.test");
+    assert!(!ok);
+    assert!(err.contains("amministratore"), "{err}");
+    // An invalid file: refused with the reason.
+    std::fs::write(dir.path().join("bad.json"), r#"{"name": "x", "colore": 1}"#).expect("write");
+    let bad = dir.path().join("bad.json").to_string_lossy().into_owned();
+    let (ok, _, err) = cli(&app, &["add", &bad], "admin@demo.test");
+    assert!(!ok);
+    assert!(err.contains("colore"), "{err}");
+
+    let (ok, out, err) = cli(&app, &["remove", &id], "admin@demo.test");
+    assert!(ok, "{out}{err}");
+    let (_, out, _) = cli(&app, &["list"], "admin@demo.test");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).expect("json"),
+        json!([])
+    );
+    let (ok, _, _) = cli(&app, &["remove", &id], "admin@demo.test");
+    assert!(!ok, "already removed");
+    let audited: i64 = scalar!(
+        app,
+        "SELECT COUNT(*) FROM audit_log WHERE action IN ('rule.create', 'rule.delete') \
+         AND object_id = $1 AND actor_id IS NOT NULL",
+        &id
+    );
+    assert_eq!(audited, 2);
 }
