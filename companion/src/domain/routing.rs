@@ -86,13 +86,25 @@ pub async fn process(store: &Store, org_id: &str, message_ids: &[String]) -> Res
         .filter_map(to_core)
         .collect();
     let rules: Vec<Rule> = loaded.iter().map(|l| l.rule.clone()).collect();
-    for c in candidates {
-        let facts = facts_of(store, &c).await?;
-        let decision = rules::evaluate(&rules, &facts);
-        apply(store, org_id, &c, &facts, &decision, &loaded).await?;
+    // Evaluated outside the write (parsing is the cost), written a batch per transaction.
+    for batch in candidates.chunks(BATCH) {
+        let mut decided = Vec::with_capacity(batch.len());
+        for c in batch {
+            let facts = facts_of(store, c).await?;
+            let decision = rules::evaluate(&rules, &facts);
+            decided.push((c, facts, decision));
+        }
+        let mut tx = store.begin_write(Chain::Org(org_id)).await?;
+        for (c, facts, decision) in &decided {
+            apply(store, &mut tx, org_id, c, facts, decision, &loaded).await?;
+        }
+        tx.commit().await?;
     }
     Ok(())
 }
+
+/// Messages routed per transaction.
+const BATCH: usize = 100;
 
 /// Who does what a decision writes.
 #[derive(Debug, Clone, Copy)]
@@ -105,9 +117,11 @@ struct Doer<'a> {
     rule: Option<&'a str>,
 }
 
-/// Writes one message's decision, once (see the module doc).
+/// Writes one message's decision inside the batch's write, once: the mark is claimed
+/// first (see the module doc); a message already evaluated is left as it is.
 async fn apply(
     store: &Store,
+    tx: &mut WriteTx,
     org: &str,
     c: &Candidate,
     facts: &Facts,
@@ -123,13 +137,12 @@ async fn apply(
         .then(|| to_json(&facts.protocol))
         .transpose()?;
 
-    let mut tx = store.begin_write(Chain::Org(org)).await?;
-    if !store_routing::claim(&mut tx, &c.id, now).await? {
+    if !store_routing::claim(tx, &c.id, now).await? {
         // Another replica (or an earlier run) did it: nothing is written.
         return Ok(());
     }
     store_routing::set_labels(
-        &mut tx,
+        tx,
         &c.id,
         &Labels {
             matched: matched.as_deref(),
@@ -146,7 +159,7 @@ async fn apply(
             .and_then(|l| l.author.clone())
     };
     let target = match &d.route {
-        Some(r) => resolve(&mut tx, org, &r.action, now).await?,
+        Some(r) => resolve(tx, org, &r.action, now).await?,
         None => None,
     };
     if d.route.is_some() && target.is_none() {
@@ -163,7 +176,7 @@ async fn apply(
                 };
                 let id = create_activity(
                     store,
-                    &mut tx,
+                    tx,
                     org,
                     c,
                     &a.action,
@@ -186,11 +199,10 @@ async fn apply(
             author: "",
             rule: Some(&r.rule_id),
         };
-        write_route(&mut tx, org, &c.id, t, activity_id.as_deref(), doer, now).await?;
+        write_route(tx, org, &c.id, t, activity_id.as_deref(), doer, now).await?;
         let ids: Vec<&str> = d.matched.iter().map(|m| m.rule_id.as_str()).collect();
         tracing::info!(message.id = %c.id, rule.id = %r.rule_id, rules.matched = ?ids, "message routed by rule");
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -210,6 +210,19 @@ async fn rules_are_for_administrators_and_stay_in_their_organisation(engine: Eng
          'rule.reorder', 'rule.delete') AND actor_id IS NOT NULL"
     );
     assert_eq!(audited, 5, "two creations, an edit, a reorder, a deletion");
+
+    let doc = app
+        .send(reqwest::Method::GET, "/api/openapi.json", None, None)
+        .await;
+    for path in [
+        "/api/v1/rules",
+        "/api/v1/rules/{id}",
+        "/api/v1/rules/reorder",
+        "/api/v1/rules/preview",
+        "/api/v1/messages/{id}/route",
+    ] {
+        assert!(doc.body["paths"][path].is_object(), "{path} documented");
+    }
 }
 
 async fn a_matching_message_is_routed_to_the_team_with_its_activity_in_turn(engine: Engine) {
