@@ -443,6 +443,15 @@ async fn an_unrouted_message_waits_in_the_queue_until_a_smistatore_routes_it(eng
         !ids_of(&queue(&app, &sara).await).contains(&m),
         "it left the queue"
     );
+    // An activity created by hand from a queued message dispatches it too.
+    let other = app.import_fresh(&resp, &protocollo, "a-mano").await;
+    assert!(ids_of(&queue(&app, &sara).await).contains(&other));
+    app.create_activity(
+        &sara,
+        json!({"mailbox_id": protocollo, "title": "A mano", "message_ids": [other]}),
+    )
+    .await;
+    assert!(!ids_of(&queue(&app, &sara).await).contains(&other));
 
     let again = app
         .post(
