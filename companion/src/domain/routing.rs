@@ -221,7 +221,7 @@ pub struct Target {
 /// round-robin cursor.
 async fn resolve(tx: &mut WriteTx, org: &str, r: &Route, now: i64) -> Result<Option<Target>> {
     if let Some(user) = &r.user_id {
-        if !user_enabled_tx(tx, org, user).await? {
+        if !store_routing::user_enabled(tx, org, user).await? {
             return Ok(None);
         }
         return Ok(Some(Target {
@@ -232,7 +232,7 @@ async fn resolve(tx: &mut WriteTx, org: &str, r: &Route, now: i64) -> Result<Opt
     let Some(team) = &r.team_id else {
         return Ok(None);
     };
-    if !team_in_org(tx, org, team).await? {
+    if !store_routing::team_in_org(tx, org, team).await? {
         return Ok(None);
     }
     let user = match r.assign {
@@ -251,29 +251,6 @@ async fn resolve(tx: &mut WriteTx, org: &str, r: &Route, now: i64) -> Result<Opt
         team: Some(team.clone()),
         user,
     }))
-}
-
-async fn team_in_org(tx: &mut WriteTx, org: &str, team: &str) -> Result<bool> {
-    let hit: Option<i64> = crate::with_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT CAST(1 AS BIGINT) FROM teams WHERE id = $1 AND org_id = $2"
-    )
-    .bind(team)
-    .bind(org)
-    .fetch_optional(&mut *c)
-    .await)?;
-    Ok(hit.is_some())
-}
-
-async fn user_enabled_tx(tx: &mut WriteTx, org: &str, user: &str) -> Result<bool> {
-    let hit: Option<i64> = crate::with_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT CAST(1 AS BIGINT) FROM users WHERE id = $1 AND org_id = $2 AND disabled = $3"
-    )
-    .bind(user)
-    .bind(org)
-    .bind(false)
-    .fetch_optional(&mut *c)
-    .await)?;
-    Ok(hit.is_some())
 }
 
 /// Writes the route and its audit entry.

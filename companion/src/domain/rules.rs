@@ -183,7 +183,7 @@ pub async fn create(
         action: Action::RuleCreate,
         object_type: "rule",
         object_id: &row.id,
-        details: serde_json::json!({"name": row.name, "position": row.position}),
+        details: serde_json::json!({"position": row.position}),
     })
     .await?;
     tx.commit().await?;
@@ -270,9 +270,9 @@ pub async fn update(
 /// still name it).
 pub async fn delete(store: &Store, org: &str, actor: Option<&str>, id: &str) -> Result<()> {
     let mut tx = store.begin_write(Chain::Org(org)).await?;
-    let Some(row) = store_rules::get_tx(&mut tx, org, id).await? else {
+    if store_rules::get_tx(&mut tx, org, id).await?.is_none() {
         return Err(Error::NotFound);
-    };
+    }
     store_rules::delete(&mut tx, org, id, now_ms()).await?;
     tx.audit(audit::Entry {
         org_id: Some(org),
@@ -280,7 +280,7 @@ pub async fn delete(store: &Store, org: &str, actor: Option<&str>, id: &str) -> 
         action: Action::RuleDelete,
         object_type: "rule",
         object_id: id,
-        details: serde_json::json!({"name": row.name}),
+        details: serde_json::json!({}),
     })
     .await?;
     tx.commit().await?;

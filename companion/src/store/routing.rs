@@ -218,6 +218,31 @@ pub async fn members(tx: &mut WriteTx, org: &str, team: &str) -> Result<Vec<Memb
         .collect())
 }
 
+/// Whether `team` is a team of `org`, inside the write.
+pub async fn team_in_org(tx: &mut WriteTx, org: &str, team: &str) -> Result<bool> {
+    let hit: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM teams WHERE id = $1 AND org_id = $2"
+    )
+    .bind(team)
+    .bind(org)
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(hit.is_some())
+}
+
+/// Whether `user` is an enabled user of `org`, inside the write.
+pub async fn user_enabled(tx: &mut WriteTx, org: &str, user: &str) -> Result<bool> {
+    let hit: Option<i64> = with_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM users WHERE id = $1 AND org_id = $2 AND disabled = $3"
+    )
+    .bind(user)
+    .bind(org)
+    .bind(false)
+    .fetch_optional(&mut *c)
+    .await)?;
+    Ok(hit.is_some())
+}
+
 /// The member of `team` routing assigned last.
 pub async fn cursor(tx: &mut WriteTx, team: &str) -> Result<Option<String>> {
     Ok(with_tx!(tx, |c| sqlx::query_scalar(
