@@ -60,6 +60,11 @@ pub enum Command {
     /// Importa file .eml, cartelle Maildir e file mbox in una casella / Import .eml files,
     /// Maildir folders and mbox files into a mailbox.
     Import(crate::ingest::cli::ImportArgs),
+    /// Regole di smistamento / Routing rules.
+    Rule {
+        #[command(subcommand)]
+        command: crate::rules_cli::RuleCommand,
+    },
 }
 
 /// Subcommands of `pecdesk config`.
@@ -182,6 +187,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => crate::inspect::run(args),
         Command::Trust { command } => crate::trust::run(command),
         Command::Import(args) => crate::ingest::cli::run(&args),
+        Command::Rule { command } => crate::rules_cli::run(command),
         Command::Sso(args) => crate::auth::cli::run(args),
         Command::Mailbox { command } => crate::admin_cli::run_mailbox(command),
         Command::Team { command } => crate::admin_cli::run_team(command),

@@ -23,6 +23,7 @@ pub mod inspect;
 pub mod limits;
 pub mod lock;
 pub mod metrics;
+pub mod rules_cli;
 pub mod server;
 pub mod state;
 pub mod store;

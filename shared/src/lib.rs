@@ -10,7 +10,8 @@
 //! - [`activity`]: the activity state machine (standard and approval flows);
 //! - [`policy`]: mailbox policies and roles;
 //! - [`authz`]: every permission decision (grants, participation, state), one function;
-//! - [`reconcile`]: which receipts certify which sent message, per-recipient delivery.
+//! - [`reconcile`]: which receipts certify which sent message, per-recipient delivery;
+//! - [`rules`]: routing rules and their evaluation; [`protocol`]: Segnatura and SdI data.
 //!
 //! Nothing here performs I/O, spawns threads or reads the clock: "now" is always a
 //! parameter. Every parser takes untrusted bytes and never panics on them.
@@ -21,7 +22,9 @@ pub mod daticert;
 pub mod ids;
 pub mod pec;
 pub mod policy;
-pub mod signature;
+pub mod protocol;
 pub mod reconcile;
+pub mod rules;
+pub mod signature;
 
 pub use pec::{InspectOptions, Inspection, PecKind, Summary, inspect};

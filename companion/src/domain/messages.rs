@@ -74,6 +74,14 @@ pub struct MessageResponse {
     /// Detail of a receipt only: the sent message it certifies, once known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certifies: Option<crate::domain::reconcile::Certifies>,
+    /// How the message was routed (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::domain::routing::RoutingView>,
+    /// Protocol data found in the message: `{segnatura?, sdi?}` (detail only; absent when
+    /// none was found or the message was not evaluated yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub protocol: Option<serde_json::Value>,
 }
 
 impl MessageRow {
@@ -104,6 +112,8 @@ impl MessageRow {
             acceptance: None,
             delivery: None,
             certifies: None,
+            routing: None,
+            protocol: None,
         }
     }
 }
@@ -221,6 +231,9 @@ pub struct MessageFilter {
     pub receipts: Option<String>,
     /// `true` to list the trash instead.
     pub trashed: Option<bool>,
+    /// `dispatch`: the dispatcher queue (incoming messages, not receipts, not routed, in
+    /// mailboxes where the caller may route).
+    pub queue: Option<String>,
     /// `next_cursor` of the previous page (opaque; 422 when malformed).
     pub cursor: Option<String>,
     /// Page size (1..=200, default 50).
@@ -263,8 +276,14 @@ pub async fn list(
             ));
         }
     };
+    if let Some(q) = &f.queue
+        && q != "dispatch"
+    {
+        return Err(Error::invalid("coda non valida / invalid queue"));
+    }
     let filter = store_msgs::ListFilter {
         receipts,
+        queue: f.queue.as_deref(),
         trashed: f.trashed.unwrap_or(false),
         mailbox: f.mailbox.as_deref(),
         state: f.state.as_deref(),

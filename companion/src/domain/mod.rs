@@ -8,3 +8,4 @@ pub mod admin;
 pub mod messages;
 pub mod reconcile;
 pub mod routing;
+pub mod rules;

@@ -142,7 +142,11 @@ pub async fn get_message(
 ) -> Result<Json<MessageResponse>> {
     let person = grants::person(state.store(), &who).await?;
     let row = messages::load_readable(state.store(), &who, &person, &id).await?;
-    Ok(Json(messages::with_receipts(state.store(), row).await?))
+    let mut r = messages::with_receipts(state.store(), row).await?;
+    let (routing, protocol) = crate::domain::routing::view(state.store(), &id).await?;
+    r.routing = routing;
+    r.protocol = protocol;
+    Ok(Json(r))
 }
 
 /// The raw EML, exactly as imported.

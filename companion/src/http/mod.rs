@@ -9,6 +9,7 @@ pub mod import_body;
 pub mod me;
 pub mod messages;
 pub mod openapi;
+pub mod rules;
 
 use axum::Router;
 
@@ -28,6 +29,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(audit::router())
         .merge(directory::router())
         .merge(admin::router())
+        .merge(rules::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

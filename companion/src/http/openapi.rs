@@ -58,6 +58,14 @@ use crate::state::AppState;
         crate::http::admin::list_grants,
         crate::http::admin::create_grant,
         crate::http::admin::revoke_grant,
+        crate::http::rules::list_rules,
+        crate::http::rules::create_rule,
+        crate::http::rules::get_rule,
+        crate::http::rules::update_rule,
+        crate::http::rules::delete_rule,
+        crate::http::rules::reorder_rules,
+        crate::http::rules::preview_rule,
+        crate::http::rules::route_message,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

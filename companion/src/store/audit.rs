@@ -179,6 +179,16 @@ actions! {
     MessageWorked => "message.worked",
     /// A manager undid "worked" on a message.
     MessageUnworked => "message.unworked",
+    /// A routing rule was created.
+    RuleCreate => "rule.create",
+    /// A routing rule was changed.
+    RuleUpdate => "rule.update",
+    /// A routing rule was deleted (kept, marked deleted).
+    RuleDelete => "rule.delete",
+    /// The routing rules were put in a new order.
+    RuleReorder => "rule.reorder",
+    /// A message was routed (by a rule: no actor, the rule in the details; or by hand).
+    MessageRoute => "message.route",
 }
 
 impl std::fmt::Display for Action {

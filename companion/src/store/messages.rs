@@ -389,6 +389,8 @@ pub struct ListFilter<'a> {
     pub q: Option<&'a str>,
     /// `Some(false)`: no receipts; `Some(true)`: receipts only.
     pub receipts: Option<bool>,
+    /// `dispatch`: the dispatcher queue ([`crate::store::routing::dispatch_queue`]).
+    pub queue: Option<&'a str>,
     /// Rows to return.
     pub limit: i64,
     /// The last row of the previous page: `received_at` (ms) and id.
@@ -439,6 +441,10 @@ pub async fn list_visible(
                 b.text(pat)
             ));
         }
+    }
+    if f.queue == Some("dispatch") {
+        let cond = crate::store::routing::dispatch_queue(&mut b, "m", who);
+        sql.push_str(&format!(" AND {cond}"));
     }
     if let Some((at, id)) = f.after {
         let cond = query::after(&mut b, "m.received_at", "m.id", Bind::Int(at), id, true);

@@ -23,6 +23,8 @@ pub mod mailboxes;
 pub mod messages;
 pub mod query;
 pub mod receipts;
+pub mod routing;
+pub mod rules;
 pub mod signin;
 pub mod users;
 pub mod visibility;

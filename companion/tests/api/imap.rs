@@ -659,4 +659,3 @@ crate::both_engines!(
     a_uidvalidity_change_reads_the_folder_again_without_duplicates,
     sent_folder_messages_are_stored_as_sent,
 );
-

@@ -22,6 +22,7 @@ mod ops;
 mod paging;
 mod pec_summary;
 mod receipts;
+mod rules;
 mod slow_clients;
 mod sso;
 mod trust;
