@@ -514,7 +514,7 @@ async fn viewing_a_message_never_changes_its_state(engine: Engine) {
         format!("/api/v1/messages/{m}"),
         format!("/api/v1/messages/{m}/raw"),
         format!("/api/v1/messages?mailbox={mb}"),
-        format!("/api/v1/messages/lookup?message_id=vista@esempio.test"),
+        "/api/v1/messages/lookup?message_id=vista@esempio.test".to_owned(),
     ] {
         let a = app.get(&resp, &path).await;
         assert_eq!(a.status, StatusCode::OK, "{path}");
