@@ -272,9 +272,10 @@ fn walk(path: &Path, explicit: bool, out: &mut Vec<Source>, tally: &mut Tally) {
             starts_like_mbox(path)
         } else if name.ends_with(".eml") {
             false
-        } else if name.ends_with(".mbox") || name.ends_with(".mbx") {
-            true
-        } else if !name.ends_with(".msf") && starts_like_mbox(path) {
+        } else if name.ends_with(".mbox")
+            || name.ends_with(".mbx")
+            || (!name.ends_with(".msf") && starts_like_mbox(path))
+        {
             true
         } else {
             tally.skipped += 1;

@@ -97,24 +97,21 @@ pub async fn ingest_batch(
     let shas: Vec<&str> = hashed.iter().map(|(_, sha)| sha.as_str()).collect();
     let known = store_msgs::known_shas(store, mailbox_id, &shas).await?;
     let trust = Arc::clone(trust);
-    let prepared = spread(hashed, move |(m, sha)| match known.get(&sha) {
+    let mut prepared = spread(hashed, move |(m, sha)| match known.get(&sha) {
         // Seen before (and never deleted): a duplicate, neither parsed nor locked again.
         Some(id) => Prepared::known(m, sha, id.clone()),
         None => Prepared::parse(m, sha, &trust),
     })
     .await?;
-    let mut prepared = prepared;
     // Large bytes first, each on its own connection (keyed by hash: a crash before the
     // message row leaves a blob the next import reuses, never a row without its bytes).
     for p in &mut prepared {
-        if p.insp.is_some()
-            && p.raw
-                .as_ref()
-                .is_some_and(|r| r.len() >= store_msgs::LARGE_BLOB)
-        {
-            if let Some(raw) = p.raw.take() {
-                store_msgs::insert_large_raw_blob(store, &p.sha, raw).await?;
-            }
+        let large = p
+            .raw
+            .as_ref()
+            .is_some_and(|r| r.len() >= store_msgs::LARGE_BLOB);
+        if large && let Some(raw) = p.raw.take() {
+            store_msgs::insert_large_raw_blob(store, &p.sha, raw).await?;
         }
     }
     match store_prepared(store, actor, org_id, mailbox_id, &prepared).await {

@@ -536,7 +536,9 @@ pub async fn known_shas(
     shas: &[&str],
 ) -> Result<std::collections::HashMap<String, String>> {
     let mut known = std::collections::HashMap::new();
-    // Bounded IN lists: far below either engine's limit of bound parameters.
+    // Bounded IN lists: far below either engine's limit of bound parameters. Variants are
+    // looked up from their hash (EXISTS, not a join): with a join SQLite (no statistics)
+    // walked every message of the mailbox per lookup, a cost growing with the mailbox.
     for chunk in shas.chunks(500) {
         let mut b = Binds::default();
         let mb = b.text(mailbox_id);
@@ -546,8 +548,8 @@ pub async fn known_shas(
             "SELECT m.raw_sha256, m.id FROM messages m WHERE m.mailbox_id = {mb} \
              AND m.raw_sha256 IN ({list}) \
              UNION SELECT v.raw_sha256, v.message_id FROM message_variants v \
-             JOIN messages m ON m.id = v.message_id \
-             WHERE m.mailbox_id = {mb} AND v.raw_sha256 IN ({list})"
+             WHERE v.raw_sha256 IN ({list}) AND EXISTS (SELECT 1 FROM messages m \
+             WHERE m.id = v.message_id AND m.mailbox_id = {mb})"
         );
         let rows: Vec<(String, String)> =
             with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
@@ -564,8 +566,9 @@ pub async fn id_by_sha(tx: &mut WriteTx, mailbox_id: &str, sha: &str) -> Result<
     Ok(with_tx!(tx, |c| {
         sqlx::query_scalar(
         "SELECT id FROM messages WHERE mailbox_id = $1 AND raw_sha256 = $2 \
-         UNION ALL SELECT v.message_id FROM message_variants v JOIN messages m ON m.id = v.message_id \
-         WHERE m.mailbox_id = $1 AND v.raw_sha256 = $2 LIMIT 1"
+         UNION ALL SELECT v.message_id FROM message_variants v \
+         WHERE v.raw_sha256 = $2 AND EXISTS (SELECT 1 FROM messages m \
+         WHERE m.id = v.message_id AND m.mailbox_id = $1) LIMIT 1"
     )
     .bind(mailbox_id)
     .bind(sha)

@@ -23,6 +23,7 @@ both_engines!(
     an_ordinary_mail_with_another_header_is_a_second_message,
     a_truncated_message_is_stored_with_its_problems,
     two_tasks_ingesting_the_same_batch_store_each_message_once,
+    identities_of_pecs_stored_before_them_are_backfilled_once,
     import_of_eml_files_a_maildir_and_an_mbox_counts_and_reruns_as_duplicates,
     an_import_killed_mid_run_then_rerun_stores_every_message_exactly_once,
     viewing_a_message_never_changes_its_state,
@@ -264,6 +265,70 @@ async fn two_tasks_ingesting_the_same_batch_store_each_message_once(engine: Engi
             "SELECT COUNT(*) FROM messages WHERE processed_at IS NULL"
         )
         .await,
+        0
+    );
+}
+
+async fn identities_of_pecs_stored_before_them_are_backfilled_once(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let resp = app.login("responsabile@demo.test").await;
+    let mb = app.mailbox_id(PROTOCOLLO).await;
+    let first = envelope(&submission("opec.old@pec.test"));
+    let (_, id1) = import(&app, &resp, &mb, first.clone()).await;
+    // As before migration 0008: no identity, so a copy with a header more became a
+    // second message.
+    let forget = |id: String| {
+        let store = app.store.clone();
+        async move {
+            pecdesk_companion::with_pool!(store, |p| sqlx::query(
+                "UPDATE messages SET pec_identity = NULL WHERE id = $1"
+            )
+            .bind(&id)
+            .execute(p)
+            .await
+            .map(|_| ()))
+            .expect("update");
+        }
+    };
+    forget(id1.clone()).await;
+    let mut copy = b"X-Vecchia-Copia: 1\r\n".to_vec();
+    copy.extend_from_slice(&first);
+    let (s2, id2) = import(&app, &resp, &mb, copy).await;
+    assert_eq!(s2, StatusCode::CREATED);
+    forget(id2.clone()).await;
+
+    let set = ingest::backfill_identities(&app.store)
+        .await
+        .expect("backfill");
+    assert!(set >= 1, "{set}");
+    let identity = |id: String| {
+        let store = app.store.clone();
+        async move {
+            let v: Option<String> = pecdesk_companion::with_pool!(store, |p| sqlx::query_scalar(
+                "SELECT pec_identity FROM messages WHERE id = $1"
+            )
+            .bind(&id)
+            .fetch_one(p)
+            .await)
+            .expect("select");
+            v
+        }
+    };
+    assert_eq!(
+        identity(id1.clone()).await.as_deref(),
+        Some("posta-certificata|opec.old@pec.test"),
+        "the first stored keeps the identity"
+    );
+    assert_eq!(
+        identity(id2.clone()).await,
+        None,
+        "the old second copy stays apart"
+    );
+    // A second pass changes nothing.
+    assert_eq!(
+        ingest::backfill_identities(&app.store)
+            .await
+            .expect("again"),
         0
     );
 }
@@ -514,7 +579,7 @@ async fn viewing_a_message_never_changes_its_state(engine: Engine) {
         format!("/api/v1/messages/{m}"),
         format!("/api/v1/messages/{m}/raw"),
         format!("/api/v1/messages?mailbox={mb}"),
-        format!("/api/v1/messages/lookup?message_id=vista@esempio.test"),
+        "/api/v1/messages/lookup?message_id=vista@esempio.test".to_owned(),
     ] {
         let a = app.get(&resp, &path).await;
         assert_eq!(a.status, StatusCode::OK, "{path}");
