@@ -45,6 +45,38 @@ pub const MESSAGES: &[(&str, &[u8])] = &[
     ),
 ];
 
+/// Mail in (`serve --demo` only, after the story): the Sent folder's copies of the two PECs
+/// the demo receipts certify, so they end reconciled per recipient, and three incoming PECs
+/// for the two demo rules and the dispatcher queue (an SdI notification, a Comune's request
+/// with its `Segnatura.xml`, a citizen's request no rule routes).
+pub const MAIL_IN: &[(&str, &[u8], bool)] = &[
+    (
+        "06-inviato-atti.eml",
+        include_bytes!("../demo/06-inviato-atti.eml"),
+        true,
+    ),
+    (
+        "07-inviato-diffida.eml",
+        include_bytes!("../demo/07-inviato-diffida.eml"),
+        true,
+    ),
+    (
+        "08-sdi-notifica-scarto.eml",
+        include_bytes!("../demo/08-sdi-notifica-scarto.eml"),
+        false,
+    ),
+    (
+        "09-segnatura-comune.eml",
+        include_bytes!("../demo/09-segnatura-comune.eml"),
+        false,
+    ),
+    (
+        "10-cliente-richiesta.eml",
+        include_bytes!("../demo/10-cliente-richiesta.eml"),
+        false,
+    ),
+];
+
 /// What to grant, by mailbox.
 enum Grant<'a> {
     Role(&'a str, Role),
@@ -321,5 +353,79 @@ pub async fn seed_story(store: &Store) -> anyhow::Result<()> {
         "Controllare il DURC prima di approvare il pagamento.",
     )
     .await?;
+    Ok(())
+}
+
+/// Mail in for `serve --demo` (after [`seed_story`]): the administrator writes two routing
+/// rules, then the Sent folder's copies and three incoming PECs ([`MAIL_IN`]) go through the
+/// one ingestion path and the steps after it, as an IMAP poll would: the sent messages end
+/// reconciled with the demo receipts, the SdI notification and the Comune's protocol reach
+/// their people by rule, the citizen's request waits in the dispatcher queue.
+pub async fn seed_mail_in(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<()> {
+    use crate::ingest::{Direction, Incoming, ingest_batch, process_pending};
+
+    let email = |e: &str| EmailAddress::parse(e).map_err(|e| anyhow::anyhow!("{e}"));
+    let admin = users::user_by_email(store, &email("admin@demo.test")?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo admin missing"))?;
+    let aldo = users::user_by_email(store, &email("assegnatario@demo.test")?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user missing"))?;
+    let org = admin.org_id.clone();
+    let ufficio = users::teams_of_user(store, &aldo.id)
+        .await?
+        .into_iter()
+        .find(|t| t.name == "Ufficio Legale")
+        .ok_or_else(|| anyhow::anyhow!("demo team missing"))?
+        .id;
+    let protocollo = users::mailboxes_of_org(store, &org)
+        .await?
+        .into_iter()
+        .find(|m| m.address == PROTOCOLLO)
+        .ok_or_else(|| anyhow::anyhow!("demo mailbox missing"))?
+        .id;
+    let rules = [
+        serde_json::json!({
+            "name": "Notifiche del Sistema di Interscambio (fatture)",
+            "conditions": [
+                {"field": "sender", "match": "glob", "value": "sdi*@pec.fatturapa.it"}
+            ],
+            "actions": {
+                "route": {"user_id": aldo.id},
+                "activity": {"title": "Verificare la notifica SdI", "priority": "high",
+                             "due_in_days": 2},
+                "category": "Fatturazione",
+                "tags": ["sdi"]
+            }
+        }),
+        serde_json::json!({
+            "name": "Protocollo in arrivo da pubbliche amministrazioni (Segnatura)",
+            "conditions": [
+                {"field": "segnatura.aoo_code", "match": "exists"}
+            ],
+            "actions": {
+                "route": {"team_id": ufficio, "assign": "round_robin"},
+                "activity": {"title": "Protocollo in arrivo da una PA", "due_in_days": 10},
+                "category": "Protocollo"
+            }
+        }),
+    ];
+    for rule in rules {
+        let spec = serde_json::from_value(rule)?;
+        crate::domain::rules::create(store, &org, Some(&admin.id), &spec).await?;
+    }
+    let batch = MAIL_IN
+        .iter()
+        .map(|(_file, raw, sent)| Incoming {
+            raw: raw.to_vec(),
+            source: if *sent { "imap:Sent" } else { "imap:INBOX" }.to_owned(),
+            direction: Some(if *sent { Direction::Out } else { Direction::In }),
+        })
+        .collect();
+    for r in ingest_batch(store, trust, None, &org, &protocollo, batch).await? {
+        r?;
+    }
+    process_pending(store).await?;
+    tracing::info!("demo mail in seeded: sent messages reconciled, two rules, a queue");
     Ok(())
 }

@@ -104,6 +104,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         })?;
     if settings.demo && demo::seed(&store, state.trust()).await? {
         demo::seed_story(&store).await?;
+        demo::seed_mail_in(&store, state.trust()).await?;
         tracing::info!("demo data seeded");
     }
     // Mail in: identities of PECs stored before they were recorded, then whatever a
