@@ -565,15 +565,15 @@ pub async fn known_shas(
 pub async fn id_by_sha(tx: &mut WriteTx, mailbox_id: &str, sha: &str) -> Result<Option<String>> {
     Ok(with_tx!(tx, |c| {
         sqlx::query_scalar(
-        "SELECT id FROM messages WHERE mailbox_id = $1 AND raw_sha256 = $2 \
+            "SELECT id FROM messages WHERE mailbox_id = $1 AND raw_sha256 = $2 \
          UNION ALL SELECT v.message_id FROM message_variants v \
          WHERE v.raw_sha256 = $2 AND EXISTS (SELECT 1 FROM messages m \
-         WHERE m.id = v.message_id AND m.mailbox_id = $1) LIMIT 1"
-    )
-    .bind(mailbox_id)
-    .bind(sha)
-    .fetch_optional(&mut *c)
-    .await
+         WHERE m.id = v.message_id AND m.mailbox_id = $1) LIMIT 1",
+        )
+        .bind(mailbox_id)
+        .bind(sha)
+        .fetch_optional(&mut *c)
+        .await
     })?)
 }
 
