@@ -21,7 +21,7 @@ pub mod daticert;
 pub mod ids;
 pub mod pec;
 pub mod policy;
-pub mod signature;
 pub mod reconcile;
+pub mod signature;
 
 pub use pec::{InspectOptions, Inspection, PecKind, Summary, inspect};

@@ -409,9 +409,7 @@ pub fn reconcile(sent: &SentFacts, receipts: &[ReceiptFacts]) -> Reconciliation 
         BTreeMap::new();
     for r in receipts {
         let is_final = match r.kind {
-            PecKind::AvvenutaConsegna | PecKind::ErroreConsegna | PecKind::RilevazioneVirus => {
-                true
-            }
+            PecKind::AvvenutaConsegna | PecKind::ErroreConsegna | PecKind::RilevazioneVirus => true,
             PecKind::PreavvisoErroreConsegna => false,
             _ => continue,
         };
@@ -540,7 +538,12 @@ mod tests {
         );
         err.error_detail = Some("5.1.1 - casella inesistente".into());
         vec![
-            r("r1", PecKind::Accettazione, None, "2026-11-16T11:20:00+01:00"),
+            r(
+                "r1",
+                PecKind::Accettazione,
+                None,
+                "2026-11-16T11:20:00+01:00",
+            ),
             r(
                 "r2",
                 PecKind::AvvenutaConsegna,
@@ -605,7 +608,11 @@ mod tests {
     fn nothing_yet_is_pending_and_acceptance_unknown() {
         let rec = reconcile(&sent(), &[]);
         assert_eq!(rec.accepted, None);
-        assert!(rec.delivery.iter().all(|d| d.state == DeliveryState::Pending));
+        assert!(
+            rec.delivery
+                .iter()
+                .all(|d| d.state == DeliveryState::Pending)
+        );
         assert_eq!(rec.delivery.len(), 3);
     }
 
@@ -630,7 +637,13 @@ mod tests {
         // Alone, the preavviso warns, with words.
         let rec = reconcile(&sent(), &rs[1..]);
         assert_eq!(rec.delivery[1].state, DeliveryState::Warned);
-        assert!(rec.delivery[1].reason.as_deref().unwrap().contains("preavviso"));
+        assert!(
+            rec.delivery[1]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("preavviso")
+        );
     }
 
     #[test]
@@ -680,7 +693,12 @@ mod tests {
             DeliveryState::Virus
         );
 
-        let mut na = r("na", PecKind::NonAccettazione, None, "2026-11-16T11:20:00+01:00");
+        let mut na = r(
+            "na",
+            PecKind::NonAccettazione,
+            None,
+            "2026-11-16T11:20:00+01:00",
+        );
         na.error = Some("altro".into());
         na.error_detail = Some("destinatari oltre il limite".into());
         let rec = reconcile(&sent(), &[na]);
@@ -688,13 +706,21 @@ mod tests {
         let acc = rec.acceptance.unwrap();
         assert!(!acc.accepted);
         assert_eq!(acc.reason.as_deref(), Some("destinatari oltre il limite"));
-        assert!(rec.delivery.iter().all(|d| d.state == DeliveryState::Failed
-            && d.receipt_id.as_deref() == Some("na")));
+        assert!(
+            rec.delivery
+                .iter()
+                .all(|d| d.state == DeliveryState::Failed && d.receipt_id.as_deref() == Some("na"))
+        );
     }
 
     #[test]
     fn recipients_only_the_receipts_name_are_listed_after_to_and_cc() {
-        let mut acc = r("a", PecKind::Accettazione, None, "2026-11-16T11:20:00+01:00");
+        let mut acc = r(
+            "a",
+            PecKind::Accettazione,
+            None,
+            "2026-11-16T11:20:00+01:00",
+        );
         acc.recipients = vec![
             Recipient {
                 address: "UNO@pec.uno.test".into(),
@@ -729,7 +755,12 @@ mod tests {
 
     #[test]
     fn matching_uses_the_original_message_id_then_the_accettazione_identificativo() {
-        let acc = r("a", PecKind::Accettazione, None, "2026-11-16T11:20:00+01:00");
+        let acc = r(
+            "a",
+            PecKind::Accettazione,
+            None,
+            "2026-11-16T11:20:00+01:00",
+        );
         let mut bare = r(
             "b",
             PecKind::AvvenutaConsegna,
@@ -738,7 +769,10 @@ mod tests {
         );
         bare.original_message_id = None;
         assert!(matches(&acc, &sent(), &[]));
-        assert!(!matches(&bare, &sent(), &[]), "nothing tells without the acceptance");
+        assert!(
+            !matches(&bare, &sent(), &[]),
+            "nothing tells without the acceptance"
+        );
         assert!(matches(&bare, &sent(), &[acc.clone(), bare.clone()]));
         // Angle brackets and whitespace do not matter; case does (Message-ID left part).
         let with_brackets = SentFacts {

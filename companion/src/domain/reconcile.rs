@@ -15,7 +15,7 @@
 //! indexed set of links.
 
 use pecdesk_core::PecKind;
-use pecdesk_core::reconcile::{self, Reconciliation, ReceiptFacts, SentFacts};
+use pecdesk_core::reconcile::{self, ReceiptFacts, Reconciliation, SentFacts};
 use pecdesk_core::{InspectOptions, Summary};
 use serde::Serialize;
 

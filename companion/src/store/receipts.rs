@@ -139,14 +139,16 @@ pub async fn borrow_keys(
                 .await)?;
         for (receipt_id, key) in pairs {
             let Some(key) = key else { continue };
-            with_tx!(tx, |c| sqlx::query(
+            with_tx!(tx, |c| {
+                sqlx::query(
                 "UPDATE receipt_links SET match_key = $1 WHERE receipt_id = $2 AND match_key IS NULL"
             )
             .bind(&key)
             .bind(&receipt_id)
             .execute(&mut *c)
             .await
-            .map(|_| ()))?;
+            .map(|_| ())
+            })?;
             keys.push(key);
         }
     }

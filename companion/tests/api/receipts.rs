@@ -64,8 +64,13 @@ async fn arrive(app: &TestApp, token: &str, mailbox: &str, raw: Vec<u8>) -> Stri
 fn story(n: usize) -> Vec<(&'static str, Vec<u8>)> {
     let (m, i) = (msgid(n), ident(n));
     let own = |what: &str| format!("{what}-{n}@pec.prova-gestore.test");
-    let (o_acc, o_c1, o_c3, o_pre, o_err) =
-        (own("acc"), own("cons1"), own("cons3"), own("pre"), own("err"));
+    let (o_acc, o_c1, o_c3, o_pre, o_err) = (
+        own("acc"),
+        own("cons1"),
+        own("cons3"),
+        own("pre"),
+        own("err"),
+    );
     let acc = ReceiptSpec::accettazione(&i, &m, SENDER, ALL, &o_acc);
     let c1 = acc.about("avvenuta-consegna", TO1, "16/11/2026", "11:20:05", &o_c1);
     let c3 = ReceiptSpec {
@@ -135,9 +140,7 @@ fn expected_delivery(ids: &std::collections::HashMap<&'static str, String>) -> V
     ])
 }
 
-async fn a_sent_message_and_its_receipts_end_reconciled_per_recipient_in_any_order(
-    engine: Engine,
-) {
+async fn a_sent_message_and_its_receipts_end_reconciled_per_recipient_in_any_order(engine: Engine) {
     let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id(SENDER).await;
@@ -157,11 +160,7 @@ async fn a_sent_message_and_its_receipts_end_reconciled_per_recipient_in_any_ord
         assert_eq!(sent["accepted"], true, "order {order:?}: {sent}");
         assert_eq!(sent["acceptance"]["receipt_id"], ids["acc"].as_str());
         assert_eq!(sent["acceptance"]["at"], "2026-11-16T11:20:00+01:00");
-        assert_eq!(
-            sent["delivery"],
-            expected_delivery(&ids),
-            "order {order:?}"
-        );
+        assert_eq!(sent["delivery"], expected_delivery(&ids), "order {order:?}");
         // Its receipts, in certified-time order, with what each certifies.
         let receipts = sent["receipts"].as_array().expect("receipts");
         let seen: Vec<(&str, &str, &str)> = receipts
@@ -204,9 +203,7 @@ async fn a_sent_message_and_its_receipts_end_reconciled_per_recipient_in_any_ord
     }
 }
 
-async fn a_receipt_without_msgid_finds_its_sent_message_through_the_accettazione(
-    engine: Engine,
-) {
+async fn a_receipt_without_msgid_finds_its_sent_message_through_the_accettazione(engine: Engine) {
     let app = spawn_app(engine).await;
     let resp = app.login("responsabile@demo.test").await;
     let protocollo = app.mailbox_id(SENDER).await;
@@ -307,7 +304,12 @@ async fn receipts_of_an_unknown_sent_message_wait_grouped_and_attach_when_it_arr
     };
     assert_eq!(waiting(msgid(20)).await, 3, "A's receipts wait, grouped");
     assert_eq!(waiting(msgid(21)).await, 2, "B's receipts wait, grouped");
-    assert!(detail(app, &resp, &a["c1"]).await.get("certifies").is_none());
+    assert!(
+        detail(app, &resp, &a["c1"])
+            .await
+            .get("certifies")
+            .is_none()
+    );
 
     // A's sent message arrives: A's receipts attach, B's keep waiting.
     let a_more = deliver(app, &resp, &protocollo, 20, &["sent"]).await;
@@ -386,7 +388,11 @@ async fn reprocessing_changes_nothing(engine: Engine) {
     assert_eq!(before.1.len(), 1);
     let detail_before = detail(&app, &resp, &ids["sent"]).await;
     // Everything again, as a restarted worker or a second replica would; twice.
-    let org: String = scalar!(app, "SELECT org_id FROM mailboxes WHERE id = $1", &protocollo);
+    let org: String = scalar!(
+        app,
+        "SELECT org_id FROM mailboxes WHERE id = $1",
+        &protocollo
+    );
     let all: Vec<String> = ids.values().cloned().collect();
     for _ in 0..2 {
         reconcile::process(&app.store, &org, &all)
@@ -485,9 +491,7 @@ async fn receipts_are_hidden_by_the_filter_and_never_listed_as_new(engine: Engin
             .iter()
             .all(|k| !receipt_kinds.contains(&k.as_str()))
     );
-    let a = app
-        .get(&resp, "/api/v1/messages?receipts=tutte")
-        .await;
+    let a = app.get(&resp, "/api/v1/messages?receipts=tutte").await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_envelope(&a, "invalid");
 }

@@ -19,8 +19,8 @@
 //! own date (`signingTime`, else `Date`), so no "now" has to be passed in.
 
 use pecdesk_core::authz::{self, ActivityFacts, Person};
-use pecdesk_core::signature::TrustAnchors;
 use pecdesk_core::reconcile::{self, ReceiptFacts, SentFacts};
+use pecdesk_core::signature::TrustAnchors;
 use pecdesk_core::{InspectOptions, Summary};
 use wasm_bindgen::prelude::*;
 
@@ -86,8 +86,9 @@ pub fn reconcile(input_json: &str) -> Result<String, JsError> {
 
 /// [`reconcile`] without the JavaScript types (native tests call it).
 pub fn reconcile_json(input_json: &str) -> Result<String, String> {
-    let invalid =
-        |e: serde_json::Error| format!("dati di riconciliazione non validi / invalid reconciliation input: {e}");
+    let invalid = |e: serde_json::Error| {
+        format!("dati di riconciliazione non validi / invalid reconciliation input: {e}")
+    };
     let mut input: serde_json::Value = serde_json::from_str(input_json).map_err(invalid)?;
     // `get_mut`, not indexing: indexing a non-object (`[1]`) would panic.
     let mut field = |name: &str| {
@@ -206,13 +207,19 @@ mod tests {
         let out: serde_json::Value =
             serde_json::from_str(&reconcile_json(&input.to_string()).unwrap()).unwrap();
         assert_eq!(out["accepted"], true);
-        assert_eq!(out["delivery"][0]["state"], "pending", "another message's receipt: {out}");
+        assert_eq!(
+            out["delivery"][0]["state"], "pending",
+            "another message's receipt: {out}"
+        );
         assert_eq!(out["delivery"][1]["state"], "delivered");
         assert_eq!(out["delivery"][1]["field"], "cc");
         assert_eq!(out["delivery"][1]["receipt_type"], "sintetica");
         for bad in ["{}", "[1]", "{\"sent\": {}, \"receipts\": [{}]}"] {
             let err = reconcile_json(bad).unwrap_err();
-            assert!(err.starts_with("dati di riconciliazione non validi"), "{err}");
+            assert!(
+                err.starts_with("dati di riconciliazione non validi"),
+                "{err}"
+            );
         }
     }
 
