@@ -503,7 +503,12 @@ async fn receipts_are_hidden_by_the_filter_and_never_listed_as_new(engine: Engin
         .expect("parameters");
     assert!(params.iter().any(|p| p["name"] == "receipts"), "{params:?}");
     let text = doc.body.to_string();
-    for field in ["\"delivery\"", "\"acceptance\"", "\"certifies\"", "\"error_detail\""] {
+    for field in [
+        "\"delivery\"",
+        "\"acceptance\"",
+        "\"certifies\"",
+        "\"error_detail\"",
+    ] {
         assert!(text.contains(field), "{field} in OpenAPI");
     }
 }
