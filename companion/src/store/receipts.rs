@@ -3,7 +3,7 @@
 //! ([`pecdesk_core::reconcile::match_key`]); the SQL here applies it set-wise: a receipt's
 //! `match_key` is its own original Message-ID or the one of an accettazione of the same
 //! `identificativo`, and the sent message is the oldest non-receipt message of the same
-//! mailbox whose Internet Message-ID equals it. Every statement names the organisation.
+//! mailbox whose Internet Message-ID equals it (the first stored: smallest UUIDv7 id). Every statement names the organisation.
 
 use std::sync::LazyLock;
 
@@ -169,12 +169,15 @@ pub async fn attach(
         let mut b = Binds::default();
         let org = b.text(org_id);
         let list = b.list(chunk);
-        // One pair per waiting group (mailbox, key) whose sent message exists.
+        // One pair per waiting group (mailbox, key) whose sent message exists: the first
+        // stored (smallest UUIDv7 id). MIN, not ORDER BY received_at LIMIT 1: with an
+        // order the planner may walk the organisation's messages by date instead of the
+        // Message-ID index (20,000 receipts: 309/s instead of thousands).
         let sql = format!(
             "SELECT g.mailbox_id, g.match_key, \
-               (SELECT m.id FROM messages m WHERE m.org_id = {org} \
-                AND m.mailbox_id = g.mailbox_id AND m.internet_message_id = g.match_key \
-                AND m.kind NOT IN {kinds} ORDER BY m.received_at, m.id LIMIT 1) \
+               (SELECT MIN(m.id) FROM messages m WHERE m.org_id = {org} \
+                AND m.internet_message_id = g.match_key AND m.mailbox_id = g.mailbox_id \
+                AND m.kind NOT IN {kinds}) \
              FROM (SELECT DISTINCT mailbox_id, match_key FROM receipt_links \
                    WHERE org_id = {org} AND sent_id IS NULL AND match_key IN {list}) g"
         );
@@ -298,15 +301,22 @@ pub async fn receipts_of(
     let mut b = Binds::default();
     let org = b.text(org_id);
     let me = b.text(id);
+    // Two indexed sets (links by sent message, messages by identificativo), not an OR
+    // across the join, which would read every message of the organisation.
     let same_submission = match identificativo {
-        Some(ident) => format!(" OR m.identificativo = {}", b.text(ident)),
+        Some(ident) => format!(
+            " UNION SELECT s.id FROM messages s WHERE s.org_id = {org} AND s.identificativo = {}",
+            b.text(ident)
+        ),
         None => String::new(),
     };
     let sql = format!(
         "SELECT m.id, m.kind, m.summary, l.error_detail, l.virus, l.sent_id FROM messages m \
          LEFT JOIN receipt_links l ON l.receipt_id = m.id \
-         WHERE m.org_id = {org} AND m.id <> {me} AND m.kind IN {kinds} \
-         AND (l.sent_id = {me}{same_submission}) ORDER BY m.received_at, m.id"
+         WHERE m.id IN (SELECT r.receipt_id FROM receipt_links r WHERE r.sent_id = {me}\
+         {same_submission}) \
+         AND m.org_id = {org} AND m.id <> {me} AND m.kind IN {kinds} \
+         ORDER BY m.received_at, m.id"
     );
     Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
         .fetch_all(p)

@@ -494,6 +494,23 @@ async fn receipts_are_hidden_by_the_filter_and_never_listed_as_new(engine: Engin
     let a = app.get(&resp, "/api/v1/messages?receipts=tutte").await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_envelope(&a, "invalid");
+    // The filter and the detail's fields are in the OpenAPI document.
+    let doc = app
+        .send(reqwest::Method::GET, "/api/openapi.json", None, None)
+        .await;
+    let params = doc.body["paths"]["/api/v1/messages"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    assert!(params.iter().any(|p| p["name"] == "receipts"), "{params:?}");
+    let text = doc.body.to_string();
+    for field in [
+        "\"delivery\"",
+        "\"acceptance\"",
+        "\"certifies\"",
+        "\"error_detail\"",
+    ] {
+        assert!(text.contains(field), "{field} in OpenAPI");
+    }
 }
 
 async fn another_orgs_receipt_never_links_to_our_sent_message(engine: Engine) {
