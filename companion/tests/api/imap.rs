@@ -647,6 +647,85 @@ async fn a_uidvalidity_change_reads_the_folder_again_without_duplicates(engine: 
     assert_each_once(&s.app, &s.mailbox, s.base, &sent).await;
 }
 
+/// A sent message read from the Sent folder and its five receipts from INBOX, delivered in
+/// a shuffled order across several polls (the errore before the preavviso, receipts before
+/// the message they certify), end reconciled per recipient, as over the import endpoint.
+async fn a_sent_message_and_its_receipts_over_imap_end_reconciled_whatever_the_order(
+    engine: Engine,
+) {
+    use crate::receipts::{CC, NO_MAILBOX, TO1, TO2};
+    let s = story(engine).await;
+    let mut parts = crate::receipts::story(71);
+    let pollers = start(&s);
+    let mut n = s.base;
+    for (i, label) in ["err", "c3", "sent", "pre", "acc", "c1"].iter().enumerate() {
+        let at = parts.iter().position(|(l, _)| l == label).expect("label");
+        let (l, raw) = parts.remove(at);
+        s.dovecot
+            .deliver(USER, (l == "sent").then_some("Sent"), &raw);
+        n += 1;
+        // Some arrive together, some in polls of their own.
+        if i % 2 == 1 {
+            wait_count(&s.app, &s.mailbox, n).await;
+        }
+    }
+    wait_count(&s.app, &s.mailbox, n).await;
+    wait_for("every message processed", || async {
+        let left: i64 = scalar!(
+            s.app,
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND processed_at IS NULL",
+            &s.mailbox
+        );
+        left == 0
+    })
+    .await;
+    pollers.stop().await;
+    let sent: String = scalar!(
+        s.app,
+        "SELECT id FROM messages WHERE mailbox_id = $1 AND direction = 'out'",
+        &s.mailbox
+    );
+    let token = s.app.login("responsabile@demo.test").await;
+    let d = s.app.get(&token, &format!("/api/v1/messages/{sent}")).await;
+    assert_eq!(d.body["accepted"], true, "{:?}", d.body);
+    let states: Vec<(String, String)> = d.body["delivery"]
+        .as_array()
+        .expect("delivery")
+        .iter()
+        .map(|e| {
+            (
+                e["recipient"].as_str().unwrap_or_default().to_owned(),
+                e["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want = [(TO1, "delivered"), (TO2, "failed"), (CC, "delivered")]
+        .map(|(r, st)| (r.to_owned(), st.to_owned()));
+    assert_eq!(states, want);
+    assert_eq!(d.body["delivery"][1]["reason"], NO_MAILBOX);
+    assert_eq!(d.body["receipts"].as_array().map(Vec::len), Some(5));
+    // Receipts are never new work, nor in the list without receipts.
+    let list = s
+        .app
+        .get(
+            &token,
+            &format!("/api/v1/messages?mailbox={}&receipts=hide", s.mailbox),
+        )
+        .await;
+    let kinds: Vec<&str> = list.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|m| m["kind"].as_str())
+        .collect();
+    assert!(
+        kinds
+            .iter()
+            .all(|k| *k == "not-pec" || *k == "posta-certificata"),
+        "{kinds:?}"
+    );
+}
+
 crate::both_engines!(
     messages_flow_in_once_across_restart_and_reconnect,
     the_sent_folder_is_read_and_tracked,
@@ -658,4 +737,5 @@ crate::both_engines!(
     a_message_that_does_not_parse_is_stored_with_its_problems,
     a_uidvalidity_change_reads_the_folder_again_without_duplicates,
     sent_folder_messages_are_stored_as_sent,
+    a_sent_message_and_its_receipts_over_imap_end_reconciled_whatever_the_order,
 );

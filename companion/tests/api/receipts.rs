@@ -21,12 +21,12 @@ both_engines!(
     another_orgs_receipt_never_links_to_our_sent_message,
 );
 
-const SENDER: &str = "protocollo@pec.demo.test";
-const TO1: &str = "uno@pec.uno-esempio.test";
-const TO2: &str = "due@pec.due-esempio.test";
-const CC: &str = "tre@pec.tre-esempio.test";
+pub(crate) const SENDER: &str = "protocollo@pec.demo.test";
+pub(crate) const TO1: &str = "uno@pec.uno-esempio.test";
+pub(crate) const TO2: &str = "due@pec.due-esempio.test";
+pub(crate) const CC: &str = "tre@pec.tre-esempio.test";
 const ALL: &[&str] = &[TO1, TO2, CC];
-const NO_MAILBOX: &str = "casella del destinatario inesistente (5.1.1)";
+pub(crate) const NO_MAILBOX: &str = "casella del destinatario inesistente (5.1.1)";
 
 fn msgid(n: usize) -> String {
     format!("20261116111958.client-{n}@demo.test")
@@ -61,7 +61,8 @@ async fn arrive(app: &TestApp, token: &str, mailbox: &str, raw: Vec<u8>) -> Stri
 /// The six messages of submission `n`: the sent message (To ×2, Cc ×1), its accettazione,
 /// two avvenute consegne (To completa, Cc sintetica), a preavviso then an errore-consegna
 /// with errore-esteso for the second To. Labels: sent, acc, c1, c3, pre, err.
-fn story(n: usize) -> Vec<(&'static str, Vec<u8>)> {
+/// The sent message of submission `n` and its five receipts, labelled.
+pub(crate) fn story(n: usize) -> Vec<(&'static str, Vec<u8>)> {
     let (m, i) = (msgid(n), ident(n));
     let own = |what: &str| format!("{what}-{n}@pec.prova-gestore.test");
     let (o_acc, o_c1, o_c3, o_pre, o_err) = (
