@@ -76,6 +76,18 @@ pub struct SentFacts {
     pub cc: Vec<String>,
 }
 
+/// The address in a message's `From` header (headers only; `None` when unreadable): tells a
+/// message the mailbox sent, imported without its folder, from one it received.
+pub fn from_address(raw: &[u8]) -> Option<String> {
+    let message = mail_parser::MessageParser::new().parse_headers(header_block(raw))?;
+    message
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address.as_deref())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
 /// Reads a sent message's Message-ID, To and Cc from its headers (the body is not parsed,
 /// so a 100 MB message costs its header block only). Never panics; unreadable headers give
 /// empty facts.

@@ -322,6 +322,16 @@ async fn store_one(
         {
             "out"
         }
+        // Not a PEC (a copy of what the mailbox sent, imported without its folder): the
+        // From header says.
+        None if s.kind == pecdesk_core::PecKind::NotPec
+            && p.raw
+                .as_deref()
+                .and_then(pecdesk_core::reconcile::from_address)
+                .is_some_and(|a| a.eq_ignore_ascii_case(mailbox_address)) =>
+        {
+            "out"
+        }
         None => "in",
     };
     let summary = serde_json::to_string(s).map_err(|e| Error::Internal(e.into()))?;

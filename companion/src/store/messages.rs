@@ -421,6 +421,10 @@ pub async fn list_visible(
     }
     if let Some(st) = f.state {
         sql.push_str(&format!(" AND m.state = {}", b.text(st)));
+        // What the mailbox sent (the Sent folder's copies) is nobody's new work either.
+        if st == "new" {
+            sql.push_str(" AND m.direction = 'in'");
+        }
     }
     if let Some(k) = f.kind {
         sql.push_str(&format!(" AND m.kind = {}", b.text(k)));

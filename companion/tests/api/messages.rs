@@ -18,12 +18,19 @@ both_engines!(
     a_large_message_is_stored_byte_exact_once_and_idempotent,
 );
 
+/// The demo files the seed imports (`demo::MESSAGES`; `serve --demo` adds `demo::MAIL_IN`).
 fn demo_files() -> Vec<(String, Vec<u8>)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("demo dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter(|p| {
+            let name = p.file_name().expect("name").to_string_lossy();
+            pecdesk_companion::demo::MESSAGES
+                .iter()
+                .any(|(n, _)| *n == name)
+        })
         .map(|p| {
             (
                 p.file_name().expect("name").to_string_lossy().into_owned(),
