@@ -537,10 +537,12 @@ pub async fn known_shas(
              WHERE v.raw_sha256 IN ({list}) AND EXISTS (SELECT 1 FROM messages m \
              WHERE m.id = v.message_id AND m.mailbox_id = {mb})"
         );
-        let rows: Vec<(String, String)> =
-            with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
-                .fetch_all(p)
-                .await)?;
+        let rows: Vec<(String, String)> = with_pool!(store, |p| bind_all!(
+            sqlx::query_as(&sql).persistent(false),
+            b
+        )
+        .fetch_all(p)
+        .await)?;
         known.extend(rows);
     }
     Ok(known)
@@ -551,15 +553,18 @@ pub async fn known_shas(
 pub async fn id_by_sha(tx: &mut WriteTx, mailbox_id: &str, sha: &str) -> Result<Option<String>> {
     Ok(with_tx!(tx, |c| {
         sqlx::query_scalar(
-        "SELECT id FROM messages WHERE mailbox_id = $1 AND raw_sha256 = $2 \
+            "SELECT id FROM messages WHERE mailbox_id = $1 AND raw_sha256 = $2 \
          UNION ALL SELECT v.message_id FROM message_variants v \
          WHERE v.raw_sha256 = $2 AND EXISTS (SELECT 1 FROM messages m \
-         WHERE m.id = v.message_id AND m.mailbox_id = $1) LIMIT 1"
-    )
-    .bind(mailbox_id)
-    .bind(sha)
-    .fetch_optional(&mut *c)
-    .await
+         WHERE m.id = v.message_id AND m.mailbox_id = $1) LIMIT 1",
+        )
+        // Planned for its values each time: a plan cached while the mailbox was empty
+        // would walk the whole mailbox once it is large (PostgreSQL's generic plans).
+        .persistent(false)
+        .bind(mailbox_id)
+        .bind(sha)
+        .fetch_optional(&mut *c)
+        .await
     })?)
 }
 
@@ -573,6 +578,7 @@ pub async fn id_by_identity(
     Ok(with_tx!(tx, |c| sqlx::query_scalar(
         "SELECT id FROM messages WHERE mailbox_id = $1 AND pec_identity = $2"
     )
+    .persistent(false)
     .bind(mailbox_id)
     .bind(identity.as_ref())
     .fetch_optional(&mut *c)
