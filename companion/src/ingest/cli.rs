@@ -112,13 +112,13 @@ pub fn run(args: &ImportArgs) -> ExitCode {
 /// One message read, or why it could not be.
 type Item = (String, Result<Vec<u8>, String>);
 
+/// What [`ingest_batch`] answers for one batch.
+type BatchResult = crate::error::Result<Vec<crate::error::Result<super::Outcome>>>;
+
 /// A batch being stored: its labels and results, and the bytes it finishes.
 struct Flight {
     progress: u64,
-    handle: tokio::task::JoinHandle<(
-        Vec<String>,
-        crate::error::Result<Vec<crate::error::Result<super::Outcome>>>,
-    )>,
+    handle: tokio::task::JoinHandle<(Vec<String>, BatchResult)>,
 }
 
 /// A batch cut by the reader, with the bytes of the files it finished.
