@@ -610,7 +610,9 @@ pub async fn insert_variant(
 /// A variant of a message: where its bytes are.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct VariantRow {
-    /// SHA-256 of the copy's raw bytes (hex).
+    /// SHA-256 of the copy's raw bytes (hex); its raw at
+    /// `/api/v1/messages/{id}/variants/{sha256}/raw`.
+    #[serde(rename = "sha256")]
     pub raw_sha256: String,
     /// Where the copy came from.
     pub source: Option<String>,
@@ -627,6 +629,20 @@ pub async fn variants(store: &Store, message_id: &str) -> Result<Vec<VariantRow>
     .bind(message_id)
     .fetch_all(p)
     .await)?)
+}
+
+/// Whether `sha` is the bytes of a variant of message `message_id`.
+pub async fn is_variant(store: &Store, message_id: &str, sha: &str) -> Result<bool> {
+    let hit: Option<i64> = with_pool!(store, |p| {
+        sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM message_variants WHERE message_id = $1 AND raw_sha256 = $2"
+    )
+    .bind(message_id)
+    .bind(sha)
+    .fetch_optional(p)
+    .await
+    })?;
+    Ok(hit.is_some())
 }
 
 /// A message the steps after storage have not yet processed.
