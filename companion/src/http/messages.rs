@@ -34,6 +34,11 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .route("/api/v1/messages/{id}/take", post(take_message))
         .route("/api/v1/messages/{id}/trash", post(trash_message))
         .route("/api/v1/messages/{id}/restore", post(restore_message))
+        .route("/api/v1/messages/{id}/variants", get(list_variants))
+        .route(
+            "/api/v1/messages/{id}/variants/{sha256}/raw",
+            get(get_variant_raw),
+        )
         .route("/api/v1/messages/{id}/worked", post(work_message))
         .route("/api/v1/messages/{id}/unworked", post(unwork_message))
 }
@@ -239,4 +244,38 @@ pub async fn unwork_message(
     Path(id): Path<String>,
 ) -> Result<Json<MessageResponse>> {
     change(&state, &who, &id, Change::Unworked).await
+}
+
+/// The byte-different copies of a PEC kept beside the message (same kind, identificativo
+/// and, for a delivery notice, recipient), oldest first.
+#[utoipa::path(get, path = "/api/v1/messages/{id}/variants", tag = "messages",
+    responses((status = 200, body = [crate::store::messages::VariantRow]), (status = 404, body = ErrorEnvelope)))]
+pub async fn list_variants(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::store::messages::VariantRow>>> {
+    let person = grants::person(state.store(), &who).await?;
+    let row = messages::load_readable(state.store(), &who, &person, &id).await?;
+    Ok(Json(
+        crate::store::messages::variants(state.store(), &row.id).await?,
+    ))
+}
+
+/// The raw EML of one variant, exactly as it arrived (404 unless it is a variant of this
+/// message).
+#[utoipa::path(get, path = "/api/v1/messages/{id}/variants/{sha256}/raw", tag = "messages",
+    responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 404, body = ErrorEnvelope)))]
+pub async fn get_variant_raw(
+    State(state): State<AppState>,
+    who: Principal,
+    Path((id, sha)): Path<(String, String)>,
+) -> Result<Response> {
+    let person = grants::person(state.store(), &who).await?;
+    let row = messages::load_readable(state.store(), &who, &person, &id).await?;
+    if !crate::store::messages::is_variant(state.store(), &row.id, &sha).await? {
+        return Err(Error::NotFound);
+    }
+    let bytes = messages::raw_bytes(state.store(), &sha).await?;
+    Ok(([(header::CONTENT_TYPE, "message/rfc822")], bytes).into_response())
 }

@@ -30,6 +30,8 @@ use crate::state::AppState;
         crate::http::messages::restore_message,
         crate::http::messages::work_message,
         crate::http::messages::unwork_message,
+        crate::http::messages::list_variants,
+        crate::http::messages::get_variant_raw,
         crate::http::activities::create_activity,
         crate::http::activities::create_activities_bulk,
         crate::http::activities::list_activities,

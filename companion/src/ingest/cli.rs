@@ -112,6 +112,15 @@ pub fn run(args: &ImportArgs) -> ExitCode {
 /// One message read, or why it could not be.
 type Item = (String, Result<Vec<u8>, String>);
 
+/// What [`ingest_batch`] answers for one batch.
+type BatchResult = crate::error::Result<Vec<crate::error::Result<super::Outcome>>>;
+
+/// A batch being stored: its labels and results, and the bytes it finishes.
+struct Flight {
+    progress: u64,
+    handle: tokio::task::JoinHandle<(Vec<String>, BatchResult)>,
+}
+
 /// A batch cut by the reader, with the bytes of the files it finished.
 struct Cut {
     items: Vec<Item>,
@@ -152,9 +161,47 @@ async fn import(args: &ImportArgs) -> anyhow::Result<Tally> {
     let batch = usize::try_from(args.batch).unwrap_or(500);
     let reader = std::thread::spawn(move || read_all(sources, batch, &tx));
 
+    // Two batches in flight: one is parsed while the other is written (the write lock
+    // orders them; a duplicate across them is caught under it, as between replicas).
+    let mut in_flight: std::collections::VecDeque<Flight> = std::collections::VecDeque::new();
     let mut done_bytes = 0u64;
     let mut fatal = None;
-    while let Some(cut) = rx.recv().await {
+    let trust = std::sync::Arc::clone(&trust);
+    loop {
+        let next = if in_flight.len() < 2 {
+            rx.recv().await
+        } else {
+            None
+        };
+        let Some(cut) = next else {
+            // Nothing more to start now: settle the oldest batch, if any.
+            let Some(f) = in_flight.pop_front() else {
+                break;
+            };
+            let (labels, results) = f.handle.await.map_err(|e| anyhow::anyhow!(e))?;
+            match results {
+                Ok(results) => {
+                    for (label, r) in labels.into_iter().zip(results) {
+                        match r {
+                            Ok(o) => match o.status {
+                                Status::Created => tally.imported += 1,
+                                Status::Duplicate => tally.duplicates += 1,
+                                Status::Variant => tally.variants += 1,
+                            },
+                            Err(e) => tally.failed.push((label, e.to_string())),
+                        }
+                    }
+                }
+                Err(e) => {
+                    // The database itself failed: nothing of this batch was committed.
+                    fatal = Some(e);
+                    break;
+                }
+            }
+            done_bytes += f.progress;
+            progress.update(done_bytes, &tally);
+            continue;
+        };
         let mut labels = Vec::with_capacity(cut.items.len());
         let mut incoming = Vec::with_capacity(cut.items.len());
         for (label, read) in cut.items {
@@ -173,27 +220,19 @@ async fn import(args: &ImportArgs) -> anyhow::Result<Tally> {
                 Err(why) => tally.failed.push((label, why)),
             }
         }
-        match ingest_batch(&store, &trust, None, &org_id, &mailbox_id, incoming).await {
-            Ok(results) => {
-                for (label, r) in labels.into_iter().zip(results) {
-                    match r {
-                        Ok(o) => match o.status {
-                            Status::Created => tally.imported += 1,
-                            Status::Duplicate => tally.duplicates += 1,
-                            Status::Variant => tally.variants += 1,
-                        },
-                        Err(e) => tally.failed.push((label, e.to_string())),
-                    }
-                }
-            }
-            Err(e) => {
-                // The database itself failed: nothing of this batch was committed.
-                fatal = Some(e);
-                break;
-            }
-        }
-        done_bytes += cut.progress;
-        progress.update(done_bytes, &tally);
+        let (store, trust) = (store.clone(), std::sync::Arc::clone(&trust));
+        let (org_id, mailbox_id) = (org_id.clone(), mailbox_id.clone());
+        in_flight.push_back(Flight {
+            progress: cut.progress,
+            handle: tokio::spawn(async move {
+                let r = ingest_batch(&store, &trust, None, &org_id, &mailbox_id, incoming).await;
+                (labels, r)
+            }),
+        });
+    }
+    // After a failure, the batch still in flight ends (committed or not) before leaving.
+    for f in in_flight {
+        let _ = f.handle.await;
     }
     drop(rx);
     let _ = reader.join();

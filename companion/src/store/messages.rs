@@ -555,10 +555,12 @@ pub async fn known_shas(
              WHERE v.raw_sha256 IN ({list}) AND EXISTS (SELECT 1 FROM messages m \
              WHERE m.id = v.message_id AND m.mailbox_id = {mb})"
         );
-        let rows: Vec<(String, String)> =
-            with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
-                .fetch_all(p)
-                .await)?;
+        let rows: Vec<(String, String)> = with_pool!(store, |p| bind_all!(
+            sqlx::query_as(&sql).persistent(false),
+            b
+        )
+        .fetch_all(p)
+        .await)?;
         known.extend(rows);
     }
     Ok(known)
@@ -574,6 +576,9 @@ pub async fn id_by_sha(tx: &mut WriteTx, mailbox_id: &str, sha: &str) -> Result<
          WHERE v.raw_sha256 = $2 AND EXISTS (SELECT 1 FROM messages m \
          WHERE m.id = v.message_id AND m.mailbox_id = $1) LIMIT 1",
         )
+        // Planned for its values each time: a plan cached while the mailbox was empty
+        // would walk the whole mailbox once it is large (PostgreSQL's generic plans).
+        .persistent(false)
         .bind(mailbox_id)
         .bind(sha)
         .fetch_optional(&mut *c)
@@ -591,6 +596,7 @@ pub async fn id_by_identity(
     Ok(with_tx!(tx, |c| sqlx::query_scalar(
         "SELECT id FROM messages WHERE mailbox_id = $1 AND pec_identity = $2"
     )
+    .persistent(false)
     .bind(mailbox_id)
     .bind(identity.as_ref())
     .fetch_optional(&mut *c)
@@ -622,7 +628,9 @@ pub async fn insert_variant(
 /// A variant of a message: where its bytes are.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct VariantRow {
-    /// SHA-256 of the copy's raw bytes (hex).
+    /// SHA-256 of the copy's raw bytes (hex); its raw at
+    /// `/api/v1/messages/{id}/variants/{sha256}/raw`.
+    #[serde(rename = "sha256")]
     pub raw_sha256: String,
     /// Where the copy came from.
     pub source: Option<String>,
@@ -639,6 +647,20 @@ pub async fn variants(store: &Store, message_id: &str) -> Result<Vec<VariantRow>
     .bind(message_id)
     .fetch_all(p)
     .await)?)
+}
+
+/// Whether `sha` is the bytes of a variant of message `message_id`.
+pub async fn is_variant(store: &Store, message_id: &str, sha: &str) -> Result<bool> {
+    let hit: Option<i64> = with_pool!(store, |p| {
+        sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM message_variants WHERE message_id = $1 AND raw_sha256 = $2"
+    )
+    .bind(message_id)
+    .bind(sha)
+    .fetch_optional(p)
+    .await
+    })?;
+    Ok(hit.is_some())
 }
 
 /// A message the steps after storage have not yet processed.

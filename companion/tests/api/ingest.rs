@@ -141,6 +141,40 @@ async fn the_same_pec_with_an_extra_header_is_one_message_and_a_variant(engine: 
         .await
         .expect("raw");
     assert_eq!(got.bytes().await.expect("bytes").as_ref(), first.as_slice());
+    // The copy is listed and readable, byte for byte; another hash is no variant.
+    let listed = app
+        .get(&resp, &format!("/api/v1/messages/{id1}/variants"))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    assert_eq!(listed.body[0]["sha256"], sha(&second).as_str());
+    assert_eq!(listed.body[0]["source"], "api");
+    let got = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/messages/{id1}/variants/{}/raw",
+            sha(&second)
+        )))
+        .bearer_auth(&resp)
+        .send()
+        .await
+        .expect("variant raw");
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(
+        got.bytes().await.expect("bytes").as_ref(),
+        second.as_slice()
+    );
+    let other = app
+        .get(
+            &resp,
+            &format!("/api/v1/messages/{id1}/variants/{}/raw", sha(&first)),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let altro = app.login("altro@altra.test").await;
+    let hidden = app
+        .get(&altro, &format!("/api/v1/messages/{id1}/variants"))
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
     // The variant again: a duplicate, nothing new. A delivery receipt of the same
     // submission is another message.
     let (s3, id3) = import(&app, &resp, &mb, second).await;

@@ -424,8 +424,7 @@ async fn reprocessing_changes_nothing(engine: Engine) {
 fn all_pending(d: &Value) -> bool {
     d["delivery"].as_array().is_some_and(|v| {
         !v.is_empty()
-            && v
-                .iter()
+            && v.iter()
                 .all(|e| e["state"] == "pending" && e["receipt_id"].is_null())
     })
 }
