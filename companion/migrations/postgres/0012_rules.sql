@@ -47,3 +47,8 @@ CREATE TABLE team_route_cursor (
     last_user_id TEXT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- Messages stored before rules existed were never routed by one and nothing could have
+-- matched them: marked evaluated, so an upgrade does not route old mail into new
+-- activities (they stay where people left them; the untaken ones wait in the queue).
+UPDATE messages SET rules_applied_at = received_at WHERE rules_applied_at IS NULL;

@@ -268,13 +268,15 @@ pub async fn set_cursor(tx: &mut WriteTx, team: &str, user: &str, now: i64) -> R
     Ok(())
 }
 
-/// The dispatcher queue as a condition on the messages row aliased `m`: incoming, not a
+/// The dispatcher queue as a condition on the messages row aliased `m`: incoming, still new
+/// (nobody took it in charge), not a
 /// receipt, not routed, not linked to an activity (one created by hand from the message
 /// has dispatched it too), in a mailbox where `who` may route (`MAIL_ACTIVITY_MANAGER`).
 pub fn dispatch_queue(b: &mut Binds, m: &str, who: &Person) -> String {
     let routable = b.list(&who.mailboxes_where(|p| p.can_manage_activities()));
     format!(
-        "({m}.direction = 'in' AND {m}.kind IN {ROUTABLE_KINDS} AND {m}.routed_at IS NULL \
+        "({m}.direction = 'in' AND {m}.state = 'new' AND {m}.kind IN {ROUTABLE_KINDS} \
+         AND {m}.routed_at IS NULL \
          AND {m}.mailbox_id IN {routable} AND NOT EXISTS \
          (SELECT 1 FROM activity_messages dam WHERE dam.message_id = {m}.id))"
     )

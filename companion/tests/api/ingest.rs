@@ -95,7 +95,7 @@ async fn the_same_bytes_twice_are_one_message(engine: Engine) {
     .expect("row");
     assert_eq!(
         identity.as_deref(),
-        Some("posta-certificata|opec.twice@pec.test")
+        Some("posta-certificata|opec.twice@pec.test|unverified")
     );
     assert_eq!(source.as_deref(), Some("api"));
 }
@@ -350,7 +350,7 @@ async fn identities_of_pecs_stored_before_them_are_backfilled_once(engine: Engin
     };
     assert_eq!(
         identity(id1.clone()).await.as_deref(),
-        Some("posta-certificata|opec.old@pec.test"),
+        Some("posta-certificata|opec.old@pec.test|unverified"),
         "the first stored keeps the identity"
     );
     assert_eq!(

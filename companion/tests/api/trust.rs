@@ -76,10 +76,9 @@ async fn out_of_the_box_a_genuine_aruba_pec_is_valid_and_one_whose_from_names_an
         &text[..from],
         &text[from + "From: posta-certificata@pec.aruba.it".len()..]
     );
-    // Into another mailbox: in the same one the copy is the same PEC (kind and
-    // identificativo), kept as a variant of the genuine message (tests/api/ingest.rs).
-    let other = app.mailbox_id("protocollo@pec.demo.test").await;
-    let forged = imported_signature(&app, &token, &other, moved.into_bytes()).await;
+    // Into the same mailbox: a copy whose signature does not certify it is never taken
+    // for the genuine PEC (pecdesk_core::pec::identity), so it is a message of its own.
+    let forged = imported_signature(&app, &token, &mailbox, moved.into_bytes()).await;
     assert_eq!(forged["status"], "untrusted", "{forged}");
     assert_eq!(forged["reason"], "provider-mismatch");
 }

@@ -6,8 +6,15 @@
 //! an archive and from IMAP may differ by a header line (a `Received:`, a `Status:` an
 //! archiver added) and is still one message: the companion keeps the second copy beside
 //! the first as a variant.
+//!
+//! Certification is part of the identity: a copy whose provider signature verifies and one
+//! whose signature does not (a forgery carrying a genuine identificativo, a copy mangled on
+//! the way) are never taken for one PEC, whichever came first — the unverified one gets the
+//! suffix `|unverified` and stays a message of its own, so a forged copy stored first can
+//! never stand in for the genuine PEC.
 
 use super::{PecKind, Summary};
+use crate::signature::SignatureStatus;
 
 /// The kinds issued once per recipient: their identity includes `consegna`.
 fn per_recipient(kind: PecKind) -> bool {
@@ -34,14 +41,19 @@ pub fn identity(s: &Summary) -> Option<String> {
         return None;
     }
     let kind = s.kind.as_str();
+    let certified = s
+        .signature
+        .as_ref()
+        .is_some_and(|r| r.status == SignatureStatus::Valid);
+    let seal = if certified { "" } else { "|unverified" };
     if per_recipient(s.kind) {
         let to = s.recipient.as_deref().map(str::trim)?;
         if to.is_empty() {
             return None;
         }
-        return Some(format!("{kind}|{ident}|{}", to.to_lowercase()));
+        return Some(format!("{kind}|{ident}|{}{seal}", to.to_lowercase()));
     }
-    Some(format!("{kind}|{ident}"))
+    Some(format!("{kind}|{ident}{seal}"))
 }
 
 #[cfg(test)]
@@ -64,7 +76,7 @@ mod tests {
         let s = summary("posta-certificata", Some(" opec1.x@pec.test "), None);
         assert_eq!(
             identity(&s).as_deref(),
-            Some("posta-certificata|opec1.x@pec.test")
+            Some("posta-certificata|opec1.x@pec.test|unverified")
         );
         // The acceptance of the same submission is another message.
         let a = summary("accettazione", Some("opec1.x@pec.test"), None);
@@ -80,7 +92,7 @@ mod tests {
         assert_ne!(identity(&one), identity(&two));
         assert_eq!(
             identity(&one).as_deref(),
-            Some("avvenuta-consegna|id1|uno@pec.test")
+            Some("avvenuta-consegna|id1|uno@pec.test|unverified")
         );
         for kind in [
             "errore-consegna",
@@ -98,5 +110,22 @@ mod tests {
         assert_eq!(identity(&summary("not-pec", Some("x@y"), None)), None);
         assert_eq!(identity(&summary("accettazione", None, None)), None);
         assert_eq!(identity(&summary("accettazione", Some("  "), None)), None);
+    }
+
+    #[test]
+    fn a_certified_copy_and_an_unverified_one_are_never_one_pec() {
+        let with = |status: &str| {
+            let mut v =
+                serde_json::to_value(summary("posta-certificata", Some("id9"), None)).unwrap();
+            v["signature"] = serde_json::json!({"status": status, "signer": null,
+                "not_before": null, "not_after": null, "reason": null, "provider": null});
+            serde_json::from_value::<Summary>(v).unwrap()
+        };
+        let genuine = with("valid");
+        assert_eq!(identity(&genuine).as_deref(), Some("posta-certificata|id9"));
+        for other in ["invalid", "missing", "untrusted"] {
+            assert_ne!(identity(&with(other)), identity(&genuine), "{other}");
+        }
+        assert_eq!(identity(&with("invalid")), identity(&with("missing")));
     }
 }
