@@ -269,9 +269,9 @@ pub async fn set_cursor(tx: &mut WriteTx, team: &str, user: &str, now: i64) -> R
 }
 
 /// The dispatcher queue as a condition on the messages row aliased `m`: incoming, still new
-/// (nobody took it in charge), not a
-/// receipt, not routed, not linked to an activity (one created by hand from the message
-/// has dispatched it too), in a mailbox where `who` may route (`MAIL_ACTIVITY_MANAGER`).
+/// (nobody took it in charge), not a receipt, not routed, not linked to an activity (one
+/// created by hand from the message has dispatched it too), in a mailbox where `who` may
+/// route (`MAIL_ACTIVITY_MANAGER`).
 pub fn dispatch_queue(b: &mut Binds, m: &str, who: &Person) -> String {
     let routable = b.list(&who.mailboxes_where(|p| p.can_manage_activities()));
     format!(
