@@ -1,7 +1,8 @@
 //! IMAP ingestion across processes: the real `pecdesk serve` binary polling a real Dovecot,
 //! killed with SIGKILL in the middle of a mailbox full of messages, and two replicas on
 //! one PostgreSQL database polling the same mailbox. After each story every delivered
-//! message is stored exactly once (rows = messages delivered, every SHA-256 once).
+//! message is stored exactly once (rows = messages delivered, every SHA-256 once) and routed
+//! exactly once by the mailbox's catch-all rule (one activity per message).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 #[path = "../api/dovecot.rs"]
@@ -104,6 +105,29 @@ impl Db {
             .await
             .expect("enable");
         tx.commit().await.expect("commit");
+        // A catch-all rule for the mailbox: every message becomes one activity of Rita's,
+        // so a message routed twice would show as two.
+        let admin: String = with_pool!(store, |p| sqlx::query_scalar(
+            "SELECT id FROM users WHERE email = 'admin@demo.test'"
+        )
+        .fetch_one(p)
+        .await)
+        .expect("admin");
+        let rita: String = with_pool!(store, |p| sqlx::query_scalar(
+            "SELECT id FROM users WHERE email = 'responsabile@demo.test'"
+        )
+        .fetch_one(p)
+        .await)
+        .expect("rita");
+        let spec = serde_json::from_value(serde_json::json!({
+            "name": "Tutto a Rita",
+            "conditions": [{"field": "mailbox", "match": "is", "value": demo::LEGALE}],
+            "actions": {"route": {"user_id": rita}, "activity": {"title": "Da lavorare"}}
+        }))
+        .expect("rule");
+        pecdesk_companion::domain::rules::create(&store, &org, Some(&admin), &spec)
+            .await
+            .expect("rule created");
         Self {
             dir,
             pg,
@@ -122,6 +146,17 @@ impl Db {
             a.push(with_db(server, name));
         }
         a
+    }
+
+    /// Stored messages whose steps after storage (reconciliation, routing) are not done.
+    async fn unprocessed(&self) -> i64 {
+        with_pool!(self.store, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND processed_at IS NULL"
+        )
+        .bind(&self.mailbox)
+        .fetch_one(p)
+        .await)
+        .expect("unprocessed")
     }
 
     async fn count(&self) -> i64 {
@@ -284,6 +319,17 @@ where
 async fn assert_each_once(db: &Db, base: i64, sent: &[Vec<u8>]) {
     for (i, raw) in sent.iter().enumerate() {
         assert_eq!(db.copies(&sha(raw)).await, 1, "message {i}");
+        let (activities, routed): (i64, i64) = with_pool!(db.store, |p| sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM activity_messages am WHERE am.message_id = m.id), \
+             (SELECT COUNT(*) FROM messages r WHERE r.id = m.id AND r.routed_at IS NOT NULL) \
+             FROM messages m WHERE m.mailbox_id = $1 AND m.raw_sha256 = $2"
+        )
+        .bind(&db.mailbox)
+        .bind(sha(raw))
+        .fetch_one(p)
+        .await)
+        .expect("routing");
+        assert_eq!((activities, routed), (1, 1), "message {i} routed once");
     }
     assert_eq!(
         db.count().await,
@@ -362,6 +408,13 @@ async fn killed_mid_ingestion_loses_and_duplicates_nothing(postgres: bool) {
         || async { db.count().await >= base + i64::try_from(all.len()).expect("n") },
     )
     .await;
+    wait_for(
+        "every message processed",
+        Duration::from_secs(60),
+        &[&second],
+        || async { db.unprocessed().await == 0 },
+    )
+    .await;
     drop(second);
     assert_each_once(&db, base, &all).await;
     eprintln!("killed after {at_kill} of {MESSAGES} messages");
@@ -418,6 +471,13 @@ async fn two_replicas_one_killed_ingest_each_message_once() {
         db.lease_owner().await.as_deref(),
         Some(survivor_owner.as_str())
     );
+    wait_for(
+        "every message processed",
+        Duration::from_secs(60),
+        &[survivor],
+        || async { db.unprocessed().await == 0 },
+    )
+    .await;
     survivor.kill();
     assert_each_once(&db, base, &sent).await;
     eprintln!("replica killed after {at_kill} of {MESSAGES} messages");
