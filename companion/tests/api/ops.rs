@@ -11,6 +11,7 @@ both_engines!(
     openapi_document_lists_the_api_paths,
     oversized_bodies_get_413_and_bad_input_the_envelope,
     the_demo_story_shows_work_in_progress_with_its_approval_conversation,
+    the_demo_mail_in_shows_reconciled_sent_messages_two_rules_and_the_queue,
 );
 
 async fn health_readiness_and_metrics_answer(engine: Engine) {
@@ -165,4 +166,93 @@ async fn the_demo_story_shows_work_in_progress_with_its_approval_conversation(en
     let rita = app.login("responsabile@demo.test").await;
     let all = app.get(&rita, "/api/v1/activities").await;
     assert_eq!(all.body["items"].as_array().expect("items").len(), 2);
+}
+
+/// `serve --demo`'s mail in (`demo::seed_mail_in`, after the story): the dispatcher queue
+/// holds the citizen's request alone, the administrator sees two rules, the SdI
+/// notification and the Comune's protocol were routed by them, and the two sent messages
+/// are reconciled with the demo receipts (one delivered, one failed with the provider's
+/// words).
+async fn the_demo_mail_in_shows_reconciled_sent_messages_two_rules_and_the_queue(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let args = app.db_args();
+    let arg = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .map(|i| args[i + 1].clone())
+    };
+    let mut settings =
+        pecdesk_companion::Settings::for_data_dir(arg("--data-dir").expect("data dir"));
+    if let Some(url) = arg("--database-url") {
+        settings.database_url = Some(url.into());
+    }
+    settings.demo = true;
+    let state = pecdesk_companion::AppState::new(settings, app.store.clone())
+        .await
+        .expect("state");
+    pecdesk_companion::demo::seed_story(&app.store)
+        .await
+        .expect("story");
+    pecdesk_companion::demo::seed_mail_in(&app.store, state.trust())
+        .await
+        .expect("the demo mail in goes through the ingestion path");
+
+    let sara = app.login("smistatore@demo.test").await;
+    let queue = app.get(&sara, "/api/v1/messages?queue=dispatch").await;
+    let subjects: Vec<&str> = queue.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|m| m["subject"].as_str())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["Richiesta appuntamento per la pratica 12/2026"],
+        "{:?}",
+        queue.body
+    );
+
+    let admin = app.login("admin@demo.test").await;
+    let rules = app.get(&admin, "/api/v1/rules").await;
+    assert_eq!(
+        rules.body.as_array().map(Vec::len),
+        Some(2),
+        "{:?}",
+        rules.body
+    );
+
+    let rita = app.login("responsabile@demo.test").await;
+    let list = app
+        .get(&rita, "/api/v1/messages?receipts=hide&limit=200")
+        .await;
+    let items = list.body["items"].as_array().expect("items");
+    let detail = |subject: &str| {
+        let id = items
+            .iter()
+            .find(|m| m["subject"] == subject)
+            .and_then(|m| m["id"].as_str())
+            .unwrap_or_else(|| panic!("{subject} listed"))
+            .to_owned();
+        let (app, rita) = (&app, &rita);
+        async move { app.get(rita, &format!("/api/v1/messages/{id}")).await.body }
+    };
+    let atti = detail("Trasmissione atti richiesti prot. 881/2026").await;
+    assert_eq!(atti["direction"], "out");
+    assert_eq!(atti["accepted"], true, "{atti}");
+    assert_eq!(atti["delivery"][0]["state"], "delivered", "{atti}");
+    let diffida = detail("Diffida ad adempiere pratica 77/2026").await;
+    assert_eq!(diffida["delivery"][0]["state"], "failed", "{diffida}");
+    assert!(
+        diffida["delivery"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("casella inesistente"))
+    );
+    let sdi = detail("Notifica di scarto 900100200").await;
+    assert_eq!(sdi["routing"]["routed"], true, "{sdi}");
+    assert_eq!(sdi["routing"]["category"], "Fatturazione");
+    assert!(sdi["routing"]["activity_id"].is_string());
+    assert!(sdi["protocol"]["sdi"].is_object(), "{sdi}");
+    let comune = detail("Richiesta documentazione pratica edilizia 55/2026").await;
+    assert_eq!(comune["routing"]["routed"], true, "{comune}");
+    assert!(comune["protocol"]["segnatura"].is_object(), "{comune}");
 }
