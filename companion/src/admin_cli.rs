@@ -27,7 +27,6 @@ use secrecy::SecretString;
 use crate::auth::secrets::MasterKey;
 use crate::auth::tokens::TokenKeys;
 use crate::cli::DbArgs;
-use crate::config::{Overrides, Settings};
 use crate::domain::admin::{
     self, Actor, CreateGrantRequest, CreateMailboxRequest, CreateTeamRequest, EndpointRequest,
     MailboxAdminView, PatchMailboxRequest,
@@ -314,23 +313,15 @@ struct Opened {
 }
 
 async fn open(db: &DbArgs) -> anyhow::Result<Opened> {
-    let overrides = Overrides {
-        data_dir: db.data_dir.clone(),
-        database_url: db.database_url.clone(),
-        ..Overrides::default()
-    };
-    let settings = Settings::load(db.config.as_deref(), &overrides)?;
+    let settings = db.settings(None, false)?;
     // One writer per SQLite directory: a running server owns it (its caches and
     // schedulers assume so); PostgreSQL is shared on purpose.
-    let lock = match settings.postgres_url() {
-        Some(_) => None,
-        None => Some(DataDirLock::acquire(&settings.data_dir).context(
-            "il server è in funzione su questi dati: fermalo, oppure fai la modifica con l'API \
-             (/api/v1/mailboxes, /api/v1/teams, /api/v1/grants) / the server is running on this \
-             data: stop it, or make the change through the API (/api/v1/mailboxes, \
-             /api/v1/teams, /api/v1/grants)",
-        )?),
-    };
+    let lock = DataDirLock::for_settings(&settings).context(
+        "il server è in funzione su questi dati: fermalo, oppure fai la modifica con l'API \
+         (/api/v1/mailboxes, /api/v1/teams, /api/v1/grants) / the server is running on this \
+         data: stop it, or make the change through the API (/api/v1/mailboxes, \
+         /api/v1/teams, /api/v1/grants)",
+    )?;
     let store = Store::connect(&settings).await?;
     // The key must be the server's: a secret sealed with another key would never open for
     // the poller. The stored signing keys and mailbox secrets tell (as for `pecdesk sso`).

@@ -81,10 +81,7 @@ pub async fn serve(
 /// directory), open the store (migrations), seed the demo when asked, bind, serve until
 /// Ctrl-C / SIGTERM. Every start-up error names the address or path that failed.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let _lock = match settings.postgres_url() {
-        None => Some(lock::DataDirLock::acquire(&settings.data_dir)?),
-        Some(_) => None,
-    };
+    let _lock = lock::DataDirLock::for_settings(&settings)?;
     let store = Store::connect(&settings).await.with_context(|| {
         format!(
             "database non disponibile / database unavailable: {}",

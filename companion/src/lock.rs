@@ -22,6 +22,16 @@ pub struct DataDirLock {
 pub const LOCK_FILE: &str = "pecdesk.lock";
 
 impl DataDirLock {
+    /// The lock of the settings' SQLite data directory, or `None` on PostgreSQL (replicas
+    /// and commands share that database on purpose): what every process that opens the
+    /// store takes first.
+    pub fn for_settings(settings: &crate::Settings) -> anyhow::Result<Option<Self>> {
+        match settings.postgres_url() {
+            Some(_) => Ok(None),
+            None => Self::acquire(&settings.data_dir).map(Some),
+        }
+    }
+
     /// Creates `dir` if needed and locks it, or says which directory is in use and by
     /// which process.
     pub fn acquire(dir: &Path) -> anyhow::Result<Self> {

@@ -97,9 +97,10 @@ fn run_inner(cmd: RuleCommand) -> anyhow::Result<()> {
     };
     let settings = common.db.settings(None, false)?;
     // One server per SQLite directory: a write from here waits for none of its caches.
-    let _lock = match (writes, settings.postgres_url()) {
-        (true, None) => Some(crate::lock::DataDirLock::acquire(&settings.data_dir)?),
-        _ => None,
+    let _lock = if writes {
+        crate::lock::DataDirLock::for_settings(&settings)?
+    } else {
+        None
     };
     let email = EmailAddress::parse(&common.admin).map_err(|e| anyhow::anyhow!("--admin: {e}"))?;
     let rt = tokio::runtime::Builder::new_multi_thread()

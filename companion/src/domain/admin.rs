@@ -1002,7 +1002,7 @@ pub async fn set_member(
         return Err(Error::NotFound);
     }
     let changed = if add {
-        db::add_member(&mut tx, team_id, user_id).await?
+        crate::store::grants::add_member(&mut tx, team_id, user_id).await?
     } else {
         db::remove_member(&mut tx, team_id, user_id).await?
     };

@@ -130,15 +130,10 @@ struct Cut {
 async fn import(args: &ImportArgs) -> anyhow::Result<Tally> {
     let settings = args.db.settings(None, false)?;
     // One process per SQLite data directory: the server, or this import.
-    let _lock = match settings.postgres_url() {
-        None => Some(
-            crate::lock::DataDirLock::acquire(&settings.data_dir).context(
-                "pecdesk import non può usare il database mentre il server è in funzione / \
-                 pecdesk import cannot use the database while the server runs",
-            )?,
-        ),
-        Some(_) => None,
-    };
+    let _lock = crate::lock::DataDirLock::for_settings(&settings).context(
+        "pecdesk import non può usare il database mentre il server è in funzione / \
+         pecdesk import cannot use the database while the server runs",
+    )?;
     let store = Store::connect(&settings).await.with_context(|| {
         format!(
             "database non disponibile / database unavailable: {}",

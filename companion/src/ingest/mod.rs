@@ -171,6 +171,9 @@ struct Prepared {
     /// The message these bytes already were when the batch began.
     known: Option<String>,
     identity: Option<String>,
+    /// The `From` address of an ordinary mail (not a PEC) without a folder hint, read with
+    /// the parse: tells a copy of what the mailbox sent, imported without its folder.
+    from: Option<String>,
 }
 
 impl Prepared {
@@ -183,6 +186,7 @@ impl Prepared {
             insp: None,
             known: Some(id),
             identity: None,
+            from: None,
         }
     }
 
@@ -196,6 +200,9 @@ impl Prepared {
             insp.summary.provider.as_deref(),
         ));
         let identity = pecdesk_core::pec::identity(&insp.summary);
+        let from = (m.direction.is_none() && insp.summary.kind == pecdesk_core::PecKind::NotPec)
+            .then(|| pecdesk_core::reconcile::from_address(&m.raw))
+            .flatten();
         Self {
             sha,
             raw: Some(m.raw),
@@ -204,6 +211,7 @@ impl Prepared {
             insp: Some(insp),
             known: None,
             identity,
+            from,
         }
     }
 }
@@ -324,11 +332,10 @@ async fn store_one(
         }
         // Not a PEC (a copy of what the mailbox sent, imported without its folder): the
         // From header says.
-        None if s.kind == pecdesk_core::PecKind::NotPec
-            && p.raw
-                .as_deref()
-                .and_then(pecdesk_core::reconcile::from_address)
-                .is_some_and(|a| a.eq_ignore_ascii_case(mailbox_address)) =>
+        None if p
+            .from
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(mailbox_address)) =>
         {
             "out"
         }
@@ -432,14 +439,7 @@ pub async fn process_pending(store: &Store) -> Result<()> {
             return Ok(());
         };
         after = Some((last.received_at, last.id.clone()));
-        let mut by_org: Vec<(String, Vec<String>)> = Vec::new();
-        for r in rows {
-            match by_org.iter_mut().find(|(o, _)| *o == r.org_id) {
-                Some((_, ids)) => ids.push(r.id),
-                None => by_org.push((r.org_id, vec![r.id])),
-            }
-        }
-        for (org, ids) in by_org {
+        for (org, ids) in by_org(rows.into_iter().map(|r| (r.org_id, r.id))) {
             if let Err(e) = process_messages(store, &org, &ids).await {
                 tracing::warn!(org.id = %org, messages = ids.len(), error = %e, "processing after storage failed; retried at the next pass");
             }
@@ -447,11 +447,26 @@ pub async fn process_pending(store: &Store) -> Result<()> {
     }
 }
 
+/// Groups `(organisation, item)` pairs by organisation, in first-seen order: each
+/// organisation's items are written in one transaction holding its chain.
+fn by_org<T>(pairs: impl IntoIterator<Item = (String, T)>) -> Vec<(String, Vec<T>)> {
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for (org, item) in pairs {
+        match groups.iter_mut().find(|(o, _)| *o == org) {
+            Some((_, v)) => v.push(item),
+            None => groups.push((org, vec![item])),
+        }
+    }
+    groups
+}
+
 /// Start-up work of `pecdesk serve`: records the PEC identity of messages stored before
-/// identities existed (migration 0008), from their stored summary. Cheap: only PECs
-/// without one are read, in bounded batches. A second copy of a PEC stored before
-/// (the old "one extra header makes a second row") keeps no identity and stays a
-/// message of its own: nothing is merged after the fact.
+/// identities existed (migration 0008), from their stored summary, and marks each such
+/// message `legacy` (its `source` was not recorded then). Only those messages are read,
+/// through an index that is empty once they are marked: after the first start-up this
+/// reads nothing. A second copy of a PEC stored before (the old "one extra header makes a
+/// second row") keeps no identity and stays a message of its own: nothing is merged after
+/// the fact.
 pub async fn backfill_identities(store: &Store) -> Result<u64> {
     let mut after = String::new();
     let mut set = 0u64;
@@ -461,25 +476,21 @@ pub async fn backfill_identities(store: &Store) -> Result<u64> {
             break;
         };
         after = last.id.clone();
-        let mut by_org: Vec<(String, Vec<(String, String)>)> = Vec::new();
-        for r in rows {
-            let Ok(summary) = serde_json::from_str::<pecdesk_core::Summary>(&r.summary) else {
-                continue;
-            };
-            let Some(identity) = pecdesk_core::pec::identity(&summary) else {
-                continue;
-            };
-            match by_org.iter_mut().find(|(o, _)| *o == r.org_id) {
-                Some((_, v)) => v.push((r.id, identity)),
-                None => by_org.push((r.org_id, vec![(r.id, identity)])),
-            }
-        }
-        for (org, items) in by_org {
+        let items = rows.into_iter().map(|r| {
+            let identity = serde_json::from_str::<pecdesk_core::Summary>(&r.summary)
+                .ok()
+                .and_then(|s| pecdesk_core::pec::identity(&s));
+            (r.org_id, (r.id, identity))
+        });
+        for (org, items) in by_org(items) {
             let mut tx = store.begin_write(Chain::Org(&org)).await?;
             for (id, identity) in &items {
-                if store_msgs::set_identity(&mut tx, id, identity).await? {
+                if let Some(identity) = identity
+                    && store_msgs::set_identity(&mut tx, id, identity).await?
+                {
                     set += 1;
                 }
+                store_msgs::mark_legacy(&mut tx, id).await?;
             }
             tx.commit().await?;
         }

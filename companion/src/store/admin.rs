@@ -225,19 +225,6 @@ pub async fn update_team(tx: &mut WriteTx, id: &str, name: &str, external: bool)
     Ok(())
 }
 
-/// Adds a user to a team; whether they were not a member before.
-pub async fn add_member(tx: &mut WriteTx, team_id: &str, user_id: &str) -> Result<bool> {
-    let n = with_tx!(tx, |c| sqlx::query(
-        "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    )
-    .bind(team_id)
-    .bind(user_id)
-    .execute(&mut *c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    Ok(n > 0)
-}
-
 /// Removes a user from a team; whether they were a member.
 pub async fn remove_member(tx: &mut WriteTx, team_id: &str, user_id: &str) -> Result<bool> {
     let n = with_tx!(tx, |c| sqlx::query(

@@ -77,15 +77,16 @@ pub async fn grant_user(
     Ok(())
 }
 
-/// Adds a user to a team (nothing when already a member).
-pub async fn add_member(tx: &mut WriteTx, team_id: &str, user_id: &str) -> Result<()> {
-    with_tx!(tx, |c| sqlx::query(
+/// Adds a user to a team (nothing when already a member); whether they were not one
+/// before.
+pub async fn add_member(tx: &mut WriteTx, team_id: &str, user_id: &str) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
         "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
     )
     .bind(team_id)
     .bind(user_id)
     .execute(&mut *c)
     .await
-    .map(|_| ()))?;
-    Ok(())
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }

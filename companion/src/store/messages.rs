@@ -724,20 +724,34 @@ pub struct IdentityCandidate {
     pub summary: String,
 }
 
-/// PECs with an identificativo but no recorded identity, oldest first, after `id`.
+/// Messages stored before migration 0008 (no `source`), oldest first, after `id`
+/// (index `messages_without_source`, empty once [`mark_legacy`] has run over them).
 pub async fn identity_candidates(
     store: &Store,
     after: &str,
     limit: i64,
 ) -> Result<Vec<IdentityCandidate>> {
     Ok(with_pool!(store, |p| sqlx::query_as(
-        "SELECT id, org_id, mailbox_id, summary FROM messages WHERE pec_identity IS NULL \
-         AND identificativo IS NOT NULL AND kind <> 'not-pec' AND id > $1 ORDER BY id LIMIT $2"
+        "SELECT id, org_id, mailbox_id, summary FROM messages WHERE source IS NULL \
+         AND id > $1 ORDER BY id LIMIT $2"
     )
     .bind(after)
     .bind(limit)
     .fetch_all(p)
     .await)?)
+}
+
+/// Marks a message stored before migration 0008 as seen by the backfill (`source` =
+/// `legacy`: where it came from was not recorded then).
+pub async fn mark_legacy(tx: &mut WriteTx, id: &str) -> Result<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE messages SET source = 'legacy' WHERE id = $1 AND source IS NULL"
+    )
+    .bind(id)
+    .execute(&mut *c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }
 
 /// Records a message's identity unless another message of its mailbox holds it already

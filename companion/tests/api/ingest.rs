@@ -309,13 +309,13 @@ async fn identities_of_pecs_stored_before_them_are_backfilled_once(engine: Engin
     let mb = app.mailbox_id(PROTOCOLLO).await;
     let first = envelope(&submission("opec.old@pec.test"));
     let (_, id1) = import(&app, &resp, &mb, first.clone()).await;
-    // As before migration 0008: no identity, so a copy with a header more became a
-    // second message.
+    // As before migration 0008: no identity (nor source), so a copy with a header more
+    // became a second message.
     let forget = |id: String| {
         let store = app.store.clone();
         async move {
             pecdesk_companion::with_pool!(store, |p| sqlx::query(
-                "UPDATE messages SET pec_identity = NULL WHERE id = $1"
+                "UPDATE messages SET pec_identity = NULL, source = NULL WHERE id = $1"
             )
             .bind(&id)
             .execute(p)
