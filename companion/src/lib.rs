@@ -9,6 +9,7 @@
 pub mod admin_cli;
 pub mod auth;
 pub mod authz;
+pub mod campaign_cli;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
@@ -23,8 +24,10 @@ pub mod inspect;
 pub mod limits;
 pub mod lock;
 pub mod metrics;
+pub mod outbox;
 pub mod rules_cli;
 pub mod server;
+pub mod simulate;
 pub mod state;
 pub mod store;
 pub mod trust;

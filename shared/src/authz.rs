@@ -254,6 +254,19 @@ pub enum Operation<'a> {
     /// Undo "worked" on a message (back to taken): a manager's correction, audited. Needs
     /// `MAIL_ACCOUNT_MANAGER` and `MAIL_ACTIVITY_MANAGER` on the mailbox (Responsabile).
     UndoWorked(&'a MessageFacts),
+    /// See a mailbox's mass sends (campaigns) and their outcome per recipient: the
+    /// mailbox's messages must be readable (`MAIL_ACCOUNT_READER` or `_MANAGER`); anything
+    /// else is answered as missing.
+    ReadCampaign {
+        /// The campaign's mailbox.
+        mailbox_id: &'a str,
+    },
+    /// Create, pause, resume or cancel a mass send from a mailbox: sending from the mailbox
+    /// is `MAIL_ACCOUNT_MANAGER`'s.
+    RunCampaign {
+        /// The sending mailbox.
+        mailbox_id: &'a str,
+    },
 }
 
 /// Why an operation is refused. Each reason has one bilingual message.
@@ -464,6 +477,16 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
             require(
                 on.can_manage_activities(),
                 Denied::PolicyRequired(Policy::MailActivityManager),
+            )
+        }
+        Op::ReadCampaign { mailbox_id } => {
+            require(who.on(mailbox_id).can_read_messages(), Denied::NotVisible)
+        }
+        Op::RunCampaign { mailbox_id } => {
+            require(who.on(mailbox_id).can_read_messages(), Denied::NotVisible)?;
+            require(
+                who.on(mailbox_id).can_manage_messages(),
+                Denied::PolicyRequired(Policy::MailAccountManager),
             )
         }
     }
@@ -939,5 +962,27 @@ mod tests {
         admin.is_admin = true;
         assert_eq!(see(&admin, MB), Ok(()));
         assert_eq!(see(&admin, "other"), Ok(()));
+    }
+
+    #[test]
+    fn campaigns_need_the_mailbox_messages() {
+        let read =
+            |who: &Person, mb: &str| authorize(who, Operation::ReadCampaign { mailbox_id: mb });
+        let run =
+            |who: &Person, mb: &str| authorize(who, Operation::RunCampaign { mailbox_id: mb });
+        let smi = person("smi", Some(Role::Smistatore));
+        assert_eq!(read(&smi, MB), Ok(()));
+        assert_eq!(run(&smi, MB), Ok(()));
+        assert_eq!(run(&smi, "other"), Err(Denied::NotVisible));
+        let ass = person("ass", Some(Role::Assegnatario));
+        assert_eq!(read(&ass, MB), Err(Denied::NotVisible));
+        assert_eq!(run(&ass, MB), Err(Denied::NotVisible));
+        let mut admin = person("adm", None);
+        admin.is_admin = true;
+        assert_eq!(
+            read(&admin, MB),
+            Err(Denied::NotVisible),
+            "admin is not a sender"
+        );
     }
 }

@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod admin;
 pub mod audit;
+pub mod campaigns;
 pub mod directory;
 pub mod health;
 pub mod import_body;

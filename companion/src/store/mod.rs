@@ -14,6 +14,7 @@
 pub mod activities;
 pub mod admin;
 pub mod audit;
+pub mod campaigns;
 pub mod comments;
 pub mod directory;
 pub mod drafts;
@@ -21,6 +22,7 @@ pub mod grants;
 pub mod imap;
 pub mod mailboxes;
 pub mod messages;
+pub mod outbox;
 pub mod query;
 pub mod receipts;
 pub mod routing;

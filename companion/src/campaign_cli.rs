@@ -1,0 +1,1 @@
+//! `pecdesk campaign`: mass sends from the command line (see [`crate::domain::campaigns`]).
