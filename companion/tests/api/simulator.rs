@@ -152,13 +152,11 @@ fn files(root: &Path, address: &str) -> Vec<Vec<u8>> {
     names.sort_by_key(|p| {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         // `secs.Mmicros...Qseq...`: the sequence number orders files written in one second.
-        let q = name
-            .split('Q')
+        name.split('Q')
             .nth(1)
             .and_then(|r| r.split('.').next())
             .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
-        q
+            .unwrap_or(0)
     });
     names
         .iter()
