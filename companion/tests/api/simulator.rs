@@ -17,6 +17,11 @@ use pecdesk_core::pec::{InspectOptions, Inspection, PecKind, inspect};
 use pecdesk_core::reconcile::{DeliveryState, ReceiptFacts, Reconciliation, reconcile, sent_facts};
 use pecdesk_core::signature::{SignatureStatus, TrustAnchors};
 
+use crate::both_engines;
+use crate::helpers::{Engine, spawn_app};
+
+both_engines!(a_demo_companion_imports_the_simulators_receipts_as_certified,);
+
 const SENDER: &str = "ufficio@pec.mittente.test";
 const PASSWORD: &str = "segreta";
 
@@ -734,4 +739,83 @@ async fn a_real_dovecot_serves_the_delivered_envelope_over_imap() {
     assert_eq!(i.summary.signature.unwrap().status, SignatureStatus::Valid);
     session.logout().await.expect("logout");
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn the_companion_trusts_the_simulator_in_demo_mode_only() {
+    let s = start_with(|_| {}).await;
+    submit(&s.sim, &Mail::default()).await;
+    let receipt = files(&s.root, SENDER).remove(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = pecdesk_companion::Settings::for_data_dir(dir.path());
+    let normal = pecdesk_companion::trust::load(&settings).expect("trust");
+    let report = pecdesk_core::signature::verify(&receipt, &normal);
+    assert_eq!(report.status, SignatureStatus::Untrusted, "{report:?}");
+    settings.demo = true;
+    let demo = pecdesk_companion::trust::load(&settings).expect("trust");
+    let report = pecdesk_core::signature::verify(&receipt, &demo);
+    assert_eq!(report.status, SignatureStatus::Valid, "{report:?}");
+    assert_eq!(
+        report.provider.as_deref(),
+        Some("Simulatore PEC PecDesk (solo test / test only)")
+    );
+}
+
+async fn a_demo_companion_imports_the_simulators_receipts_as_certified(engine: Engine) {
+    let s = start_with(|_| {}).await;
+    let (id, _) = submit(&s.sim, &Mail::default()).await;
+    let app = spawn_app(engine).await;
+    let token = app.login("responsabile@demo.test").await;
+    let mailbox = app.mailbox_id("legale@pec.demo.test").await;
+    for raw in files(&s.root, SENDER) {
+        let a = app
+            .post_raw(
+                &token,
+                &format!("/api/v1/messages/import?mailbox={mailbox}"),
+                raw,
+            )
+            .await;
+        assert_eq!(a.status, reqwest::StatusCode::CREATED, "{:?}", a.body);
+        let got = app
+            .get(
+                &token,
+                &format!("/api/v1/messages/{}", a.body["id"].as_str().expect("id")),
+            )
+            .await;
+        let summary = &got.body["summary"];
+        assert_eq!(summary["signature"]["status"], "valid", "{summary}");
+        assert_eq!(summary["original_message_id"], id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_scaled_clock_writes_a_delayed_delivery_by_itself() {
+    // 100,000 simulated seconds per real second: a one-hour delay takes 36 ms.
+    let s = start_with(|c| {
+        c.clock = ClockMode::Scaled { factor: 100_000 };
+        c.behaviours.insert(
+            "lenta@pec.ente.test".into(),
+            Behaviour::Delay(Duration::from_secs(3600)),
+        );
+    })
+    .await;
+    let mail = Mail {
+        to: &["lenta@pec.ente.test"],
+        ..Mail::default()
+    };
+    submit(&s.sim, &mail).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // The envelope, then its delivery receipt, written by the simulator's own ticker.
+    while files(&s.root, "lenta@pec.ente.test").is_empty() || files(&s.root, SENDER).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delayed envelope never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        kinds(&files(&s.root, SENDER)),
+        [PecKind::Accettazione, PecKind::AvvenutaConsegna]
+    );
+    assert!(s.sim.now() > start_time());
 }
