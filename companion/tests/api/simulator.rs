@@ -819,3 +819,130 @@ async fn a_scaled_clock_writes_a_delayed_delivery_by_itself() {
     );
     assert!(s.sim.now() > start_time());
 }
+
+/// A raw SMTP conversation: sends each line, returns the server's reply lines.
+async fn converse(addr: std::net::SocketAddr, steps: &[&[u8]]) -> Vec<String> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    let mut replies = vec![
+        lines
+            .next_line()
+            .await
+            .expect("greeting")
+            .expect("greeting"),
+    ];
+    for step in steps {
+        write.write_all(step).await.expect("write");
+        // Read one whole reply (continuation lines have a '-' after the code).
+        loop {
+            let Some(line) = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+                .await
+                .expect("the server answers")
+                .expect("read")
+            else {
+                return replies;
+            };
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            replies.push(line);
+            if last {
+                break;
+            }
+        }
+    }
+    replies
+}
+
+#[tokio::test]
+async fn bad_input_gets_smtp_errors_and_never_stops_the_server() {
+    use base64::Engine as _;
+    let s = start_with(|_| {}).await;
+    let addr = s.sim.smtp_addr();
+    let auth = format!(
+        "AUTH PLAIN {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{SENDER}\0{PASSWORD}"))
+    );
+    let long = format!("NOOP {}\r\n", "x".repeat(100_000));
+    let replies = converse(
+        addr,
+        &[
+            b"EHLO client\r\n",
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"\xff\xfe\x00garbage\r\n",
+            long.as_bytes(),
+            b"AUTH CRAM-MD5\r\n",
+            b"AUTH PLAIN !!!notbase64\r\n",
+            auth.as_bytes(),
+            b"RCPT TO:<a@pec.ente.test>\r\n",
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"RCPT TO:<../../etc/passwd>\r\n",
+            b"RCPT TO:<a/b@pec.ente.test>\r\n",
+            b"DATA\r\n",
+            b"RCPT TO:<protocollo@pec.ente.test>\r\n",
+            b"RSET\r\n",
+            b"NOOP\r\n",
+            b"QUIT\r\n",
+        ],
+    )
+    .await;
+    let codes: Vec<&str> = replies.iter().map(|l| &l[..3]).collect();
+    assert_eq!(
+        codes,
+        [
+            "220", "250", "250", "250", "250", "250", // greeting, EHLO (5 lines)
+            "530", "502", "500", "504", "535", "235", "503", "250", "501", "501", "554", "250",
+            "250", "250", "221"
+        ],
+        "{replies:#?}"
+    );
+    assert!(replies.iter().any(|l| l.contains("AUTH PLAIN LOGIN")));
+    assert!(replies.iter().any(|l| l.contains("8BITMIME")));
+    // A client that leaves in the middle of DATA certifies nothing.
+    let partial = converse(
+        addr,
+        &[
+            auth.as_bytes(),
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"RCPT TO:<protocollo@pec.ente.test>\r\n",
+            b"DATA\r\n",
+        ],
+    )
+    .await;
+    assert_eq!(partial.last().map(|l| &l[..3]), Some("354"));
+    // Dot-stuffing: a body line starting with a dot arrives with one dot.
+    let replies = converse(
+        addr,
+        &[
+            auth.as_bytes(),
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"RCPT TO:<protocollo@pec.ente.test>\r\n",
+            b"DATA\r\n",
+            b"From: <ufficio@pec.mittente.test>\r\nTo: <protocollo@pec.ente.test>\r\n\
+Subject: punti\r\nMessage-ID: <punti@pec.mittente.test>\r\n\r\n..riga con un punto\r\n.\r\n",
+            b"QUIT\r\n",
+        ],
+    )
+    .await;
+    assert!(
+        replies.iter().any(|l| l.starts_with("250 2.0.0")),
+        "{replies:#?}"
+    );
+    let envelope = look(
+        &files(&s.root, "protocollo@pec.ente.test")[0],
+        &anchors(&s.sim),
+    );
+    let body = envelope
+        .original
+        .expect("original")
+        .text_body
+        .expect("text");
+    assert!(body.starts_with(".riga con un punto"), "{body:?}");
+    assert_eq!(
+        s.sim.submissions().len(),
+        1,
+        "the interrupted DATA counts for nothing"
+    );
+    // The server still answers after all this.
+    submit(&s.sim, &Mail::default()).await;
+}
