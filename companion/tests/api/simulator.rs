@@ -213,7 +213,21 @@ fn state_of(r: &Reconciliation, who: &str) -> DeliveryState {
 async fn a_delivered_pec_gives_acceptance_envelope_and_delivery_all_certified_by_the_simulator_ca()
 {
     let s = start_with(|_| {}).await;
+    let mut written = s.sim.written();
     let (id, sent) = submit(&s.sim, &Mail::default()).await;
+    let mut events = Vec::new();
+    while let Ok(w) = written.try_recv() {
+        assert!(w.path.exists());
+        events.push((w.address, w.kind));
+    }
+    assert_eq!(
+        events,
+        [
+            (SENDER.to_owned(), "accettazione"),
+            ("protocollo@pec.ente.test".to_owned(), "posta-certificata"),
+            (SENDER.to_owned(), "avvenuta-consegna"),
+        ]
+    );
 
     let sender_box = files(&s.root, SENDER);
     assert_eq!(
