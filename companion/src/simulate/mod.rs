@@ -18,6 +18,7 @@
 
 pub mod cli;
 mod clock;
+pub mod inprocess;
 mod maildir;
 mod provider;
 mod sign;

@@ -19,8 +19,12 @@ use pecdesk_core::signature::{SignatureStatus, TrustAnchors};
 
 use crate::both_engines;
 use crate::helpers::{Engine, spawn_app};
+use crate::scalar;
 
-both_engines!(a_demo_companion_imports_the_simulators_receipts_as_certified,);
+both_engines!(
+    a_demo_companion_imports_the_simulators_receipts_as_certified,
+    in_process_the_receipts_land_in_the_senders_companion_mailbox_as_they_are_written,
+);
 
 const SENDER: &str = "ufficio@pec.mittente.test";
 const PASSWORD: &str = "segreta";
@@ -959,4 +963,101 @@ Subject: punti\r\nMessage-ID: <punti@pec.mittente.test>\r\n\r\n..riga con un pun
     );
     // The server still answers after all this.
     submit(&s.sim, &Mail::default()).await;
+}
+
+async fn in_process_the_receipts_land_in_the_senders_companion_mailbox_as_they_are_written(
+    engine: Engine,
+) {
+    const DEMO_BOX: &str = "protocollo@pec.demo.test";
+    let app = spawn_app(engine).await;
+    let mailbox = app.mailbox_id(DEMO_BOX).await;
+    let org: String = scalar!(app, "SELECT org_id FROM mailboxes WHERE id = $1", &mailbox);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Simulator::start(SimConfig {
+        accounts: vec![Account {
+            address: DEMO_BOX.into(),
+            password: PASSWORD.into(),
+        }],
+        mail_root: dir.path().to_path_buf(),
+        behaviours: [("inesistente@pec.ente.test".to_owned(), Behaviour::Unknown)].into(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let mut settings = pecdesk_companion::Settings::for_data_dir(dir.path());
+    settings.demo = true;
+    let trust = pecdesk_companion::trust::load(&settings).expect("trust");
+    let routes = [(
+        DEMO_BOX.to_owned(),
+        pecdesk_companion::simulate::inprocess::Route {
+            org_id: org.clone(),
+            mailbox_id: mailbox.clone(),
+        },
+    )]
+    .into();
+    let importer =
+        pecdesk_companion::simulate::inprocess::import_into(&sim, app.store.clone(), trust, routes);
+
+    let raw = b"From: <protocollo@pec.demo.test>\r\nTo: <ufficio@pec.ente.test>, \
+<inesistente@pec.ente.test>\r\nSubject: Risposta\r\nMessage-ID: <inproc-1@pec.demo.test>\r\n\r\nTesto.\r\n";
+    let envelope = Envelope::new(
+        Some(DEMO_BOX.parse().unwrap()),
+        vec![
+            "ufficio@pec.ente.test".parse().unwrap(),
+            "inesistente@pec.ente.test".parse().unwrap(),
+        ],
+    )
+    .unwrap();
+    transport(&sim, DEMO_BOX, PASSWORD, Mechanism::Login)
+        .send_raw(&envelope, raw)
+        .await
+        .expect("accepted");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = scalar!(
+            app,
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND source = 'simulator'",
+            &mailbox
+        );
+        if n == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of 3 receipts stored"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut kinds: Vec<String> = pecdesk_companion::with_pool!(app.store, |p| sqlx::query_scalar(
+        "SELECT kind FROM messages WHERE mailbox_id = $1 AND source = 'simulator' ORDER BY kind"
+    )
+    .bind(&mailbox)
+    .fetch_all(p)
+    .await)
+    .expect("kinds");
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["accettazione", "avvenuta-consegna", "errore-consegna"]
+    );
+    // The recipient's box is not the companion's: its envelope stays in the Maildir only.
+    assert_eq!(files(dir.path(), "ufficio@pec.ente.test").len(), 1);
+    let token = app.login("responsabile@demo.test").await;
+    let listed = app
+        .get(&token, &format!("/api/v1/messages?mailbox={mailbox}"))
+        .await;
+    let items = listed.body["items"].as_array().expect("items");
+    let from_sim: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|m| m["summary"]["original_message_id"] == "inproc-1@pec.demo.test")
+        .collect();
+    assert_eq!(from_sim.len(), 3, "{}", listed.body);
+    for m in from_sim {
+        assert_eq!(m["summary"]["signature"]["status"], "valid", "{m}");
+    }
+    sim.stop().await;
+    tokio::time::timeout(Duration::from_secs(10), importer)
+        .await
+        .expect("the importer ends with the simulator")
+        .expect("importer");
 }
