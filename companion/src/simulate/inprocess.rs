@@ -9,9 +9,15 @@ use pecdesk_core::signature::TrustAnchors;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use super::Simulator;
-use crate::Store;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::{Account, Behaviour, SimConfig, Simulator};
+use crate::domain::admin::{Actor, EndpointRequest, PatchMailboxRequest, update_mailbox};
 use crate::ingest::{Direction, Incoming, ingest_one};
+use crate::store::mailboxes::Security;
+use crate::{AppState, Store, with_pool};
 
 /// A companion mailbox a simulated box feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,4 +96,88 @@ pub fn import_into(
             }
         }
     })
+}
+
+/// Addresses the demo simulator treats specially (any other recipient is delivered at once):
+/// `inesistente@` an unknown box, `piena@` a full box, `lenta@` a delivery after two
+/// minutes, `muta@` no answer (preavviso after 5 minutes, failure after 10: shortened
+/// from 12 h / 24 h so the demo shows them).
+pub const DEMO_BEHAVIOURS: [(&str, Behaviour); 4] = [
+    ("inesistente@pec.esempio.test", Behaviour::Unknown),
+    ("piena@pec.esempio.test", Behaviour::FullBox),
+    (
+        "lenta@pec.esempio.test",
+        Behaviour::Delay(Duration::from_secs(120)),
+    ),
+    ("muta@pec.esempio.test", Behaviour::NoAnswer),
+];
+
+/// `serve --demo`: starts the simulator on loopback (boxes under `DATA_DIR/simulator`), points
+/// the demo mailboxes' SMTP settings at it (through the audited mailbox update, with a fresh
+/// password each start) and stores what it writes into them as it is written. The returned
+/// simulator runs until dropped or stopped.
+pub async fn start_for_demo(state: &AppState) -> anyhow::Result<(Simulator, JoinHandle<()>)> {
+    let store = state.store().clone();
+    let rows: Vec<(String, String, String)> = with_pool!(store, |p| sqlx::query_as(
+        "SELECT id, org_id, address FROM mailboxes WHERE address IN ($1, $2) ORDER BY address"
+    )
+    .bind(crate::demo::PROTOCOLLO)
+    .bind(crate::demo::LEGALE)
+    .fetch_all(p)
+    .await)?;
+    let password = hex::encode(rand::random::<[u8; 16]>());
+    let cfg = SimConfig {
+        mail_root: state.settings().data_dir.join("simulator"),
+        accounts: rows
+            .iter()
+            .map(|(_, _, address)| Account {
+                address: address.clone(),
+                password: password.clone(),
+            })
+            .collect(),
+        behaviours: DEMO_BEHAVIOURS
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), *b))
+            .collect(),
+        preavviso_after: Duration::from_secs(300),
+        final_after: Duration::from_secs(600),
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(cfg).await?;
+    let addr = sim.smtp_addr();
+    let mut routes = HashMap::new();
+    for (id, org, address) in rows {
+        let patch = PatchMailboxRequest {
+            name: None,
+            imap: None,
+            smtp: Some(EndpointRequest {
+                host: Some(addr.ip().to_string()),
+                port: Some(i64::from(addr.port())),
+                security: Some(Security::Plain),
+                user: Some(address.clone()),
+                password: Some(SecretString::from(password.clone())),
+                sent_folder: None,
+            }),
+            app_password_expires_at: None,
+            quota_bytes: None,
+            ingest_enabled: None,
+        };
+        let actor = Actor {
+            org_id: &org,
+            user_id: None,
+        };
+        update_mailbox(&store, state.tokens().master(), actor, &id, patch)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo simulator: mailbox {id}: {e}"))?;
+        routes.insert(
+            address,
+            Route {
+                org_id: org,
+                mailbox_id: id,
+            },
+        );
+    }
+    tracing::info!(smtp.addr = %addr, mailboxes = routes.len(), "demo PEC simulator ready");
+    let task = import_into(&sim, store, state.trust().clone(), routes);
+    Ok((sim, task))
 }

@@ -341,7 +341,7 @@ impl Simulator {
             let tick = tick.clamp(Duration::from_millis(50), Duration::from_secs(1));
             tasks.push(tokio::spawn(ticker(inner.clone(), tick, watcher)));
         }
-        tracing::info!(smtp.addr = %addr, "PEC simulator listening");
+        tracing::info!(smtp.addr = %addr, "PEC simulator accepting SMTP submissions");
         Ok(Simulator {
             inner,
             addr,

@@ -24,6 +24,7 @@ use crate::scalar;
 both_engines!(
     a_demo_companion_imports_the_simulators_receipts_as_certified,
     in_process_the_receipts_land_in_the_senders_companion_mailbox_as_they_are_written,
+    serve_demo_points_the_demo_mailboxes_smtp_at_the_simulator_and_stores_their_receipts,
 );
 
 const SENDER: &str = "ufficio@pec.mittente.test";
@@ -1055,6 +1056,77 @@ async fn in_process_the_receipts_land_in_the_senders_companion_mailbox_as_they_a
     for m in from_sim {
         assert_eq!(m["summary"]["signature"]["status"], "valid", "{m}");
     }
+    sim.stop().await;
+    tokio::time::timeout(Duration::from_secs(10), importer)
+        .await
+        .expect("the importer ends with the simulator")
+        .expect("importer");
+}
+
+async fn serve_demo_points_the_demo_mailboxes_smtp_at_the_simulator_and_stores_their_receipts(
+    engine: Engine,
+) {
+    use pecdesk_companion::store::mailboxes::{self, Protocol, Security};
+    use secrecy::ExposeSecret as _;
+    let app = spawn_app(engine).await;
+    let mut settings = pecdesk_companion::Settings::for_data_dir(app.data_dir());
+    settings.demo = true;
+    let state = pecdesk_companion::AppState::new(settings, app.store.clone())
+        .await
+        .expect("state");
+    let (sim, importer) = pecdesk_companion::simulate::inprocess::start_for_demo(&state)
+        .await
+        .expect("demo simulator");
+    let mailbox = app.mailbox_id("legale@pec.demo.test").await;
+    // What the outbox reads: the mailbox's SMTP settings, the password opened.
+    let ep = mailboxes::endpoint(
+        &app.store,
+        state.tokens().master(),
+        &mailbox,
+        Protocol::Smtp,
+    )
+    .await
+    .expect("endpoint")
+    .expect("SMTP settings set");
+    assert_eq!(ep.port, sim.smtp_addr().port());
+    assert_eq!(ep.security, Security::Plain);
+    assert_eq!(ep.user, "legale@pec.demo.test");
+    let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ep.host.clone())
+        .port(ep.port)
+        .credentials(Credentials::new(
+            ep.user.clone(),
+            ep.secret.expose_secret().to_owned(),
+        ))
+        .build();
+    let raw = b"From: <legale@pec.demo.test>\r\nTo: <ufficio@pec.esempio.test>, \
+<muta@pec.esempio.test>\r\nSubject: Diffida\r\nMessage-ID: <demo-sim-1@pec.demo.test>\r\n\r\nTesto.\r\n";
+    let envelope = Envelope::new(
+        Some("legale@pec.demo.test".parse().unwrap()),
+        vec![
+            "ufficio@pec.esempio.test".parse().unwrap(),
+            "muta@pec.esempio.test".parse().unwrap(),
+        ],
+    )
+    .unwrap();
+    smtp.send_raw(&envelope, raw).await.expect("accepted");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = scalar!(
+            app,
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND source = 'simulator'",
+            &mailbox
+        );
+        if n == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of 2 receipts stored"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // muta@ does not answer: only its preavviso (after 5 demo minutes) is still to come.
+    assert_eq!(sim.pending(), 2);
     sim.stop().await;
     tokio::time::timeout(Duration::from_secs(10), importer)
         .await
