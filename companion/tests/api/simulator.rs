@@ -519,8 +519,15 @@ async fn bcc_too_many_recipients_too_large_and_a_virus_are_not_accepted_and_not_
         }],
         ..Mail::default()
     };
-    let _ = submit(&s.sim, &mail).await;
-    refused(&s);
+    let (id, sent) = submit(&s.sim, &mail).await;
+    let summary = refused(&s);
+    // The notice still names the message it refuses: the outbox matches it.
+    assert_eq!(summary.original_message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(summary.subject.as_deref(), Some("Comunicazione di prova"));
+    assert_eq!(
+        reconcile_box(&sent, &files(&s.root, SENDER)).accepted,
+        Some(false)
+    );
     assert_eq!(s.sim.submissions()[0].reason.as_deref(), Some("too-large"));
     assert!(files(&s.root, "protocollo@pec.ente.test").is_empty());
 
