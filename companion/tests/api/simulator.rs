@@ -382,6 +382,26 @@ async fn per_recipient_failures_and_delays_reconcile_to_the_right_states() {
     assert!(files(&s.root, "inesistente@pec.ente.test").is_empty());
     assert!(files(&s.root, "lenta@pec.ente.test").is_empty());
 
+    // A zero delay is no delay, even on a clock that stands still.
+    s.sim
+        .set_behaviour("subito@pec.ente.test", Behaviour::Delay(Duration::ZERO));
+    let quick = Mail {
+        to: &["subito@pec.ente.test"],
+        ..Mail::default()
+    };
+    let (_, quick_sent) = submit(&s.sim, &quick).await;
+    assert_eq!(
+        kinds(&files(&s.root, "subito@pec.ente.test")),
+        [PecKind::PostaCertificata]
+    );
+    assert_eq!(
+        state_of(
+            &reconcile_box(&quick_sent, &files(&s.root, SENDER)),
+            "subito@pec.ente.test"
+        ),
+        DeliveryState::Delivered
+    );
+
     s.sim.advance(Duration::from_secs(1799)).await;
     assert!(
         files(&s.root, "lenta@pec.ente.test").is_empty(),
