@@ -1160,3 +1160,48 @@ async fn serve_demo_points_the_demo_mailboxes_smtp_at_the_simulator_and_stores_t
         .expect("the importer ends with the simulator")
         .expect("importer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_each_get_their_own_identificativo_and_receipts() {
+    let s = start_with(|_| {}).await;
+    let sim = &s.sim;
+    let sends = (0..20).map(|i| async move {
+        let to = format!("dest{i}@pec.ente.test");
+        let to = [to.as_str()];
+        let mail = Mail {
+            to: &to,
+            ..Mail::default()
+        };
+        submit(sim, &mail).await.0
+    });
+    let ids = futures_util::future::join_all(sends).await;
+    let subs = s.sim.submissions();
+    assert_eq!(subs.len(), 20);
+    let mut pec_ids: Vec<String> = subs
+        .iter()
+        .filter_map(|s| s.identificativo.clone())
+        .collect();
+    pec_ids.sort();
+    pec_ids.dedup();
+    assert_eq!(pec_ids.len(), 20, "one identificativo per submission");
+    let sender_box = files(&s.root, SENDER);
+    assert_eq!(sender_box.len(), 40);
+    for id in ids {
+        let mine: Vec<Vec<u8>> = sender_box
+            .iter()
+            .filter(|r| {
+                inspect(r, &InspectOptions::default())
+                    .summary
+                    .original_message_id
+                    .as_deref()
+                    == Some(id.as_str())
+            })
+            .cloned()
+            .collect();
+        assert_eq!(
+            kinds(&mine).len(),
+            2,
+            "an accettazione and a consegna for each message"
+        );
+    }
+}
