@@ -1,0 +1,1 @@
+//! `pecdesk simulate`: the simulator as a process.
