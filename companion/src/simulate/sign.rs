@@ -84,7 +84,7 @@ impl Signer {
     /// The DER `ContentInfo` of a detached signature over `content` made at `at`.
     pub(crate) fn sign(&self, content: &[u8], at: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
         let digest = Sha256::digest(content);
-        let mut attributes = vec![
+        let mut attributes = [
             seq(&[oid(OID_CONTENT_TYPE), set(&[oid(OID_DATA)])]),
             seq(&[oid(OID_SIGNING_TIME), set(&[time(at)])]),
             seq(&[oid(OID_MESSAGE_DIGEST), set(&[tlv(0x04, &digest[..])])]),

@@ -12,7 +12,7 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Tokio1Executor};
 use pecdesk_companion::outbox::compose::{FilePart, Outgoing, ReceiptType, compose};
-use pecdesk_companion::simulate::{Account, Behaviour, ClockMode, SimConfig, Simulator};
+use pecdesk_companion::simulate::{Account, Behaviour, ClockMode, EICAR, SimConfig, Simulator};
 use pecdesk_core::pec::{InspectOptions, Inspection, PecKind, inspect};
 use pecdesk_core::reconcile::{DeliveryState, ReceiptFacts, Reconciliation, reconcile, sent_facts};
 use pecdesk_core::signature::{SignatureStatus, TrustAnchors};
@@ -152,13 +152,11 @@ fn files(root: &Path, address: &str) -> Vec<Vec<u8>> {
     names.sort_by_key(|p| {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         // `secs.Mmicros...Qseq...`: the sequence number orders files written in one second.
-        let q = name
-            .split('Q')
+        name.split('Q')
             .nth(1)
             .and_then(|r| r.split('.').next())
             .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
-        q
+            .unwrap_or(0)
     });
     names
         .iter()
@@ -439,4 +437,301 @@ async fn no_answer_gives_the_preavviso_after_12_hours_and_the_failure_after_24()
     assert_eq!(last.issued_at.as_deref(), Some("2026-12-01T10:00:00+01:00"));
     assert!(files(&s.root, "muta@pec.ente.test").is_empty());
     assert_eq!(s.sim.pending(), 0);
+}
+
+/// The one notice in the sender's box after a refused submission, and what it says.
+fn refused(s: &Sim) -> pecdesk_core::pec::Summary {
+    let sender_box = files(&s.root, SENDER);
+    assert_eq!(kinds(&sender_box), [PecKind::NonAccettazione]);
+    let summary = look(&sender_box[0], &anchors(&s.sim)).summary;
+    assert_eq!(
+        summary.signature.as_ref().unwrap().status,
+        SignatureStatus::Valid
+    );
+    summary
+}
+
+#[tokio::test]
+async fn bcc_too_many_recipients_too_large_and_a_virus_are_not_accepted_and_not_delivered() {
+    // Bcc: an SMTP recipient that neither To nor Cc names.
+    let s = start_with(|_| {}).await;
+    let (id, sent, result) =
+        submit_extra(&s.sim, &Mail::default(), &["nascosto@pec.ente.test"]).await;
+    assert!(result.expect("answered").is_positive());
+    let summary = refused(&s);
+    assert_eq!(summary.error.as_deref(), Some("altro"));
+    assert_eq!(summary.original_message_id.as_deref(), Some(id.as_str()));
+    let r = reconcile_box(&sent, &files(&s.root, SENDER));
+    assert_eq!(r.accepted, Some(false));
+    assert!(files(&s.root, "protocollo@pec.ente.test").is_empty());
+    assert!(files(&s.root, "nascosto@pec.ente.test").is_empty());
+    let subs = s.sim.submissions();
+    assert_eq!(
+        (subs[0].accepted, subs[0].reason.as_deref()),
+        (false, Some("bcc"))
+    );
+
+    // Too many recipients.
+    let s = start_with(|c| c.limits.max_recipients = 2).await;
+    let mail = Mail {
+        to: &["a@pec.ente.test", "b@pec.ente.test", "c@pec.ente.test"],
+        ..Mail::default()
+    };
+    let _ = submit(&s.sim, &mail).await;
+    refused(&s);
+    assert!(files(&s.root, "a@pec.ente.test").is_empty());
+    assert_eq!(
+        s.sim.submissions()[0].reason.as_deref(),
+        Some("too-many-recipients")
+    );
+
+    // Too large.
+    let s = start_with(|c| c.limits.max_bytes = 4096).await;
+    let mail = Mail {
+        attachments: vec![FilePart {
+            name: "grande.bin".into(),
+            content_type: "application/octet-stream".into(),
+            content: vec![7u8; 8192],
+        }],
+        ..Mail::default()
+    };
+    let _ = submit(&s.sim, &mail).await;
+    refused(&s);
+    assert_eq!(s.sim.submissions()[0].reason.as_deref(), Some("too-large"));
+    assert!(files(&s.root, "protocollo@pec.ente.test").is_empty());
+
+    // The EICAR test string in an attachment (base64 on the wire).
+    let s = start_with(|_| {}).await;
+    let mail = Mail {
+        attachments: vec![FilePart {
+            name: "eicar.com".into(),
+            content_type: "application/octet-stream".into(),
+            content: EICAR.as_bytes().to_vec(),
+        }],
+        ..Mail::default()
+    };
+    let (_, sent) = submit(&s.sim, &mail).await;
+    let summary = refused(&s);
+    assert_eq!(summary.error.as_deref(), Some("virus"));
+    let raw = String::from_utf8_lossy(&files(&s.root, SENDER)[0]).into_owned();
+    assert!(raw.contains("X-VerificaSicurezza: errore"));
+    assert!(raw.contains("AVVISO DI NON ACCETTAZIONE PER VIRUS: "));
+    let r = reconcile_box(&sent, &files(&s.root, SENDER));
+    assert_eq!(r.accepted, Some(false));
+    assert_eq!(s.sim.submissions()[0].reason.as_deref(), Some("virus"));
+    assert!(files(&s.root, "protocollo@pec.ente.test").is_empty());
+}
+
+#[tokio::test]
+async fn wrong_passwords_unknown_users_and_unauthenticated_senders_are_refused() {
+    let s = start_with(|_| {}).await;
+    let envelope = Envelope::new(
+        Some(SENDER.parse().unwrap()),
+        vec!["protocollo@pec.ente.test".parse().unwrap()],
+    )
+    .unwrap();
+    let raw = b"From: <ufficio@pec.mittente.test>\r\nTo: <protocollo@pec.ente.test>\r\nSubject: x\r\n\r\nx\r\n";
+    for mechanism in [Mechanism::Plain, Mechanism::Login] {
+        for (user, password) in [(SENDER, "sbagliata"), ("altro@pec.mittente.test", PASSWORD)] {
+            let err = transport(&s.sim, user, password, mechanism)
+                .send_raw(&envelope, raw)
+                .await
+                .expect_err("refused");
+            assert!(err.is_permanent(), "{err}");
+            assert!(err.to_string().contains("535"), "{err}");
+        }
+        // The right password through the same mechanism works.
+        let ok = transport(&s.sim, SENDER, PASSWORD, mechanism)
+            .send_raw(&envelope, raw)
+            .await
+            .expect("accepted");
+        assert!(ok.is_positive());
+    }
+    // Without AUTH: 530; with another account's sender address: 553.
+    let anonymous = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(s.sim.smtp_addr().port())
+        .build();
+    let err = anonymous
+        .send_raw(&envelope, raw)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("530"), "{err}");
+    let spoofed = Envelope::new(
+        Some("altro@pec.mittente.test".parse().unwrap()),
+        vec!["protocollo@pec.ente.test".parse().unwrap()],
+    )
+    .unwrap();
+    let err = transport(&s.sim, SENDER, PASSWORD, Mechanism::Plain)
+        .send_raw(&spoofed, raw)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("553"), "{err}");
+    assert_eq!(
+        s.sim.submissions().len(),
+        2,
+        "only the authenticated ones count"
+    );
+}
+
+#[tokio::test]
+async fn the_throttle_answers_451_past_the_limit_until_a_minute_has_passed() {
+    let s = start_with(|c| c.limits.per_minute = Some(6)).await;
+    for _ in 0..6 {
+        submit(&s.sim, &Mail::default()).await;
+    }
+    let (_, _, result) = submit_extra(&s.sim, &Mail::default(), &[]).await;
+    let err = result.expect_err("throttled");
+    assert!(err.is_transient(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("4.7.1") && text.contains("al minuto"),
+        "{text}"
+    );
+    let subs = s.sim.submissions();
+    assert_eq!(subs.iter().filter(|s| s.accepted).count(), 6);
+    assert_eq!(subs.last().unwrap().reason.as_deref(), Some("throttled"));
+    s.sim.advance(Duration::from_secs(59)).await;
+    let (_, _, result) = submit_extra(&s.sim, &Mail::default(), &[]).await;
+    assert!(result.is_err(), "still within the minute");
+    s.sim.advance(Duration::from_secs(1)).await;
+    submit(&s.sim, &Mail::default()).await;
+    assert_eq!(s.sim.submissions().iter().filter(|s| s.accepted).count(), 7);
+}
+
+#[tokio::test]
+async fn completa_breve_and_sintetica_receipts_have_their_shapes() {
+    let s = start_with(|_| {}).await;
+    let pdf = b"%PDF-1.4 atto firmato".to_vec();
+    let attachment = FilePart {
+        name: "atto.pdf".into(),
+        content_type: "application/pdf".into(),
+        content: pdf.clone(),
+    };
+    let trusted = anchors(&s.sim);
+    let mut shapes = Vec::new();
+    for receipt in [
+        ReceiptType::Completa,
+        ReceiptType::Breve,
+        ReceiptType::Sintetica,
+    ] {
+        let mail = Mail {
+            cc: &["copia@pec.ente.test"],
+            receipt,
+            attachments: vec![attachment.clone()],
+            ..Mail::default()
+        };
+        let before = files(&s.root, SENDER).len();
+        let (_, sent) = submit(&s.sim, &mail).await;
+        let new: Vec<Vec<u8>> = files(&s.root, SENDER).split_off(before);
+        let deliveries: Vec<Inspection> = new
+            .iter()
+            .map(|r| look(r, &trusted))
+            .filter(|i| i.summary.kind == PecKind::AvvenutaConsegna)
+            .collect();
+        assert_eq!(deliveries.len(), 2);
+        for d in &deliveries {
+            assert_eq!(
+                d.summary.signature.as_ref().unwrap().status,
+                SignatureStatus::Valid
+            );
+        }
+        let to = deliveries
+            .iter()
+            .find(|d| d.summary.recipient.as_deref() == Some("protocollo@pec.ente.test"))
+            .unwrap();
+        let cc = deliveries
+            .iter()
+            .find(|d| d.summary.recipient.as_deref() == Some("copia@pec.ente.test"))
+            .unwrap();
+        assert_eq!(cc.summary.receipt_type.as_deref(), Some("sintetica"));
+        assert!(!cc.summary.has_original);
+        assert_eq!(to.summary.receipt_type.as_deref(), Some(receipt.as_str()));
+        let attachments = to.original.as_ref().map(|o| o.attachments.clone());
+        shapes.push((to.summary.has_original, attachments));
+        let r = reconcile_box(&sent, &new);
+        assert_eq!(
+            state_of(&r, "protocollo@pec.ente.test"),
+            DeliveryState::Delivered
+        );
+        assert_eq!(
+            state_of(&r, "copia@pec.ente.test"),
+            DeliveryState::Delivered
+        );
+    }
+    // completa: the original with the attachment as sent.
+    let (has, atts) = &shapes[0];
+    assert!(*has);
+    let atts = atts.as_ref().unwrap();
+    assert_eq!(atts.len(), 1);
+    assert_eq!(atts[0].name.as_deref(), Some("atto.pdf"));
+    assert_eq!(atts[0].size, pdf.len());
+    // breve: the original with `atto.pdf.hash` holding the SHA-1 of the attachment.
+    let (has, atts) = &shapes[1];
+    assert!(*has);
+    let atts = atts.as_ref().unwrap();
+    assert_eq!(atts.len(), 1);
+    assert_eq!(atts[0].name.as_deref(), Some("atto.pdf.hash"));
+    use sha1::Digest as _;
+    let want = hex::encode(sha1::Sha1::digest(&pdf));
+    assert_eq!(atts[0].sha1_placeholder.as_deref(), Some(want.as_str()));
+    // sintetica: no original at all.
+    assert_eq!(shapes[2], (false, None));
+    // The envelope always carries the whole message.
+    for raw in files(&s.root, "protocollo@pec.ente.test") {
+        let i = look(&raw, &trusted);
+        assert_eq!(i.summary.kind, PecKind::PostaCertificata);
+        assert_eq!(
+            i.original.unwrap().attachments[0].name.as_deref(),
+            Some("atto.pdf")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_real_dovecot_serves_the_delivered_envelope_over_imap() {
+    let recipient = "protocollo@pec.ente.test";
+    let dovecot = crate::dovecot::Dovecot::start(&[(recipient, "imap-secret")]);
+    let sim = Simulator::start(SimConfig {
+        mail_root: dovecot.home(),
+        owner: Some(dovecot.owner()),
+        ..config(&dovecot.home())
+    })
+    .await
+    .expect("simulator");
+    let (id, _) = submit(&sim, &Mail::default()).await;
+    let on_disk = files(&dovecot.home(), recipient);
+    assert_eq!(on_disk.len(), 1);
+
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", dovecot.port))
+        .await
+        .expect("connect");
+    let mut client = async_imap::Client::new(tcp);
+    client
+        .read_response()
+        .await
+        .expect("greeting")
+        .expect("greeting");
+    let mut session = client
+        .login(recipient, "imap-secret")
+        .await
+        .map_err(|(e, _)| e)
+        .expect("login");
+    let mailbox = session.select("INBOX").await.expect("select");
+    assert_eq!(mailbox.exists, 1);
+    use futures_util::TryStreamExt as _;
+    let fetched: Vec<_> = session
+        .fetch("1", "BODY.PEEK[]")
+        .await
+        .expect("fetch")
+        .try_collect()
+        .await
+        .expect("fetched");
+    let body = fetched[0].body().expect("body").to_vec();
+    assert_eq!(body, on_disk[0], "Dovecot serves the file as written");
+    let i = look(&body, &anchors(&sim));
+    assert_eq!(i.summary.kind, PecKind::PostaCertificata);
+    assert_eq!(i.summary.original_message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(i.summary.signature.unwrap().status, SignatureStatus::Valid);
+    session.logout().await.expect("logout");
+    sim.stop().await;
 }
