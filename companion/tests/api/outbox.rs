@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::TimeZone as _;
+use mail_parser::MimeHeaders as _;
 use pecdesk_companion::imap::{self, ImapSettings};
 use pecdesk_companion::outbox::{self, OutboxSettings};
 use pecdesk_companion::simulate::{Account, Behaviour, ClockMode, Limits, SimConfig, Simulator};
@@ -33,6 +34,7 @@ both_engines!(
     a_send_left_uncertain_after_the_provider_accepted_is_not_sent_again,
     an_uncertain_send_without_acceptance_waits_then_goes_once,
     a_mailbox_without_smtp_settings_cannot_send,
+    a_draft_goes_out_with_its_uploaded_files_and_never_names_a_missing_one,
 );
 
 const MAILBOX: &str = "protocollo@pec.demo.test";
@@ -595,4 +597,101 @@ async fn a_mailbox_without_smtp_settings_cannot_send(engine: Engine) {
     let d = w.detail(&id).await;
     assert_eq!(d["status"], "open");
     assert_eq!(d["outgoing"], json!([]));
+}
+
+async fn a_draft_goes_out_with_its_uploaded_files_and_never_names_a_missing_one(engine: Engine) {
+    let w = world(engine, |_| {}).await;
+    let m = w
+        .app
+        .import_fresh(&w.token, &w.mailbox, &uuid::Uuid::new_v4().to_string())
+        .await;
+    let (id, _) = w
+        .app
+        .create_activity(
+            &w.token,
+            json!({"mailbox_id": w.mailbox, "title": "Con allegato", "message_ids": [m]}),
+        )
+        .await;
+    let path = format!("/api/v1/activities/{id}");
+    let draft = json!({"to": [OK], "subject": "Re: atti", "body": "In allegato.",
+        "attachments": ["delibera.pdf"]});
+    let d = w.app.put(&w.token, &format!("{path}/draft"), draft).await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    // The file is named but not uploaded: refused, nothing queued.
+    let early = w
+        .app
+        .post(&w.token, &format!("{path}/send"), json!({}))
+        .await;
+    assert_eq!(
+        early.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        early.body
+    );
+    assert!(
+        early.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("delibera.pdf")),
+        "{:?}",
+        early.body
+    );
+    let file_url = w.app.url(&format!("{path}/draft/attachments/delibera.pdf"));
+    let pdf = b"%PDF-1.4 delibera di prova".to_vec();
+    let up = w
+        .app
+        .client
+        .put(&file_url)
+        .bearer_auth(&w.token)
+        .header("content-type", "application/pdf")
+        .body(pdf.clone())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(up.status(), StatusCode::NO_CONTENT);
+    // Uploading is an edit: a new draft version.
+    assert_eq!(w.detail(&id).await["draft"]["version"], 2);
+    let got = w
+        .app
+        .client
+        .get(&file_url)
+        .bearer_auth(&w.token)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(got.status(), StatusCode::OK);
+    assert_eq!(got.bytes().await.expect("bytes").to_vec(), pdf);
+    let bad = w
+        .app
+        .client
+        .put(w.app.url(&format!("{path}/draft/attachments/.segreto")))
+        .bearer_auth(&w.token)
+        .body(b"x".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let sent = w.send(&id).await;
+    assert_eq!(sent["outgoing"][0]["draft_version"], 2);
+    let r = outbox::tick_with(&w.state, &settings(), "w1", now_ms())
+        .await
+        .expect("tick");
+    assert_eq!(r.sent, 1, "{r:?}");
+    let raw: Vec<u8> = scalar!(w.app, "SELECT raw FROM outbox WHERE activity_id = $1", &id);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("parses");
+    let att = parsed.attachment(0).expect("attachment");
+    assert_eq!(att.attachment_name(), Some("delibera.pdf"));
+    assert_eq!(att.contents(), pdf.as_slice());
+    // After sending, the draft's files are frozen.
+    let late = w
+        .app
+        .client
+        .delete(&file_url)
+        .bearer_auth(&w.token)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(late.status(), StatusCode::CONFLICT);
 }
