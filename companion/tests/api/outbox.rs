@@ -35,6 +35,7 @@ both_engines!(
     an_uncertain_send_without_acceptance_waits_then_goes_once,
     a_mailbox_without_smtp_settings_cannot_send,
     a_draft_goes_out_with_its_uploaded_files_and_never_names_a_missing_one,
+    the_mailbox_throttle_spreads_sends_over_the_minute,
 );
 
 const MAILBOX: &str = "protocollo@pec.demo.test";
@@ -694,4 +695,56 @@ async fn a_draft_goes_out_with_its_uploaded_files_and_never_names_a_missing_one(
         .await
         .expect("delete");
     assert_eq!(late.status(), StatusCode::CONFLICT);
+}
+
+async fn the_mailbox_throttle_spreads_sends_over_the_minute(engine: Engine) {
+    let w = world(engine, |_| {}).await;
+    let admin = w.app.login("admin@demo.test").await;
+    let path = format!("/api/v1/mailboxes/{}", w.mailbox);
+    let set = w
+        .app
+        .patch(&admin, &path, json!({"send_preset": "legalmail"}))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+    let got = w.app.get(&admin, &path).await;
+    assert_eq!(got.body["send_limits"]["per_minute"], 6, "{:?}", got.body);
+    assert_eq!(got.body["send_limits"]["max_recipients"], 500);
+    let limits = outbox::limits(w.state.store(), &w.mailbox)
+        .await
+        .expect("limits");
+    assert_eq!(limits.per_minute, Some(6));
+    let set = w
+        .app
+        .patch(&admin, &path, json!({"send_per_minute": 2}))
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+    let bad = w
+        .app
+        .patch(&admin, &path, json!({"send_per_minute": -3}))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    for i in 0..5 {
+        let id = w.activity_with_draft(&[OK], &format!("n. {i}")).await;
+        w.send(&id).await;
+    }
+    let t0 = now_ms();
+    let s = settings();
+    let mut sent_at = Vec::new();
+    for step in 0..30 {
+        let now = t0 + step * 5_000;
+        let r = outbox::tick_with(&w.state, &s, "w1", now)
+            .await
+            .expect("tick");
+        sent_at.extend(std::iter::repeat_n(now, r.sent));
+    }
+    // 2 a minute: two at once, two a minute later, the last one after two minutes.
+    assert_eq!(sent_at.len(), 5, "{sent_at:?}");
+    for t in &sent_at {
+        let in_minute = sent_at.iter().filter(|u| **u <= *t && **u > *t - 60_000);
+        assert!(in_minute.count() <= 2, "{sent_at:?}");
+    }
+    assert_eq!(sent_at[4] - t0, 120_000, "{sent_at:?}");
+    let accepted = w.sim.submissions().iter().filter(|s| s.accepted).count();
+    assert_eq!(accepted, 5);
 }
