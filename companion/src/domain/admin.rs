@@ -1202,6 +1202,45 @@ pub async fn revoke_grant(store: &Store, actor: Actor<'_>, id: &str) -> Result<G
     Ok(GrantView::from(g))
 }
 
+/// Writes the sending limits of a PATCH: the preset's first, then the fields given.
+async fn write_send_limits(
+    tx: &mut crate::store::WriteTx,
+    id: &str,
+    req: &PatchMailboxRequest,
+) -> Result<()> {
+    let preset = req.send_preset.map(crate::outbox::Preset::limits);
+    let check = |field: &str, v: Option<Option<i64>>, min: i64| -> Result<Option<Option<i64>>> {
+        match v {
+            Some(Some(n)) if n < min => Err(Error::invalid(format!(
+                "`{field}`: deve essere almeno {min} / must be at least {min}"
+            ))),
+            other => Ok(other),
+        }
+    };
+    let per_minute =
+        check("send_per_minute", req.send_per_minute, 0)?.or(preset.map(|p| Some(i64::from(p.0))));
+    let recipients = check("send_max_recipients", req.send_max_recipients, 1)?
+        .or(preset.map(|p| Some(i64::from(p.1))));
+    let bytes = check("send_max_bytes", req.send_max_bytes, 1)?
+        .or(preset.map(|p| Some(i64::try_from(p.2).unwrap_or(i64::MAX))));
+    for (column, value) in [
+        ("send_per_minute", per_minute),
+        ("send_max_recipients", recipients),
+        ("send_max_bytes", bytes),
+    ] {
+        let Some(value) = value else { continue };
+        // Column names are constants of this function, never input.
+        let sql = format!("UPDATE mailboxes SET {column} = $2 WHERE id = $1");
+        crate::with_tx!(tx, |c| sqlx::query(&sql)
+            .bind(id)
+            .bind(value)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -1306,43 +1345,4 @@ mod tests {
         assert!(requested_policies(Some("MAIL_ACCOUNT_READER"), Some("Smistatore")).is_err());
         assert!(requested_policies(Some("READ_ALL"), None).is_err());
     }
-}
-
-/// Writes the sending limits of a PATCH: the preset's first, then the fields given.
-async fn write_send_limits(
-    tx: &mut crate::store::WriteTx,
-    id: &str,
-    req: &PatchMailboxRequest,
-) -> Result<()> {
-    let preset = req.send_preset.map(crate::outbox::Preset::limits);
-    let check = |field: &str, v: Option<Option<i64>>, min: i64| -> Result<Option<Option<i64>>> {
-        match v {
-            Some(Some(n)) if n < min => Err(Error::invalid(format!(
-                "`{field}`: deve essere almeno {min} / must be at least {min}"
-            ))),
-            other => Ok(other),
-        }
-    };
-    let per_minute =
-        check("send_per_minute", req.send_per_minute, 0)?.or(preset.map(|p| Some(i64::from(p.0))));
-    let recipients = check("send_max_recipients", req.send_max_recipients, 1)?
-        .or(preset.map(|p| Some(i64::from(p.1))));
-    let bytes = check("send_max_bytes", req.send_max_bytes, 1)?
-        .or(preset.map(|p| Some(i64::try_from(p.2).unwrap_or(i64::MAX))));
-    for (column, value) in [
-        ("send_per_minute", per_minute),
-        ("send_max_recipients", recipients),
-        ("send_max_bytes", bytes),
-    ] {
-        let Some(value) = value else { continue };
-        // Column names are constants of this function, never input.
-        let sql = format!("UPDATE mailboxes SET {column} = $2 WHERE id = $1");
-        crate::with_tx!(tx, |c| sqlx::query(&sql)
-            .bind(id)
-            .bind(value)
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))?;
-    }
-    Ok(())
 }
