@@ -17,6 +17,16 @@ use pecdesk_core::pec::{InspectOptions, Inspection, PecKind, inspect};
 use pecdesk_core::reconcile::{DeliveryState, ReceiptFacts, Reconciliation, reconcile, sent_facts};
 use pecdesk_core::signature::{SignatureStatus, TrustAnchors};
 
+use crate::both_engines;
+use crate::helpers::{Engine, spawn_app};
+use crate::scalar;
+
+both_engines!(
+    a_demo_companion_imports_the_simulators_receipts_as_certified,
+    in_process_the_receipts_land_in_the_senders_companion_mailbox_as_they_are_written,
+    serve_demo_points_the_demo_mailboxes_smtp_at_the_simulator_and_stores_their_receipts,
+);
+
 const SENDER: &str = "ufficio@pec.mittente.test";
 const PASSWORD: &str = "segreta";
 
@@ -208,7 +218,21 @@ fn state_of(r: &Reconciliation, who: &str) -> DeliveryState {
 async fn a_delivered_pec_gives_acceptance_envelope_and_delivery_all_certified_by_the_simulator_ca()
 {
     let s = start_with(|_| {}).await;
+    let mut written = s.sim.written();
     let (id, sent) = submit(&s.sim, &Mail::default()).await;
+    let mut events = Vec::new();
+    while let Ok(w) = written.try_recv() {
+        assert!(w.path.exists());
+        events.push((w.address, w.kind));
+    }
+    assert_eq!(
+        events,
+        [
+            (SENDER.to_owned(), "accettazione"),
+            ("protocollo@pec.ente.test".to_owned(), "posta-certificata"),
+            (SENDER.to_owned(), "avvenuta-consegna"),
+        ]
+    );
 
     let sender_box = files(&s.root, SENDER);
     assert_eq!(
@@ -734,4 +758,378 @@ async fn a_real_dovecot_serves_the_delivered_envelope_over_imap() {
     assert_eq!(i.summary.signature.unwrap().status, SignatureStatus::Valid);
     session.logout().await.expect("logout");
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn the_companion_trusts_the_simulator_in_demo_mode_only() {
+    let s = start_with(|_| {}).await;
+    submit(&s.sim, &Mail::default()).await;
+    let receipt = files(&s.root, SENDER).remove(0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = pecdesk_companion::Settings::for_data_dir(dir.path());
+    let normal = pecdesk_companion::trust::load(&settings).expect("trust");
+    let report = pecdesk_core::signature::verify(&receipt, &normal);
+    assert_eq!(report.status, SignatureStatus::Untrusted, "{report:?}");
+    settings.demo = true;
+    let demo = pecdesk_companion::trust::load(&settings).expect("trust");
+    let report = pecdesk_core::signature::verify(&receipt, &demo);
+    assert_eq!(report.status, SignatureStatus::Valid, "{report:?}");
+    assert_eq!(
+        report.provider.as_deref(),
+        Some("Simulatore PEC PecDesk (solo test / test only)")
+    );
+}
+
+async fn a_demo_companion_imports_the_simulators_receipts_as_certified(engine: Engine) {
+    let s = start_with(|_| {}).await;
+    let (id, _) = submit(&s.sim, &Mail::default()).await;
+    let app = spawn_app(engine).await;
+    let token = app.login("responsabile@demo.test").await;
+    let mailbox = app.mailbox_id("legale@pec.demo.test").await;
+    for raw in files(&s.root, SENDER) {
+        let a = app
+            .post_raw(
+                &token,
+                &format!("/api/v1/messages/import?mailbox={mailbox}"),
+                raw,
+            )
+            .await;
+        assert_eq!(a.status, reqwest::StatusCode::CREATED, "{:?}", a.body);
+        let got = app
+            .get(
+                &token,
+                &format!("/api/v1/messages/{}", a.body["id"].as_str().expect("id")),
+            )
+            .await;
+        let summary = &got.body["summary"];
+        assert_eq!(summary["signature"]["status"], "valid", "{summary}");
+        assert_eq!(summary["original_message_id"], id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_scaled_clock_writes_a_delayed_delivery_by_itself() {
+    // 100,000 simulated seconds per real second: a one-hour delay takes 36 ms.
+    let s = start_with(|c| {
+        c.clock = ClockMode::Scaled { factor: 100_000 };
+        c.behaviours.insert(
+            "lenta@pec.ente.test".into(),
+            Behaviour::Delay(Duration::from_secs(3600)),
+        );
+    })
+    .await;
+    let mail = Mail {
+        to: &["lenta@pec.ente.test"],
+        ..Mail::default()
+    };
+    submit(&s.sim, &mail).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // The envelope, then its delivery receipt, written by the simulator's own ticker.
+    while files(&s.root, "lenta@pec.ente.test").is_empty() || files(&s.root, SENDER).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the delayed envelope never came"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        kinds(&files(&s.root, SENDER)),
+        [PecKind::Accettazione, PecKind::AvvenutaConsegna]
+    );
+    assert!(s.sim.now() > start_time());
+}
+
+/// A raw SMTP conversation: sends each line, returns the server's reply lines.
+async fn converse(addr: std::net::SocketAddr, steps: &[&[u8]]) -> Vec<String> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    let mut replies = vec![
+        lines
+            .next_line()
+            .await
+            .expect("greeting")
+            .expect("greeting"),
+    ];
+    for step in steps {
+        write.write_all(step).await.expect("write");
+        // Read one whole reply (continuation lines have a '-' after the code).
+        loop {
+            let Some(line) = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+                .await
+                .expect("the server answers")
+                .expect("read")
+            else {
+                return replies;
+            };
+            let last = line.as_bytes().get(3) != Some(&b'-');
+            replies.push(line);
+            if last {
+                break;
+            }
+        }
+    }
+    replies
+}
+
+#[tokio::test]
+async fn bad_input_gets_smtp_errors_and_never_stops_the_server() {
+    use base64::Engine as _;
+    let s = start_with(|_| {}).await;
+    let addr = s.sim.smtp_addr();
+    let auth = format!(
+        "AUTH PLAIN {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{SENDER}\0{PASSWORD}"))
+    );
+    let long = format!("NOOP {}\r\n", "x".repeat(100_000));
+    let replies = converse(
+        addr,
+        &[
+            b"EHLO client\r\n",
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"\xff\xfe\x00garbage\r\n",
+            long.as_bytes(),
+            b"AUTH CRAM-MD5\r\n",
+            b"AUTH PLAIN !!!notbase64\r\n",
+            auth.as_bytes(),
+            b"RCPT TO:<a@pec.ente.test>\r\n",
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"RCPT TO:<../../etc/passwd>\r\n",
+            b"RCPT TO:<a/b@pec.ente.test>\r\n",
+            b"DATA\r\n",
+            b"RCPT TO:<protocollo@pec.ente.test>\r\n",
+            b"RSET\r\n",
+            b"NOOP\r\n",
+            b"QUIT\r\n",
+        ],
+    )
+    .await;
+    let codes: Vec<&str> = replies.iter().map(|l| &l[..3]).collect();
+    assert_eq!(
+        codes,
+        [
+            "220", "250", "250", "250", "250", "250", // greeting, EHLO (5 lines)
+            "530", "502", "500", "504", "535", "235", "503", "250", "501", "501", "554", "250",
+            "250", "250", "221"
+        ],
+        "{replies:#?}"
+    );
+    assert!(replies.iter().any(|l| l.contains("AUTH PLAIN LOGIN")));
+    assert!(replies.iter().any(|l| l.contains("8BITMIME")));
+    // A client that leaves in the middle of DATA certifies nothing.
+    let partial = converse(
+        addr,
+        &[
+            auth.as_bytes(),
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"RCPT TO:<protocollo@pec.ente.test>\r\n",
+            b"DATA\r\n",
+        ],
+    )
+    .await;
+    assert_eq!(partial.last().map(|l| &l[..3]), Some("354"));
+    // Dot-stuffing: a body line starting with a dot arrives with one dot.
+    let replies = converse(
+        addr,
+        &[
+            auth.as_bytes(),
+            b"MAIL FROM:<ufficio@pec.mittente.test>\r\n",
+            b"RCPT TO:<protocollo@pec.ente.test>\r\n",
+            b"DATA\r\n",
+            b"From: <ufficio@pec.mittente.test>\r\nTo: <protocollo@pec.ente.test>\r\n\
+Subject: punti\r\nMessage-ID: <punti@pec.mittente.test>\r\n\r\n..riga con un punto\r\n.\r\n",
+            b"QUIT\r\n",
+        ],
+    )
+    .await;
+    assert!(
+        replies.iter().any(|l| l.starts_with("250 2.0.0")),
+        "{replies:#?}"
+    );
+    let envelope = look(
+        &files(&s.root, "protocollo@pec.ente.test")[0],
+        &anchors(&s.sim),
+    );
+    let body = envelope
+        .original
+        .expect("original")
+        .text_body
+        .expect("text");
+    assert!(body.starts_with(".riga con un punto"), "{body:?}");
+    assert_eq!(
+        s.sim.submissions().len(),
+        1,
+        "the interrupted DATA counts for nothing"
+    );
+    // The server still answers after all this.
+    submit(&s.sim, &Mail::default()).await;
+}
+
+async fn in_process_the_receipts_land_in_the_senders_companion_mailbox_as_they_are_written(
+    engine: Engine,
+) {
+    const DEMO_BOX: &str = "protocollo@pec.demo.test";
+    let app = spawn_app(engine).await;
+    let mailbox = app.mailbox_id(DEMO_BOX).await;
+    let org: String = scalar!(app, "SELECT org_id FROM mailboxes WHERE id = $1", &mailbox);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Simulator::start(SimConfig {
+        accounts: vec![Account {
+            address: DEMO_BOX.into(),
+            password: PASSWORD.into(),
+        }],
+        mail_root: dir.path().to_path_buf(),
+        behaviours: [("inesistente@pec.ente.test".to_owned(), Behaviour::Unknown)].into(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulator");
+    let mut settings = pecdesk_companion::Settings::for_data_dir(dir.path());
+    settings.demo = true;
+    let trust = pecdesk_companion::trust::load(&settings).expect("trust");
+    let routes = [(
+        DEMO_BOX.to_owned(),
+        pecdesk_companion::simulate::inprocess::Route {
+            org_id: org.clone(),
+            mailbox_id: mailbox.clone(),
+        },
+    )]
+    .into();
+    let importer =
+        pecdesk_companion::simulate::inprocess::import_into(&sim, app.store.clone(), trust, routes);
+
+    let raw = b"From: <protocollo@pec.demo.test>\r\nTo: <ufficio@pec.ente.test>, \
+<inesistente@pec.ente.test>\r\nSubject: Risposta\r\nMessage-ID: <inproc-1@pec.demo.test>\r\n\r\nTesto.\r\n";
+    let envelope = Envelope::new(
+        Some(DEMO_BOX.parse().unwrap()),
+        vec![
+            "ufficio@pec.ente.test".parse().unwrap(),
+            "inesistente@pec.ente.test".parse().unwrap(),
+        ],
+    )
+    .unwrap();
+    transport(&sim, DEMO_BOX, PASSWORD, Mechanism::Login)
+        .send_raw(&envelope, raw)
+        .await
+        .expect("accepted");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = scalar!(
+            app,
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND source = 'simulator'",
+            &mailbox
+        );
+        if n == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of 3 receipts stored"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut kinds: Vec<String> = pecdesk_companion::with_pool!(app.store, |p| sqlx::query_scalar(
+        "SELECT kind FROM messages WHERE mailbox_id = $1 AND source = 'simulator' ORDER BY kind"
+    )
+    .bind(&mailbox)
+    .fetch_all(p)
+    .await)
+    .expect("kinds");
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["accettazione", "avvenuta-consegna", "errore-consegna"]
+    );
+    // The recipient's box is not the companion's: its envelope stays in the Maildir only.
+    assert_eq!(files(dir.path(), "ufficio@pec.ente.test").len(), 1);
+    let token = app.login("responsabile@demo.test").await;
+    let listed = app
+        .get(&token, &format!("/api/v1/messages?mailbox={mailbox}"))
+        .await;
+    let items = listed.body["items"].as_array().expect("items");
+    let from_sim: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|m| m["summary"]["original_message_id"] == "inproc-1@pec.demo.test")
+        .collect();
+    assert_eq!(from_sim.len(), 3, "{}", listed.body);
+    for m in from_sim {
+        assert_eq!(m["summary"]["signature"]["status"], "valid", "{m}");
+    }
+    sim.stop().await;
+    tokio::time::timeout(Duration::from_secs(10), importer)
+        .await
+        .expect("the importer ends with the simulator")
+        .expect("importer");
+}
+
+async fn serve_demo_points_the_demo_mailboxes_smtp_at_the_simulator_and_stores_their_receipts(
+    engine: Engine,
+) {
+    use pecdesk_companion::store::mailboxes::{self, Protocol, Security};
+    use secrecy::ExposeSecret as _;
+    let app = spawn_app(engine).await;
+    let mut settings = pecdesk_companion::Settings::for_data_dir(app.data_dir());
+    settings.demo = true;
+    let state = pecdesk_companion::AppState::new(settings, app.store.clone())
+        .await
+        .expect("state");
+    let (sim, importer) = pecdesk_companion::simulate::inprocess::start_for_demo(&state)
+        .await
+        .expect("demo simulator");
+    let mailbox = app.mailbox_id("legale@pec.demo.test").await;
+    // What the outbox reads: the mailbox's SMTP settings, the password opened.
+    let ep = mailboxes::endpoint(
+        &app.store,
+        state.tokens().master(),
+        &mailbox,
+        Protocol::Smtp,
+    )
+    .await
+    .expect("endpoint")
+    .expect("SMTP settings set");
+    assert_eq!(ep.port, sim.smtp_addr().port());
+    assert_eq!(ep.security, Security::Plain);
+    assert_eq!(ep.user, "legale@pec.demo.test");
+    let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ep.host.clone())
+        .port(ep.port)
+        .credentials(Credentials::new(
+            ep.user.clone(),
+            ep.secret.expose_secret().to_owned(),
+        ))
+        .build();
+    let raw = b"From: <legale@pec.demo.test>\r\nTo: <ufficio@pec.esempio.test>, \
+<muta@pec.esempio.test>\r\nSubject: Diffida\r\nMessage-ID: <demo-sim-1@pec.demo.test>\r\n\r\nTesto.\r\n";
+    let envelope = Envelope::new(
+        Some("legale@pec.demo.test".parse().unwrap()),
+        vec![
+            "ufficio@pec.esempio.test".parse().unwrap(),
+            "muta@pec.esempio.test".parse().unwrap(),
+        ],
+    )
+    .unwrap();
+    smtp.send_raw(&envelope, raw).await.expect("accepted");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let n: i64 = scalar!(
+            app,
+            "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND source = 'simulator'",
+            &mailbox
+        );
+        if n == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of 2 receipts stored"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // muta@ does not answer: only its preavviso (after 5 demo minutes) is still to come.
+    assert_eq!(sim.pending(), 2);
+    sim.stop().await;
+    tokio::time::timeout(Duration::from_secs(10), importer)
+        .await
+        .expect("the importer ends with the simulator")
+        .expect("importer");
 }
