@@ -161,6 +161,7 @@ pub async fn start_for_demo(state: &AppState) -> anyhow::Result<(Simulator, Join
             app_password_expires_at: None,
             quota_bytes: None,
             ingest_enabled: None,
+            ..PatchMailboxRequest::default()
         };
         let actor = Actor {
             org_id: &org,

@@ -19,6 +19,7 @@ mod matrix;
 mod messages;
 mod migrations;
 mod ops;
+mod outbox;
 mod paging;
 mod pec_summary;
 mod receipts;
