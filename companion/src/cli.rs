@@ -65,6 +65,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::rules_cli::RuleCommand,
     },
+    /// Invii massivi / Mass sends.
+    Campaign {
+        #[command(subcommand)]
+        command: crate::campaign_cli::CampaignCommand,
+    },
 }
 
 /// Subcommands of `pecdesk config`.
@@ -188,6 +193,7 @@ pub fn main() -> ExitCode {
         Command::Trust { command } => crate::trust::run(command),
         Command::Import(args) => crate::ingest::cli::run(&args),
         Command::Rule { command } => crate::rules_cli::run(command),
+        Command::Campaign { command } => crate::campaign_cli::run(command),
         Command::Sso(args) => crate::auth::cli::run(args),
         Command::Mailbox { command } => crate::admin_cli::run_mailbox(command),
         Command::Team { command } => crate::admin_cli::run_team(command),

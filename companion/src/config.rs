@@ -45,6 +45,9 @@ pub struct Settings {
     /// IMAP polling of the mailboxes (`[imap]`).
     #[serde(default)]
     pub imap: crate::imap::ImapSettings,
+    /// Mass sends (`[campaigns]`).
+    #[serde(default)]
+    pub campaigns: crate::domain::campaigns::CampaignSettings,
 }
 
 /// The defaults, serialisable so figment can layer over them.
@@ -158,6 +161,7 @@ impl Settings {
             http: crate::server::HttpLimits::default(),
             audit: crate::checkpoint::CheckpointSettings::default(),
             imap: crate::imap::ImapSettings::default(),
+            campaigns: crate::domain::campaigns::CampaignSettings::default(),
         }
     }
 
@@ -279,6 +283,11 @@ timeout_secs = 120
 # Secondi tra due riletture dell'elenco delle caselle / seconds between re-reads of the
 # mailbox list
 refresh_secs = 30
+
+# Invii massivi / mass sends (see docs/API.md, "Campaigns")
+[campaigns]
+# Destinatari al massimo per invio / recipients at most per send
+max_recipients = 20000
 "#;
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod admin;
 mod approval;
 mod audit;
 mod auth;
+mod campaigns;
 mod directory;
 mod imap;
 mod ingest;
