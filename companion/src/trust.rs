@@ -6,7 +6,8 @@
 //! - the `ca_bundle` setting: extra CA certificates that complete chains but make no one a
 //!   PEC provider (a signer reaching only them is `untrusted: not-a-pec-provider`);
 //! - in demo mode only, the throw-away demo provider that signed `companion/demo/*.eml`: it
-//!   must never vouch for real mail.
+//!   must never vouch for real mail; likewise the PEC provider simulator's test CA
+//!   (`companion/simulator/ca.pem`, see `crate::simulate`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +50,11 @@ pub fn load(settings: &Settings) -> anyhow::Result<Arc<TrustAnchors>> {
     }
     if settings.demo {
         anchors.providers.push(demo_provider()?);
+        // The PEC provider simulator (`pecdesk simulate`, in-process in the demo): its test
+        // CA is public, so it is trusted in demo mode only.
+        anchors
+            .providers
+            .push(crate::simulate::default_trust_provider()?);
     }
     Ok(Arc::new(anchors))
 }
@@ -164,7 +170,7 @@ mod tests {
         assert_eq!(report.status, SignatureStatus::Untrusted, "{report:?}");
         settings.demo = true;
         let demo = load(&settings).expect("demo");
-        assert_eq!(demo.providers.len(), normal.providers.len() + 1);
+        assert_eq!(demo.providers.len(), normal.providers.len() + 2);
         let report = verify(DEMO_RECEIPT, &demo);
         assert_eq!(report.status, SignatureStatus::Valid, "{report:?}");
     }

@@ -301,6 +301,17 @@ impl Dovecot {
         }
     }
 
+    /// The folder of the users' homes (`home/<user>/Maildir`): the mail root a PEC
+    /// simulator delivers into (users named by their address).
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+
+    /// uid and gid the mail files must belong to (the simulator's `owner`).
+    pub fn owner(&self) -> (u32, u32) {
+        self.owner
+    }
+
     /// The Maildir folder on disk (`None`: INBOX).
     pub fn folder_dir(&self, user: &str, folder: Option<&str>) -> PathBuf {
         let md = self.root().join("home").join(user).join("Maildir");

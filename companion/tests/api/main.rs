@@ -24,6 +24,7 @@ mod paging;
 mod pec_summary;
 mod receipts;
 mod rules;
+mod simulator;
 mod slow_clients;
 mod sso;
 mod trust;
