@@ -48,6 +48,9 @@ pub struct Settings {
     /// Mass sends (`[campaigns]`).
     #[serde(default)]
     pub campaigns: crate::domain::campaigns::CampaignSettings,
+    /// Sending through the outbox (`[outbox]`).
+    #[serde(default)]
+    pub outbox: crate::outbox::OutboxSettings,
 }
 
 /// The defaults, serialisable so figment can layer over them.
@@ -162,6 +165,7 @@ impl Settings {
             audit: crate::checkpoint::CheckpointSettings::default(),
             imap: crate::imap::ImapSettings::default(),
             campaigns: crate::domain::campaigns::CampaignSettings::default(),
+            outbox: crate::outbox::OutboxSettings::default(),
         }
     }
 
@@ -283,6 +287,31 @@ timeout_secs = 120
 # Secondi tra due riletture dell'elenco delle caselle / seconds between re-reads of the
 # mailbox list
 refresh_secs = 30
+
+# Invio tramite la coda in uscita / sending through the outbox (see docs/operations.md,
+# "Invio / Sending")
+[outbox]
+enabled = true
+# Secondi tra due passate senza lavoro / seconds between passes when idle
+poll_interval_secs = 2
+# Messaggi presi per casella a ogni passata / rows claimed per mailbox per pass
+batch_size = 100
+# Messaggi al minuto per casella se la casella non lo dice (0: nessun limite) / messages per
+# minute per mailbox when the mailbox sets none (0: no throttle)
+default_per_minute = 0
+# Secondi di possesso di un messaggio in invio / seconds a worker holds a row it sends
+claim_secs = 600
+# Invio incerto (interrotto): attesa della ricevuta di accettazione prima di inviare di nuovo
+# / uncertain send (interrupted): wait for the acceptance receipt before sending again
+uncertain_wait_secs = 900
+# Tentativi per errori temporanei, attesa iniziale e massima (secondi) / attempts on
+# transient failures, first and longest wait (seconds)
+max_attempts = 8
+retry_base_secs = 60
+max_backoff_secs = 3600
+# Tempo massimo per connessione, accesso e invio / longest wait for connecting, login and
+# each submission (seconds)
+timeout_secs = 60
 
 # Invii massivi / mass sends (see docs/API.md, "Campaigns")
 [campaigns]

@@ -135,7 +135,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "pecdesk companion listening");
     // IMAP pollers of the mailboxes with ingestion enabled (one replica per mailbox).
     let pollers = settings.imap.enabled.then(|| imap::start(state.clone()));
+    // The outbox worker (every replica runs one: rows are claimed, never shared).
+    let senders = settings
+        .outbox
+        .enabled
+        .then(|| outbox::start(state.clone()));
     serve(state, listener, shutdown_signal()).await?;
+    if let Some(s) = senders {
+        // A send in progress concludes or is left uncertain (recovered at the next start).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.stop()).await;
+    }
     if let Some(p) = pollers {
         // A batch in progress is given a moment to commit; cut off after, it is read again
         // at the next start (nothing stored twice).

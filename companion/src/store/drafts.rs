@@ -78,6 +78,27 @@ pub async fn mark_sent(tx: &mut WriteTx, activity_id: &str, now: i64) -> Result<
     Ok(())
 }
 
+/// Marks version `version` of the draft sent; `false` when the draft is at another version
+/// or already sent (the caller composed a version that is no longer the draft).
+pub async fn mark_sent_version(
+    tx: &mut WriteTx,
+    activity_id: &str,
+    version: i64,
+    now: i64,
+) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE drafts SET sent_at = $1 WHERE activity_id = $2 AND version = $3 \
+         AND sent_at IS NULL"
+    )
+    .bind(now)
+    .bind(activity_id)
+    .bind(version)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
 /// Voids any approval after a draft edit: `status` is where the activity falls back to.
 /// The activity's version moves only when the edit changes the activity (its status falls
 /// back or an approval is voided), so an editor's next move with the version they read

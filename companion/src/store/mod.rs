@@ -17,6 +17,7 @@ pub mod audit;
 pub mod campaigns;
 pub mod comments;
 pub mod directory;
+pub mod draft_files;
 pub mod drafts;
 pub mod grants;
 pub mod imap;

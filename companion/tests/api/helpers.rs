@@ -175,6 +175,7 @@ pub async fn spawn_app_with(engine: Engine, opts: Opts) -> TestApp {
     let state = AppState::new(settings, store.clone()).await.expect("state");
     if opts.demo {
         demo::seed(&store, state.trust()).await.expect("demo seed");
+        demo_smtp(&state).await;
     }
     let bind: SocketAddr = if opts.listen_any {
         ([0, 0, 0, 0], 0).into()
@@ -423,4 +424,43 @@ pub fn fresh_eml(tag: &str) -> Vec<u8> {
          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nTesto di prova {tag}.\r\n"
     )
     .into_bytes()
+}
+
+/// Gives every demo mailbox SMTP settings (loopback port 9, where nothing answers: the
+/// outbox worker does not run in these stories), so a reply can be queued; the outbox
+/// stories point a mailbox at the simulator instead.
+pub async fn demo_smtp(state: &AppState) {
+    use pecdesk_companion::store::audit::Chain;
+    use pecdesk_companion::store::mailboxes::{self, EndpointInput, Protocol, Security};
+    let rows: Vec<(String, String, String)> =
+        pecdesk_companion::with_pool!(state.store(), |p| sqlx::query_as(
+            "SELECT id, org_id, address FROM mailboxes ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)
+        .expect("mailboxes");
+    let secret = secrecy::SecretString::from("demo".to_owned());
+    for (id, org, address) in rows {
+        let mut tx = state
+            .store()
+            .begin_write(Chain::Org(&org))
+            .await
+            .expect("tx");
+        mailboxes::set_endpoint(
+            &mut tx,
+            state.tokens().master(),
+            &id,
+            Protocol::Smtp,
+            &EndpointInput {
+                host: "127.0.0.1",
+                port: 9,
+                security: Security::Plain,
+                user: &address,
+                secret: Some(&secret),
+            },
+        )
+        .await
+        .expect("smtp settings");
+        tx.commit().await.expect("commit");
+    }
 }

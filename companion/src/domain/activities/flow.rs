@@ -6,7 +6,9 @@
 use pecdesk_core::activity::{Decision, Status, TransitionError};
 use pecdesk_core::authz::{Denied, Operation, Person};
 
-use super::{ActivityResponse, Loaded, approval, detail_view, load, stale, with_names};
+use super::{
+    ActivityResponse, Loaded, approval, detail_view, load, outgoing, reply, stale, with_names,
+};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::store::activities as store_activities;
@@ -111,6 +113,12 @@ pub async fn move_to(
         return Err(stale());
     }
     let draft_version = facts.draft_version;
+    // Sending composes the draft as it stands (in the approval flow, the core let it
+    // through only if this is the approved version) and queues it with the status change.
+    let prepared = match mv.via {
+        Via::Send => Some(prepare_reply(store, &a).await?),
+        _ => None,
+    };
     // Security invariant: an approval is bound to the exact draft version it saw, and
     // closing keeps the version that was approved.
     let approved_version = match new_status {
@@ -134,11 +142,17 @@ pub async fn move_to(
     // with the endpoint that carries one; a plain transition records no note.
     approval::record_step(&mut tx, who, &row, draft_version, mv.note).await?;
     let mut draft = a.draft;
-    if mv.via == Via::Send {
-        drafts::mark_sent(&mut tx, id, now).await?;
+    let mut outbox_id = None;
+    if let Some(p) = &prepared {
+        // Only the version composed goes out: an edit since makes the send stale.
+        if !drafts::mark_sent_version(&mut tx, id, p.draft_version, now).await? {
+            return Err(stale());
+        }
         if let Some(d) = draft.as_mut() {
             d.sent_at = Some(now);
         }
+        outbox_id =
+            Some(reply::enqueue(&mut tx, &who.org_id, &a.row.mailbox_id, id, p, now).await?);
     }
     if new_status.is_closed() {
         // A message is worked once all its activities are closed (done or cancelled).
@@ -159,7 +173,7 @@ pub async fn move_to(
         object_id: id,
         details: serde_json::json!({
             "from": from.as_str(), "to": new_status.as_str(), "draft_version": draft_version,
-            "version": row.version,
+            "version": row.version, "outbox_id": outbox_id,
         }),
     })
     .await?;
@@ -172,5 +186,29 @@ pub async fn move_to(
         draft,
         history,
     };
-    with_names(store, who, detail_view(person, moved, message_ids)).await
+    let mut r = detail_view(person, moved, message_ids);
+    r.outgoing = Some(outgoing::of_activity(store, id, now).await?);
+    with_names(store, who, r).await
+}
+
+/// The reply to queue: the unsent draft composed (in the approval flow only the approved
+/// version: the core checked it, and it is checked again here against the loaded row).
+async fn prepare_reply(store: &Store, a: &Loaded) -> Result<reply::Prepared> {
+    let d = a
+        .draft
+        .as_ref()
+        .filter(|d| d.sent_at.is_none())
+        .ok_or_else(|| {
+            Error::conflict(
+                "nessuna bozza da inviare: scrivi la risposta prima / no draft to send: write \
+                 the reply first",
+            )
+        })?;
+    if a.row.flow == "approval" && a.row.approved_draft_version != Some(d.version) {
+        return Err(Error::conflict(
+            "solo la versione approvata della bozza può essere inviata / only the approved \
+             version of the draft may be sent",
+        ));
+    }
+    reply::prepare(store, &a.row.id, &a.row.mailbox_id, d.version, &d.content).await
 }

@@ -115,5 +115,7 @@ pub async fn detail(
     // Linked messages and names in one query: the detail reads as many times as before
     // the names.
     let (names, message_ids) = directory::names_and_message_ids(store, &who.org_id, id).await?;
-    Ok(detail_view(person, a, message_ids).named(names))
+    let mut r = detail_view(person, a, message_ids);
+    r.outgoing = Some(super::outgoing::of_activity(store, id, crate::store::now_ms()).await?);
+    Ok(r.named(names))
 }

@@ -15,6 +15,8 @@ pub mod draft;
 pub mod edit;
 pub mod flow;
 pub mod list;
+pub mod outgoing;
+pub mod reply;
 
 use pecdesk_core::authz::{self, ActivityFacts, Person};
 use serde::{Deserialize, Serialize};
@@ -76,6 +78,11 @@ pub struct ActivityResponse {
     /// only; the add-ins pass it to the core as `draft_authors`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub draft_authors: Option<Vec<String>>,
+    /// What the activity sent: each outbox row with its state and, per recipient, what the
+    /// receipts say; flagged when a recipient failed or is unconfirmed 24 h after sending
+    /// (detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outgoing: Option<Vec<outgoing::OutgoingView>>,
 }
 
 /// Someone, by id and display name.
@@ -147,7 +154,12 @@ pub async fn with_names(
     r: ActivityResponse,
 ) -> Result<ActivityResponse> {
     let names = directory::activity_names(store, &who.org_id, &r.id).await?;
-    Ok(r.named(names))
+    let mut r = r.named(names);
+    // A detail (it lists its messages) shows what the activity sent, as a fresh read does.
+    if r.message_ids.is_some() && r.outgoing.is_none() {
+        r.outgoing = Some(outgoing::of_activity(store, &r.id, crate::store::now_ms()).await?);
+    }
+    Ok(r)
 }
 
 /// The list view of a row (names not read: see [`ActivityResponse::named`]).
@@ -180,6 +192,7 @@ pub fn list_view(row: ActivityRow) -> ActivityResponse {
         allowed_actions: None,
         approvals: None,
         draft_authors: None,
+        outgoing: None,
     }
 }
 
