@@ -542,13 +542,16 @@ pub async fn prepare(
         }
         _ => None,
     };
+    // The mailbox's size limit per message, as the outbox applies it (presets included).
+    let max_bytes = crate::outbox::limits(db, &mailbox.id).await?.max_bytes;
     let req = req.clone();
     let settings = settings.clone();
     // Composing 10,000 messages is CPU work: off the async threads.
-    let prepared =
-        tokio::task::spawn_blocking(move || check_and_compose(&req, &settings, mailbox, free))
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("campaign validation: {e}")))?;
+    let prepared = tokio::task::spawn_blocking(move || {
+        check_and_compose(&req, &settings, mailbox, free, max_bytes)
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("campaign validation: {e}")))?;
     Ok(prepared)
 }
 
@@ -557,14 +560,15 @@ fn check_and_compose(
     settings: &CampaignSettings,
     mailbox: MailboxFacts,
     free: Option<(u64, &str)>,
+    max_bytes: u64,
 ) -> Prepared {
     let mut report = Report {
         max_recipients: settings.max_recipients,
-        max_message_bytes: mailbox
-            .send_max_bytes
-            .and_then(|b| u64::try_from(b).ok())
-            .filter(|b| *b > 0)
-            .unwrap_or(DEFAULT_MAX_BYTES),
+        max_message_bytes: if max_bytes > 0 {
+            max_bytes
+        } else {
+            DEFAULT_MAX_BYTES
+        },
         ..Report::default()
     };
     let name = req.name.trim();

@@ -96,15 +96,14 @@ pub async fn list(store: &Store, activity_id: &str) -> Result<Vec<FileMeta>> {
 
 /// Total bytes of an activity's draft files other than `except`.
 pub async fn total_size(store: &Store, activity_id: &str, except: &str) -> Result<i64> {
-    let n: Option<i64> =
-        with_pool!(store, |p| {
-            sqlx::query_scalar(
+    let n: Option<i64> = with_pool!(store, |p| {
+        sqlx::query_scalar(
         "SELECT CAST(SUM(size) AS BIGINT) FROM draft_files WHERE activity_id = $1 AND name <> $2"
     )
     .bind(activity_id)
     .bind(except)
     .fetch_one(p)
     .await
-        })?;
+    })?;
     Ok(n.unwrap_or(0))
 }

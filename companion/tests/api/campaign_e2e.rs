@@ -193,9 +193,16 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
     // 200 recipients, each with their own file, one common file, sintetica receipts for
     // half the box's space... the default completa: the receipts carry the message again.
     let mut csv = String::from("indirizzo,nome,allegati\n");
-    let mut files = vec![file("informativa.pdf", b"%PDF-1.4 informativa comune", true)];
+    let mut files = vec![file(
+        "informativa.pdf",
+        b"%PDF-1.4 informativa comune",
+        true,
+    )];
     for row in 1..=N {
-        csv.push_str(&format!("{},Destinatario {row},doc{row:03}.pdf\n", address(row)));
+        csv.push_str(&format!(
+            "{},Destinatario {row},doc{row:03}.pdf\n",
+            address(row)
+        ));
         files.push(file(
             &format!("doc{row:03}.pdf"),
             format!("%PDF-1.4 documento personale {row:03}").as_bytes(),
@@ -234,9 +241,17 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
         assert!(passes < 20, "the queue drains");
     }
     let subs = sim.submissions();
-    assert_eq!(subs.iter().filter(|s| s.accepted).count(), N, "one submission each");
+    assert_eq!(
+        subs.iter().filter(|s| s.accepted).count(),
+        N,
+        "one submission each"
+    );
     for s in &subs {
-        assert_eq!(s.recipients.len(), 1, "one recipient per message, never Bcc");
+        assert_eq!(
+            s.recipients.len(),
+            1,
+            "one recipient per message, never Bcc"
+        );
     }
     let mut ids: Vec<_> = subs.iter().filter_map(|s| s.message_id.clone()).collect();
     ids.sort();
@@ -247,17 +262,27 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
 
     // Each recipient's envelope carries their own file and the common one, no other's.
     for row in [1usize, 77, 200] {
-        let dir = dovecot.home().join(address(row)).join("Maildir").join("new");
+        let dir = dovecot
+            .home()
+            .join(address(row))
+            .join("Maildir")
+            .join("new");
         let entries: Vec<_> = std::fs::read_dir(&dir)
             .expect("recipient's Maildir")
             .map(|e| e.expect("entry").path())
             .collect();
         assert_eq!(entries.len(), 1, "row {row}: one envelope");
         let raw = std::fs::read_to_string(&entries[0]).expect("envelope");
-        assert!(raw.contains(&format!("doc{row:03}.pdf")), "row {row}: own file");
+        assert!(
+            raw.contains(&format!("doc{row:03}.pdf")),
+            "row {row}: own file"
+        );
         assert!(raw.contains("informativa.pdf"), "row {row}: common file");
         let other = if row == 1 { 2 } else { 1 };
-        assert!(!raw.contains(&format!("doc{other:03}.pdf")), "row {row}: no other's file");
+        assert!(
+            !raw.contains(&format!("doc{other:03}.pdf")),
+            "row {row}: no other's file"
+        );
     }
 
     // The IMAP poller ingests the receipts: 200 accettazioni, 199 final receipts (the
@@ -271,20 +296,26 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
     );
     let n = N as i64;
     let pollers = imap::start_with(state.clone(), fast_imap());
-    wait_for("200 acceptances and 199 delivery receipts ingested", || async {
-        receipts(&app, "accettazione").await - acc0 == n
-            && receipts(&app, "avvenuta-consegna").await - ok0
-                + receipts(&app, "errore-consegna").await
-                - ko0
-                == n - 1
-    })
+    wait_for(
+        "200 acceptances and 199 delivery receipts ingested",
+        || async {
+            receipts(&app, "accettazione").await - acc0 == n
+                && receipts(&app, "avvenuta-consegna").await - ok0
+                    + receipts(&app, "errore-consegna").await
+                    - ko0
+                    == n - 1
+        },
+    )
     .await;
     let d = detail(&app, &token, &id).await;
     assert_eq!(d["counts"]["delivered"], N - 5, "{d}");
     assert_eq!(d["counts"]["failed"], 4, "{d}");
     assert_eq!(d["counts"]["accepted"], 1, "{d}");
     let failed = recipient(&app, &token, &id, "failed").await;
-    let rows: Vec<i64> = failed.iter().map(|r| r["row"].as_i64().expect("row")).collect();
+    let rows: Vec<i64> = failed
+        .iter()
+        .map(|r| r["row"].as_i64().expect("row"))
+        .collect();
     assert_eq!(rows, vec![10, 20, 110, 120]);
     let reason = |row: i64| {
         failed
@@ -300,13 +331,21 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
     assert_eq!(waiting[0]["address"], address(50));
     assert!(waiting[0]["accepted_at"].is_string());
     let delivered = recipient(&app, &token, &id, "delivered").await;
-    assert!(delivered.iter().all(|r| r["receipt_id"].is_string() && r["outcome_at"].is_string()));
+    assert!(
+        delivered
+            .iter()
+            .all(|r| r["receipt_id"].is_string() && r["outcome_at"].is_string())
+    );
 
     // The sweep opens one activity per failed recipient, once; the campaign is not done.
-    let s = campaigns::sweep(state.store(), now_ms()).await.expect("sweep");
+    let s = campaigns::sweep(state.store(), now_ms())
+        .await
+        .expect("sweep");
     assert_eq!(s.activities, 4);
     assert_eq!(s.done, 0);
-    let again = campaigns::sweep(state.store(), now_ms()).await.expect("sweep");
+    let again = campaigns::sweep(state.store(), now_ms())
+        .await
+        .expect("sweep");
     assert_eq!(again.activities, 0, "created once");
 
     // 12 simulated hours: the preavviso for row 50.
@@ -319,7 +358,9 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
     assert_eq!(warned.len(), 1);
     assert_eq!(warned[0]["row"], 50);
     assert_eq!(
-        campaigns::sweep(state.store(), now_ms()).await.expect("sweep"),
+        campaigns::sweep(state.store(), now_ms())
+            .await
+            .expect("sweep"),
         campaigns::SweepReport::default(),
         "a warning is not a failure"
     );
@@ -334,7 +375,9 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
     let d = detail(&app, &token, &id).await;
     assert_eq!(d["counts"]["failed"], 5, "{d}");
     assert_eq!(d["counts"]["warned"], 0, "{d}");
-    let s = campaigns::sweep(state.store(), now_ms()).await.expect("sweep");
+    let s = campaigns::sweep(state.store(), now_ms())
+        .await
+        .expect("sweep");
     assert_eq!(s.activities, 1, "row 50's activity");
     assert_eq!(s.done, 1);
     let d = detail(&app, &token, &id).await;
@@ -348,7 +391,12 @@ async fn a_200_recipient_campaign_ends_with_every_status_right(engine: Engine) {
         let act = r["activity_id"].as_str().expect("activity");
         let a = app.get(&token, &format!("/api/v1/activities/{act}")).await;
         assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
-        assert_eq!(a.body["message_ids"], json!([r["receipt_id"]]), "{:?}", a.body);
+        assert_eq!(
+            a.body["message_ids"],
+            json!([r["receipt_id"]]),
+            "{:?}",
+            a.body
+        );
     }
     let activities: i64 = scalar!(
         &app,

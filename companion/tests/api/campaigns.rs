@@ -19,6 +19,7 @@ both_engines!(
     campaigns_need_sending_rights_and_stay_in_their_organisation,
     the_export_lists_the_outcome_per_recipient,
     the_command_line_checks_creates_and_cancels,
+    ten_thousand_recipients_validate_and_queue_in_seconds,
 );
 
 pub const SENDER: &str = "responsabile@demo.test";
@@ -678,4 +679,46 @@ async fn the_command_line_checks_creates_and_cancels(engine: Engine) {
         "assegnatario@demo.test".into(),
     ]);
     assert!(!out.status.success());
+}
+
+async fn ten_thousand_recipients_validate_and_queue_in_seconds(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let token = app.login(SENDER).await;
+    let mb = sending_mailbox(&app).await;
+    let mut csv = String::from("indirizzo,nome,pratica\n");
+    for i in 0..10_000 {
+        csv.push_str(&format!(
+            "dest{i:05}@pec.ente.test,Destinatario {i},P-{i}\n"
+        ));
+    }
+    let body = json!({
+        "mailbox_id": mb, "name": "Diecimila", "subject": "Pratica {{pratica}}",
+        "body": "Gentile {{nome}},\nla pratica {{pratica}} è chiusa.\n", "csv": csv,
+        "files": [file("informativa.pdf", &[b'x'; 2000], true)],
+    });
+    let t = std::time::Instant::now();
+    let v = app
+        .post(&token, "/api/v1/campaigns/validate", body.clone())
+        .await;
+    let validated = t.elapsed();
+    assert_eq!(v.body["ok"], true, "{:?}", v.body["errors"]);
+    let t = std::time::Instant::now();
+    let c = create(&app, &token, body).await;
+    let queued = t.elapsed();
+    eprintln!(
+        "10,000 recipients ({engine:?}, debug build): validate {validated:?}, validate and queue {queued:?}"
+    );
+    assert_eq!(c["recipients_total"], 10_000);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox").await, 10_000);
+    // Generous for a debug build on a shared machine; docs/BENCHMARKS.md has the figures.
+    assert!(queued < std::time::Duration::from_secs(60), "{queued:?}");
+    let t = std::time::Instant::now();
+    let d = app
+        .get(
+            &token,
+            &format!("/api/v1/campaigns/{}", c["id"].as_str().expect("id")),
+        )
+        .await;
+    eprintln!("detail with counts: {:?}", t.elapsed());
+    assert_eq!(d.body["counts"]["queued"], 10_000);
 }
