@@ -429,6 +429,21 @@ async fn pause_resume_and_cancel_change_what_is_claimable(engine: Engine) {
         let a = app.post(&token, &post(what), json!({})).await;
         assert_envelope(&a, "conflict");
     }
+    let doc = app
+        .send(reqwest::Method::GET, "/api/openapi.json", None, None)
+        .await;
+    for path in [
+        "/api/v1/campaigns",
+        "/api/v1/campaigns/validate",
+        "/api/v1/campaigns/{id}",
+        "/api/v1/campaigns/{id}/recipients",
+        "/api/v1/campaigns/{id}/export.csv",
+        "/api/v1/campaigns/{id}/pause",
+        "/api/v1/campaigns/{id}/resume",
+        "/api/v1/campaigns/{id}/cancel",
+    ] {
+        assert!(doc.body["paths"][path].is_object(), "{path} documented");
+    }
     for action in ["campaign.pause", "campaign.resume", "campaign.cancel"] {
         let n: i64 = scalar!(
             &app,
