@@ -174,6 +174,13 @@ pub struct MailboxSetArgs {
     /// Leggere la casella / poll the mailbox: true | false.
     #[arg(long)]
     pub ingest: Option<bool>,
+    /// Limiti di invio del gestore / the provider's sending limits: aruba | legalmail.
+    #[arg(long, value_enum)]
+    pub send_preset: Option<crate::outbox::Preset>,
+    /// Messaggi al minuto (0: nessun limite, -1: il valore del servizio) / messages per
+    /// minute (0: no throttle, -1: the service default).
+    #[arg(long, allow_hyphen_values = true)]
+    pub send_per_minute: Option<i64>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -530,6 +537,10 @@ async fn mailbox(c: MailboxCommand) -> anyhow::Result<()> {
                 app_password_expires_at: a.app_password_expires.map(|d| (d != "none").then_some(d)),
                 quota_bytes: a.quota_bytes.map(|q| (q != 0).then_some(q)),
                 ingest_enabled: a.ingest,
+                send_preset: a.send_preset,
+                send_per_minute: a.send_per_minute.map(|n| (n >= 0).then_some(n)),
+                send_max_recipients: None,
+                send_max_bytes: None,
             };
             let actor = Actor {
                 org_id: &org,

@@ -107,6 +107,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         demo::seed_mail_in(&store, state.trust()).await?;
         tracing::info!("demo data seeded");
     }
+    // `serve --demo`: the PEC provider simulator in-process; the demo mailboxes send through
+    // it and its receipts arrive in them (`simulate::inprocess`).
+    let _demo_simulator = if settings.demo {
+        Some(simulate::inprocess::start_for_demo(&state).await?)
+    } else {
+        None
+    };
     // Mail in: identities of PECs stored before they were recorded, then whatever a
     // crash left between storage and the steps after it (in the background).
     ingest::backfill_identities(&store)

@@ -123,6 +123,22 @@ pub struct PatchMailboxRequest {
     pub quota_bytes: Option<Option<i64>>,
     /// Whether the companion polls it (needs complete IMAP settings).
     pub ingest_enabled: Option<bool>,
+    /// The provider's sending limits at once: `aruba` (no per-minute limit, 500 recipients,
+    /// 100 MB) or `legalmail` (6 a minute, 500 recipients, 100 MB). The `send_*` fields
+    /// given beside it win.
+    pub send_preset: Option<crate::outbox::Preset>,
+    /// Messages per minute (`0`: no throttle; `null`: the service default).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub send_per_minute: Option<Option<i64>>,
+    /// Recipients per message (`null`: 500).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub send_max_recipients: Option<Option<i64>>,
+    /// Bytes per message (`null`: 100 MB).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub send_max_bytes: Option<Option<i64>>,
 }
 
 /// Body of `POST /api/v1/teams`.
@@ -237,6 +253,10 @@ pub struct MailboxAdminView {
     pub quota: Option<QuotaView>,
     /// Absent until the poller has tried the mailbox.
     pub health: Option<HealthView>,
+    /// The sending limits in force (the outbox throttles to `per_minute`; campaigns
+    /// validate against the others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_limits: Option<crate::outbox::SendLimits>,
     pub created_at: String,
     pub updated_at: Option<String>,
 }
@@ -398,6 +418,7 @@ pub fn mailbox_view(r: MailboxSettingsRow, now: i64) -> MailboxAdminView {
             .app_password_expires_at
             .map(|at| app_password_view(at, now)),
         quota,
+        send_limits: None,
         health,
         id: r.id,
         address: r.address,
@@ -739,7 +760,9 @@ pub async fn get_mailbox(store: &Store, org_id: &str, id: &str) -> Result<Mailbo
     let row = db::mailbox_settings(store, org_id, id)
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(mailbox_view(row, now_ms()))
+    let mut v = mailbox_view(row, now_ms());
+    v.send_limits = Some(crate::outbox::limits(store, id).await?);
+    Ok(v)
 }
 
 /// Every mailbox of the organisation as its administrator sees it.
@@ -825,6 +848,10 @@ pub async fn update_mailbox(
         (expires.is_some(), "app_password_expires_at"),
         (quota.is_some(), "quota_bytes"),
         (req.ingest_enabled.is_some(), "ingest_enabled"),
+        (req.send_preset.is_some(), "send_preset"),
+        (req.send_per_minute.is_some(), "send_per_minute"),
+        (req.send_max_recipients.is_some(), "send_max_recipients"),
+        (req.send_max_bytes.is_some(), "send_max_bytes"),
     ] {
         if present {
             fields.push(field);
@@ -846,6 +873,7 @@ pub async fn update_mailbox(
         },
     )
     .await?;
+    write_send_limits(&mut tx, id, &req).await?;
     tx.audit(Entry {
         org_id: Some(actor.org_id),
         actor_id: actor.user_id,
@@ -1172,6 +1200,45 @@ pub async fn revoke_grant(store: &Store, actor: Actor<'_>, id: &str) -> Result<G
     .await?;
     tx.commit().await?;
     Ok(GrantView::from(g))
+}
+
+/// Writes the sending limits of a PATCH: the preset's first, then the fields given.
+async fn write_send_limits(
+    tx: &mut crate::store::WriteTx,
+    id: &str,
+    req: &PatchMailboxRequest,
+) -> Result<()> {
+    let preset = req.send_preset.map(crate::outbox::Preset::limits);
+    let check = |field: &str, v: Option<Option<i64>>, min: i64| -> Result<Option<Option<i64>>> {
+        match v {
+            Some(Some(n)) if n < min => Err(Error::invalid(format!(
+                "`{field}`: deve essere almeno {min} / must be at least {min}"
+            ))),
+            other => Ok(other),
+        }
+    };
+    let per_minute =
+        check("send_per_minute", req.send_per_minute, 0)?.or(preset.map(|p| Some(i64::from(p.0))));
+    let recipients = check("send_max_recipients", req.send_max_recipients, 1)?
+        .or(preset.map(|p| Some(i64::from(p.1))));
+    let bytes = check("send_max_bytes", req.send_max_bytes, 1)?
+        .or(preset.map(|p| Some(i64::try_from(p.2).unwrap_or(i64::MAX))));
+    for (column, value) in [
+        ("send_per_minute", per_minute),
+        ("send_max_recipients", recipients),
+        ("send_max_bytes", bytes),
+    ] {
+        let Some(value) = value else { continue };
+        // Column names are constants of this function, never input.
+        let sql = format!("UPDATE mailboxes SET {column} = $2 WHERE id = $1");
+        crate::with_tx!(tx, |c| sqlx::query(&sql)
+            .bind(id)
+            .bind(value)
+            .execute(&mut *c)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

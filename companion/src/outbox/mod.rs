@@ -319,14 +319,17 @@ async fn send_batch(
         .to_owned();
     let ca = state.settings().ca_bundle.clone();
     let mut conn: Option<smtp::Connection> = None;
-    for row in &rows {
+    for (i, row) in rows.iter().enumerate() {
         if conn.as_ref().is_none_or(|c| !c.usable()) {
             match smtp::connect(&endpoint, &hello, settings.timeout(), ca.as_deref()).await {
                 Ok(c) => conn = Some(c),
                 Err(f) => {
-                    conclude_failure(state.store(), settings, row, now, &f, report).await?;
-                    conn = None;
-                    continue;
+                    // The server cannot be reached or refuses the login: the same answer
+                    // for the rest of the batch, without waiting on it once per row.
+                    for rest in &rows[i..] {
+                        conclude_failure(state.store(), settings, rest, now, &f, report).await?;
+                    }
+                    return Ok(());
                 }
             }
         }

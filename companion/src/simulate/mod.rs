@@ -18,6 +18,7 @@
 
 pub mod cli;
 mod clock;
+pub mod inprocess;
 mod maildir;
 mod provider;
 mod sign;
@@ -180,6 +181,19 @@ pub struct Submission {
     pub at: DateTime<Utc>,
 }
 
+/// One file the simulator wrote into a box (see [`Simulator::written`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The box (lower case).
+    pub address: String,
+    /// The file in its `Maildir/new`.
+    pub path: PathBuf,
+    /// Its PEC kind (`posta-certificata`, `accettazione`, `avvenuta-consegna`, ...).
+    pub kind: &'static str,
+    /// The identificativo of the submission it belongs to.
+    pub identificativo: String,
+}
+
 /// The trust-list entry of a simulated provider: its CA, `O=` and domain. What a companion
 /// adds to its anchors to certify the simulator's mail (demo and simulation mode only).
 pub fn trust_provider(name: &str, domain: &str, ca_pem: &str) -> anyhow::Result<Provider> {
@@ -230,6 +244,7 @@ pub(crate) struct Inner {
     ca_pem: String,
     clock: Clock,
     state: Mutex<State>,
+    events: tokio::sync::broadcast::Sender<Written>,
 }
 
 /// The signer holds a private key: kept out of `Debug`.
@@ -313,6 +328,7 @@ impl Simulator {
                 behaviours,
                 ..State::default()
             }),
+            events: tokio::sync::broadcast::channel(4096).0,
         });
         let (shutdown, watcher) = watch::channel(false);
         let mut tasks = vec![tokio::spawn(smtp::accept_loop(
@@ -325,7 +341,7 @@ impl Simulator {
             let tick = tick.clamp(Duration::from_millis(50), Duration::from_secs(1));
             tasks.push(tokio::spawn(ticker(inner.clone(), tick, watcher)));
         }
-        tracing::info!(smtp.addr = %addr, "PEC simulator listening");
+        tracing::info!(smtp.addr = %addr, "PEC simulator accepting SMTP submissions");
         Ok(Simulator {
             inner,
             addr,
@@ -378,6 +394,13 @@ impl Simulator {
             &self.inner.gestore.domain,
             &self.inner.ca_pem,
         )
+    }
+
+    /// Every file written from now on, as it is written (in-process consumers such as a
+    /// demo that imports the receipts at once; a slow reader misses the oldest, see
+    /// `tokio::sync::broadcast`).
+    pub fn written(&self) -> tokio::sync::broadcast::Receiver<Written> {
+        self.inner.events.subscribe()
     }
 
     /// Deliveries and receipts still waiting for the clock.
@@ -508,7 +531,14 @@ impl Inner {
                 message_id: &id,
             },
         )?;
-        maildir::deliver(&self.mail_root, self.owner, to, &raw)?;
+        let path = maildir::deliver(&self.mail_root, self.owner, to, &raw)?;
+        // Nobody listening is fine.
+        let _ = self.events.send(Written {
+            address: to.to_ascii_lowercase(),
+            path,
+            kind: kind.wire(),
+            identificativo: s.identificativo.clone(),
+        });
         Ok(())
     }
 

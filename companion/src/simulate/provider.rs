@@ -89,6 +89,11 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
+    /// The kind's wire name (daticert `tipo`).
+    pub(crate) fn wire(self) -> &'static str {
+        self.tipo()
+    }
+
     fn tipo(self) -> &'static str {
         match self {
             Kind::PostaCertificata => "posta-certificata",

@@ -353,6 +353,11 @@ macro_rules! scalar {
 }
 
 impl TestApp {
+    /// The app's data folder (its master key, for a second `AppState` on the same store).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub async fn mailbox_id(&self, address: &str) -> String {
         scalar!(self, "SELECT id FROM mailboxes WHERE address = $1", address)
     }

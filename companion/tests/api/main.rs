@@ -21,6 +21,7 @@ mod matrix;
 mod messages;
 mod migrations;
 mod ops;
+mod outbox;
 mod paging;
 mod pec_summary;
 mod receipts;

@@ -13,6 +13,7 @@ pub mod comments;
 pub mod create;
 pub mod draft;
 pub mod edit;
+pub mod files;
 pub mod flow;
 pub mod list;
 pub mod outgoing;

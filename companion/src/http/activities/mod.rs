@@ -9,6 +9,7 @@ pub mod comments;
 pub mod create;
 pub mod draft;
 pub mod edit;
+pub mod files;
 pub mod flow;
 pub mod list;
 
@@ -29,6 +30,10 @@ pub use create::{
 };
 pub use draft::{__path_put_draft, put_draft};
 pub use edit::{__path_link_message, __path_update_activity, link_message, update_activity};
+pub use files::{
+    __path_delete_draft_file, __path_get_draft_file, __path_put_draft_file, delete_draft_file,
+    get_draft_file, put_draft_file,
+};
 pub use flow::{__path_send_draft, __path_transition_activity, send_draft, transition_activity};
 pub use list::{__path_get_activity, __path_list_activities, get_activity, list_activities};
 
@@ -41,5 +46,6 @@ pub fn router() -> Router<AppState> {
         .merge(flow::router())
         .merge(approval::router())
         .merge(draft::router())
+        .merge(files::router())
         .merge(comments::router())
 }
