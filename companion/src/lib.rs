@@ -109,8 +109,15 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     // `serve --demo`: the PEC provider simulator in-process; the demo mailboxes send through
     // it and its receipts arrive in them (`simulate::inprocess`).
+    // A demo without it still runs: the reason is logged.
     let _demo_simulator = if settings.demo {
-        Some(simulate::inprocess::start_for_demo(&state).await?)
+        match simulate::inprocess::start_for_demo(&state).await {
+            Ok(sim) => Some(sim),
+            Err(e) => {
+                tracing::warn!(error = %e, "demo PEC simulator not started");
+                None
+            }
+        }
     } else {
         None
     };

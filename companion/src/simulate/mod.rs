@@ -679,6 +679,8 @@ impl Inner {
                 tracing::error!(pec.id = %identificativo, error = %e, "simulator: delivery failed");
             }
         }
+        // A zero delay is due now, whatever the clock.
+        self.run_due();
         tracing::info!(
             pec.id = %identificativo,
             recipients = rcpts.len(),

@@ -22,6 +22,8 @@ const IDLE: Duration = Duration::from_secs(300);
 /// Most recipients of one transaction the server keeps (the provider's limit is judged
 /// after DATA, as a non-accettazione).
 const MAX_RCPT: usize = 10_000;
+/// What is kept of a message over the size limit (its beginning, for the headers).
+const KEEP_OF_TOO_LARGE: u64 = 64 * 1024;
 /// Bad commands before the server hangs up.
 const MAX_ERRORS: u32 = 20;
 
@@ -355,11 +357,15 @@ async fn session(inner: Arc<Inner>, stream: TcpStream) -> anyhow::Result<()> {
 }
 
 /// The message after DATA, dot-unstuffed, line ends CRLF; `None` when the client left.
-/// Past `max` bytes the rest is read and dropped (the submission is then too large).
+/// Past `max` bytes the submission is too large: the rest is read and dropped, and only the
+/// beginning is kept (at least [`KEEP_OF_TOO_LARGE`] bytes: the headers the
+/// non-accettazione must quote, such as the Message-ID it is matched on).
 async fn read_data<R: AsyncBufRead + Unpin>(
     r: &mut R,
     max: u64,
 ) -> std::io::Result<Option<(Vec<u8>, bool)>> {
+    let keep = max.max(KEEP_OF_TOO_LARGE);
+    let mut size = 0u64;
     let mut out = Vec::new();
     let mut too_large = false;
     loop {
@@ -376,13 +382,14 @@ async fn read_data<R: AsyncBufRead + Unpin>(
             return Ok(Some((out, too_large)));
         }
         let line = line.strip_prefix(b".").unwrap_or(&line);
-        if too_large || out.len() as u64 + line.len() as u64 + 2 > max {
+        size += line.len() as u64 + 2;
+        if size > max {
             too_large = true;
-            out.clear();
-            continue;
         }
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
+        if out.len() as u64 + line.len() as u64 + 2 <= keep {
+            out.extend_from_slice(line);
+            out.extend_from_slice(b"\r\n");
+        }
     }
 }
 

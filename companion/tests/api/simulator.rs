@@ -382,6 +382,26 @@ async fn per_recipient_failures_and_delays_reconcile_to_the_right_states() {
     assert!(files(&s.root, "inesistente@pec.ente.test").is_empty());
     assert!(files(&s.root, "lenta@pec.ente.test").is_empty());
 
+    // A zero delay is no delay, even on a clock that stands still.
+    s.sim
+        .set_behaviour("subito@pec.ente.test", Behaviour::Delay(Duration::ZERO));
+    let quick = Mail {
+        to: &["subito@pec.ente.test"],
+        ..Mail::default()
+    };
+    let (_, quick_sent) = submit(&s.sim, &quick).await;
+    assert_eq!(
+        kinds(&files(&s.root, "subito@pec.ente.test")),
+        [PecKind::PostaCertificata]
+    );
+    assert_eq!(
+        state_of(
+            &reconcile_box(&quick_sent, &files(&s.root, SENDER)),
+            "subito@pec.ente.test"
+        ),
+        DeliveryState::Delivered
+    );
+
     s.sim.advance(Duration::from_secs(1799)).await;
     assert!(
         files(&s.root, "lenta@pec.ente.test").is_empty(),
@@ -519,8 +539,15 @@ async fn bcc_too_many_recipients_too_large_and_a_virus_are_not_accepted_and_not_
         }],
         ..Mail::default()
     };
-    let _ = submit(&s.sim, &mail).await;
-    refused(&s);
+    let (id, sent) = submit(&s.sim, &mail).await;
+    let summary = refused(&s);
+    // The notice still names the message it refuses: the outbox matches it.
+    assert_eq!(summary.original_message_id.as_deref(), Some(id.as_str()));
+    assert_eq!(summary.subject.as_deref(), Some("Comunicazione di prova"));
+    assert_eq!(
+        reconcile_box(&sent, &files(&s.root, SENDER)).accepted,
+        Some(false)
+    );
     assert_eq!(s.sim.submissions()[0].reason.as_deref(), Some("too-large"));
     assert!(files(&s.root, "protocollo@pec.ente.test").is_empty());
 
@@ -1132,4 +1159,49 @@ async fn serve_demo_points_the_demo_mailboxes_smtp_at_the_simulator_and_stores_t
         .await
         .expect("the importer ends with the simulator")
         .expect("importer");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_each_get_their_own_identificativo_and_receipts() {
+    let s = start_with(|_| {}).await;
+    let sim = &s.sim;
+    let sends = (0..20).map(|i| async move {
+        let to = format!("dest{i}@pec.ente.test");
+        let to = [to.as_str()];
+        let mail = Mail {
+            to: &to,
+            ..Mail::default()
+        };
+        submit(sim, &mail).await.0
+    });
+    let ids = futures_util::future::join_all(sends).await;
+    let subs = s.sim.submissions();
+    assert_eq!(subs.len(), 20);
+    let mut pec_ids: Vec<String> = subs
+        .iter()
+        .filter_map(|s| s.identificativo.clone())
+        .collect();
+    pec_ids.sort();
+    pec_ids.dedup();
+    assert_eq!(pec_ids.len(), 20, "one identificativo per submission");
+    let sender_box = files(&s.root, SENDER);
+    assert_eq!(sender_box.len(), 40);
+    for id in ids {
+        let mine: Vec<Vec<u8>> = sender_box
+            .iter()
+            .filter(|r| {
+                inspect(r, &InspectOptions::default())
+                    .summary
+                    .original_message_id
+                    .as_deref()
+                    == Some(id.as_str())
+            })
+            .cloned()
+            .collect();
+        assert_eq!(
+            kinds(&mine).len(),
+            2,
+            "an accettazione and a consegna for each message"
+        );
+    }
 }
