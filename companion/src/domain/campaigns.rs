@@ -1700,6 +1700,80 @@ async fn failure_activity(
     Ok(true)
 }
 
+/// `serve --demo`: once (when the demo organisation has no campaign yet), a small mass
+/// send from the protocol mailbox as the demo manager, through the in-process simulator:
+/// three recipients delivered, an unknown box and a full one failed (one activity each),
+/// a slow provider delivered after two minutes; then the campaign is done. Returns its id
+/// when it created one.
+pub async fn seed_demo(db: &Store, settings: &CampaignSettings) -> Result<Option<String>> {
+    let email = pecdesk_core::ids::EmailAddress::parse("responsabile@demo.test")?;
+    let Some(u) = crate::store::users::user_by_email(db, &email).await? else {
+        return Ok(None);
+    };
+    let who = Principal {
+        user_id: u.id,
+        org_id: u.org_id,
+        email: u.email,
+        name: u.name,
+        is_admin: u.is_admin,
+        is_auditor: u.is_auditor,
+    };
+    let person = crate::store::grants::person(db, &who).await?;
+    let readable = person.mailboxes_where(|p| p.can_read_messages());
+    if !store::list(db, &who.org_id, &readable, None, 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let Some(mailbox_id) =
+        store::mailbox_by_address(db, &who.org_id, crate::demo::PROTOCOLLO).await?
+    else {
+        return Ok(None);
+    };
+    use base64::Engine as _;
+    let pdf = |text: &str| base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let file = |name: &str, text: &str, common: bool| FileInput {
+        name: name.into(),
+        content_type: Some("application/pdf".into()),
+        content_base64: pdf(text),
+        common,
+    };
+    let req = CampaignRequest {
+        mailbox_id,
+        name: "Convocazione conferenza dei servizi".into(),
+        subject: "Convocazione conferenza dei servizi — pratica {{ pratica }}".into(),
+        body: "Spett.le {{ ente }},\nsi trasmette la convocazione per la pratica {{ pratica }}.\n\
+               Cordiali saluti.\n"
+            .into(),
+        receipt_type: ReceiptType::Breve,
+        csv: "indirizzo;ente;pratica;allegati\n\
+              protocollo@pec.comune.esempio.test;Comune di Esempio;2026/101;verbale-101.pdf\n\
+              ufficio.tecnico@pec.provincia.esempio.test;Provincia di Esempio;2026/102;verbale-102.pdf\n\
+              segreteria@pec.asl.esempio.test;ASL di Esempio;2026/103;\n\
+              inesistente@pec.esempio.test;Ente inesistente;2026/104;\n\
+              piena@pec.esempio.test;Ente con casella piena;2026/105;\n\
+              lenta@pec.esempio.test;Ente con gestore lento;2026/106;\n"
+            .into(),
+        files: vec![
+            file("convocazione.pdf", "%PDF-1.4 convocazione (demo)", true),
+            file("verbale-101.pdf", "%PDF-1.4 verbale 101 (demo)", false),
+            file("verbale-102.pdf", "%PDF-1.4 verbale 102 (demo)", false),
+        ],
+        activities: ActivitiesMode::Failures,
+    };
+    match create(db, &who, &person, settings, &req).await? {
+        Created::Queued(v) => {
+            tracing::info!(campaign.id = %v.id, "demo campaign queued");
+            Ok(Some(v.id))
+        }
+        Created::Refused(r) => Err(Error::Internal(anyhow::anyhow!(
+            "demo campaign refused: {}",
+            r.summary()
+        ))),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used)]
 mod tests {

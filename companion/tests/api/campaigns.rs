@@ -20,6 +20,7 @@ both_engines!(
     the_export_lists_the_outcome_per_recipient,
     the_command_line_checks_creates_and_cancels,
     ten_thousand_recipients_validate_and_queue_in_seconds,
+    the_demo_campaign_goes_out_through_the_demo_simulator,
 );
 
 pub const SENDER: &str = "responsabile@demo.test";
@@ -736,4 +737,68 @@ async fn ten_thousand_recipients_validate_and_queue_in_seconds(engine: Engine) {
         .await;
     eprintln!("detail with counts: {:?}", t.elapsed());
     assert_eq!(d.body["counts"]["queued"], 10_000);
+}
+
+/// `serve --demo`: the demo campaign, created once, goes out through the in-process
+/// simulator; its receipts are stored as written; failures open their activities.
+async fn the_demo_campaign_goes_out_through_the_demo_simulator(engine: Engine) {
+    use pecdesk_companion::domain::campaigns::{self, CampaignSettings};
+    let app = spawn_app(engine).await;
+    let mut settings = pecdesk_companion::Settings::for_data_dir(app.data_dir());
+    settings.demo = true;
+    let state = pecdesk_companion::AppState::new(settings, app.store.clone())
+        .await
+        .expect("state");
+    let (sim, importer) = pecdesk_companion::simulate::inprocess::start_for_demo(&state)
+        .await
+        .expect("demo simulator");
+    let id = campaigns::seed_demo(&app.store, &CampaignSettings::default())
+        .await
+        .expect("seed")
+        .expect("created");
+    assert_eq!(
+        campaigns::seed_demo(&app.store, &CampaignSettings::default())
+            .await
+            .expect("seed again"),
+        None,
+        "once"
+    );
+    let outbox = pecdesk_companion::outbox::OutboxSettings {
+        timeout_secs: 30,
+        ..Default::default()
+    };
+    loop {
+        let r = pecdesk_companion::outbox::tick_with(
+            &state,
+            &outbox,
+            "demo-test",
+            pecdesk_companion::store::now_ms(),
+        )
+        .await
+        .expect("tick");
+        if r.claimed == 0 {
+            break;
+        }
+    }
+    let token = app.login(SENDER).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let d = app.get(&token, &format!("/api/v1/campaigns/{id}")).await;
+        let c = &d.body["counts"];
+        if c["delivered"] == 3 && c["failed"] == 2 && c["accepted"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{c}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let s = campaigns::sweep(&app.store, pecdesk_companion::store::now_ms())
+        .await
+        .expect("sweep");
+    assert_eq!(s.activities, 2, "one per failed recipient");
+    assert_eq!(s.done, 0, "the slow provider's receipt is still to come");
+    sim.stop().await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), importer)
+        .await
+        .expect("the importer ends with the simulator")
+        .expect("importer");
 }
