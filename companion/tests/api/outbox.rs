@@ -36,6 +36,7 @@ both_engines!(
     a_mailbox_without_smtp_settings_cannot_send,
     a_draft_goes_out_with_its_uploaded_files_and_never_names_a_missing_one,
     the_mailbox_throttle_spreads_sends_over_the_minute,
+    an_unconfirmed_recipient_is_flagged_a_day_after_sending_and_held_rows_wait,
 );
 
 const MAILBOX: &str = "protocollo@pec.demo.test";
@@ -747,4 +748,63 @@ async fn the_mailbox_throttle_spreads_sends_over_the_minute(engine: Engine) {
     assert_eq!(sent_at[4] - t0, 120_000, "{sent_at:?}");
     let accepted = w.sim.submissions().iter().filter(|s| s.accepted).count();
     assert_eq!(accepted, 5);
+}
+
+async fn an_unconfirmed_recipient_is_flagged_a_day_after_sending_and_held_rows_wait(
+    engine: Engine,
+) {
+    let w = world(engine, |_| {}).await;
+    let id = w.activity_with_draft(&[OK], "senza ricevute").await;
+    w.send(&id).await;
+    let t0 = now_ms();
+    let r = outbox::tick_with(&w.state, &settings(), "w1", t0)
+        .await
+        .expect("tick");
+    assert_eq!(r.sent, 1, "{r:?}");
+    // No IMAP poll: no receipt reaches the companion.
+    use pecdesk_companion::domain::activities::outgoing;
+    let now = outgoing::of_activity(w.state.store(), &id, t0 + 60_000)
+        .await
+        .expect("outgoing");
+    assert_eq!(now[0].recipients[0].state, "sent");
+    assert!(!now[0].flagged, "{now:?}");
+    let later = outgoing::of_activity(w.state.store(), &id, t0 + 25 * 3_600_000)
+        .await
+        .expect("outgoing");
+    assert!(later[0].flagged, "{later:?}");
+    assert!(
+        later[0]
+            .flag_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("24")),
+        "{later:?}"
+    );
+
+    // A held row (a paused campaign) is never claimed until it is queued again.
+    let second = w.activity_with_draft(&[OK], "in pausa").await;
+    w.send(&second).await;
+    pecdesk_companion::with_pool!(w.state.store(), |p| sqlx::query(
+        "UPDATE outbox SET state = 'held' WHERE activity_id = $1"
+    )
+    .bind(&second)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("hold");
+    let r = outbox::tick_with(&w.state, &settings(), "w1", t0 + 1_000)
+        .await
+        .expect("tick");
+    assert_eq!(r.claimed, 0, "{r:?}");
+    pecdesk_companion::with_pool!(w.state.store(), |p| sqlx::query(
+        "UPDATE outbox SET state = 'queued' WHERE activity_id = $1"
+    )
+    .bind(&second)
+    .execute(p)
+    .await
+    .map(|_| ()))
+    .expect("resume");
+    let r = outbox::tick_with(&w.state, &settings(), "w1", t0 + 2_000)
+        .await
+        .expect("tick");
+    assert_eq!(r.sent, 1, "{r:?}");
 }
