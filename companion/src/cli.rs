@@ -65,6 +65,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::rules_cli::RuleCommand,
     },
+    /// Invii massivi / Mass sends.
+    Campaign {
+        #[command(subcommand)]
+        command: crate::campaign_cli::CampaignCommand,
+    },
     /// Simulatore di gestore PEC (SMTP, ricevute firmate, caselle Maildir) per prove e
     /// dimostrazioni / PEC provider simulator (SMTP, signed receipts, Maildir boxes) for
     /// tests and demos.
@@ -192,6 +197,7 @@ pub fn main() -> ExitCode {
         Command::Trust { command } => crate::trust::run(command),
         Command::Import(args) => crate::ingest::cli::run(&args),
         Command::Rule { command } => crate::rules_cli::run(command),
+        Command::Campaign { command } => crate::campaign_cli::run(command),
         Command::Simulate(args) => crate::simulate::cli::run(args),
         Command::Sso(args) => crate::auth::cli::run(args),
         Command::Mailbox { command } => crate::admin_cli::run_mailbox(command),

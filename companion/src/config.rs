@@ -45,6 +45,9 @@ pub struct Settings {
     /// IMAP polling of the mailboxes (`[imap]`).
     #[serde(default)]
     pub imap: crate::imap::ImapSettings,
+    /// Mass sends (`[campaigns]`).
+    #[serde(default)]
+    pub campaigns: crate::domain::campaigns::CampaignSettings,
     /// Sending through the outbox (`[outbox]`).
     #[serde(default)]
     pub outbox: crate::outbox::OutboxSettings,
@@ -161,6 +164,7 @@ impl Settings {
             http: crate::server::HttpLimits::default(),
             audit: crate::checkpoint::CheckpointSettings::default(),
             imap: crate::imap::ImapSettings::default(),
+            campaigns: crate::domain::campaigns::CampaignSettings::default(),
             outbox: crate::outbox::OutboxSettings::default(),
         }
     }
@@ -308,6 +312,11 @@ max_backoff_secs = 3600
 # Tempo massimo per connessione, accesso e invio / longest wait for connecting, login and
 # each submission (seconds)
 timeout_secs = 60
+
+# Invii massivi / mass sends (see docs/API.md, "Campaigns")
+[campaigns]
+# Destinatari al massimo per invio / recipients at most per send
+max_recipients = 20000
 "#;
 
 #[cfg(test)]

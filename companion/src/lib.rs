@@ -121,6 +121,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     } else {
         None
     };
+    // `serve --demo`: a small mass send through the simulator, once (its outcome per
+    // recipient is on screen within minutes).
+    if _demo_simulator.is_some()
+        && let Err(e) = crate::domain::campaigns::seed_demo(&store, &settings.campaigns).await
+    {
+        tracing::warn!(error = %e, "demo campaign not created");
+    }
     // Mail in: identities of PECs stored before they were recorded, then whatever a
     // crash left between storage and the steps after it (in the background).
     ingest::backfill_identities(&store)

@@ -31,6 +31,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(directory::router())
         .merge(admin::router())
         .merge(rules::router())
+        .merge(campaigns::router(import_limit))
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

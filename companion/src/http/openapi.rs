@@ -71,6 +71,15 @@ use crate::state::AppState;
         crate::http::rules::reorder_rules,
         crate::http::rules::preview_rule,
         crate::http::rules::route_message,
+        crate::http::campaigns::validate_campaign,
+        crate::http::campaigns::create_campaign,
+        crate::http::campaigns::list_campaigns,
+        crate::http::campaigns::get_campaign,
+        crate::http::campaigns::list_recipients,
+        crate::http::campaigns::export_campaign,
+        crate::http::campaigns::pause_campaign,
+        crate::http::campaigns::resume_campaign,
+        crate::http::campaigns::cancel_campaign,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

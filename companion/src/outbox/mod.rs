@@ -479,7 +479,16 @@ pub fn start_with(state: AppState, settings: OutboxSettings) -> Workers {
     let task = tokio::spawn(async move {
         tracing::info!(outbox.worker = %worker, "outbox worker started");
         let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
+        let mut last_sweep: Option<std::time::Instant> = None;
         loop {
+            // Campaigns: activities for failed recipients, finished campaigns marked done
+            // (at most once per idle interval: it reads every unfinished campaign).
+            if last_sweep.is_none_or(|t| t.elapsed() >= idle) {
+                last_sweep = Some(std::time::Instant::now());
+                if let Err(e) = crate::domain::campaigns::sweep(state.store(), now_ms()).await {
+                    tracing::error!(error = %e, "campaign sweep failed");
+                }
+            }
             let wait = match tick_with(&state, &settings, &worker, now_ms()).await {
                 // Work done: go again at once (a campaign drains fast), else rest.
                 Ok(r) if r.claimed > 0 || r.stored > 0 => Duration::from_millis(10),

@@ -189,6 +189,16 @@ actions! {
     RuleReorder => "rule.reorder",
     /// A message was routed (by a rule: no actor, the rule in the details; or by hand).
     MessageRoute => "message.route",
+    /// A mass send was created and queued (counts and ids only).
+    CampaignCreate => "campaign.create",
+    /// A mass send was paused (its queued messages held).
+    CampaignPause => "campaign.pause",
+    /// A paused mass send was resumed.
+    CampaignResume => "campaign.resume",
+    /// A mass send was cancelled (its messages not yet sent cancelled).
+    CampaignCancel => "campaign.cancel",
+    /// Every recipient of a mass send reached a final state (system).
+    CampaignDone => "campaign.done",
 }
 
 impl std::fmt::Display for Action {

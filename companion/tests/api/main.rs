@@ -11,6 +11,8 @@ mod admin;
 mod approval;
 mod audit;
 mod auth;
+mod campaign_e2e;
+mod campaigns;
 mod directory;
 mod imap;
 mod ingest;
