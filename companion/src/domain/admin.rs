@@ -1223,20 +1223,14 @@ async fn write_send_limits(
         .or(preset.map(|p| Some(i64::from(p.1))));
     let bytes = check("send_max_bytes", req.send_max_bytes, 1)?
         .or(preset.map(|p| Some(i64::try_from(p.2).unwrap_or(i64::MAX))));
-    for (column, value) in [
-        ("send_per_minute", per_minute),
-        ("send_max_recipients", recipients),
-        ("send_max_bytes", bytes),
+    use crate::store::mailboxes::SendLimit;
+    for (limit, value) in [
+        (SendLimit::PerMinute, per_minute),
+        (SendLimit::MaxRecipients, recipients),
+        (SendLimit::MaxBytes, bytes),
     ] {
         let Some(value) = value else { continue };
-        // Column names are constants of this function, never input.
-        let sql = format!("UPDATE mailboxes SET {column} = $2 WHERE id = $1");
-        crate::with_tx!(tx, |c| sqlx::query(&sql)
-            .bind(id)
-            .bind(value)
-            .execute(&mut *c)
-            .await
-            .map(|_| ()))?;
+        crate::store::mailboxes::set_send_limit(tx, id, limit, value).await?;
     }
     Ok(())
 }

@@ -37,7 +37,6 @@ use crate::state::AppState;
 use crate::store::mailboxes::{self, Protocol};
 use crate::store::outbox::{self as store_outbox, Claim, ClaimedRow};
 use crate::store::{Store, new_id, now_ms};
-use crate::with_pool;
 
 /// Sending (`[outbox]` in `pecdesk.toml`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -148,15 +147,7 @@ impl SendLimits {
 
 /// A mailbox's sending limits (404 when there is no such mailbox).
 pub async fn limits(store: &Store, mailbox_id: &str) -> Result<SendLimits> {
-    let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = with_pool!(store, |p| {
-        sqlx::query_as(
-            "SELECT CAST(send_per_minute AS BIGINT), CAST(send_max_recipients AS BIGINT), \
-             send_max_bytes FROM mailboxes WHERE id = $1",
-        )
-        .bind(mailbox_id)
-        .fetch_optional(p)
-        .await
-    })?;
+    let row = crate::store::mailboxes::send_limits(store, mailbox_id).await?;
     let (pm, rc, by) = row.ok_or(crate::error::Error::NotFound)?;
     Ok(SendLimits {
         per_minute: pm.and_then(|v| u32::try_from(v).ok()),

@@ -17,7 +17,7 @@ use super::{Account, Behaviour, SimConfig, Simulator};
 use crate::domain::admin::{Actor, EndpointRequest, PatchMailboxRequest, update_mailbox};
 use crate::ingest::{Direction, Incoming, ingest_one};
 use crate::store::mailboxes::Security;
-use crate::{AppState, Store, with_pool};
+use crate::{AppState, Store};
 
 /// A companion mailbox a simulated box feeds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,13 +118,11 @@ pub const DEMO_BEHAVIOURS: [(&str, Behaviour); 4] = [
 /// simulator runs until dropped or stopped.
 pub async fn start_for_demo(state: &AppState) -> anyhow::Result<(Simulator, JoinHandle<()>)> {
     let store = state.store().clone();
-    let rows: Vec<(String, String, String)> = with_pool!(store, |p| sqlx::query_as(
-        "SELECT id, org_id, address FROM mailboxes WHERE address IN ($1, $2) ORDER BY address"
+    let rows = crate::store::mailboxes::by_addresses(
+        &store,
+        &[crate::demo::LEGALE, crate::demo::PROTOCOLLO],
     )
-    .bind(crate::demo::PROTOCOLLO)
-    .bind(crate::demo::LEGALE)
-    .fetch_all(p)
-    .await)?;
+    .await?;
     let password = hex::encode(rand::random::<[u8; 16]>());
     let cfg = SimConfig {
         mail_root: state.settings().data_dir.join("simulator"),

@@ -709,3 +709,25 @@ pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<Act
         }
     })
 }
+
+/// The organisation of activity `id` (`None`: no such activity).
+pub async fn org_of(store: &Store, id: &str) -> Result<Option<String>> {
+    Ok(with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT org_id FROM activities WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?)
+}
+
+/// The linked messages' Message-IDs and summaries, oldest first (a reply's thread).
+pub async fn thread(store: &Store, id: &str) -> Result<Vec<(Option<String>, String)>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT m.internet_message_id, m.summary FROM activity_messages am \
+         JOIN messages m ON m.id = am.message_id WHERE am.activity_id = $1 \
+         ORDER BY m.received_at, m.id"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)?)
+}

@@ -218,3 +218,86 @@ pub async fn set_ingest_enabled(tx: &mut WriteTx, mailbox_id: &str, on: bool) ->
     .map(|_| ()))?;
     Ok(())
 }
+
+/// A mailbox's address and whether it has SMTP settings (`None`: no such mailbox).
+pub async fn sending_address(store: &Store, mailbox_id: &str) -> Result<Option<(String, bool)>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT address, smtp_host IS NOT NULL AND smtp_secret IS NOT NULL FROM mailboxes \
+         WHERE id = $1"
+    )
+    .bind(mailbox_id)
+    .fetch_optional(p)
+    .await)?)
+}
+
+/// A mailbox's stored sending limits: per minute, recipients, bytes (`None`: no such
+/// mailbox; a `None` limit: the default).
+pub async fn send_limits(
+    store: &Store,
+    mailbox_id: &str,
+) -> Result<Option<(Option<i64>, Option<i64>, Option<i64>)>> {
+    Ok(with_pool!(store, |p| sqlx::query_as(
+        "SELECT CAST(send_per_minute AS BIGINT), CAST(send_max_recipients AS BIGINT), \
+         send_max_bytes FROM mailboxes WHERE id = $1"
+    )
+    .bind(mailbox_id)
+    .fetch_optional(p)
+    .await)?)
+}
+
+/// One of a mailbox's sending limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendLimit {
+    /// Messages per minute.
+    PerMinute,
+    /// Recipients per message.
+    MaxRecipients,
+    /// Bytes per message.
+    MaxBytes,
+}
+
+impl SendLimit {
+    fn column(self) -> &'static str {
+        match self {
+            SendLimit::PerMinute => "send_per_minute",
+            SendLimit::MaxRecipients => "send_max_recipients",
+            SendLimit::MaxBytes => "send_max_bytes",
+        }
+    }
+}
+
+/// Writes one sending limit of a mailbox (`None`: back to the default).
+pub async fn set_send_limit(
+    tx: &mut WriteTx,
+    mailbox_id: &str,
+    limit: SendLimit,
+    value: Option<i64>,
+) -> Result<()> {
+    // The column name is a constant of `SendLimit`, never input.
+    let sql = format!("UPDATE mailboxes SET {} = $2 WHERE id = $1", limit.column());
+    with_tx!(tx, |c| sqlx::query(&sql)
+        .bind(mailbox_id)
+        .bind(value)
+        .execute(&mut *c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// The mailboxes with these addresses, of any organisation: (id, org, address).
+pub async fn by_addresses(
+    store: &Store,
+    addresses: &[&str],
+) -> Result<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for a in addresses {
+        let row: Option<(String, String, String)> = with_pool!(store, |p| sqlx::query_as(
+            "SELECT id, org_id, address FROM mailboxes WHERE address = $1"
+        )
+        .bind(*a)
+        .fetch_optional(p)
+        .await)?;
+        out.extend(row);
+    }
+    Ok(out)
+}

@@ -188,12 +188,7 @@ pub async fn view_of(
 /// the activity is readable (and scoped it by organisation).
 pub async fn of_activity(store: &Store, activity_id: &str, now: i64) -> Result<Vec<OutgoingView>> {
     let rows = store_outbox::of_activity(store, activity_id).await?;
-    let org: Option<String> = crate::with_pool!(store, |p| sqlx::query_scalar(
-        "SELECT org_id FROM activities WHERE id = $1"
-    )
-    .bind(activity_id)
-    .fetch_optional(p)
-    .await)?;
+    let org = crate::store::activities::org_of(store, activity_id).await?;
     let Some(org) = org else {
         return Ok(Vec::new());
     };

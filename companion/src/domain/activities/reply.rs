@@ -8,7 +8,6 @@ use crate::outbox::compose::{self, FilePart, Outgoing, ReceiptType};
 use crate::store::draft_files;
 use crate::store::outbox::{self as store_outbox, NewOutgoing, Origin};
 use crate::store::{Store, WriteTx};
-use crate::with_pool;
 
 use super::DraftRequest;
 
@@ -31,14 +30,7 @@ pub struct Prepared {
 /// the envelope's) preceded by its original's (`X-Riferimento-Message-ID`), oldest first;
 /// the reply answers the latest.
 async fn thread(store: &Store, activity_id: &str) -> Result<(Option<String>, Vec<String>)> {
-    let rows: Vec<(Option<String>, String)> = with_pool!(store, |p| sqlx::query_as(
-        "SELECT m.internet_message_id, m.summary FROM activity_messages am \
-         JOIN messages m ON m.id = am.message_id WHERE am.activity_id = $1 \
-         ORDER BY m.received_at, m.id"
-    )
-    .bind(activity_id)
-    .fetch_all(p)
-    .await)?;
+    let rows = crate::store::activities::thread(store, activity_id).await?;
     let mut refs: Vec<String> = Vec::new();
     let mut last = None;
     for (mid, summary) in rows {
@@ -59,13 +51,7 @@ async fn thread(store: &Store, activity_id: &str) -> Result<(Option<String>, Vec
 
 /// The mailbox's address, refusing (409) a mailbox without SMTP settings.
 async fn sender(store: &Store, mailbox_id: &str) -> Result<String> {
-    let row: Option<(String, bool)> = with_pool!(store, |p| sqlx::query_as(
-        "SELECT address, smtp_host IS NOT NULL AND smtp_secret IS NOT NULL FROM mailboxes \
-         WHERE id = $1"
-    )
-    .bind(mailbox_id)
-    .fetch_optional(p)
-    .await)?;
+    let row = crate::store::mailboxes::sending_address(store, mailbox_id).await?;
     match row {
         Some((address, true)) => Ok(address),
         Some(_) => Err(Error::conflict(
