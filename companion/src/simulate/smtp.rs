@@ -37,6 +37,9 @@ pub(crate) async fn accept_loop(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    // Replies go out at once: with Nagle's algorithm each command of a
+                    // session waited for the client's delayed ACK (about 5 messages/s).
+                    let _ = stream.set_nodelay(true);
                     let inner = inner.clone();
                     sessions.spawn(async move {
                         if let Err(e) = session(inner, stream).await {
