@@ -4,7 +4,8 @@
 //! 1. validating and queueing it (`domain::campaigns::create`: CSV, templates, one composed
 //!    message and one outbox row per recipient, in one transaction);
 //! 2. sending it (`outbox::tick_with` passes until nothing is queued; every message a real
-//!    SMTP submission to the simulator, every sent copy stored);
+//!    SMTP submission to the simulator); then, not timed, passes until every sent copy is
+//!    stored among the mailbox's messages;
 //! 3. reconciling the 2 × N receipts the simulator wrote back (one accettazione and one
 //!    avvenuta-consegna per recipient): they are imported first, not timed (that is the
 //!    ingestion benchmark's figure), then `domain::reconcile::process` runs over them in
@@ -73,6 +74,15 @@ fn request(mailbox_id: &str, name: &str, n: usize, prefix: &str) -> CampaignRequ
 async fn queued(store: &Store) -> i64 {
     with_pool!(store, |p| sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("count")
+}
+
+async fn unstored(store: &Store) -> i64 {
+    with_pool!(store, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'sent' AND stored_message_id IS NULL"
     )
     .fetch_one(p)
     .await)
@@ -171,6 +181,17 @@ async fn main() -> anyhow::Result<()> {
         outbox::tick_with(&state, &os, "bench", now).await?;
     }
     let send_s = t.elapsed().as_secs_f64();
+    // The worker stores the sent copies after sending (a batch per pass): the receipts
+    // below are reconciled against stored sent messages, not left waiting for them.
+    let t_copies = Instant::now();
+    while unstored(&store).await > 0 {
+        let now = chrono::Utc::now().timestamp_millis();
+        outbox::tick_with(&state, &os, "bench", now).await?;
+    }
+    println!(
+        "engine={engine} sent copies stored in {:.1}s more (not timed below)",
+        t_copies.elapsed().as_secs_f64()
+    );
     let accepted = sim.submissions().iter().filter(|s| s.accepted).count();
     assert_eq!(accepted, n, "every message submitted once");
     println!(
