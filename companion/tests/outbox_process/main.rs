@@ -8,10 +8,10 @@
 
 #[path = "../api/dovecot.rs"]
 mod dovecot;
+#[path = "../support/mail_out_process.rs"]
+mod process;
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pecdesk_companion::outbox::compose::{self, Outgoing, ReceiptType};
 use pecdesk_companion::simulate::{Account, SimConfig, Simulator};
@@ -22,25 +22,9 @@ use pecdesk_companion::{AppState, Settings, Store, demo, with_pool};
 use secrecy::SecretString;
 
 use dovecot::Dovecot;
+use process::{Server, pg_server, wait_for, with_db};
 
 const PASSWORD: &str = "segreta-di-prova";
-
-fn pg_server() -> String {
-    std::env::var("PECDESK_TEST_PG")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .expect("PECDESK_TEST_PG is not set: PostgreSQL process stories cannot run")
-}
-
-fn with_db(url: &str, db: &str) -> String {
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let base = url.split('?').next().unwrap_or(url);
-    let host = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    format!("{host}/{db}")
-}
 
 /// A seeded database whose LEGALE mailbox sends through the simulator and is polled on
 /// Dovecot, with `n` replies queued.
@@ -244,92 +228,9 @@ impl Drop for World {
 }
 
 /// A running `pecdesk serve`; its log in a file. Killed on drop.
-struct Server {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(w: &World, name: &str) -> Self {
-        let log = w.dir.path().join(format!("{name}.log"));
-        let out = std::fs::File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_pecdesk"))
-            .arg("serve")
-            .args(w.args())
-            .args(["--listen", "127.0.0.1:0"])
-            .env("PECDESK_IMAP__POLL_INTERVAL_SECS", "1")
-            .env("PECDESK_IMAP__RETRY_BASE_SECS", "1")
-            .env("PECDESK_IMAP__MAX_BACKOFF_SECS", "2")
-            .env("PECDESK_IMAP__LEASE_SECS", "4")
-            .env("PECDESK_IMAP__REFRESH_SECS", "1")
-            .env("PECDESK_OUTBOX__POLL_INTERVAL_SECS", "1")
-            .env("PECDESK_OUTBOX__BATCH_SIZE", "4")
-            .env("PECDESK_OUTBOX__CLAIM_SECS", "3")
-            // Long enough for the poller to bring in an accettazione of a send the killed
-            // process made: a re-send before it would be a double send.
-            .env("PECDESK_OUTBOX__UNCERTAIN_WAIT_SECS", "25")
-            .env("PECDESK_LOG", "info,sqlx=warn")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .expect("pecdesk serve starts");
-        Self {
-            child: Some(child),
-            log,
-        }
-    }
-
-    /// `kill -9`: no shutdown, claims left behind.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().expect("SIGKILL");
-            let _ = c.wait();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// How many sends this process concluded (its log's `sent` lines).
-    fn sent(&self) -> usize {
-        self.log()
-            .lines()
-            .filter(|l| l.contains(" sent outbox.id="))
-            .count()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn wait_for<F, Fut>(what: &str, limit: Duration, servers: &[&Server], mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if check().await {
-            return;
-        }
-        if Instant::now() >= deadline {
-            let logs: Vec<String> = servers.iter().map(|s| s.log()).collect();
-            panic!("timed out waiting for: {what}\n{}", logs.join("\n---\n"));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 async fn killed_mid_send_submits_each_reply_once(postgres: bool) {
     let w = World::new(postgres, 40).await;
-    let mut a = Server::start(&w, "a");
+    let mut a = Server::start(w.dir.path(), &w.args(), "a");
     wait_for(
         "some replies submitted",
         Duration::from_secs(60),
@@ -343,7 +244,7 @@ async fn killed_mid_send_submits_each_reply_once(postgres: bool) {
         "killed after {at_kill} of {} submissions",
         w.message_ids.len()
     );
-    let b = Server::start(&w, "b");
+    let b = Server::start(w.dir.path(), &w.args(), "b");
     wait_for(
         "every row sent",
         Duration::from_secs(120),
@@ -356,8 +257,8 @@ async fn killed_mid_send_submits_each_reply_once(postgres: bool) {
 
 async fn two_replicas_share_the_outbox_and_submit_each_once() {
     let w = World::new(true, 60).await;
-    let a = Server::start(&w, "a");
-    let b = Server::start(&w, "b");
+    let a = Server::start(w.dir.path(), &w.args(), "a");
+    let b = Server::start(w.dir.path(), &w.args(), "b");
     wait_for(
         "every row sent",
         Duration::from_secs(120),
