@@ -7,6 +7,7 @@
 //! POST /api/v1/auth/refresh {refresh_token}                                          → TokenResponse
 //! POST /api/v1/auth/logout  {refresh_token?} (and/or Authorization: Bearer)          → 204
 //! GET|PUT /api/v1/auth/idp                                                           org admin
+//! GET  /api/v1/auth/options?org=                                                     anyone: how to sign in
 //! ```
 //! The `redirect_uri` must be registered for the organisation and client: the IdP sends the
 //! code there. The desk registers the companion's own callback; the Thunderbird extension
@@ -43,8 +44,8 @@ const REFRESH_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 /// OpenAPI description of the SSO routes (merged into `/api/openapi.json`).
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
-    paths(login, callback, refresh, logout, get_idp, put_idp),
-    components(schemas(TokenResponse, RefreshRequest, IdpDocument, IdpSummary))
+    paths(login, callback, refresh, logout, get_idp, put_idp, options),
+    components(schemas(TokenResponse, RefreshRequest, IdpDocument, IdpSummary, SignInOptions, EntraOptions))
 )]
 pub struct SsoApiDoc;
 
@@ -56,7 +57,81 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/refresh", post(refresh))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/idp", get(get_idp).put(put_idp))
+        .route("/api/v1/auth/options", get(options))
 }
+
+/// Query of `GET /api/v1/auth/options`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct OptionsQuery {
+    /// Organisation id or name.
+    pub org: String,
+}
+
+/// How the add-ins sign a user of an organisation in (public: what a sign-in redirect
+/// reveals anyway, never a secret).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignInOptions {
+    /// The organisation's id.
+    pub org_id: String,
+    /// The IdP's issuer.
+    pub issuer: String,
+    /// The companion's client id at the IdP.
+    pub client_id: String,
+    /// Set when the IdP is Microsoft Entra ID: Outlook's Nested App Authentication (MSAL.js)
+    /// gets a token for the companion without a dialog.
+    pub entra: Option<EntraOptions>,
+}
+
+/// MSAL.js settings for Nested App Authentication.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntraOptions {
+    /// Application (client) id.
+    pub client_id: String,
+    /// `https://login.microsoftonline.com/{tenant}`.
+    pub authority: String,
+    /// Scopes to ask for: each accepted audience's `/.default`.
+    pub scopes: Vec<String>,
+}
+
+/// The tenant of an Entra ID v2 issuer (`https://login.microsoftonline.com/{tenant}/v2.0`).
+fn entra_tenant(issuer: &str) -> Option<&str> {
+    let tenant = issuer
+        .strip_prefix("https://login.microsoftonline.com/")?
+        .strip_suffix("/v2.0")?;
+    (!tenant.is_empty() && !tenant.contains('/')).then_some(tenant)
+}
+
+/// How to sign in to an organisation: its IdP, and MSAL settings when it is Entra ID.
+#[utoipa::path(get, path = "/api/v1/auth/options", tag = "auth", params(OptionsQuery),
+    responses((status = 200, body = SignInOptions), (status = 404, description = "no such organisation or no SSO")))]
+pub async fn options(
+    State(state): State<AppState>,
+    Query(q): Query<OptionsQuery>,
+) -> Result<Json<SignInOptions>> {
+    let org_id = crate::store::users::find_org(state.store(), &q.org)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let settings =
+        auth_store::idp_settings_for_org(state.store(), state.tokens().master(), &org_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+    let entra = entra_tenant(&settings.issuer).map(|tenant| EntraOptions {
+        client_id: settings.client_id.clone(),
+        authority: format!("https://login.microsoftonline.com/{tenant}"),
+        scopes: settings
+            .bearer_audiences()
+            .into_iter()
+            .map(|aud| format!("{aud}/.default"))
+            .collect(),
+    });
+    Ok(Json(SignInOptions {
+        org_id,
+        issuer: settings.issuer.clone(),
+        client_id: settings.client_id.clone(),
+        entra,
+    }))
+}
+
 
 /// Query of `GET /api/v1/auth/login`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -373,4 +448,25 @@ pub async fn put_idp(
     .await?;
     tracing::info!(org.id = %principal.org_id, user.id = %principal.user_id, "idp settings updated");
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entra_tenant;
+
+    #[test]
+    fn entra_is_recognised_by_its_v2_issuer_only() {
+        assert_eq!(
+            entra_tenant("https://login.microsoftonline.com/7c1d-42/v2.0"),
+            Some("7c1d-42")
+        );
+        for other in [
+            "https://login.microsoftonline.com/7c1d-42",
+            "https://login.microsoftonline.com//v2.0",
+            "https://login.microsoftonline.com.evil.test/x/v2.0",
+            "https://idp.example/realms/acme",
+        ] {
+            assert_eq!(entra_tenant(other), None, "{other}");
+        }
+    }
 }

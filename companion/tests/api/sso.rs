@@ -37,6 +37,7 @@ both_engines!(
     a_disabled_user_loses_access_at_once_with_every_kind_of_token,
     a_user_of_a_domain_the_organisation_does_not_allow_is_refused,
     login_refuses_unknown_clients_unregistered_redirects_and_unknown_orgs,
+    sign_in_options_name_the_idp_and_never_its_secret,
     a_callback_works_only_once,
     idp_settings_are_for_administrators_and_the_secret_is_sealed,
 );
@@ -763,6 +764,23 @@ async fn login_refuses_unknown_clients_unregistered_redirects_and_unknown_orgs(e
     assert!(query(&url, "state").is_some_and(|c| c.len() >= 16));
     assert!(query(&url, "nonce").is_some_and(|c| c.len() >= 16));
     assert_eq!(query(&url, "redirect_uri").as_deref(), Some(cb.as_str()));
+}
+
+async fn sign_in_options_name_the_idp_and_never_its_secret(engine: Engine) {
+    let s = sso(engine).await;
+    let a = s.app.send(reqwest::Method::GET, "/api/v1/auth/options?org=Acme", None, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["org_id"], s.acme_id.as_str());
+    assert_eq!(a.body["issuer"], s.idp.acme.as_str());
+    assert_eq!(a.body["client_id"], "pecdesk");
+    assert!(a.body["entra"].is_null(), "not an Entra ID issuer");
+    assert!(
+        !a.body.to_string().contains("acme-secret"),
+        "the client secret never leaves the companion"
+    );
+    let a = s.app.send(reqwest::Method::GET, "/api/v1/auth/options?org=Nessuna", None, None).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_envelope(&a, "not_found");
 }
 
 async fn a_callback_works_only_once(engine: Engine) {
