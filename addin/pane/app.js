@@ -55,6 +55,10 @@ function h(tag, props, ...kids) {
 }
 
 const $ = (id) => document.getElementById(id);
+// replaceChildren without the null/false of conditional children (it would print "null").
+function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+}
 let uid = 0;
 const nextId = (p) => `${p}-${(uid += 1)}`;
 
@@ -204,7 +208,7 @@ async function afterSignIn() {
 function renderChrome() {
   document.title = t('app');
   const header = $('bar');
-  header.replaceChildren(
+  fill(header, ...[
     h('span', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '✉'), t('app')),
     S.me ? h('span', { class: 'who', title: S.me.user.email }, S.me.user.name) : null,
     h('span', { class: 'spacer' }),
@@ -220,14 +224,16 @@ function renderChrome() {
       S.me = null;
       renderSignIn();
     }) }, t('sign_out')) : null,
-  );
+  ].filter(Boolean));
   const nav = $('tabs');
   nav.setAttribute('aria-label', t('tabs_label'));
   if (!S.me) { nav.replaceChildren(); nav.hidden = true; return; }
   nav.hidden = false;
-  const tabs = [['mine', 'tab_mine'], ['team', 'tab_team'], ['dispatch', 'tab_dispatch'], ['search', 'tab_search']];
+  // The dispatcher queue only for a Smistatore (activity manager somewhere).
+  const dispatcher = Object.values(S.person?.mailboxes ?? {}).some((p) => p.includes('MAIL_ACTIVITY_MANAGER'));
+  const tabs = [['mine', 'tab_mine'], ['team', 'tab_team'], dispatcher && ['dispatch', 'tab_dispatch'], ['search', 'tab_search']].filter(Boolean);
   if (S.hostMessage) tabs.unshift(['message', 'tab_message']);
-  nav.replaceChildren(...tabs.map(([name, key]) => h('button', {
+  fill(nav, ...tabs.map(([name, key]) => h('button', {
     type: 'button',
     class: 'tab',
     'data-tab': name,
@@ -251,7 +257,7 @@ async function show(view) {
   const prevKey = S.view?.presenceKey;
   S.view = view;
   const main = $('main');
-  main.replaceChildren(h('p', { class: 'muted', text: t('loading') }));
+  fill(main, h('p', { class: 'muted', text: t('loading') }));
   $('error').textContent = '';
   try {
     let node;
@@ -267,7 +273,7 @@ async function show(view) {
       default: node = h('p', { text: t('no_message') });
     }
     if (S.view !== view) return;
-    main.replaceChildren(node);
+    fill(main, node);
   } catch (e) {
     if (S.view !== view) return;
     main.replaceChildren();
@@ -319,7 +325,7 @@ function renderSignIn(notice) {
     kids.push(demo);
   }
   kids.push(corporate);
-  main.replaceChildren(h('div', { class: 'signin' }, kids));
+  fill(main, h('div', { class: 'signin' }, kids));
 }
 
 async function devSignIn(email) {
@@ -653,12 +659,12 @@ async function originalPanel(ctx) {
     const { html, blockedImages } = sanitizeHtml(o.html);
     const frame = h('iframe', { class: 'html', sandbox: 'allow-popups allow-popups-to-escape-sandbox', title: t('html_frame_title'), referrerpolicy: 'no-referrer' });
     frame.srcdoc = frameDocument(html);
-    body.replaceChildren(frame,
+    fill(body, frame,
       blockedImages ? h('p', { class: 'small muted', text: t('remote_images_blocked', { n: blockedImages }) }) : null,
       o.text ? button(t('show_text'), showText, { class: 'link' }) : null);
   };
   const showText = () => {
-    body.replaceChildren(h('pre', { class: 'text', text: o.text || t('empty_body') }),
+    fill(body, h('pre', { class: 'text', text: o.text || t('empty_body') }),
       o.html ? button(t('show_html'), showHtml, { class: 'link' }) : null);
   };
   if (o.html) showHtml(); else showText();
@@ -712,7 +718,7 @@ async function qualifiedList() {
 
 async function showP7m(ctx, a, box) {
   if (!await wasm.has('signed_document')) {
-    box.replaceChildren(h('p', { class: 'muted', text: t('p7m_unavailable') }));
+    fill(box, h('p', { class: 'muted', text: t('p7m_unavailable') }));
     return;
   }
   const bytes = await wasm.originalAttachment(ctx.raw, a.index);
@@ -723,7 +729,7 @@ async function showP7m(ctx, a, box) {
     : doc.status === 'integrity-only' ? ['warn', 'p7m_integrity', '◐ '] : ['bad', 'p7m_invalid', '✖ '];
   const url = content ? blobUrl(content, doc.content_type) : null;
   const id = nextId('s');
-  box.replaceChildren(h('section', { class: 'card p7m', 'aria-labelledby': id, 'data-view': 'p7m' },
+  fill(box, h('section', { class: 'card p7m', 'aria-labelledby': id, 'data-view': 'p7m' },
     h('h3', { id, text: `${t('p7m_title')}: ${doc.name ?? a.name}` }),
     h('p', { class: `badge ${status[0]}`, 'data-p7m': doc.status }, h('span', { 'aria-hidden': 'true' }, status[2]), t(status[1])),
     doc.status === 'integrity-only' ? h('p', { class: 'small', text: t('p7m_integrity_explain') }) : null,
@@ -810,7 +816,7 @@ async function viewCreate(ctx) {
     const a = await S.api.post('/api/v1/activities', body);
     rememberLink(d.id, a.id);
     say(t('created_ok', { title: a.title }));
-    done.replaceChildren(h('p', { class: 'notice' }, t('created_ok', { title: a.title }), ' ',
+    fill(done, h('p', { class: 'notice' }, t('created_ok', { title: a.title }), ' ',
       button(t('activity'), () => show({ name: 'activity', id: a.id, presenceKey: { object: 'activity', id: a.id } }), { class: 'link', action: 'open-created' })),
     h('p', { class: 'small muted', text: t('create_another') }));
     title.value = '';
@@ -864,9 +870,11 @@ async function allowedNow(a) {
 
 async function viewActivity(id) {
   const a = await S.api.get(`/api/v1/activities/${encodeURIComponent(id)}`);
-  const [comments, allowed] = await Promise.all([
+  const [comments, allowed, linkedMessages] = await Promise.all([
     S.api.get(`/api/v1/activities/${encodeURIComponent(id)}/comments`),
     allowedNow(a),
+    Promise.all((a.message_ids ?? []).slice(0, 20).map((mid) => S.api.get(`/api/v1/messages/${encodeURIComponent(mid)}`).catch(() => null)))
+      .then((list) => list.filter(Boolean)),
   ]);
   const reload = () => show({ name: 'activity', id, presenceKey: { object: 'activity', id } });
   const parts = [backButton()];
@@ -881,8 +889,8 @@ async function viewActivity(id) {
       [t('created_by'), a.created_by_name],
     ]),
     a.description ? h('p', { class: 'description', text: a.description }) : null,
-    (a.message_ids ?? []).length ? h('div', {}, h('h3', { text: t('linked_messages') }),
-      h('ul', { class: 'plain' }, a.message_ids.map((mid) => h('li', {}, button(`✉ ${mid.slice(0, 8)}…`, () => openCompanionMessage(mid), { class: 'link small' }))))) : null);
+    linkedMessages.length ? h('div', {}, h('h3', { text: t('linked_messages') }),
+      h('ul', { class: 'plain list' }, linkedMessages.map(messageItem))) : null);
   parts.push(head);
 
   // Status moves (approval and send have their own controls below).
@@ -1021,7 +1029,7 @@ function commentsPanel(a, comments, reload) {
     users ??= (await S.api.get(`/api/v1/users?mailbox=${encodeURIComponent(a.mailbox_id)}&limit=200`).catch(() => ({ items: [] }))).items;
     const q = m[2].toLowerCase();
     const hits = users.filter((u) => u.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(q)) || u.email.toLowerCase().startsWith(q)).slice(0, 5);
-    suggestions.replaceChildren(...hits.map((u) => h('button', { type: 'button', class: 'secondary small', onclick: () => {
+    fill(suggestions, ...hits.map((u) => h('button', { type: 'button', class: 'secondary small', onclick: () => {
       const before = text.value.slice(0, text.selectionStart).replace(/@[\p{L}.'-]*$/u, `@${u.name} `);
       text.value = before + text.value.slice(text.selectionStart);
       suggestions.replaceChildren();
@@ -1044,7 +1052,7 @@ function commentItem(c, reload) {
   const mine = c.author_id === S.me.user.id;
   const li = h('li', { class: 'comment', 'data-comment': c.id });
   const render = () => {
-    li.replaceChildren(
+    fill(li, 
       h('div', { class: 'meta' }, h('strong', { text: c.author_name ?? '' }), ` · ${when(c.created_at)}`,
         c.edited_at ? h('span', { class: 'muted' }, ` · ${t('comment_edited')}`) : null),
       h('p', { class: 'text' }, mentionify(c.body)),
@@ -1054,7 +1062,7 @@ function commentItem(c, reload) {
   };
   const edit = () => {
     const area = h('textarea', { rows: 3 }, c.body);
-    li.replaceChildren(field(t('comment_edit'), area), h('div', { class: 'actions' },
+    fill(li, field(t('comment_edit'), area), h('div', { class: 'actions' },
       button(t('comment_save'), async () => {
         await S.api.patch(`/api/v1/comments/${encodeURIComponent(c.id)}`, { body: area.value });
         await reload();
@@ -1087,7 +1095,8 @@ function activityItem(a) {
     h('span', { class: 'title', text: a.title }),
     h('span', { class: 'meta' }, chip(t(`status_${a.status}`), statusClass(a.status)),
       a.due_at ? h('span', { class: overdue ? 'overdue' : 'muted' }, ` ${overdue ? t('overdue', { date: day(a.due_at) }) : t('due', { date: day(a.due_at) })}`) : null,
-      a.assignee_name || a.team_name ? h('span', { class: 'muted' }, ` · ${a.assignee_name ?? a.team_name}`) : null)));
+      (a.assignee_name && a.assignee_id !== S.me?.user.id) || (!a.assignee_id && a.team_name)
+        ? h('span', { class: 'muted' }, ` · ${a.assignee_id ? a.assignee_name : a.team_name}`) : null)));
 }
 
 function messageItem(m) {
@@ -1110,7 +1119,7 @@ async function pagedList(path, render, emptyKey = 'list_empty') {
     const page = await S.api.get(path + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''));
     ul.append(...page.items.map(render));
     if (!ul.children.length) ul.append(h('li', { class: 'muted', text: t(emptyKey) }));
-    more.replaceChildren(page.next_cursor ? button(t('more'), () => load(page.next_cursor), { class: 'link' }) : '');
+    fill(more, page.next_cursor ? button(t('more'), () => load(page.next_cursor), { class: 'link' }) : '');
   };
   await load(null);
   return h('div', {}, ul, more);
@@ -1149,20 +1158,20 @@ async function viewSearch(q) {
   const run = guard(async () => {
     const text = input.value.trim();
     S.view.q = text;
-    if (!text) { results.replaceChildren(h('p', { class: 'muted', text: t('search_hint') })); return; }
+    if (!text) { fill(results, h('p', { class: 'muted', text: t('search_hint') })); return; }
     const rq = S.receipts ? `&receipts=${S.receipts}` : '';
     const [msgs, acts] = await Promise.all([
       pagedList(`/api/v1/messages?q=${encodeURIComponent(text)}${rq}&limit=25`, messageItem),
       pagedList(`/api/v1/activities?q=${encodeURIComponent(text)}&limit=25`, activityItem),
     ]);
-    results.replaceChildren(h('h3', { text: t('search_messages') }), msgs, h('h3', { text: t('search_activities') }), acts);
+    fill(results, h('h3', { text: t('search_messages') }), msgs, h('h3', { text: t('search_activities') }), acts);
   });
   const form = h('form', { role: 'search', class: 'search', onsubmit: (e) => { e.preventDefault(); run(e); } },
     field(t('search_label'), input),
     receiptsFilter(() => { if (input.value.trim()) run(); }),
     h('button', { type: 'submit', class: 'primary' }, t('search_button')));
   if (q) await run();
-  else results.replaceChildren(h('p', { class: 'muted', text: t('search_hint') }));
+  else fill(results, h('p', { class: 'muted', text: t('search_hint') }));
   return h('div', { class: 'stack' }, h('div', { class: 'card' }, form), results);
 }
 
@@ -1213,7 +1222,7 @@ function showPresence(p) {
   const replying = others.some((x) => x.state === 'replying');
   box.hidden = false;
   box.className = `presence ${replying ? 'replying' : 'viewing'}`;
-  box.replaceChildren(
+  fill(box, 
     h('span', { class: 'icon', 'aria-hidden': 'true' }, replying ? '✍' : '👁'),
     h('div', {},
       others.map((x) => h('p', { 'data-presence': x.state, text: t(x.state === 'replying' ? 'presence_replying' : 'presence_viewing', { name: x.name }) })),
