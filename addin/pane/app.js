@@ -374,23 +374,28 @@ async function openHostMessage() {
   return show({ name: 'message', ctx, presenceKey: null });
 }
 
-async function lookup(id, kind) {
+// The companion's detail of the message with this Message-ID or identificativo, or null.
+// The lookup answers every visible match: the same identificativo names an envelope and its
+// receipts, so only the same kind is this message; the same bytes (SHA-256) win.
+async function lookup(id, kind, sha256) {
   if (!id) return null;
+  let found;
   try {
-    const d = await S.api.get(`/api/v1/messages/lookup?message_id=${encodeURIComponent(id)}`);
-    // The same identificativo names the envelope and its receipts: only the same kind is this message.
-    if (kind && d.kind !== kind) return null;
-    return d;
+    found = await S.api.get(`/api/v1/messages/lookup?message_id=${encodeURIComponent(id)}`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;
   }
+  const list = (Array.isArray(found) ? found : [found]).filter((m) => m && (!kind || m.kind === kind));
+  if (!list.length) return null;
+  const pick = list.find((m) => sha256 && m.sha256 === sha256) ?? list[0];
+  return S.api.get(`/api/v1/messages/${encodeURIComponent(pick.id)}`);
 }
 
-function sameBytes(a, b) {
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
-  return true;
+async function sha256Hex(bytes) {
+  if (!bytes || !globalThis.crypto?.subtle) return null;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 // Fills the context: the core's summary of the bytes, the companion's record.
@@ -420,16 +425,12 @@ async function resolve(ctx) {
   }
   if (ctx.source === 'host') {
     const kind = ctx.summary?.kind;
-    ctx.detail = await lookup(ctx.summary?.identificativo, kind)
-      ?? (ctx.forwarded ? null : await lookup(ctx.hostMeta?.messageId, kind));
-    if (ctx.detail && ctx.raw) {
-      // The companion's verdict (its organisation's trust list) applies to these bytes only
-      // when they are the bytes it checked; otherwise the core's check of the bytes on screen.
-      try {
-        const stored = await S.api.get(`/api/v1/messages/${encodeURIComponent(ctx.detail.id)}/raw`, { as: 'bytes' });
-        ctx.sameAsCompanion = sameBytes(stored, ctx.raw);
-      } catch { ctx.sameAsCompanion = false; }
-    }
+    const sha = await sha256Hex(ctx.raw);
+    ctx.detail = await lookup(ctx.summary?.identificativo, kind, sha)
+      ?? (ctx.forwarded ? null : await lookup(ctx.hostMeta?.messageId, kind, sha));
+    // The companion's verdict (its organisation's trust list) applies to these bytes only
+    // when they are the very bytes it checked; otherwise the core's check of the bytes on screen.
+    ctx.sameAsCompanion = Boolean(ctx.detail && sha && ctx.detail.sha256 === sha);
   }
   ctx.resolved = true;
 }
@@ -530,14 +531,19 @@ function recipientsList(ctx, s) {
   if (!recipients.length && !ctx.detail?.delivery?.length) return null;
   const delivery = new Map((ctx.detail?.delivery ?? ctx.reconciled?.delivery ?? []).map((d) => [String(d.recipient).toLowerCase(), d]));
   const list = recipients.length ? recipients : (ctx.detail?.delivery ?? []).map((d) => ({ address: d.recipient, type: null }));
+  const item = (r) => {
+    const d = delivery.get(String(r.address).toLowerCase());
+    return h('li', {}, h('span', { class: 'addr', text: r.address }), ' ',
+      r.type ? h('span', { class: 'muted small', text: `· ${t(`type_${r.type}`)}` }) : null, ' ',
+      d ? deliveryChip(d) : null);
+  };
+  // A long list (a notification to 18 offices) stays one click away, not a screen long.
+  const FIRST = 4;
   return h('div', { class: 'recipients' },
     h('h3', { text: `${t('recipients')} (${list.length})` }),
-    h('ul', { class: 'plain' }, list.map((r) => {
-      const d = delivery.get(String(r.address).toLowerCase());
-      return h('li', {}, h('span', { class: 'addr', text: r.address }), ' ',
-        r.type ? h('span', { class: 'muted small', text: `· ${t(`type_${r.type}`)}` }) : null, ' ',
-        d ? deliveryChip(d) : null);
-    })));
+    h('ul', { class: 'plain' }, list.slice(0, list.length > FIRST + 1 ? FIRST : list.length).map(item)),
+    list.length > FIRST + 1 ? h('details', {}, h('summary', { text: t('show_all_recipients', { n: list.length }) }),
+      h('ul', { class: 'plain' }, list.slice(FIRST).map(item))) : null);
 }
 
 async function receiptReconcile(ctx, s) {
@@ -786,7 +792,8 @@ async function viewCreate(ctx) {
   const q = (p) => `/api/v1/${p}${p.includes('?') ? '&' : '?'}limit=200`;
   const [users, teams, approvers] = await Promise.all([
     S.api.get(q(`users?mailbox=${encodeURIComponent(mailboxId)}&policy=MAIL_ACTIVITY_WRITER`)),
-    S.api.get(q(`teams?mailbox=${encodeURIComponent(mailboxId)}`)),
+    // Every team of the organisation: a team need not hold a grant of its own to be assigned.
+    S.api.get(q('teams')),
     S.api.get(q(`users?mailbox=${encodeURIComponent(mailboxId)}&eligible=approver`)),
   ]);
   const title = h('input', { type: 'text', name: 'title', required: true, maxlength: 300, value: d.summary?.subject ?? d.subject ?? '' });

@@ -168,7 +168,7 @@ for (const engine of ['sqlite', 'postgres']) {
       await signIn(paolo, 'approvatore@demo.test');
       await rendered(paolo, () => paolo.locator('#tabs .tab[data-tab="search"]').click(), 'search');
       await paolo.getByLabel('Cerca in messaggi e attività').fill('pratica 42');
-      await paolo.getByRole('button', { name: 'Cerca', exact: true }).click();
+      await paolo.locator('form[role=search] button[type=submit]').click();
       await paolo.locator(`button[data-activity="${activityId}"]`).waitFor();
       await rendered(paolo, () => paolo.locator(`button[data-activity="${activityId}"]`).click(), 'activity');
       await paolo.locator('button[data-action="approve"]').waitFor();
@@ -218,7 +218,7 @@ for (const engine of ['sqlite', 'postgres']) {
       const open = async (page) => {
         await rendered(page, () => page.locator('#tabs .tab[data-tab="search"]').click(), 'search');
         await page.getByLabel('Cerca in messaggi e attività').fill('collisione');
-        await page.getByRole('button', { name: 'Cerca', exact: true }).click();
+        await page.locator('form[role=search] button[type=submit]').click();
         await rendered(page, () => page.locator(`button[data-activity="${id}"]`).click(), 'activity');
       };
       await open(rita);
@@ -246,13 +246,13 @@ for (const engine of ['sqlite', 'postgres']) {
       await rendered(sara, () => sara.locator('#tabs .tab[data-tab="search"]').click(), 'search');
       await sara.getByLabel('Cerca in messaggi e attività').fill('Trasmissione atti');
       await sara.getByLabel('Ricevute').selectOption('only');
-      await sara.getByRole('button', { name: 'Cerca', exact: true }).click();
+      await sara.locator('form[role=search] button[type=submit]').click();
       await sara.locator('main [data-message]').first().waitFor();
       const onlyReceipts = await sara.locator('main [data-message] .chip', { hasText: /Ricevuta|Avviso/ }).count();
       assert.ok(onlyReceipts >= 2, 'receipts listed');
 
       await sara.getByLabel('Ricevute').selectOption('hide');
-      await sara.getByRole('button', { name: 'Cerca', exact: true }).click();
+      await sara.locator('form[role=search] button[type=submit]').click();
       await sara.locator('main [data-message] .chip', { hasText: 'PEC inviata' }).first().waitFor();
       await rendered(sara, () => sara.locator('main [data-message]').first().click(), 'message');
       await rendered(sara, () => sara.locator('button[data-action="delivery"]').click(), 'delivery');
