@@ -7,6 +7,7 @@ mod fixtures;
 mod helpers;
 
 mod activities;
+mod addin;
 mod admin;
 mod approval;
 mod audit;
