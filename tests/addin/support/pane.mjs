@@ -1,7 +1,7 @@
 // Opening the task pane in Chromium as Outlook shows it: the companion's /addin/?host=outlook
 // with the Office.js test double in place of Microsoft's office.js, a 400 px wide pane.
 import { readFileSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,31 +18,8 @@ export async function paneContext(browser, { width = 400, height = 900 } = {}) {
   return context;
 }
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.png': 'image/png' };
-
-// Development only (PECDESK_PANE_DEV_STATIC=1, never in CI): serves /addin/ from the working
-// tree when the companion under test predates the /addin/ routes.
-async function devStatic(context, companion) {
-  if (process.env.PECDESK_PANE_DEV_STATIC !== '1') return;
-  const { repo } = await import('./companion.mjs');
-  const wasmDir = process.env.PECDESK_ADDIN__WASM_DIR ?? join(repo, 'target', 'pecdesk-wasm', 'web');
-  await context.route(`${companion.url}/addin/**`, async (route) => {
-    const path = new URL(route.request().url()).pathname.replace(/^\/addin\/?/, '') || 'index.html';
-    if (path === 'config.json') {
-      return route.fulfill({ contentType: 'application/json', body: JSON.stringify({ companion: companion.url, dev_login: true, lang: 'it' }) });
-    }
-    const file = path.startsWith('wasm/') ? join(wasmDir, path.slice(5)) : join(repo, 'addin', 'pane', path);
-    try {
-      return route.fulfill({ contentType: TYPES[extname(file)] ?? 'application/octet-stream', body: readFileSync(file) });
-    } catch {
-      return route.fulfill({ status: 404, body: 'not found' });
-    }
-  });
-}
-
 /** Opens the pane in Outlook mode (`?host=outlook`) and waits for its first view. */
 export async function openPane(context, companion, { host = 'outlook' } = {}) {
-  await devStatic(context, companion);
   const page = await context.newPage();
   page.on('pageerror', (e) => { page.errors = [...(page.errors ?? []), e.message]; });
   await page.goto(`${companion.url}/addin/?host=${host}`);
