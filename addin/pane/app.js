@@ -255,6 +255,7 @@ function openTab(name) {
 // Shows a view: leaves the previous presence, renders the new one.
 async function show(view) {
   const prevKey = S.view?.presenceKey;
+  if (S.view && S.view.name !== view.name) say('');
   S.view = view;
   const main = $('main');
   fill(main, h('p', { class: 'muted', text: t('loading') }));
@@ -286,6 +287,9 @@ async function show(view) {
   if (!key || !prevKey || key.object !== prevKey.object || key.id !== prevKey.id) {
     if (prevKey) presenceLeave();
     if (key) presenceEnter(key.object, key.id);
+  } else {
+    // The same item drawn again (after a save, a move): writing again sets `replying` again.
+    presenceState('viewing');
   }
 }
 
@@ -485,7 +489,7 @@ function certificationPanel(ctx, s) {
   const badge = sentCopy
     ? h('p', { class: 'badge neutral', 'data-cert': 'sent' }, h('span', { 'aria-hidden': 'true' }, '➚ '), t('badge_sent'))
     : notPec
-    ? h('p', { class: 'badge neutral', 'data-cert': 'not-pec' }, h('span', { 'aria-hidden': 'true' }, 'ⓘ '), t('badge_not_pec'))
+    ? h('p', { class: 'badge neutral', 'data-cert': 'not-pec' }, h('span', { 'aria-hidden': 'true' }, '✉ '), t('badge_not_pec'))
     : certified
       ? h('p', { class: 'badge ok', 'data-cert': 'certified' }, h('span', { 'aria-hidden': 'true' }, '✔ '), t('badge_certified'))
       : h('p', { class: 'badge bad', 'data-cert': 'unverified' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), t('badge_unverified'));
@@ -602,8 +606,8 @@ async function workPanel(ctx, s) {
 
   const linked = await linkedActivities(d);
   return section(t('work_title'),
-    h('p', {}, t('companion_knows', { mailbox: mailbox?.name ?? d.mailbox_id, state: stateText }),
-      d.taken_by_name ? h('span', { class: 'muted' }, ' · ', t('taken_by', { name: d.taken_by_name })) : null),
+    h('p', {}, t('companion_knows', { mailbox: mailbox?.name ?? d.mailbox_id }), ' ',
+      chip(d.taken_by_name && d.state === 'taken' ? t('taken_by', { name: d.taken_by_name }) : stateText, d.state === 'new' ? 'warn' : 'ok')),
     h('div', { class: 'actions' }, actions),
     h('h3', { text: t('linked_activities') }),
     linked.length
@@ -664,7 +668,7 @@ async function originalPanel(ctx) {
   const showHtml = () => {
     const { html, blockedImages } = sanitizeHtml(o.html);
     const frame = h('iframe', { class: 'html', sandbox: 'allow-popups allow-popups-to-escape-sandbox', title: t('html_frame_title'), referrerpolicy: 'no-referrer' });
-    frame.srcdoc = frameDocument(html);
+    frame.srcdoc = frameDocument(html, new URL('frame.css', location.href).href);
     fill(body, frame,
       blockedImages ? h('p', { class: 'small muted', text: t('remote_images_blocked', { n: blockedImages }) }) : null,
       o.text ? button(t('show_text'), showText, { class: 'link' }) : null);
@@ -679,7 +683,7 @@ async function originalPanel(ctx) {
   const p7mBox = h('div', { class: 'p7m-box' });
   return section(t('original_title'),
     dl([
-      [t('original_from'), o.from_name ? `${o.from_name} <${o.from ?? ''}>` : o.from],
+      [t('original_from'), o.from_name ? h('span', {}, h('strong', { text: o.from_name }), h('br'), h('span', { class: 'addr small', text: o.from ?? '' })) : o.from],
       [t('original_to'), (o.to ?? []).join(', ')],
       o.cc?.length && [t('original_cc'), o.cc.join(', ')],
       [t('original_date'), when(o.date)],
@@ -705,7 +709,7 @@ function attachmentItem(ctx, a, p7mBox) {
     link.remove();
   };
   return h('li', { class: 'attachment' },
-    h('span', { class: 'icon', 'aria-hidden': 'true' }, a.signed ? '🔏' : '📎'),
+    h('span', { class: 'icon', 'aria-hidden': 'true' }, a.signed ? '✒' : '▤'),
     h('span', { class: 'name', text: a.name || '—' }),
     h('span', { class: 'muted small', text: ` ${size(a.size)}` }),
     h('span', { class: 'buttons' },
@@ -748,9 +752,10 @@ async function showP7m(ctx, a, box) {
       [t('p7m_time'), when(sg.signing_time)],
       [t('p7m_integrity_label'), t(`integrity_${sg.integrity}`)],
       [t('p7m_trust_label'), t(`trust_${sg.trust}`)],
-      sg.reason && ['', pick(sg.reason)],
+      // The reason repeats the trust line when only the list is missing: shown for real faults.
+      sg.reason && sg.integrity !== 'ok' && ['', pick(sg.reason)],
     ])),
-    (doc.problems ?? []).length ? h('ul', { class: 'small' }, doc.problems.map((p) => h('li', { text: pick(p) }))) : null,
+    doc.status === 'invalid' && (doc.problems ?? []).length ? h('ul', { class: 'small' }, doc.problems.map((p) => h('li', { text: pick(p) }))) : null,
     url ? h('p', { class: 'actions' },
       h('span', { text: t('p7m_document', { name: doc.name ?? '' }) }), ' ',
       h('a', { class: 'button secondary small', href: url, target: '_blank', rel: 'noopener' }, t('open')), ' ',
@@ -927,15 +932,19 @@ function draftPanel(a, actions, reload) {
   const id = a.id;
   const draft = a.draft;
   const sent = Boolean(draft?.sent_at);
-  const to = h('input', { type: 'text', name: 'to', value: (draft?.to ?? []).join(', '), autocomplete: 'off', disabled: sent });
-  const cc = h('input', { type: 'text', name: 'cc', value: (draft?.cc ?? []).join(', '), autocomplete: 'off', disabled: sent });
-  const subject = h('input', { type: 'text', name: 'subject', value: draft?.subject ?? `Re: ${a.title}`, disabled: sent });
-  const body = h('textarea', { name: 'body', rows: 8, disabled: sent }, draft?.body ?? '');
+  // The approver decides on the text as written: editing it would make them an author, who
+  // may not approve (the core's rule). The companion still enforces it.
+  const deciding = actions.includes('approved') || actions.includes('changes_requested');
+  const locked = sent || deciding;
+  const to = h('input', { type: 'text', name: 'to', value: (draft?.to ?? []).join(', '), autocomplete: 'off', readonly: locked });
+  const cc = h('input', { type: 'text', name: 'cc', value: (draft?.cc ?? []).join(', '), autocomplete: 'off', readonly: locked });
+  const subject = h('input', { type: 'text', name: 'subject', value: draft?.subject ?? `Re: ${a.title}`, readonly: locked });
+  const body = h('textarea', { name: 'body', rows: 8, readonly: locked }, draft?.body ?? '');
   const dirty = h('p', { class: 'small muted', 'aria-live': 'polite' });
   const form = h('form', { class: 'draft', onsubmit: (e) => e.preventDefault() },
     field(t('draft_to'), to), field(t('draft_cc'), cc), field(t('draft_subject'), subject), field(t('draft_body'), body), dirty);
   let changed = false;
-  form.addEventListener('focusin', () => presenceState('replying'));
+  form.addEventListener('focusin', () => { if (!locked) presenceState('replying'); });
   form.addEventListener('focusout', () => setTimeout(() => { if (!form.contains(document.activeElement) && !changed) presenceState('viewing'); }, 0));
   form.addEventListener('input', () => { changed = true; dirty.textContent = t('draft_unsaved'); presenceState('replying'); });
 
@@ -949,7 +958,7 @@ function draftPanel(a, actions, reload) {
   };
 
   const controls = [];
-  if (!sent && (canOn(a.mailbox_id, 'MAIL_ACTIVITY_WRITER') || a.assignee_id === S.me.user.id)) {
+  if (!locked && (canOn(a.mailbox_id, 'MAIL_ACTIVITY_WRITER') || a.assignee_id === S.me.user.id)) {
     controls.push(button(t('draft_save'), async () => { await save(); await reload(); }, { action: 'save-draft' }));
   }
   const note = h('textarea', { name: 'note', rows: 2 });
@@ -999,8 +1008,8 @@ function draftPanel(a, actions, reload) {
           throw e;
         }
       }, { action: 'reply-in-client' }) : null));
-  } else if (!sent && a.flow === 'approval' && !['done', 'cancelled'].includes(a.status)) {
-    sendBox.push(h('p', { class: 'notice', 'data-send-blocked': 'true' }, h('span', { 'aria-hidden': 'true' }, '🔒 '),
+  } else if (!sent && !deciding && a.flow === 'approval' && !['done', 'cancelled'].includes(a.status)) {
+    sendBox.push(h('p', { class: 'notice', 'data-send-blocked': 'true' }, h('span', { 'aria-hidden': 'true' }, '⚠ '),
       draft ? t('send_blocked', { name: a.approver_name ?? t('approver') }) : t('send_blocked_no_draft')));
   }
 
@@ -1116,7 +1125,7 @@ function messageItem(m) {
       m.kind !== 'not-pec' ? chip(certified ? t('badge_certified') : t('badge_unverified'), certified ? 'ok' : 'bad')
         : chip(m.direction === 'out' ? t('badge_sent') : t('badge_not_pec'), 'neutral'),
       ' ', receipt ? chip(t(`kind_${m.kind}`), 'neutral') : null,
-      h('span', { class: 'muted' }, ` ${m.sender ?? s.sender ?? ''} · ${when(m.received_at)}`))));
+      h('span', { class: 'muted' }, ` ${m.sender ?? s.sender ?? ''} · ${when(s.issued_at ?? m.received_at)}`))));
 }
 
 async function pagedList(path, render, emptyKey = 'list_empty') {
@@ -1230,7 +1239,7 @@ function showPresence(p) {
   box.hidden = false;
   box.className = `presence ${replying ? 'replying' : 'viewing'}`;
   fill(box, 
-    h('span', { class: 'icon', 'aria-hidden': 'true' }, replying ? '✍' : '👁'),
+    h('span', { class: 'icon', 'aria-hidden': 'true' }, replying ? '✍' : '◉'),
     h('div', {},
       others.map((x) => h('p', { 'data-presence': x.state, text: t(x.state === 'replying' ? 'presence_replying' : 'presence_viewing', { name: x.name }) })),
       replying ? h('p', { class: 'small', text: t('presence_hint') }) : null));

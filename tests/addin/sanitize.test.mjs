@@ -65,7 +65,8 @@ describe('sanitiser of the original message HTML', () => {
   });
 
   test('the frame document forbids scripts and remote loads by its own CSP', async () => {
-    const doc = await page.evaluate(async () => (await import('/addin/sanitize.js')).frameDocument('<p>x</p>'));
-    assert.match(doc, /Content-Security-Policy" content="default-src 'none'; img-src data:/);
+    const doc = await page.evaluate(async () => (await import('/addin/sanitize.js')).frameDocument('<p>x</p>', new URL('/addin/frame.css', location.href).href));
+    assert.ok(doc.includes(`content="default-src 'none'; img-src data:; style-src ${companion.url}"`), doc);
+    assert.ok(doc.includes(`<link rel="stylesheet" href="${companion.url}/addin/frame.css">`));
   });
 });
