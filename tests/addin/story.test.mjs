@@ -6,6 +6,7 @@
 // and the no-message views (queues, search, stato del messaggio).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import { launch, screenshot } from './support/browser.mjs';
@@ -79,7 +80,7 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.match(await rita.locator('main').innerText(), /Verifica del servizio PecDesk|da lavorare/);
 
       await rendered(rita, () => rita.locator('button[data-action="take"]').click());
-      assert.match(await rita.locator('main').innerText(), /preso in carico/);
+      assert.match(await rita.locator('main').innerText(), /Preso in carico da Rita Responsabile/);
       const taken = await companion.api(tokens.rita, 'GET', `/api/v1/messages/${message.id}`);
       assert.equal(taken.body.state, 'taken');
 
@@ -231,6 +232,12 @@ for (const engine of ['sqlite', 'postgres']) {
       if (shots) await screenshot(rita, 'pane-collision');
       await aldo.locator('#tabs .tab[data-tab="mine"]').click();
       await banner.waitFor({ state: 'hidden', timeout: 10_000 });
+
+      // The team queue (Rita is in Ufficio Legale): the team's open activities.
+      await rendered(rita, () => rita.locator('#tabs .tab[data-tab="team"]').click(), 'team');
+      const teamItems = await rita.locator('main [data-activity]').allTextContents();
+      assert.ok(teamItems.some((x) => x.includes('Archiviare la documentazione')), 'the activity given to the team is in its queue');
+      if (shots) await screenshot(rita, 'pane-queue-team', { fullPage: true });
     });
 
     test('no message open: queues, the dispatcher queue with the receipts filter, stato del messaggio', async () => {
@@ -255,6 +262,12 @@ for (const engine of ['sqlite', 'postgres']) {
       await sara.locator('form[role=search] button[type=submit]').click();
       await sara.locator('main [data-message] .chip', { hasText: 'PEC inviata' }).first().waitFor();
       await rendered(sara, () => sara.locator('main [data-message]').first().click(), 'message');
+      // Esporta ZIP: the message with its receipts and daticert.xml, as the companion packs it.
+      const [zip] = await Promise.all([sara.waitForEvent('download'), sara.locator('button[data-action="export"]').click()]);
+      assert.match(zip.suggestedFilename(), /^pec-.*\.zip$/);
+      const bytes = readFileSync(await zip.path());
+      assert.equal(bytes.subarray(0, 2).toString('latin1'), 'PK');
+      assert.ok(bytes.includes(Buffer.from('riepilogo.json')), 'the ZIP carries riepilogo.json');
       await rendered(sara, () => sara.locator('button[data-action="delivery"]').click(), 'delivery');
       const rows = sara.locator('table.delivery tbody tr');
       assert.ok(await rows.count() >= 1);
