@@ -675,9 +675,14 @@ async function originalPanel(ctx) {
   };
   const showText = () => {
     fill(body, h('pre', { class: 'text', text: o.text || t('empty_body') }),
-      o.html ? button(t('show_html'), showHtml, { class: 'link' }) : null);
+      o.html && htmlHasContent(o.html) ? button(t('show_html'), showHtml, { class: 'link' }) : null);
   };
-  if (o.html) showHtml(); else showText();
+  // An HTML part with nothing to read (an empty <div>, as some clients send) is not worth a frame.
+  const htmlHasContent = (html) => {
+    const d = new DOMParser().parseFromString(html, 'text/html');
+    return Boolean(d.body?.textContent.trim() || d.querySelector('img'));
+  };
+  if (o.html && htmlHasContent(o.html)) showHtml(); else showText();
 
   const atts = o.attachments ?? [];
   const p7mBox = h('div', { class: 'p7m-box' });

@@ -118,6 +118,17 @@ describe('task pane: sign-in and certification panel', () => {
     assert.match(await panel.locator('.reason').innerText(), /non è firmato/);
   });
 
+  test('sign-out forgets the tokens; an expired or revoked token brings back the sign-in, saying why', async () => {
+    await page.getByRole('button', { name: 'Esci' }).click();
+    await page.locator('h1', { hasText: 'Accedi a PecDesk' }).waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem('pecdesk.tokens')), null);
+    await page.evaluate(() => localStorage.setItem('pecdesk.tokens', JSON.stringify({ access_token: 'scaduto', refresh_token: null, companion: location.origin })));
+    await page.reload();
+    await page.locator('.notice', { hasText: 'Sessione scaduta: accedi di nuovo.' }).waitFor();
+    await signIn(page, 'responsabile@demo.test');
+    await showItem(page, readFileSync(join(PUBLIC, 'docway_legalmail_busta-trasporto.eml')));
+  });
+
   test('English switch translates the panel', async () => {
     await page.getByRole('button', { name: 'Switch to English' }).click();
     await page.locator('section[data-view="certification"] [data-cert]', { hasText: 'Not verified' }).waitFor();
