@@ -4,12 +4,12 @@
 // signature verdict), and tampered / unsigned messages never shown as certified.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { launch, screenshot } from './support/browser.mjs';
-import { corpus, startCompanion } from './support/companion.mjs';
+import { corpus, repo, startCompanion } from './support/companion.mjs';
 import { openPane, paneContext, showItem, signIn } from './support/pane.mjs';
 
 const PUBLIC = corpus ? join(corpus, 'public') : null;
@@ -47,10 +47,19 @@ describe('task pane: sign-in and certification panel', () => {
     await screenshot(page, 'pane-signin', { fullPage: true });
   });
 
-  test('work sign-in without office-signin.js says it is not available, and what to do', async () => {
+  test('work sign-in goes through the host (Office dialog), or says it is not available and what to do', async () => {
     await page.getByLabel('Organizzazione').fill('Studio Demo');
     await page.getByRole('button', { name: "Accedi con l'account aziendale" }).last().click();
-    await page.locator('#error', { hasText: 'amministratore' }).waitFor();
+    if (existsSync(join(repo, 'addin', 'pane', 'hosts', 'office-signin.js'))) {
+      // hosts/office.js delegates to office-signin.js: the Office dialog opens the companion's sign-in.
+      await page.waitForFunction(() => window.__officeDouble.dialogs.length > 0);
+      const [url] = await page.evaluate(() => window.__officeDouble.dialogs);
+      assert.ok(url.startsWith(`${companion.url}/addin/outlook/`), url);
+      assert.match(url, /org=Studio(\+|%20)Demo/);
+    } else {
+      await page.locator('#error', { hasText: 'amministratore' }).waitFor();
+    }
+    assert.equal(await page.evaluate(() => localStorage.getItem('pecdesk.org')), 'Studio Demo', 'the organisation is remembered');
   });
 
   test('signing in shows the views for no message open', async () => {
