@@ -238,7 +238,13 @@ function renderChrome() {
     class: 'tab',
     'data-tab': name,
     'aria-current': S.tab === name ? 'page' : null,
-    onclick: () => { S.tab = name; renderChrome(); openTab(name); },
+    onclick: () => {
+      S.tab = name;
+      renderChrome();
+      // The tabs are drawn anew: keep the keyboard where it was.
+      $('tabs').querySelector(`[data-tab="${name}"]`)?.focus();
+      openTab(name);
+    },
   }, t(key))));
 }
 
@@ -274,7 +280,16 @@ async function show(view) {
       default: node = h('p', { text: t('no_message') });
     }
     if (S.view !== view) return;
+    const hadFocus = main.contains(document.activeElement);
     fill(main, node);
+    // The control that was used went with the old view: continue from the new view's top,
+    // not from the start of the page.
+    if (hadFocus || document.activeElement === document.body) {
+      const heading = main.querySelector('h1, h2');
+      const target = heading ?? main;
+      if (target !== main) target.tabIndex = -1;
+      target.focus({ preventScroll: true });
+    }
   } catch (e) {
     if (S.view !== view) return;
     main.replaceChildren();
