@@ -537,6 +537,14 @@ function certificationPanel(ctx, s) {
     recipientsList(ctx, s),
     s.problems?.length ? h('details', {}, h('summary', { text: t('problems') }), h('ul', {}, s.problems.map((p) => h('li', { text: p })))) : null,
     !notPec ? h('p', { class: 'small muted', text: by === 'companion' ? t('verified_by_companion') : t('verified_here') }) : null,
+    // The copy on screen does not verify (a mail client may re-encode a PEC it copies), but
+    // the companion holds the PEC with this identificativo, received from the PEC box and
+    // certified: say so, and open that copy — never call the copy on screen certified.
+    !certified && !notPec && ctx.source === 'host' && ctx.detail?.summary?.signature?.status === 'valid'
+      ? h('div', { class: 'notice', 'data-companion-copy': 'certified' },
+        h('p', { text: t('companion_copy_certified') }),
+        button(t('open_companion_copy'), () => openCompanionMessage(ctx.detail.id), { class: 'secondary small', action: 'open-companion-copy' }))
+      : null,
   );
 }
 

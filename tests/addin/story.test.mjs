@@ -273,6 +273,18 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.ok(await rows.count() >= 1);
       assert.match(await rows.first().innerText(), /consegnata|non consegnata|in attesa/);
       if (shots) await screenshot(sara, 'pane-delivery', { fullPage: true });
+
+      // The PEC as Outlook stores a copy (a header added by Exchange): not these bytes, so the
+      // copy on screen is judged by the core alone (the demo's provider is not an accredited
+      // one: not certified), and the pane points to the companion's certified copy.
+      const copy = Buffer.concat([Buffer.from('X-MS-Exchange-Organization-Test: 1\r\n'), Buffer.from(pecBytes)]);
+      await showItem(sara, copy, { internetMessageId: `<${message.message_id}>` });
+      const panel = sara.locator('section[data-view="certification"]');
+      await panel.locator('[data-cert="unverified"]').waitFor();
+      await panel.locator('[data-companion-copy="certified"]').waitFor();
+      if (shots) await screenshot(sara, 'pane-outlook-copy');
+      await rendered(sara, () => panel.locator('button[data-action="open-companion-copy"]').click(), 'message');
+      await sara.locator('section[data-view="certification"] [data-cert="certified"]').waitFor();
       assert.deepEqual(sara.errors ?? [], []);
       await context.close();
     });
