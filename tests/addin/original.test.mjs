@@ -3,6 +3,7 @@
 // checked by the core (never "valid" without the qualified CA list), and a PEC forwarded
 // into Microsoft 365 as a message/rfc822 attachment, read from the attached envelope.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -156,5 +157,40 @@ describe('original message, attachments and signed documents', () => {
     const text = await panel.innerText();
     assert.match(text, /PEC inoltrata/);
     assert.match(text, /assistenza@pec\.3di\.it/);
+  });
+});
+
+describe('signed documents with the qualified CA list loaded', () => {
+  let companion;
+  let browser;
+  let page;
+
+  before(async () => {
+    // `pecdesk trust import --qualified` of the fixtures' trusted list (it names the test CA).
+    companion = await startCompanion({
+      setup: (dataDir, bin) => execFileSync(bin, ['trust', 'import', '--qualified', join(CADES, 'qualified-list.xml'), '--data-dir', dataDir], { stdio: 'pipe' }),
+    });
+    browser = await launch();
+    page = await openPane(await paneContext(browser), companion);
+    await signIn(page, 'responsabile@demo.test');
+  });
+  after(async () => {
+    await browser?.close();
+    await companion?.stop();
+  });
+
+  test('the companion serves the list and the pane says "Firma qualificata valida"', async () => {
+    const served = await fetch(`${companion.url}/addin/trust/qualified.json`);
+    assert.equal(served.status, 200);
+    await showItem(page, signedDocumentsMail());
+    await page.locator('.attachments li', { hasText: 'documento.pdf.p7m' }).locator('button[data-action="p7m"]').click();
+    const box = page.locator('[data-view="p7m"]');
+    await box.locator('[data-p7m="valid"]').waitFor();
+    const text = await box.innerText();
+    assert.match(text, /Firma qualificata valida/);
+    assert.match(text, /CA qualificata/);
+    // A tampered document stays invalid whatever the list says.
+    await page.locator('.attachments li', { hasText: 'alterato.pdf.p7m' }).locator('button[data-action="p7m"]').click();
+    await page.locator('[data-view="p7m"] [data-p7m="invalid"]').waitFor();
   });
 });
