@@ -633,9 +633,10 @@ async function workPanel(ctx, s) {
       chip(d.taken_by_name && d.state === 'taken' ? t('taken_by', { name: d.taken_by_name }) : stateText, d.state === 'new' ? 'warn' : 'ok')),
     h('div', { class: 'actions' }, actions),
     h('h3', { text: t('linked_activities') }),
-    linked.length
-      ? h('ul', { class: 'plain list' }, linked.map(activityItem))
-      : h('p', { class: 'muted', text: t('no_linked') }));
+    linked.items.length
+      ? h('ul', { class: 'plain list' }, linked.items.map(activityItem))
+      : h('p', { class: 'muted', text: t('no_linked') }),
+    linked.truncated ? h('p', { class: 'small muted', text: t('linked_truncated', { n: SCAN }) }) : null);
 }
 
 function rememberLink(messageId, activityId) {
@@ -644,19 +645,34 @@ function rememberLink(messageId, activityId) {
   localStorage.setItem(LINKS_KEY, JSON.stringify(all));
 }
 
-// Activities linked to a message: the routing's, and those created from this pane (the
-// companion lists no activities by message yet); each re-read, so only visible ones show.
+// Activities linked to a message. The companion has no "activities of a message" filter
+// yet, so the pane reads the details of the mailbox's most recently updated activities
+// (at most SCAN) and keeps those whose `message_ids` name it, plus the routing's and those
+// created from this pane; `truncated` says when older activities were not looked at.
+const SCAN = 60;
 async function linkedActivities(d) {
   const ids = new Set(JSON.parse(localStorage.getItem(LINKS_KEY) ?? '{}')[d.id] ?? []);
   if (d.routing?.activity_id) ids.add(d.routing.activity_id);
+  let truncated = false;
+  try {
+    const page = await S.api.get(`/api/v1/activities?mailbox=${encodeURIComponent(d.mailbox_id)}&sort=-updated_at&limit=${SCAN}`);
+    for (const a of page.items) ids.add(a.id);
+    truncated = Boolean(page.next_cursor);
+  } catch { /* the known ones below */ }
   const out = [];
-  await Promise.all([...ids].map(async (id) => {
-    try {
-      const a = await S.api.get(`/api/v1/activities/${encodeURIComponent(id)}`);
-      if ((a.message_ids ?? []).includes(d.id)) out.push(a);
-    } catch { /* gone or not visible */ }
-  }));
-  return out.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+  const queue = [...ids];
+  const worker = async () => {
+    while (queue.length) {
+      const id = queue.shift();
+      try {
+        const a = await S.api.get(`/api/v1/activities/${encodeURIComponent(id)}`);
+        if ((a.message_ids ?? []).includes(d.id)) out.push(a);
+      } catch { /* gone or not visible */ }
+    }
+  };
+  await Promise.all(Array.from({ length: 6 }, worker));
+  out.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+  return { items: out, truncated };
 }
 
 async function exportZip(d) {

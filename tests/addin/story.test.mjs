@@ -29,6 +29,17 @@ async function until(what, fn, ms = 20_000) {
   }
 }
 
+/** The titles of the activities linked to a message, as the companion's details say. */
+async function linkedTitles(companion, token, messageId) {
+  const list = await companion.api(token, 'GET', '/api/v1/activities?limit=200');
+  const titles = [];
+  for (const a of list.body.items) {
+    const d = await companion.api(token, 'GET', `/api/v1/activities/${a.id}`);
+    if (d.body.message_ids.includes(messageId)) titles.push(a.title);
+  }
+  return titles.sort();
+}
+
 for (const engine of ['sqlite', 'postgres']) {
   describe(`task pane story on ${engine}`, () => {
     let companion;
@@ -114,8 +125,9 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.deepEqual(detail.body.message_ids, [message.id]);
 
       await rendered(rita, () => rita.locator('#tabs .tab[data-tab="message"]').click(), 'message');
-      const linked = await rita.locator('main [data-activity]').allTextContents();
-      assert.equal(linked.length, 2, 'both activities are listed under the message');
+      const linked = (await rita.locator('main [data-activity] .title').allTextContents()).sort();
+      assert.deepEqual(linked, await linkedTitles(companion, tokens.rita, message.id), 'the activities linked to the message are listed');
+      assert.ok(linked.includes('Rispondere al Comune sulla pratica 42') && linked.includes('Archiviare la documentazione della pratica 42'));
       if (shots) await screenshot(rita, 'pane-message-work', { fullPage: true });
       assert.deepEqual(rita.errors ?? [], []);
     });
@@ -283,6 +295,10 @@ for (const engine of ['sqlite', 'postgres']) {
       await panel.locator('[data-cert="unverified"]').waitFor();
       await panel.locator('[data-companion-copy="certified"]').waitFor();
       if (shots) await screenshot(sara, 'pane-outlook-copy');
+      // Sara created none of them here: the linked activities come from the companion.
+      const listed = (await sara.locator('main [data-activity] .title').allTextContents()).sort();
+      assert.deepEqual(listed, await linkedTitles(companion, tokens.rita, message.id));
+      assert.ok(listed.includes('Verifica collisione'));
       await rendered(sara, () => panel.locator('button[data-action="open-companion-copy"]').click(), 'message');
       await sara.locator('section[data-view="certification"] [data-cert="certified"]').waitFor();
       assert.deepEqual(sara.errors ?? [], []);
