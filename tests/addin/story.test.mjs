@@ -13,7 +13,8 @@ import { launch, screenshot } from './support/browser.mjs';
 import { startCompanion } from './support/companion.mjs';
 import { openPane, paneContext, rendered, showItem, signIn } from './support/pane.mjs';
 
-const PG = process.env.PECDESK_TEST_PG_ADMIN ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// The PostgreSQL server of the test suite (a database of its own is created and dropped).
+const PG = process.env.PECDESK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function psql(sql) {
   execFileSync('psql', [PG, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { stdio: 'pipe' });
