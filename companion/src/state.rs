@@ -24,6 +24,7 @@ struct Inner {
     tokens: TokenKeys,
     metrics: Metrics,
     trust: Arc<TrustAnchors>,
+    qualified: Option<Arc<crate::trust::QualifiedList>>,
     import_budget: ImportBudget,
     xpi_cache: XpiCache,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -34,6 +35,7 @@ impl AppState {
     pub async fn new(settings: Settings, store: Store) -> anyhow::Result<Self> {
         let tokens = TokenKeys::load_or_create(&store, &settings).await?;
         let trust = crate::trust::load(&settings)?;
+        let qualified = crate::trust::load_qualified(&settings)?;
         let import_budget = ImportBudget::new(
             settings.http.import_memory_budget,
             settings.import_body_limit,
@@ -46,6 +48,7 @@ impl AppState {
                 tokens,
                 metrics: Metrics::default(),
                 trust,
+                qualified,
                 xpi_cache: XpiCache::default(),
                 shutdown: tokio::sync::watch::Sender::new(false),
             }),
@@ -70,6 +73,11 @@ impl AppState {
     /// Anchors of the signature check of imported messages.
     pub fn trust(&self) -> &Arc<TrustAnchors> {
         &self.inner.trust
+    }
+
+    /// The qualified CA list for signed documents, when one was imported.
+    pub fn qualified(&self) -> Option<&Arc<crate::trust::QualifiedList>> {
+        self.inner.qualified.as_ref()
     }
 
     /// Bytes of message imports allowed in memory at once.

@@ -5,6 +5,9 @@
 //!   as [`IMPORTED_FILE`] and read at start;
 //! - the `ca_bundle` setting: extra CA certificates that complete chains but make no one a
 //!   PEC provider (a signer reaching only them is `untrusted: not-a-pec-provider`);
+//! - the qualified CA list (EU trusted list, CA/QC services) imported with `pecdesk trust
+//!   import --qualified FILE`, kept as [`QUALIFIED_FILE`]: not used by the S/MIME check but
+//!   served to the add-ins (`/addin/trust/qualified.json`) for signed documents (`.p7m`);
 //! - in demo mode only, the throw-away demo provider that signed `companion/demo/*.eml`: it
 //!   must never vouch for real mail; likewise the PEC provider simulator's test CA
 //!   (`companion/simulator/ca.pem`, see `crate::simulate`).
@@ -14,7 +17,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use pecdesk_core::signature::{Provider, TrustAnchors, parse_trusted_list, providers};
+use pecdesk_core::signature::{
+    Provider, QualifiedCas, TrustAnchors, parse_trusted_list, providers, qualified,
+};
 
 use crate::config::{Overrides, Settings};
 
@@ -23,6 +28,37 @@ const DEMO_CA: &[u8] = include_bytes!("../demo/demo-ca.pem");
 
 /// Name of the imported provider list in the data folder.
 pub const IMPORTED_FILE: &str = "pec-providers.json";
+
+/// Name of the imported qualified CA list in the data folder.
+pub const QUALIFIED_FILE: &str = "qualified-cas.json";
+
+/// The qualified CA list, read at start.
+#[derive(Debug)]
+pub struct QualifiedList {
+    /// The list.
+    pub cas: QualifiedCas,
+    /// Its `pecdesk-qualified-cas/1` JSON, as served to the add-ins.
+    pub json: String,
+}
+
+/// Reads the imported qualified CA list; `None` when none was imported. An unreadable
+/// file stops the start with a message naming it.
+pub fn load_qualified(settings: &Settings) -> anyhow::Result<Option<Arc<QualifiedList>>> {
+    let path = settings.data_dir.join(QUALIFIED_FILE);
+    let json = match std::fs::read(&path) {
+        Ok(json) => json,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let cas = QualifiedCas::from_json(&json).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e} — reimportare l'elenco con / import the list again with `pecdesk trust import --qualified FILE`",
+            path.display()
+        )
+    })?;
+    let json = cas.to_json();
+    Ok(Some(Arc::new(QualifiedList { cas, json })))
+}
 
 /// Reads what the signature check trusts; a missing or unreadable bundle or imported list
 /// stops the start with a message that names the file.
@@ -78,8 +114,10 @@ fn demo_provider() -> anyhow::Result<Provider> {
 #[derive(Debug, clap::Subcommand)]
 pub enum TrustCommand {
     /// Importa l'elenco dei gestori PEC di AgID (XML ETSI TS 119 612) nella cartella dei
-    /// dati; vale dal prossimo avvio / Import AgID's PEC provider list (ETSI TS 119 612
-    /// XML) into the data folder; used from the next start.
+    /// dati, o con --qualified le CA qualificate di un elenco di fiducia UE; vale dal
+    /// prossimo avvio / Import AgID's PEC provider list (ETSI TS 119 612 XML) into the data
+    /// folder, or with --qualified the qualified CAs of an EU trusted list; used from the
+    /// next start.
     Import(ImportArgs),
 }
 
@@ -94,11 +132,30 @@ pub struct ImportArgs {
     /// Cartella dei dati / data folder.
     #[arg(long)]
     pub data_dir: Option<String>,
+    /// Importa le CA qualificate (servizi CA/QC concessi) di un elenco di fiducia UE, per
+    /// i documenti firmati .p7m / import the qualified CAs (granted CA/QC services) of an EU
+    /// trusted list, for signed .p7m documents.
+    #[arg(long)]
+    pub qualified: bool,
 }
 
 /// Runs `pecdesk trust ...`.
 pub fn run(command: TrustCommand) -> ExitCode {
     match command {
+        TrustCommand::Import(args) if args.qualified => match import_qualified(&args) {
+            Ok((path, count)) => {
+                println!(
+                    "{count} CA qualificate importate in / qualified CAs imported into {} \
+                     (valide dal prossimo avvio / used from the next start)",
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("errore / error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         TrustCommand::Import(args) => match import(&args) {
             Ok((path, count)) => {
                 println!(
@@ -134,21 +191,47 @@ fn import(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
     Ok((path, list.len()))
 }
 
+fn import_qualified(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
+    let overrides = Overrides {
+        data_dir: args.data_dir.clone(),
+        ..Overrides::default()
+    };
+    let settings = Settings::load(args.config.as_deref(), &overrides)?;
+    let xml = std::fs::read(&args.file)
+        .with_context(|| format!("impossibile leggere / cannot read {}", args.file.display()))?;
+    let name = args.file.file_name().map_or_else(
+        || args.file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut list = qualified::from_trusted_list(&xml, &name)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+    list.source = format!("{} (pecdesk trust import --qualified)", list.source);
+    let path = write_atomically(&settings.data_dir, QUALIFIED_FILE, &list.to_json())?;
+    let count = list.cas.iter().map(|ca| ca.certificates.len()).sum();
+    Ok((path, count))
+}
+
+/// Writes `contents` as `data_dir/name` through a temporary file (a reader at start never
+/// sees half a file).
+fn write_atomically(data_dir: &Path, name: &str, contents: &str) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join(name);
+    let partial = data_dir.join(format!("{name}.partial"));
+    std::fs::write(&partial, contents)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
 /// Writes the list next to the database, through a temporary file (a reader at start
 /// never sees half a file).
 fn write_list(data_dir: &Path, list: &[Provider], source: &str) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let path = data_dir.join(IMPORTED_FILE);
-    let partial = data_dir.join(format!("{IMPORTED_FILE}.partial"));
     let json = providers::to_json(
         list,
         &format!("imported from {source} (pecdesk trust import)"),
     );
-    std::fs::write(&partial, json)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
+    write_atomically(data_dir, IMPORTED_FILE, &json)
 }
 
 #[cfg(test)]
@@ -197,6 +280,42 @@ mod tests {
         assert_eq!(
             serde_json::to_value(report.reason).unwrap(),
             "not-a-pec-provider"
+        );
+    }
+
+    #[test]
+    fn an_imported_qualified_list_is_loaded_and_a_broken_one_stops_the_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let xml = dir.path().join("tl.xml");
+        std::fs::write(
+            &xml,
+            include_bytes!("../../shared/tests/fixtures/cades/qualified-list.xml"),
+        )
+        .unwrap();
+        let settings = Settings::for_data_dir(dir.path());
+        assert!(load_qualified(&settings).unwrap().is_none());
+        let args = ImportArgs {
+            file: xml,
+            config: None,
+            data_dir: Some(dir.path().display().to_string()),
+            qualified: true,
+        };
+        let (path, count) = import_qualified(&args).unwrap();
+        assert_eq!((path, count), (dir.path().join(QUALIFIED_FILE), 1));
+        let loaded = load_qualified(&settings).unwrap().expect("imported");
+        assert_eq!(loaded.cas.cas.len(), 1);
+        assert!(loaded.json.contains("pecdesk-qualified-cas/1"));
+        assert!(
+            loaded
+                .cas
+                .source
+                .ends_with("(pecdesk trust import --qualified)")
+        );
+        std::fs::write(dir.path().join(QUALIFIED_FILE), "{").unwrap();
+        let err = load_qualified(&settings).expect_err("broken").to_string();
+        assert!(
+            err.contains(QUALIFIED_FILE) && err.contains("--qualified"),
+            "{err}"
         );
     }
 

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod addin;
+pub mod addin_trust;
 pub mod admin;
 pub mod audit;
 pub mod campaigns;
@@ -36,6 +37,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(rules::router())
         .merge(campaigns::router(import_limit))
         .merge(addin::router())
+        .merge(addin_trust::router())
         .merge(presence::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })

@@ -2,6 +2,7 @@
 //! provider signature from the public corpus is `valid`; the same signature on an envelope
 //! whose (unsigned) `From` names another provider is `untrusted: provider-mismatch`.
 //! The corpus is read in place through `PECDESK_CORPUS` (never copied into the repo).
+//! Also the qualified CA list the add-ins get at `/addin/trust/qualified.json`.
 
 use std::path::PathBuf;
 
@@ -9,10 +10,13 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::both_engines;
-use crate::helpers::{Engine, TestApp, spawn_app};
+use crate::helpers::{
+    Engine, Opts, TestApp, assert_envelope, into_answer, spawn_app, spawn_app_configured,
+};
 
 both_engines!(
     out_of_the_box_a_genuine_aruba_pec_is_valid_and_one_whose_from_names_another_provider_is_not,
+    the_qualified_ca_list_is_served_to_the_addins_when_imported_and_404_says_how_otherwise,
 );
 
 /// `$PECDESK_CORPUS/public/NAME`, or `None` with a notice when the variable is unset
@@ -81,4 +85,57 @@ async fn out_of_the_box_a_genuine_aruba_pec_is_valid_and_one_whose_from_names_an
     let forged = imported_signature(&app, &token, &mailbox, moved.into_bytes()).await;
     assert_eq!(forged["status"], "untrusted", "{forged}");
     assert_eq!(forged["reason"], "provider-mismatch");
+}
+
+async fn the_qualified_ca_list_is_served_to_the_addins_when_imported_and_404_says_how_otherwise(
+    engine: Engine,
+) {
+    let none = spawn_app(engine).await;
+    let a = into_answer(
+        none.client
+            .get(none.url("/addin/trust/qualified.json"))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_envelope(&a, "not_found");
+    let message = a.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("pecdesk trust import --qualified"),
+        "{message}"
+    );
+
+    // The file `pecdesk trust import --qualified` writes (from the synthetic trusted list
+    // of the core's CAdES fixtures).
+    let xml = include_bytes!("../../../shared/tests/fixtures/cades/qualified-list.xml");
+    let list = pecdesk_core::signature::qualified::from_trusted_list(xml, "test.xml")
+        .expect("synthetic list");
+    let app = spawn_app_configured(engine, Opts::default(), |settings| {
+        std::fs::create_dir_all(&settings.data_dir).expect("data dir");
+        std::fs::write(
+            settings
+                .data_dir
+                .join(pecdesk_companion::trust::QUALIFIED_FILE),
+            list.to_json(),
+        )
+        .expect("write the qualified list");
+    })
+    .await;
+    let a = into_answer(
+        app.client
+            .get(app.url("/addin/trust/qualified.json"))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["format"], "pecdesk-qualified-cas/1");
+    assert_eq!(
+        a.body["cas"][0]["name"],
+        "Autorità di Certificazione di Prova S.p.A."
+    );
+    assert_eq!(a.body["cas"].as_array().map(Vec::len), Some(1));
 }

@@ -3,6 +3,7 @@
 //
 //   const companion = await startCompanion();            // SQLite
 //   const companion = await startCompanion({ postgres }); // PostgreSQL (a URL of a fresh database)
+//   const companion = await startCompanion({ setup: (dataDir, bin) => ... }); // before it starts
 //   const token = await companion.devLogin('assegnatario@demo.test');
 //   await companion.api(token, 'GET', '/api/v1/activities');
 //   await companion.stop();
@@ -32,13 +33,15 @@ export async function freePort() {
 }
 
 /** Starts `target/debug/pecdesk serve --demo` and waits until `/readyz` answers. */
-export async function startCompanion({ postgres = null, env = {} } = {}) {
+export async function startCompanion({ postgres = null, env = {}, setup = null } = {}) {
   const binary = process.env.PECDESK_BIN ?? join(repo, 'target', 'debug', 'pecdesk');
   if (!existsSync(binary)) {
     throw new Error(`no companion at ${binary}: run \`cargo build -p pecdesk-companion\` first (scripts/test does)`);
   }
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'pecdesk-addin-'));
+  // `setup(dataDir, binary)` runs before the start (e.g. `pecdesk trust import` into the data folder).
+  if (setup) await setup(dataDir, binary);
   const args = ['serve', '--demo', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
   if (postgres) args.push('--database-url', postgres);
   const child = spawn(binary, args, {
