@@ -73,7 +73,6 @@ describe('Outlook manifest served by the companion', () => {
       writeFileSync(file, pubXml);
       const { stdout } = await run(join(import.meta.dirname, 'node_modules', '.bin', 'office-addin-manifest'), ['info', file], {
         timeout: 60_000,
-        env: { ...process.env, OFFICE_ADDIN_USAGE_DATA_OPT_IN: 'false' },
       });
       assert.match(stdout, /Id: 80fbc2a2-1b59-4a0f-97a1-d3f40af1f26c/);
       assert.match(stdout, /Type: MailApp/);
@@ -122,6 +121,11 @@ describe('Outlook manifest served by the companion', () => {
       name: 'a tooltip resid pointing at a short string',
       edit: (x) => x.replace('<Description resid="ComposeButton.Tooltip"/>', '<Description resid="ComposeButton.Label"/>'),
       expect: /resid "ComposeButton\.Label" non definito in \/ not defined in bt:LongStrings/,
+    },
+    {
+      name: 'a button without its 80 px icon',
+      edit: (x) => x.replace(/\s*<bt:Image size="80" resid="Icon\.80"\/>/, ''),
+      expect: /missing icon size 80/,
     },
     {
       name: 'no OnMessageSend LaunchEvent',

@@ -342,6 +342,11 @@ export function checkManifest(text, { publicUrl }) {
         const key = `${el.name}:${el.attrs.id}`;
         v.controls.set(key, (v.controls.get(key) ?? 0) + 1);
       }
+      if (model === 'Icon') {
+        // Outlook's command buttons need these three sizes.
+        const sizes = el.children.map((c) => c.attrs.size);
+        for (const need of ['16', '32', '80']) if (!sizes.includes(need)) out.push(`${where(el)}: manca l'icona / missing icon size ${need}`);
+      }
       if (model === 'CommandSurface') v.surfaces.push(el);
       if (model === 'LaunchEvent') v.launch.push(el);
       if (model === 'Runtime') v.runtimes.push(el);
