@@ -74,6 +74,21 @@ describe('OnMessageSend (Smart Alerts) against a real companion', () => {
     assert.equal(r.cancelLabel, 'Apri PecDesk');
   });
 
+  test('a reply opened by the task pane (hosts/office.js) is found and blocked', async () => {
+    const r = await page.evaluate(async (activityId) => {
+      Office.context.roamingSettings.remove('pecdesk.replies');
+      __officeDouble.setItem({ internetMessageId: '<comune@pec.demo.test>', subject: 'Richiesta documenti', conversationId: 'AAQk-dal-riquadro' });
+      const { createHost } = await import('/addin/hosts/office.js');
+      const host = await createHost();
+      await host.reply({ to: [], cc: [], subject: 'Re: Richiesta documenti', body: 'Bozza', activityId });
+      // Outlook opens the reply form in the same conversation; the user presses Send.
+      __officeDouble.compose({ conversationId: 'AAQk-dal-riquadro' });
+      return __officeDouble.send();
+    }, approval.id);
+    assert.equal(r.allowEvent, false);
+    assert.match(r.errorMessage, /non è ancora approvata/);
+  });
+
   test('the same reply found by its X-PecDesk-Activity header is blocked, in English for an English Outlook', async () => {
     const r = await send({ conversationId: 'AAQk-nuova', headers: { 'X-PecDesk-Activity': approval.id } }, { lang: 'en-US' });
     assert.equal(r.allowEvent, false);

@@ -75,11 +75,14 @@ describe('Outlook sign-in through the Office dialog and a real OpenID provider',
     idp?.stop();
   });
 
+  // The pane's way in: the Outlook host of the host contract (hosts/office.js), whose
+  // signIn is office-signin.js.
   async function signIn(args) {
     return page.evaluate(async (a) => {
-      const m = await import('/addin/hosts/office-signin.js');
+      const { createHost } = await import('/addin/hosts/office.js');
+      const host = await createHost();
       try {
-        return { tokens: await m.signIn(a) };
+        return { tokens: await host.signIn(a) };
       } catch (e) {
         return { error: { code: e.code, message: e.message } };
       }
@@ -115,6 +118,38 @@ describe('Outlook sign-in through the Office dialog and a real OpenID provider',
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: out.tokens.refresh_token }),
     });
     assert.equal(r.status, 200);
+  });
+
+  test('the Smart Alerts handler renews a refused access token with the stored refresh token', async () => {
+    const out = await signIn({ companion: companion.url, org: orgId, loginHint: 'bob@acme.test' });
+    assert.ok(out.tokens, JSON.stringify(out.error));
+    // An access token the companion refuses, with the real refresh token beside it.
+    await page.evaluate(async () => {
+      const t = JSON.parse(localStorage.getItem('pecdesk.tokens'));
+      t.access_token = 'scaduto';
+      const raw = JSON.stringify(t);
+      localStorage.setItem('pecdesk.tokens', raw);
+      await OfficeRuntime.storage.setItem('pecdesk.tokens', raw);
+    });
+    const aldo = await companion.devLogin('assegnatario@demo.test');
+    const list = await companion.api(aldo, 'GET', '/api/v1/activities?assignee=me');
+    const activity = list.body.items.find((a) => a.flow === 'approval');
+    assert.ok(activity, JSON.stringify(list.body));
+    const r = await page.evaluate(async (id) => {
+      __officeDouble.compose({ conversationId: 'AAQk-bob', headers: { 'X-PecDesk-Activity': id } });
+      return __officeDouble.send();
+    }, activity.id);
+    // Renewed, the companion answered for Bob (new in the organisation, no grant): not a
+    // sign-in problem any more but an activity he cannot see.
+    assert.equal(r.allowEvent, false);
+    assert.match(r.errorMessage, /non puoi vedere/);
+    const stored = await page.evaluate(async () => [localStorage.getItem('pecdesk.tokens'), await OfficeRuntime.storage.getItem('pecdesk.tokens')].map((x) => JSON.parse(x)));
+    for (const t of stored) {
+      assert.notEqual(t.access_token, 'scaduto');
+      assert.notEqual(t.refresh_token, out.tokens.refresh_token, 'the refresh token rotated');
+    }
+    const me = await companion.api(stored[0].access_token, 'GET', '/api/v1/me');
+    assert.equal(me.body.user?.email, 'bob@acme.test');
   });
 
   test('a user the provider does not know gets the refusal in the pane', async () => {
