@@ -2,10 +2,13 @@
 // against a real companion (`serve --demo`: Aldo's reply to the Comune awaits Paolo's
 // approval): a reply to that activity is blocked until Paolo approves, then it leaves.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import vm from 'node:vm';
 
 import { launch } from './support/browser.mjs';
-import { startCompanion } from './support/companion.mjs';
+import { repo, startCompanion } from './support/companion.mjs';
 import { outlookContext, storeTokens } from './support/outlook.mjs';
 
 const CONV = 'AAQkAGI2-conversazione-comune';
@@ -145,6 +148,39 @@ describe('OnMessageSend (Smart Alerts) against a real companion', () => {
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const r = await send({ conversationId: CONV }, { replies: { [CONV]: approval.id } });
     assert.equal(r.allowEvent, false);
+  });
+
+  test('it runs without a DOM or localStorage, as in classic Outlook\'s JavaScript-only runtime', async () => {
+    // Only what that runtime offers: Office, OfficeRuntime.storage, fetch, timers.
+    const storage = new Map([['pecdesk.tokens', JSON.stringify({ access_token: aldo, refresh_token: null, companion: companion.url })]]);
+    const actions = {};
+    const completed = [];
+    let item = null;
+    const ok = (value) => ({ status: 'succeeded', value });
+    const Office = {
+      context: {
+        displayLanguage: 'it-IT',
+        mailbox: { get item() { return item; } },
+        roamingSettings: { get: (k) => (k === 'pecdesk.replies' ? { 'AAQk-win': approval.id } : undefined) },
+      },
+      actions: { associate: (name, fn) => { actions[name] = fn; } },
+    };
+    const OfficeRuntime = { storage: { getItem: async (k) => storage.get(k) ?? null, setItem: async (k, v) => { storage.set(k, v); } } };
+    const sandbox = vm.createContext({ Office, OfficeRuntime, fetch, AbortController, setTimeout, clearTimeout, console });
+    vm.runInContext(readFileSync(join(repo, 'addin', 'outlook', 'launchevent.js'), 'utf8'), sandbox, { filename: 'launchevent.js' });
+    assert.equal(typeof actions.onMessageSendHandler, 'function');
+    const fire = (spec) => new Promise((resolve) => {
+      item = {
+        conversationId: spec.conversationId,
+        internetHeaders: { getAsync: (names, cb) => setTimeout(() => cb(ok({})), 0) },
+      };
+      actions.onMessageSendHandler({ completed: (o) => { completed.push(o); resolve(o); } });
+    });
+    // The approval was voided by the new draft above: blocked; another conversation: sent.
+    const blocked = await fire({ conversationId: 'AAQk-win' });
+    assert.equal(blocked.allowEvent, false);
+    assert.match(blocked.errorMessage, /non è ancora approvata/);
+    assert.deepEqual({ ...(await fire({ conversationId: 'AAQk-altra' })) }, { allowEvent: true });
   });
 
   test('when the companion cannot be reached the reply is blocked, saying so', async () => {
