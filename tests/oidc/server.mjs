@@ -50,6 +50,9 @@ const REDIRECT_URIS = [
   'http://127.0.0.1/api/v1/auth/callback',
   // Thunderbird's `identity.getRedirectURL()` form.
   'https://7c1f0e2a-4d3b-4c8e-9a51-2f6d8b0e4a17.extensions.allizom.org/',
+  // The Outlook add-in's sign-in dialog (client `outlook`): the companion's page that hands
+  // the code to its callback (any loopback port, as above).
+  'http://127.0.0.1/addin/outlook/signin-done.html',
 ];
 
 function jwkFor(name) {

@@ -10,6 +10,8 @@
 //   __officeDouble.compose({ conversationId, subject })  // a compose item (send-time checks)
 //   __officeDouble.replies                              // what displayReplyFormAsync got
 //   __officeDouble.dialogs                              // URLs given to displayDialogAsync
+//                                                       // (a dialog window the user closes fires
+//                                                       //  DialogEventReceived {error: 12006})
 //   await __officeDouble.send()                         // fires OnMessageSend: {allowEvent, errorMessage}
 //
 // Its state survives reloads of the same page only through sessionStorage (set by the test).
@@ -119,13 +121,24 @@
           const cb = typeof options === 'function' ? options : callback;
           const dialogHandlers = {};
           const win = window.open(url, 'pecdesk-office-dialog', 'width=480,height=640');
+          // Office: 12009 when the user declined (here: the browser blocked) the dialog.
+          if (!win) return later(() => cb(failed(12009, 'The user chose to ignore the dialog box.')));
+          let closedByAddin = false;
           const dialog = {
             url,
             addEventHandler(type, handler) { dialogHandlers[type] = handler; },
-            close() { try { win && win.close(); } catch { /* gone */ } },
+            close() { closedByAddin = true; try { win.close(); } catch { /* gone */ } },
             messageChild() {},
           };
           state.dialogs.push(url);
+          // Office: DialogEventReceived with error 12006 when the user closes the dialog
+          // (not when the add-in closes it).
+          const watch = setInterval(() => {
+            if (!win.closed) return;
+            clearInterval(watch);
+            const h = dialogHandlers[Office.EventType.DialogEventReceived];
+            if (!closedByAddin && h) h({ error: 12006 });
+          }, 100);
           // The dialog page calls Office.context.ui.messageParent(message) in its own double.
           window.addEventListener('message', (e) => {
             if (e.data && e.data.__officeDialogMessage !== undefined && dialogHandlers[Office.EventType.DialogMessageReceived]) {
