@@ -24,8 +24,9 @@ const english = () => (browser.i18n.getUILanguage() || '').toLowerCase().startsW
 /** Italian first, English when Thunderbird speaks English. */
 const t = (it, en) => (english() ? en : it);
 
+/** One line on the console (Thunderbird prints it on stdout with the test's prefs). */
 function log(...args) {
-  console.log('[pecdesk]', ...args);
+  console.log(`[pecdesk] ${args.join(' ')}`);
 }
 
 // --- configuration and tokens ---------------------------------------------------------------
