@@ -139,6 +139,15 @@ describe('Thunderbird extension', { timeout: 600_000 }, () => {
     assert.ok(linked.has(known.id), 'an activity links the demo message');
   });
 
+  test('the pane opens from the message display action (screenshot)', async () => {
+    const opened = await tb.script('open-pane', { folderUri, headerMessageId: known.message_id, waitMs: 6000 });
+    assert.match(opened.button, /messageDisplayAction-toolbarbutton$/);
+    const dir = join(repo, 'docs', 'screenshots');
+    mkdirSync(dir, { recursive: true });
+    const popup = await tb.screenshot(join(dir, 'thunderbird-pane.png'));
+    assert.match(popup?.url ?? '', /\/pane\/index\.html\?host=thunderbird$/, 'the popup shows the pane');
+  });
+
   test('a reply to an activity whose draft is not approved is refused at send; approved, it goes', async () => {
     const users = (await api('responsabile', 'GET', `/api/v1/users?mailbox=${protocollo}`)).body.items;
     const id = (email) => users.find((u) => u.email === email).id;

@@ -95,8 +95,11 @@ export async function startThunderbird(xpi, { headless = true } = {}) {
         throw new Error(`script ${name} failed: ${e.stderr || e.message}\n--- Thunderbird output (tail) ---\n${log.slice(-4000)}`);
       }
     },
+    /** The main window with the extension's open popup composed in; answers the popup's place. */
     async screenshot(path) {
-      await run(python, [join(here, 'marionette.py'), String(port), '--screenshot', path], { timeout: 60_000 });
+      const { png, popup } = await tb.script('screenshot');
+      writeFileSync(path, Buffer.from(png.replace(/^data:image\/png;base64,/, ''), 'base64'));
+      return popup;
     },
     async stop() {
       if (child.exitCode === null) {
