@@ -51,6 +51,37 @@ pub struct Settings {
     /// Sending through the outbox (`[outbox]`).
     #[serde(default)]
     pub outbox: crate::outbox::OutboxSettings,
+    /// The URL users' mail clients reach the companion at (the add-ins' manifest and
+    /// `config.json` carry it). Absent: `http://{listen}`. Must be https unless its host is
+    /// loopback; see [`Settings::public_url`].
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Where the add-ins' files are (`[addin]`).
+    #[serde(default)]
+    pub addin: AddinSettings,
+}
+
+/// Folders the companion serves the add-ins from (`[addin]`), relative to the current
+/// directory unless absolute.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AddinSettings {
+    /// The add-ins' sources: `pane/`, `outlook/`, `webext/`.
+    pub dir: PathBuf,
+    /// `outlook.xml` and `thunderbird.json`.
+    pub manifests_dir: PathBuf,
+    /// The `--target web` output of `scripts/build-wasm`.
+    pub wasm_dir: PathBuf,
+}
+
+impl Default for AddinSettings {
+    fn default() -> Self {
+        Self {
+            dir: "addin".into(),
+            manifests_dir: "manifests".into(),
+            wasm_dir: "target/pecdesk-wasm/web".into(),
+        }
+    }
 }
 
 /// The defaults, serialisable so figment can layer over them.
@@ -166,6 +197,51 @@ impl Settings {
             imap: crate::imap::ImapSettings::default(),
             campaigns: crate::domain::campaigns::CampaignSettings::default(),
             outbox: crate::outbox::OutboxSettings::default(),
+            public_url: None,
+            addin: AddinSettings::default(),
+        }
+    }
+
+    /// The URL users' clients reach the companion at, without a trailing `/`: the
+    /// configured `public_url`, else `http://{listen}`.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(u) if !u.trim().is_empty() => u.trim().trim_end_matches('/').to_owned(),
+            _ => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Refuses a public URL the add-ins could not use safely: not http(s), with a query or
+    /// fragment, or plain http on a host that is not loopback (tokens would cross the
+    /// network in clear, and Outlook refuses http add-ins anyway).
+    pub fn check_public_url(&self) -> anyhow::Result<()> {
+        let url = self.public_url();
+        let bad = |why: &str| {
+            anyhow::anyhow!(
+                "public_url non valido ({url}): {why}; imposta public_url = \"https://pecdesk.esempio.it\" \
+                 (o PECDESK_PUBLIC_URL) con l'indirizzo che i client di posta raggiungono / \
+                 invalid public_url ({url}): {why}; set public_url = \"https://pecdesk.example.com\" \
+                 (or PECDESK_PUBLIC_URL) to the address mail clients reach"
+            )
+        };
+        let parsed =
+            openidconnect::url::Url::parse(&url).map_err(|_| bad("non è un URL / not a URL"))?;
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(bad("niente ? o # / no query or fragment"));
+        }
+        let loopback = match parsed.host() {
+            Some(openidconnect::url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(openidconnect::url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(openidconnect::url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => return Err(bad("manca l'host / no host")),
+        };
+        match parsed.scheme() {
+            "https" => Ok(()),
+            "http" if loopback => Ok(()),
+            "http" => Err(bad(
+                "serve https se l'host non è loopback / https is required unless the host is loopback",
+            )),
+            _ => Err(bad("solo http o https / http or https only")),
         }
     }
 
@@ -235,6 +311,12 @@ max_connections = 4
 
 # Formato dei log: "text" o "json" / log format
 log_format = "text"
+
+# Indirizzo con cui i client di posta raggiungono il servizio (manifesto Outlook, estensione
+# Thunderbird); https obbligatorio se l'host non è loopback. Predefinito: http://{listen}
+# / the URL mail clients reach the companion at (Outlook manifest, Thunderbird extension);
+# https unless the host is loopback. Default: http://{listen}
+# public_url = "https://pecdesk.esempio.it"
 
 # Certificati di CA in più (PEM): completano le catene ma non rendono nessuno un gestore PEC
 # (l'elenco dei gestori è incorporato; quello di AgID si importa con `pecdesk trust import`)
@@ -313,6 +395,17 @@ max_backoff_secs = 3600
 # each submission (seconds)
 timeout_secs = 60
 
+# File dei componenti aggiuntivi (Outlook, Thunderbird), relativi alla cartella corrente
+# / the add-ins' files (Outlook, Thunderbird), relative to the current directory
+# (see addin/README.md)
+[addin]
+# Sorgenti: pane/, outlook/, webext/ / sources
+dir = "addin"
+# outlook.xml e thunderbird.json
+manifests_dir = "manifests"
+# Il WebAssembly compilato da ./scripts/build-wasm / the WebAssembly built by it
+wasm_dir = "target/pecdesk-wasm/web"
+
 # Invii massivi / mass sends (see docs/API.md, "Campaigns")
 [campaigns]
 # Destinatari al massimo per invio / recipients at most per send
@@ -332,6 +425,52 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert!(!s.demo);
         assert!(s.database_url.is_none());
+    }
+
+    #[test]
+    fn example_config_sets_the_addin_folders_and_no_public_url() {
+        let fig =
+            Figment::from(Serialized::defaults(Defaults::default())).merge(Toml::string(EXAMPLE));
+        let s: Settings = fig.extract().expect("example parses");
+        assert_eq!(s.addin.dir, PathBuf::from("addin"));
+        assert_eq!(s.addin.manifests_dir, PathBuf::from("manifests"));
+        assert_eq!(s.addin.wasm_dir, PathBuf::from("target/pecdesk-wasm/web"));
+        assert_eq!(s.public_url(), "http://127.0.0.1:8080");
+        s.check_public_url().expect("loopback http is fine");
+    }
+
+    #[test]
+    fn public_url_must_be_https_unless_loopback() {
+        let mut s = Settings::for_data_dir("/tmp/x");
+        for ok in [
+            "https://pecdesk.esempio.it",
+            "https://pecdesk.esempio.it/",
+            "https://10.0.0.5:8443",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "http://[::1]:8080",
+        ] {
+            s.public_url = Some(ok.into());
+            s.check_public_url().unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert!(!s.public_url().ends_with('/'), "{ok}");
+        }
+        for bad in [
+            "http://pecdesk.esempio.it",
+            "http://0.0.0.0:8080",
+            "http://192.168.1.2:8080",
+            "ftp://pecdesk.esempio.it",
+            "https://pecdesk.esempio.it/?x=1",
+            "pecdesk.esempio.it",
+        ] {
+            s.public_url = Some(bad.into());
+            let e = s.check_public_url().expect_err(bad);
+            assert!(format!("{e}").contains("public_url"), "{bad}: {e}");
+        }
+        // Derived from a listen address that is not loopback: refused too, with the fix.
+        s.public_url = None;
+        s.listen = "0.0.0.0:8080".parse().expect("addr");
+        let e = s.check_public_url().expect_err("0.0.0.0");
+        assert!(format!("{e}").contains("PECDESK_PUBLIC_URL"), "{e}");
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub enum Error {
     /// Malformed request (400).
     #[error("{0}")]
     BadRequest(String),
+    /// Something the service needs is not installed or built (503); the message says what
+    /// to run.
+    #[error("{0}")]
+    Unavailable(String),
     /// Database failure: logged, answered as 500.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -77,6 +81,7 @@ impl Error {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(sqlx::Error::RowNotFound) => StatusCode::NOT_FOUND,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +100,7 @@ impl Error {
             Self::TooLarge => "too_large",
             Self::RequestTimeout => "request_timeout",
             Self::BadRequest(_) => "bad_request",
+            Self::Unavailable(_) => "unavailable",
             Self::Database(_) | Self::Internal(_) => "internal",
         }
     }

@@ -76,7 +76,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.settings().http;
-    let app = build_app(state);
+    let app = build_app(state.clone());
+    let shutdown = async move {
+        shutdown.await;
+        // Event streams end now; the drain then waits only for ordinary requests.
+        state.begin_shutdown();
+    };
     server::run(listener, app, &limits, shutdown).await
 }
 
@@ -84,6 +89,8 @@ pub async fn serve(
 /// directory), open the store (migrations), seed the demo when asked, bind, serve until
 /// Ctrl-C / SIGTERM. Every start-up error names the address or path that failed.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Before anything else: the add-ins would be handed an address they cannot use.
+    settings.check_public_url()?;
     let _lock = lock::DataDirLock::for_settings(&settings)?;
     let store = Store::connect(&settings).await.with_context(|| {
         format!(
@@ -153,6 +160,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             addr = settings.listen
         )
     })?;
+    // Unset: the address really bound (`--listen 127.0.0.1:0` picks a port).
+    let public = match &settings.public_url {
+        Some(_) => settings.public_url(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    tracing::info!(
+        "add-ins: riquadro / task pane {public}/addin/, manifesto Outlook / Outlook manifest \
+         {public}/addin/manifest.xml, estensione Thunderbird / Thunderbird extension \
+         {public}/webext/pecdesk.xpi"
+    );
     tracing::info!(listen = %listener.local_addr()?, "pecdesk companion listening");
     // IMAP pollers of the mailboxes with ingestion enabled (one replica per mailbox).
     let pollers = settings.imap.enabled.then(|| imap::start(state.clone()));

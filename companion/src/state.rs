@@ -6,6 +6,7 @@ use pecdesk_core::signature::TrustAnchors;
 
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
+use crate::http::addin::XpiCache;
 use crate::http::import_body::ImportBudget;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -24,6 +25,8 @@ struct Inner {
     metrics: Metrics,
     trust: Arc<TrustAnchors>,
     import_budget: ImportBudget,
+    xpi_cache: XpiCache,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -43,6 +46,8 @@ impl AppState {
                 tokens,
                 metrics: Metrics::default(),
                 trust,
+                xpi_cache: XpiCache::default(),
+                shutdown: tokio::sync::watch::Sender::new(false),
             }),
         })
     }
@@ -70,6 +75,22 @@ impl AppState {
     /// Bytes of message imports allowed in memory at once.
     pub fn import_budget(&self) -> &ImportBudget {
         &self.inner.import_budget
+    }
+
+    /// The Thunderbird extension last built (`/webext/pecdesk.xpi`).
+    pub fn xpi_cache(&self) -> &XpiCache {
+        &self.inner.xpi_cache
+    }
+
+    /// Turns `true` when the server begins to stop: long-lived responses (event streams)
+    /// end, so the graceful shutdown does not wait for them forever.
+    pub fn shutdown_watch(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Tells long-lived responses to end (see [`AppState::shutdown_watch`]).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
     }
 
     /// Request counters for `/metrics`.

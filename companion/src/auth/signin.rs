@@ -25,8 +25,9 @@ use crate::store::{Store, grants, new_id, now_ms, users};
 /// Row types and lookups used as they are (no decision to add).
 pub use crate::store::signin::{AuthSessionRow, family_active, redirect_uri_registered};
 
-/// The companion clients that may start a sign-in.
-pub const CLIENTS: [&str; 2] = ["desk", "thunderbird"];
+/// The companion clients that may start a sign-in. `outlook`: the Office dialog of the
+/// Outlook add-in, redirected to `PUBLIC_URL/addin/outlook/signin-done.html`.
+pub const CLIENTS: [&str; 3] = ["desk", "thunderbird", "outlook"];
 
 /// An organisation's IdP settings as an administrator writes them (`PUT /api/v1/auth/idp`).
 /// See `docs/operations.md` for every key.
@@ -54,7 +55,7 @@ pub struct IdpDocument {
     /// Accepted `aud` of IdP bearer tokens (empty: the client id).
     #[serde(default)]
     pub audiences: Vec<String>,
-    /// Redirect URIs per companion client: `desk`, `thunderbird`.
+    /// Redirect URIs per companion client: `desk`, `thunderbird`, `outlook`.
     #[serde(default)]
     pub redirect_uris: BTreeMap<String, Vec<String>>,
 }
@@ -105,7 +106,7 @@ fn validate(doc: &mut IdpDocument) -> Result<()> {
     for (client, uris) in &doc.redirect_uris {
         if !CLIENTS.contains(&client.as_str()) {
             return Err(Error::invalid(format!(
-                "client sconosciuto / unknown client `{client}` (desk, thunderbird)"
+                "client sconosciuto / unknown client `{client}` (desk, thunderbird, outlook)"
             )));
         }
         for uri in uris {

@@ -63,7 +63,7 @@ pub fn router() -> Router<AppState> {
 pub struct LoginQuery {
     /// Organisation id or name.
     pub org: String,
-    /// `desk` or `thunderbird`.
+    /// `desk`, `thunderbird` or `outlook`.
     pub client: String,
     /// Where the IdP sends the code; must be registered for the organisation and client.
     pub redirect_uri: String,
@@ -133,7 +133,7 @@ fn provider_unavailable(e: impl std::fmt::Display) -> Error {
 pub async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Result<Redirect> {
     if !CLIENTS.contains(&q.client.as_str()) {
         return Err(Error::invalid(
-            "client sconosciuto / unknown client (desk, thunderbird)",
+            "client sconosciuto / unknown client (desk, thunderbird, outlook)",
         ));
     }
     let keys = state.tokens();

@@ -31,6 +31,10 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         )
         .route("/api/v1/messages/{id}", get(get_message))
         .route("/api/v1/messages/{id}/raw", get(get_raw))
+        .route(
+            "/api/v1/messages/{id}/export.zip",
+            get(crate::http::export::export_message),
+        )
         .route("/api/v1/messages/{id}/take", post(take_message))
         .route("/api/v1/messages/{id}/trash", post(trash_message))
         .route("/api/v1/messages/{id}/restore", post(restore_message))

@@ -1,15 +1,18 @@
 //! The HTTP API: each module exposes `router()`; [`build_app`](crate::build_app) merges them.
 
 pub mod activities;
+pub mod addin;
 pub mod admin;
 pub mod audit;
 pub mod campaigns;
 pub mod directory;
+pub mod export;
 pub mod health;
 pub mod import_body;
 pub mod me;
 pub mod messages;
 pub mod openapi;
+pub mod presence;
 pub mod rules;
 
 use axum::Router;
@@ -32,6 +35,8 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(admin::router())
         .merge(rules::router())
         .merge(campaigns::router(import_limit))
+        .merge(addin::router())
+        .merge(presence::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

@@ -80,6 +80,11 @@ use crate::state::AppState;
         crate::http::campaigns::pause_campaign,
         crate::http::campaigns::resume_campaign,
         crate::http::campaigns::cancel_campaign,
+        crate::http::presence::put_presence,
+        crate::http::presence::delete_presence,
+        crate::http::presence::get_presence,
+        crate::http::presence::stream_presence,
+        crate::http::export::export_message,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

@@ -24,6 +24,7 @@ pub mod imap;
 pub mod mailboxes;
 pub mod messages;
 pub mod outbox;
+pub mod presence;
 pub mod query;
 pub mod receipts;
 pub mod routing;

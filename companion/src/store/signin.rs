@@ -111,7 +111,7 @@ pub async fn idp_for_issuer(store: &Store, issuer: &str) -> Result<Vec<IdpRow>> 
 /// A registered redirect URI.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RedirectUriRow {
-    /// `desk` or `thunderbird`.
+    /// `desk`, `thunderbird` or `outlook`.
     pub client: String,
     /// The exact URI.
     pub uri: String,
@@ -152,7 +152,7 @@ pub async fn redirect_uri_registered(
 pub struct AuthSessionRow {
     /// Organisation.
     pub org_id: String,
-    /// `desk` or `thunderbird`.
+    /// `desk`, `thunderbird` or `outlook`.
     pub client: String,
     /// The redirect URI sent to the provider (must be repeated at the token endpoint).
     pub redirect_uri: String,

@@ -143,6 +143,15 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 
 /// The app with options.
 pub async fn spawn_app_with(engine: Engine, opts: Opts) -> TestApp {
+    spawn_app_configured(engine, opts, |_| {}).await
+}
+
+/// The app with options and settings changed by `configure` (the add-ins' folders ...).
+pub async fn spawn_app_configured(
+    engine: Engine,
+    opts: Opts,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     // Server logs on demand: PECDESK_LOG=debug cargo test ...
     if let Ok(filter) = std::env::var("PECDESK_LOG") {
         let _ = tracing_subscriber::fmt()
@@ -156,6 +165,7 @@ pub async fn spawn_app_with(engine: Engine, opts: Opts) -> TestApp {
     if let Some(http) = opts.http {
         settings.http = http;
     }
+    configure(&mut settings);
     let mut pg = None;
     if engine == Engine::Postgres {
         let server = pg_server();

@@ -53,6 +53,9 @@ async fn openapi_document_lists_the_api_paths(engine: Engine) {
         "/api/v1/activities/{id}/approval",
         "/api/v1/comments/{id}",
         "/api/v1/audit/verify",
+        "/api/v1/presence",
+        "/api/v1/presence/stream",
+        "/api/v1/messages/{id}/export.zip",
     ] {
         assert!(doc.body["paths"][path].is_object(), "{path} documented");
     }

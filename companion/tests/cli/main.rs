@@ -458,3 +458,77 @@ fn trust_import_writes_the_providers_of_an_etsi_list_that_inspect_then_trusts() 
     let again = signature(&["--providers", &imported_path]);
     assert_eq!(again["status"], "valid");
 }
+
+#[test]
+fn serve_refuses_a_plain_http_public_url_that_is_not_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_arg = dir.path().join("dati").display().to_string();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pecdesk"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data_arg])
+        .current_dir(dir.path())
+        .env_remove("PECDESK_CA_BUNDLE")
+        .env_remove("PECDESK_DATABASE_URL")
+        .env("PECDESK_PUBLIC_URL", "http://pecdesk.esempio.it")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = exits_within(cmd.spawn().expect("starts"), 60).expect("exits: http public URL");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("public_url") && err.contains("https") && err.contains(" / "),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_reads_the_wasm_folder_from_the_environment_and_logs_the_addin_urls() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wasm = dir.path().join("altrove");
+    std::fs::create_dir_all(&wasm).expect("mkdir");
+    std::fs::write(wasm.join("pecdesk_wasm.js"), b"export default 42;").expect("write");
+    let data_arg = dir.path().join("dati").display().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pecdesk"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", &data_arg])
+        .current_dir(dir.path())
+        .env_remove("PECDESK_CA_BUNDLE")
+        .env_remove("PECDESK_DATABASE_URL")
+        .env_remove("PECDESK_PUBLIC_URL")
+        .env_remove("NO_COLOR")
+        .env("PECDESK_ADDIN__WASM_DIR", &wasm)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("pecdesk serve starts");
+    let log = wait_listening(&mut child);
+    let listening = log.last().expect("a line").clone();
+    let addr = listening
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("listen="))
+        .expect("listen= in the log")
+        .to_owned();
+    let addin_line = log
+        .iter()
+        .find(|l| l.contains("/addin/manifest.xml"))
+        .expect("the add-ins line before the listening one");
+    for url in ["/addin/", "/addin/manifest.xml", "/webext/pecdesk.xpi"] {
+        assert!(
+            addin_line.contains(&format!("http://{addr}{url}")),
+            "{addin_line}"
+        );
+    }
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    stream
+        .write_all(
+            b"GET /addin/wasm/pecdesk_wasm.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("export default 42;"), "{answer}");
+}

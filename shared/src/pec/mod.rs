@@ -12,6 +12,7 @@ mod headers;
 mod identity;
 mod mime;
 mod original;
+mod parts;
 mod summary;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ use crate::signature::{SignatureReport, TrustAnchors};
 pub use classify::{Classification, classify, strip_subject_prefix};
 pub use error::PecError;
 pub use identity::identity;
+pub use parts::daticert_xml;
 
 /// Every kind of message a PEC box can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
