@@ -55,6 +55,10 @@ function h(tag, props, ...kids) {
 }
 
 const $ = (id) => document.getElementById(id);
+// replaceChildren without the null/false of conditional children (it would print "null").
+function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+}
 let uid = 0;
 const nextId = (p) => `${p}-${(uid += 1)}`;
 
@@ -207,7 +211,7 @@ async function afterSignIn() {
 function renderChrome() {
   document.title = t('app');
   const header = $('bar');
-  header.replaceChildren(
+  fill(header, ...[
     h('span', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '✉'), t('app')),
     S.me ? h('span', { class: 'who', title: S.me.user.email }, S.me.user.name) : null,
     h('span', { class: 'spacer' }),
@@ -223,14 +227,16 @@ function renderChrome() {
       S.me = null;
       renderSignIn();
     }) }, t('sign_out')) : null,
-  );
+  ].filter(Boolean));
   const nav = $('tabs');
   nav.setAttribute('aria-label', t('tabs_label'));
   if (!S.me) { nav.replaceChildren(); nav.hidden = true; return; }
   nav.hidden = false;
-  const tabs = [['mine', 'tab_mine'], ['team', 'tab_team'], ['dispatch', 'tab_dispatch'], ['search', 'tab_search']];
+  // The dispatcher queue only for a Smistatore (activity manager somewhere).
+  const dispatcher = Object.values(S.person?.mailboxes ?? {}).some((p) => p.includes('MAIL_ACTIVITY_MANAGER'));
+  const tabs = [['mine', 'tab_mine'], ['team', 'tab_team'], dispatcher && ['dispatch', 'tab_dispatch'], ['search', 'tab_search']].filter(Boolean);
   if (S.hostMessage) tabs.unshift(['message', 'tab_message']);
-  nav.replaceChildren(...tabs.map(([name, key]) => h('button', {
+  fill(nav, ...tabs.map(([name, key]) => h('button', {
     type: 'button',
     class: 'tab',
     'data-tab': name,
@@ -252,9 +258,10 @@ function openTab(name) {
 // Shows a view: leaves the previous presence, renders the new one.
 async function show(view) {
   const prevKey = S.view?.presenceKey;
+  if (S.view && S.view.name !== view.name) say('');
   S.view = view;
   const main = $('main');
-  main.replaceChildren(h('p', { class: 'muted', text: t('loading') }));
+  fill(main, h('p', { class: 'muted', text: t('loading') }));
   $('error').textContent = '';
   try {
     let node;
@@ -270,7 +277,7 @@ async function show(view) {
       default: node = h('p', { text: t('no_message') });
     }
     if (S.view !== view) return;
-    main.replaceChildren(node);
+    fill(main, node);
   } catch (e) {
     if (S.view !== view) return;
     main.replaceChildren();
@@ -283,6 +290,9 @@ async function show(view) {
   if (!key || !prevKey || key.object !== prevKey.object || key.id !== prevKey.id) {
     if (prevKey) presenceLeave();
     if (key) presenceEnter(key.object, key.id);
+  } else {
+    // The same item drawn again (after a save, a move): writing again sets `replying` again.
+    presenceState('viewing');
   }
 }
 
@@ -322,7 +332,7 @@ function renderSignIn(notice) {
     kids.push(demo);
   }
   kids.push(corporate);
-  main.replaceChildren(h('div', { class: 'signin' }, kids));
+  fill(main, h('div', { class: 'signin' }, kids));
 }
 
 async function devSignIn(email) {
@@ -371,23 +381,28 @@ async function openHostMessage() {
   return show({ name: 'message', ctx, presenceKey: null });
 }
 
-async function lookup(id, kind) {
+// The companion's detail of the message with this Message-ID or identificativo, or null.
+// The lookup answers every visible match: the same identificativo names an envelope and its
+// receipts, so only the same kind is this message; the same bytes (SHA-256) win.
+async function lookup(id, kind, sha256) {
   if (!id) return null;
+  let found;
   try {
-    const d = await S.api.get(`/api/v1/messages/lookup?message_id=${encodeURIComponent(id)}`);
-    // The same identificativo names the envelope and its receipts: only the same kind is this message.
-    if (kind && d.kind !== kind) return null;
-    return d;
+    found = await S.api.get(`/api/v1/messages/lookup?message_id=${encodeURIComponent(id)}`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;
   }
+  const list = (Array.isArray(found) ? found : [found]).filter((m) => m && (!kind || m.kind === kind));
+  if (!list.length) return null;
+  const pick = list.find((m) => sha256 && m.sha256 === sha256) ?? list[0];
+  return S.api.get(`/api/v1/messages/${encodeURIComponent(pick.id)}`);
 }
 
-function sameBytes(a, b) {
-  if (!a || !b || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
-  return true;
+async function sha256Hex(bytes) {
+  if (!bytes || !globalThis.crypto?.subtle) return null;
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 // Fills the context: the core's summary of the bytes, the companion's record.
@@ -417,16 +432,12 @@ async function resolve(ctx) {
   }
   if (ctx.source === 'host') {
     const kind = ctx.summary?.kind;
-    ctx.detail = await lookup(ctx.summary?.identificativo, kind)
-      ?? (ctx.forwarded ? null : await lookup(ctx.hostMeta?.messageId, kind));
-    if (ctx.detail && ctx.raw) {
-      // The companion's verdict (its organisation's trust list) applies to these bytes only
-      // when they are the bytes it checked; otherwise the core's check of the bytes on screen.
-      try {
-        const stored = await S.api.get(`/api/v1/messages/${encodeURIComponent(ctx.detail.id)}/raw`, { as: 'bytes' });
-        ctx.sameAsCompanion = sameBytes(stored, ctx.raw);
-      } catch { ctx.sameAsCompanion = false; }
-    }
+    const sha = await sha256Hex(ctx.raw);
+    ctx.detail = await lookup(ctx.summary?.identificativo, kind, sha)
+      ?? (ctx.forwarded ? null : await lookup(ctx.hostMeta?.messageId, kind, sha));
+    // The companion's verdict (its organisation's trust list) applies to these bytes only
+    // when they are the very bytes it checked; otherwise the core's check of the bytes on screen.
+    ctx.sameAsCompanion = Boolean(ctx.detail && sha && ctx.detail.sha256 === sha);
   }
   ctx.resolved = true;
 }
@@ -481,7 +492,7 @@ function certificationPanel(ctx, s) {
   const badge = sentCopy
     ? h('p', { class: 'badge neutral', 'data-cert': 'sent' }, h('span', { 'aria-hidden': 'true' }, '➚ '), t('badge_sent'))
     : notPec
-    ? h('p', { class: 'badge neutral', 'data-cert': 'not-pec' }, h('span', { 'aria-hidden': 'true' }, 'ⓘ '), t('badge_not_pec'))
+    ? h('p', { class: 'badge neutral', 'data-cert': 'not-pec' }, h('span', { 'aria-hidden': 'true' }, '✉ '), t('badge_not_pec'))
     : certified
       ? h('p', { class: 'badge ok', 'data-cert': 'certified' }, h('span', { 'aria-hidden': 'true' }, '✔ '), t('badge_certified'))
       : h('p', { class: 'badge bad', 'data-cert': 'unverified' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), t('badge_unverified'));
@@ -527,14 +538,19 @@ function recipientsList(ctx, s) {
   if (!recipients.length && !ctx.detail?.delivery?.length) return null;
   const delivery = new Map((ctx.detail?.delivery ?? ctx.reconciled?.delivery ?? []).map((d) => [String(d.recipient).toLowerCase(), d]));
   const list = recipients.length ? recipients : (ctx.detail?.delivery ?? []).map((d) => ({ address: d.recipient, type: null }));
+  const item = (r) => {
+    const d = delivery.get(String(r.address).toLowerCase());
+    return h('li', {}, h('span', { class: 'addr', text: r.address }), ' ',
+      r.type ? h('span', { class: 'muted small', text: `· ${t(`type_${r.type}`)}` }) : null, ' ',
+      d ? deliveryChip(d) : null);
+  };
+  // A long list (a notification to 18 offices) stays one click away, not a screen long.
+  const FIRST = 4;
   return h('div', { class: 'recipients' },
     h('h3', { text: `${t('recipients')} (${list.length})` }),
-    h('ul', { class: 'plain' }, list.map((r) => {
-      const d = delivery.get(String(r.address).toLowerCase());
-      return h('li', {}, h('span', { class: 'addr', text: r.address }), ' ',
-        r.type ? h('span', { class: 'muted small', text: `· ${t(`type_${r.type}`)}` }) : null, ' ',
-        d ? deliveryChip(d) : null);
-    })));
+    h('ul', { class: 'plain' }, list.slice(0, list.length > FIRST + 1 ? FIRST : list.length).map(item)),
+    list.length > FIRST + 1 ? h('details', {}, h('summary', { text: t('show_all_recipients', { n: list.length }) }),
+      h('ul', { class: 'plain' }, list.slice(FIRST).map(item))) : null);
 }
 
 async function receiptReconcile(ctx, s) {
@@ -593,8 +609,8 @@ async function workPanel(ctx, s) {
 
   const linked = await linkedActivities(d);
   return section(t('work_title'),
-    h('p', {}, t('companion_knows', { mailbox: mailbox?.name ?? d.mailbox_id, state: stateText }),
-      d.taken_by_name ? h('span', { class: 'muted' }, ' · ', t('taken_by', { name: d.taken_by_name })) : null),
+    h('p', {}, t('companion_knows', { mailbox: mailbox?.name ?? d.mailbox_id }), ' ',
+      chip(d.taken_by_name && d.state === 'taken' ? t('taken_by', { name: d.taken_by_name }) : stateText, d.state === 'new' ? 'warn' : 'ok')),
     h('div', { class: 'actions' }, actions),
     h('h3', { text: t('linked_activities') }),
     linked.length
@@ -655,13 +671,13 @@ async function originalPanel(ctx) {
   const showHtml = () => {
     const { html, blockedImages } = sanitizeHtml(o.html);
     const frame = h('iframe', { class: 'html', sandbox: 'allow-popups allow-popups-to-escape-sandbox', title: t('html_frame_title'), referrerpolicy: 'no-referrer' });
-    frame.srcdoc = frameDocument(html);
-    body.replaceChildren(frame,
+    frame.srcdoc = frameDocument(html, new URL('frame.css', location.href).href);
+    fill(body, frame,
       blockedImages ? h('p', { class: 'small muted', text: t('remote_images_blocked', { n: blockedImages }) }) : null,
       o.text ? button(t('show_text'), showText, { class: 'link' }) : null);
   };
   const showText = () => {
-    body.replaceChildren(h('pre', { class: 'text', text: o.text || t('empty_body') }),
+    fill(body, h('pre', { class: 'text', text: o.text || t('empty_body') }),
       o.html ? button(t('show_html'), showHtml, { class: 'link' }) : null);
   };
   if (o.html) showHtml(); else showText();
@@ -670,7 +686,7 @@ async function originalPanel(ctx) {
   const p7mBox = h('div', { class: 'p7m-box' });
   return section(t('original_title'),
     dl([
-      [t('original_from'), o.from_name ? `${o.from_name} <${o.from ?? ''}>` : o.from],
+      [t('original_from'), o.from_name ? h('span', {}, h('strong', { text: o.from_name }), h('br'), h('span', { class: 'addr small', text: o.from ?? '' })) : o.from],
       [t('original_to'), (o.to ?? []).join(', ')],
       o.cc?.length && [t('original_cc'), o.cc.join(', ')],
       [t('original_date'), when(o.date)],
@@ -696,7 +712,7 @@ function attachmentItem(ctx, a, p7mBox) {
     link.remove();
   };
   return h('li', { class: 'attachment' },
-    h('span', { class: 'icon', 'aria-hidden': 'true' }, a.signed ? '🔏' : '📎'),
+    h('span', { class: 'icon', 'aria-hidden': 'true' }, a.signed ? '✒' : '▤'),
     h('span', { class: 'name', text: a.name || '—' }),
     h('span', { class: 'muted small', text: ` ${size(a.size)}` }),
     h('span', { class: 'buttons' },
@@ -715,7 +731,7 @@ async function qualifiedList() {
 
 async function showP7m(ctx, a, box) {
   if (!await wasm.has('signed_document')) {
-    box.replaceChildren(h('p', { class: 'muted', text: t('p7m_unavailable') }));
+    fill(box, h('p', { class: 'muted', text: t('p7m_unavailable') }));
     return;
   }
   const bytes = await wasm.originalAttachment(ctx.raw, a.index);
@@ -726,7 +742,7 @@ async function showP7m(ctx, a, box) {
     : doc.status === 'integrity-only' ? ['warn', 'p7m_integrity', '◐ '] : ['bad', 'p7m_invalid', '✖ '];
   const url = content ? blobUrl(content, doc.content_type) : null;
   const id = nextId('s');
-  box.replaceChildren(h('section', { class: 'card p7m', 'aria-labelledby': id, 'data-view': 'p7m' },
+  fill(box, h('section', { class: 'card p7m', 'aria-labelledby': id, 'data-view': 'p7m' },
     h('h3', { id, text: `${t('p7m_title')}: ${doc.name ?? a.name}` }),
     h('p', { class: `badge ${status[0]}`, 'data-p7m': doc.status }, h('span', { 'aria-hidden': 'true' }, status[2]), t(status[1])),
     doc.status === 'integrity-only' ? h('p', { class: 'small', text: t('p7m_integrity_explain') }) : null,
@@ -739,9 +755,10 @@ async function showP7m(ctx, a, box) {
       [t('p7m_time'), when(sg.signing_time)],
       [t('p7m_integrity_label'), t(`integrity_${sg.integrity}`)],
       [t('p7m_trust_label'), t(`trust_${sg.trust}`)],
-      sg.reason && ['', pick(sg.reason)],
+      // The reason repeats the trust line when only the list is missing: shown for real faults.
+      sg.reason && sg.integrity !== 'ok' && ['', pick(sg.reason)],
     ])),
-    (doc.problems ?? []).length ? h('ul', { class: 'small' }, doc.problems.map((p) => h('li', { text: pick(p) }))) : null,
+    doc.status === 'invalid' && (doc.problems ?? []).length ? h('ul', { class: 'small' }, doc.problems.map((p) => h('li', { text: pick(p) }))) : null,
     url ? h('p', { class: 'actions' },
       h('span', { text: t('p7m_document', { name: doc.name ?? '' }) }), ' ',
       h('a', { class: 'button secondary small', href: url, target: '_blank', rel: 'noopener' }, t('open')), ' ',
@@ -783,7 +800,8 @@ async function viewCreate(ctx) {
   const q = (p) => `/api/v1/${p}${p.includes('?') ? '&' : '?'}limit=200`;
   const [users, teams, approvers] = await Promise.all([
     S.api.get(q(`users?mailbox=${encodeURIComponent(mailboxId)}&policy=MAIL_ACTIVITY_WRITER`)),
-    S.api.get(q(`teams?mailbox=${encodeURIComponent(mailboxId)}`)),
+    // Every team of the organisation: a team need not hold a grant of its own to be assigned.
+    S.api.get(q('teams')),
     S.api.get(q(`users?mailbox=${encodeURIComponent(mailboxId)}&eligible=approver`)),
   ]);
   const title = h('input', { type: 'text', name: 'title', required: true, maxlength: 300, value: d.summary?.subject ?? d.subject ?? '' });
@@ -813,7 +831,7 @@ async function viewCreate(ctx) {
     const a = await S.api.post('/api/v1/activities', body);
     rememberLink(d.id, a.id);
     say(t('created_ok', { title: a.title }));
-    done.replaceChildren(h('p', { class: 'notice' }, t('created_ok', { title: a.title }), ' ',
+    fill(done, h('p', { class: 'notice' }, t('created_ok', { title: a.title }), ' ',
       button(t('activity'), () => show({ name: 'activity', id: a.id, presenceKey: { object: 'activity', id: a.id } }), { class: 'link', action: 'open-created' })),
     h('p', { class: 'small muted', text: t('create_another') }));
     title.value = '';
@@ -867,9 +885,11 @@ async function allowedNow(a) {
 
 async function viewActivity(id) {
   const a = await S.api.get(`/api/v1/activities/${encodeURIComponent(id)}`);
-  const [comments, allowed] = await Promise.all([
+  const [comments, allowed, linkedMessages] = await Promise.all([
     S.api.get(`/api/v1/activities/${encodeURIComponent(id)}/comments`),
     allowedNow(a),
+    Promise.all((a.message_ids ?? []).slice(0, 20).map((mid) => S.api.get(`/api/v1/messages/${encodeURIComponent(mid)}`).catch(() => null)))
+      .then((list) => list.filter(Boolean)),
   ]);
   const reload = () => show({ name: 'activity', id, presenceKey: { object: 'activity', id } });
   const parts = [backButton()];
@@ -884,8 +904,8 @@ async function viewActivity(id) {
       [t('created_by'), a.created_by_name],
     ]),
     a.description ? h('p', { class: 'description', text: a.description }) : null,
-    (a.message_ids ?? []).length ? h('div', {}, h('h3', { text: t('linked_messages') }),
-      h('ul', { class: 'plain' }, a.message_ids.map((mid) => h('li', {}, button(`✉ ${mid.slice(0, 8)}…`, () => openCompanionMessage(mid), { class: 'link small' }))))) : null);
+    linkedMessages.length ? h('div', {}, h('h3', { text: t('linked_messages') }),
+      h('ul', { class: 'plain list' }, linkedMessages.map(messageItem))) : null);
   parts.push(head);
 
   // Status moves (approval and send have their own controls below).
@@ -915,15 +935,19 @@ function draftPanel(a, actions, reload) {
   const id = a.id;
   const draft = a.draft;
   const sent = Boolean(draft?.sent_at);
-  const to = h('input', { type: 'text', name: 'to', value: (draft?.to ?? []).join(', '), autocomplete: 'off', disabled: sent });
-  const cc = h('input', { type: 'text', name: 'cc', value: (draft?.cc ?? []).join(', '), autocomplete: 'off', disabled: sent });
-  const subject = h('input', { type: 'text', name: 'subject', value: draft?.subject ?? `Re: ${a.title}`, disabled: sent });
-  const body = h('textarea', { name: 'body', rows: 8, disabled: sent }, draft?.body ?? '');
+  // The approver decides on the text as written: editing it would make them an author, who
+  // may not approve (the core's rule). The companion still enforces it.
+  const deciding = actions.includes('approved') || actions.includes('changes_requested');
+  const locked = sent || deciding;
+  const to = h('input', { type: 'text', name: 'to', value: (draft?.to ?? []).join(', '), autocomplete: 'off', readonly: locked });
+  const cc = h('input', { type: 'text', name: 'cc', value: (draft?.cc ?? []).join(', '), autocomplete: 'off', readonly: locked });
+  const subject = h('input', { type: 'text', name: 'subject', value: draft?.subject ?? `Re: ${a.title}`, readonly: locked });
+  const body = h('textarea', { name: 'body', rows: 8, readonly: locked }, draft?.body ?? '');
   const dirty = h('p', { class: 'small muted', 'aria-live': 'polite' });
   const form = h('form', { class: 'draft', onsubmit: (e) => e.preventDefault() },
     field(t('draft_to'), to), field(t('draft_cc'), cc), field(t('draft_subject'), subject), field(t('draft_body'), body), dirty);
   let changed = false;
-  form.addEventListener('focusin', () => presenceState('replying'));
+  form.addEventListener('focusin', () => { if (!locked) presenceState('replying'); });
   form.addEventListener('focusout', () => setTimeout(() => { if (!form.contains(document.activeElement) && !changed) presenceState('viewing'); }, 0));
   form.addEventListener('input', () => { changed = true; dirty.textContent = t('draft_unsaved'); presenceState('replying'); });
 
@@ -937,7 +961,7 @@ function draftPanel(a, actions, reload) {
   };
 
   const controls = [];
-  if (!sent && (canOn(a.mailbox_id, 'MAIL_ACTIVITY_WRITER') || a.assignee_id === S.me.user.id)) {
+  if (!locked && (canOn(a.mailbox_id, 'MAIL_ACTIVITY_WRITER') || a.assignee_id === S.me.user.id)) {
     controls.push(button(t('draft_save'), async () => { await save(); await reload(); }, { action: 'save-draft' }));
   }
   const note = h('textarea', { name: 'note', rows: 2 });
@@ -987,8 +1011,8 @@ function draftPanel(a, actions, reload) {
           throw e;
         }
       }, { action: 'reply-in-client' }) : null));
-  } else if (!sent && a.flow === 'approval' && !['done', 'cancelled'].includes(a.status)) {
-    sendBox.push(h('p', { class: 'notice', 'data-send-blocked': 'true' }, h('span', { 'aria-hidden': 'true' }, '🔒 '),
+  } else if (!sent && !deciding && a.flow === 'approval' && !['done', 'cancelled'].includes(a.status)) {
+    sendBox.push(h('p', { class: 'notice', 'data-send-blocked': 'true' }, h('span', { 'aria-hidden': 'true' }, '⚠ '),
       draft ? t('send_blocked', { name: a.approver_name ?? t('approver') }) : t('send_blocked_no_draft')));
   }
 
@@ -1024,7 +1048,7 @@ function commentsPanel(a, comments, reload) {
     users ??= (await S.api.get(`/api/v1/users?mailbox=${encodeURIComponent(a.mailbox_id)}&limit=200`).catch(() => ({ items: [] }))).items;
     const q = m[2].toLowerCase();
     const hits = users.filter((u) => u.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(q)) || u.email.toLowerCase().startsWith(q)).slice(0, 5);
-    suggestions.replaceChildren(...hits.map((u) => h('button', { type: 'button', class: 'secondary small', onclick: () => {
+    fill(suggestions, ...hits.map((u) => h('button', { type: 'button', class: 'secondary small', onclick: () => {
       const before = text.value.slice(0, text.selectionStart).replace(/@[\p{L}.'-]*$/u, `@${u.name} `);
       text.value = before + text.value.slice(text.selectionStart);
       suggestions.replaceChildren();
@@ -1047,7 +1071,7 @@ function commentItem(c, reload) {
   const mine = c.author_id === S.me.user.id;
   const li = h('li', { class: 'comment', 'data-comment': c.id });
   const render = () => {
-    li.replaceChildren(
+    fill(li, 
       h('div', { class: 'meta' }, h('strong', { text: c.author_name ?? '' }), ` · ${when(c.created_at)}`,
         c.edited_at ? h('span', { class: 'muted' }, ` · ${t('comment_edited')}`) : null),
       h('p', { class: 'text' }, mentionify(c.body)),
@@ -1057,7 +1081,7 @@ function commentItem(c, reload) {
   };
   const edit = () => {
     const area = h('textarea', { rows: 3 }, c.body);
-    li.replaceChildren(field(t('comment_edit'), area), h('div', { class: 'actions' },
+    fill(li, field(t('comment_edit'), area), h('div', { class: 'actions' },
       button(t('comment_save'), async () => {
         await S.api.patch(`/api/v1/comments/${encodeURIComponent(c.id)}`, { body: area.value });
         await reload();
@@ -1090,7 +1114,8 @@ function activityItem(a) {
     h('span', { class: 'title', text: a.title }),
     h('span', { class: 'meta' }, chip(t(`status_${a.status}`), statusClass(a.status)),
       a.due_at ? h('span', { class: overdue ? 'overdue' : 'muted' }, ` ${overdue ? t('overdue', { date: day(a.due_at) }) : t('due', { date: day(a.due_at) })}`) : null,
-      a.assignee_name || a.team_name ? h('span', { class: 'muted' }, ` · ${a.assignee_name ?? a.team_name}`) : null)));
+      (a.assignee_name && a.assignee_id !== S.me?.user.id) || (!a.assignee_id && a.team_name)
+        ? h('span', { class: 'muted' }, ` · ${a.assignee_id ? a.assignee_name : a.team_name}`) : null)));
 }
 
 function messageItem(m) {
@@ -1103,7 +1128,7 @@ function messageItem(m) {
       m.kind !== 'not-pec' ? chip(certified ? t('badge_certified') : t('badge_unverified'), certified ? 'ok' : 'bad')
         : chip(m.direction === 'out' ? t('badge_sent') : t('badge_not_pec'), 'neutral'),
       ' ', receipt ? chip(t(`kind_${m.kind}`), 'neutral') : null,
-      h('span', { class: 'muted' }, ` ${m.sender ?? s.sender ?? ''} · ${when(m.received_at)}`))));
+      h('span', { class: 'muted' }, ` ${m.sender ?? s.sender ?? ''} · ${when(s.issued_at ?? m.received_at)}`))));
 }
 
 async function pagedList(path, render, emptyKey = 'list_empty') {
@@ -1113,7 +1138,7 @@ async function pagedList(path, render, emptyKey = 'list_empty') {
     const page = await S.api.get(path + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''));
     ul.append(...page.items.map(render));
     if (!ul.children.length) ul.append(h('li', { class: 'muted', text: t(emptyKey) }));
-    more.replaceChildren(page.next_cursor ? button(t('more'), () => load(page.next_cursor), { class: 'link' }) : '');
+    fill(more, page.next_cursor ? button(t('more'), () => load(page.next_cursor), { class: 'link' }) : '');
   };
   await load(null);
   return h('div', {}, ul, more);
@@ -1152,20 +1177,20 @@ async function viewSearch(q) {
   const run = guard(async () => {
     const text = input.value.trim();
     S.view.q = text;
-    if (!text) { results.replaceChildren(h('p', { class: 'muted', text: t('search_hint') })); return; }
+    if (!text) { fill(results, h('p', { class: 'muted', text: t('search_hint') })); return; }
     const rq = S.receipts ? `&receipts=${S.receipts}` : '';
     const [msgs, acts] = await Promise.all([
       pagedList(`/api/v1/messages?q=${encodeURIComponent(text)}${rq}&limit=25`, messageItem),
       pagedList(`/api/v1/activities?q=${encodeURIComponent(text)}&limit=25`, activityItem),
     ]);
-    results.replaceChildren(h('h3', { text: t('search_messages') }), msgs, h('h3', { text: t('search_activities') }), acts);
+    fill(results, h('h3', { text: t('search_messages') }), msgs, h('h3', { text: t('search_activities') }), acts);
   });
   const form = h('form', { role: 'search', class: 'search', onsubmit: (e) => { e.preventDefault(); run(e); } },
     field(t('search_label'), input),
     receiptsFilter(() => { if (input.value.trim()) run(); }),
     h('button', { type: 'submit', class: 'primary' }, t('search_button')));
   if (q) await run();
-  else results.replaceChildren(h('p', { class: 'muted', text: t('search_hint') }));
+  else fill(results, h('p', { class: 'muted', text: t('search_hint') }));
   return h('div', { class: 'stack' }, h('div', { class: 'card' }, form), results);
 }
 
@@ -1216,8 +1241,8 @@ function showPresence(p) {
   const replying = others.some((x) => x.state === 'replying');
   box.hidden = false;
   box.className = `presence ${replying ? 'replying' : 'viewing'}`;
-  box.replaceChildren(
-    h('span', { class: 'icon', 'aria-hidden': 'true' }, replying ? '✍' : '👁'),
+  fill(box, 
+    h('span', { class: 'icon', 'aria-hidden': 'true' }, replying ? '✍' : '◉'),
     h('div', {},
       others.map((x) => h('p', { 'data-presence': x.state, text: t(x.state === 'replying' ? 'presence_replying' : 'presence_viewing', { name: x.name }) })),
       replying ? h('p', { class: 'small', text: t('presence_hint') }) : null));

@@ -67,11 +67,16 @@ export function sanitizeHtml(html) {
   return { html: out.body.innerHTML, blockedImages };
 }
 
-/** The srcdoc of the sandboxed iframe that shows sanitised HTML. */
-export function frameDocument(safeHtml) {
+/**
+ * The srcdoc of the sandboxed iframe that shows sanitised HTML. Its own CSP allows only
+ * inline data: images and the one stylesheet `cssUrl` (the pane's CSP forbids inline
+ * styles, and a srcdoc frame inherits it).
+ */
+export function frameDocument(safeHtml, cssUrl) {
+  const css = cssUrl ? String(cssUrl).replace(/"/g, '%22') : '';
+  const origin = css ? new URL(css).origin : "'none'";
   return '<!doctype html><html><head><meta charset="utf-8">'
-    + '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src \'unsafe-inline\'">'
-    + '<style>body{font:14px/1.45 system-ui,sans-serif;color:#1b1b1b;margin:8px;overflow-wrap:anywhere}'
-    + 'img{max-width:100%;height:auto}table{max-width:100%;border-collapse:collapse}a{color:#0b57d0}</style>'
+    + `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src ${origin}">`
+    + (css ? `<link rel="stylesheet" href="${css}">` : '')
     + '</head><body>' + safeHtml + '</body></html>';
 }

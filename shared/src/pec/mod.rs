@@ -23,6 +23,7 @@ use crate::signature::{SignatureReport, TrustAnchors};
 pub use classify::{Classification, classify, strip_subject_prefix};
 pub use error::PecError;
 pub use identity::identity;
+pub use original::{OriginalView, ViewAttachment, original_attachment, original_view};
 pub use parts::daticert_xml;
 
 /// Every kind of message a PEC box can hold.

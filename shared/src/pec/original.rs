@@ -3,6 +3,8 @@
 
 use mail_parser::{Address, Message, MessagePart, MimeHeaders, PartType};
 
+use serde::{Deserialize, Serialize};
+
 use super::mime::content_type_string;
 use super::{Attachment, OriginalMessage, PecError, headers};
 
@@ -83,5 +85,125 @@ fn attachment(part: &MessagePart<'_>, breve: bool, problems: &mut Vec<PecError>)
         content_type: content_type_string(part),
         size,
         sha1_placeholder,
+    }
+}
+
+/// The message to show as "the original" of a raw message: its `postacert.eml` when it
+/// is a PEC carrying one (envelope, anomaly, complete delivery receipt), else the message
+/// itself (an ordinary mail, or a receipt without the original).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OriginalView {
+    /// `postacert` (the envelope's original) or `message` (the message itself).
+    pub source: String,
+    /// Address of `From`.
+    pub from: Option<String>,
+    /// Display name of `From`.
+    pub from_name: Option<String>,
+    /// Addresses of `To`.
+    pub to: Vec<String>,
+    /// Addresses of `Cc`.
+    pub cc: Vec<String>,
+    /// Decoded `Subject`.
+    pub subject: Option<String>,
+    /// `Date`, RFC 3339.
+    pub date: Option<String>,
+    /// The first `text/plain` body, decoded to UTF-8.
+    pub text: Option<String>,
+    /// The first `text/html` body, decoded to UTF-8, as written: NOT sanitised (the
+    /// caller must sanitise before showing it).
+    pub html: Option<String>,
+    /// The attachments, `index` being what [`original_attachment`] takes.
+    pub attachments: Vec<ViewAttachment>,
+}
+
+/// An attachment of [`OriginalView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewAttachment {
+    /// Position among the attachments (0-based).
+    pub index: usize,
+    /// File name, decoded.
+    pub name: Option<String>,
+    /// `type/subtype`, lowercase.
+    pub content_type: String,
+    /// Decoded size in bytes.
+    pub size: usize,
+    /// A signed document (`.p7m`, `application/pkcs7-mime`): open it with
+    /// [`crate::signature::read_signed_document`].
+    pub signed: bool,
+}
+
+/// Parses `raw` and hands the message to show to `f`; `None` when `raw` is no message.
+fn with_shown<T>(raw: &[u8], f: impl FnOnce(&Message<'_>, &str) -> T) -> Option<T> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let message = mail_parser::MessageParser::default().parse(raw)?;
+    let kind = super::classify::classify_headers(message.headers()).kind;
+    let postacert = (kind != super::PecKind::NotPec)
+        .then(|| super::mime::layout(&message).postacert)
+        .flatten()
+        .and_then(MessagePart::message);
+    Some(match postacert {
+        Some(inner) => f(inner, "postacert"),
+        None => f(&message, "message"),
+    })
+}
+
+/// The original message of `raw` for display (see [`OriginalView`]); `None` when `raw`
+/// is not an e-mail message. Never panics.
+pub fn original_view(raw: &[u8]) -> Option<OriginalView> {
+    with_shown(raw, |message, source| {
+        let mut ignored = Vec::new();
+        let read = extract(message, false, &mut ignored);
+        let attachments = message
+            .attachments()
+            .enumerate()
+            .map(|(index, part)| {
+                let name = part.attachment_name().map(str::to_owned);
+                let content_type = content_type_string(part);
+                let signed =
+                    crate::signature::cades::is_signed_document(name.as_deref(), &content_type);
+                ViewAttachment {
+                    index,
+                    size: attachment_bytes(part).len(),
+                    name,
+                    content_type,
+                    signed,
+                }
+            })
+            .collect();
+        OriginalView {
+            source: source.to_owned(),
+            from: read.from,
+            from_name: read.from_name,
+            to: read.to,
+            cc: read.cc,
+            subject: read.subject,
+            date: read.date,
+            text: read.text_body,
+            html: read.html_body,
+            attachments,
+        }
+    })
+}
+
+/// The decoded bytes of attachment `index` of [`original_view`]; `None` when there is no
+/// such attachment (or `raw` is no message). A nested message comes as its raw bytes.
+pub fn original_attachment(raw: &[u8], index: usize) -> Option<Vec<u8>> {
+    with_shown(raw, |message, _| {
+        message
+            .attachments()
+            .nth(index)
+            .map(|part| attachment_bytes(part).to_vec())
+    })
+    .flatten()
+}
+
+/// What a user saving the attachment gets: decoded bytes (text as UTF-8), or a nested
+/// message's own bytes.
+fn attachment_bytes<'a>(part: &'a MessagePart<'_>) -> &'a [u8] {
+    match &part.body {
+        PartType::Message(inner) => inner.raw_message(),
+        _ => part.contents(),
     }
 }

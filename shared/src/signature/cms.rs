@@ -15,6 +15,9 @@ pub(crate) struct SignedData<'a> {
     /// Certificates carried in the signature (DER of each `Certificate`).
     pub certificates: Vec<&'a [u8]>,
     pub signers: Vec<SignerInfo<'a>>,
+    /// The encapsulated content (`eContent`, segments of a BER constructed OCTET STRING
+    /// joined); `None` for a detached signature (S/MIME `smime.p7s`) or when unreadable.
+    pub content: Option<Cow<'a, [u8]>>,
 }
 
 /// How a signer names its certificate.
@@ -65,7 +68,8 @@ pub(crate) fn parse_signed_data(p7s: &[u8]) -> Result<SignedData<'_>, BerError> 
     let mut fields = signed_data.children();
     let _version = next(&mut fields)?.expect_universal(tag::INTEGER)?;
     let _digest_algorithms = next(&mut fields)?.expect_universal(tag::SET)?;
-    let _encap = next(&mut fields)?.expect_universal(tag::SEQUENCE)?;
+    let encap = next(&mut fields)?.expect_universal(tag::SEQUENCE)?;
+    let content = encapsulated_content(&encap);
     let mut certificates = Vec::new();
     let mut item = next(&mut fields)?;
     if item.is_context(0) {
@@ -89,7 +93,25 @@ pub(crate) fn parse_signed_data(p7s: &[u8]) -> Result<SignedData<'_>, BerError> 
     Ok(SignedData {
         certificates,
         signers,
+        content,
     })
+}
+
+/// `EncapsulatedContentInfo ::= SEQUENCE { eContentType, eContent [0] EXPLICIT OCTET
+/// STRING OPTIONAL }`: the content octets, read leniently (a detached signature has none).
+fn encapsulated_content<'a>(encap: &Tlv<'a>) -> Option<Cow<'a, [u8]>> {
+    let mut parts = encap.children();
+    let _content_type = parts.next()?.ok()?.expect_universal(tag::OID).ok()?;
+    let explicit = parts.next()?.ok()?;
+    if !explicit.is_context(0) {
+        return None;
+    }
+    let octets = explicit.children().next()?.ok()?;
+    octets
+        .expect_universal(tag::OCTET_STRING)
+        .ok()?
+        .octets()
+        .ok()
 }
 
 fn parse_signer_info(si: Tlv<'_>) -> Result<SignerInfo<'_>, BerError> {

@@ -304,10 +304,53 @@ impl<'a> Cert<'a> {
             .map(|e| e.extn_value.as_bytes())
     }
 
+    /// The first value of attribute `oid` in the subject (`CN`, `O`, `serialNumber`...).
+    pub fn subject_attribute(&self, oid: &[u8]) -> Option<String> {
+        name_attribute(&self.decoded.tbs_certificate.subject, oid)
+    }
+
+    /// The first value of attribute `oid` in the issuer's name.
+    pub fn issuer_attribute(&self, oid: &[u8]) -> Option<String> {
+        name_attribute(&self.decoded.tbs_certificate.issuer, oid)
+    }
+
+    /// Whether the key may sign documents: `keyUsage`, when present, holds
+    /// `nonRepudiation` (qualified signatures) or `digitalSignature`. Unreadable: no.
+    pub fn may_sign_documents(&self) -> bool {
+        use x509_cert::ext::pkix::KeyUsage;
+        self.extension(oids::KEY_USAGE).is_none_or(|value| {
+            KeyUsage::from_der(value).is_ok_and(|ku| ku.digital_signature() || ku.non_repudiation())
+        })
+    }
+
     /// The subject in RFC 4514 form (`CN=...,O=...,C=IT`).
     pub fn subject_string(&self) -> String {
         self.decoded.tbs_certificate.subject.to_string()
     }
+}
+
+/// The first value of attribute `oid` of a `Name`, decoded from any directory string type
+/// (BMPString as UTF-16, TeletexString read as Latin-1 as its writers use it).
+fn name_attribute(name: &x509_cert::name::Name, oid: &[u8]) -> Option<String> {
+    use x509_cert::der::Tag;
+    let atv = name
+        .0
+        .iter()
+        .flat_map(|rdn| rdn.0.iter())
+        .find(|atv| atv.oid.as_bytes() == oid)?;
+    let bytes = atv.value.value();
+    let text = match x509_cert::der::Tagged::tag(&atv.value) {
+        Tag::BmpString => {
+            let units: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        }
+        Tag::TeletexString => bytes.iter().map(|&b| char::from(b)).collect(),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    };
+    Some(text)
 }
 
 /// Slices of a certificate read with the BER reader (no decoding of values).

@@ -37,18 +37,22 @@
 //! (no RSA-PSS, no ECDSA: no PEC provider uses them).
 
 mod ber;
+pub mod cades;
 mod cms;
 mod crypto;
 mod mime;
 mod oids;
 pub mod providers;
+pub mod qualified;
 mod tsl;
 
 use serde::{Deserialize, Serialize};
 
+pub use cades::{SignedDocument, read_signed_document};
 use crypto::{Cert, DigestAlg, KeyError, RawCert};
 pub use mime::SignedLayout;
 pub use providers::Provider;
+pub use qualified::QualifiedCas;
 pub use tsl::parse_trusted_list;
 
 /// Longest certificate path followed from the signer to an anchor.

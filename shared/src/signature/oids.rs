@@ -47,6 +47,14 @@ pub const EXTENDED_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
 pub const EMAIL_PROTECTION: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x04];
 /// `id-at-organizationName` 2.5.4.10.
 pub const ORGANIZATION_NAME: &[u8] = &[0x55, 0x04, 0x0a];
+/// `id-at-commonName` 2.5.4.3.
+pub const COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
+/// `id-at-serialNumber` 2.5.4.5 (Italian signers: `TINIT-` and the fiscal code).
+pub const SERIAL_NUMBER: &[u8] = &[0x55, 0x04, 0x05];
+/// `ansi-X9-62` 1.2.840.10045: the arc of ECDSA keys and signature algorithms.
+pub const ANSI_X962: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d];
+/// `id-RSASSA-PSS` 1.2.840.113549.1.1.10.
+pub const RSASSA_PSS: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -79,6 +87,10 @@ mod tests {
             (EXTENDED_KEY_USAGE, "2.5.29.37"),
             (EMAIL_PROTECTION, "1.3.6.1.5.5.7.3.4"),
             (ORGANIZATION_NAME, "2.5.4.10"),
+            (COMMON_NAME, "2.5.4.3"),
+            (SERIAL_NUMBER, "2.5.4.5"),
+            (ANSI_X962, "1.2.840.10045"),
+            (RSASSA_PSS, "1.2.840.113549.1.1.10"),
         ] {
             let oid = ObjectIdentifier::new(dotted).unwrap();
             assert_eq!(oid.as_bytes(), bytes, "{dotted}");

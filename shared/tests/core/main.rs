@@ -1,5 +1,6 @@
 //! Integration tests of pecdesk-core (one test binary, see STYLE.md).
 
+mod cades;
 mod corpus;
 mod golden;
 mod properties;

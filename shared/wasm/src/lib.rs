@@ -8,7 +8,11 @@
 //! Exports:
 //! - [`inspect`]: the summary of `pecdesk inspect --json`, signature status included;
 //! - [`allowed_actions`]: what a person may do now on an activity;
-//! - [`reconcile`]: a sent message's acceptance and per-recipient delivery from receipts.
+//! - [`reconcile`]: a sent message's acceptance and per-recipient delivery from receipts;
+//! - [`original`], [`original_attachment`]: the original message (`postacert.eml`) to show,
+//!   and the decoded bytes of its attachments;
+//! - [`signed_document`], [`signed_document_content`]: a signed document (`.p7m`, CAdES):
+//!   its signers and whether they are intact and qualified, and the document inside.
 //!
 //! Values cross the boundary as JSON text (no `serde-wasm-bindgen`): no extra dependency,
 //! and the summary keeps the key order of `PEC.md` and `null` for absent fields exactly as
@@ -20,7 +24,7 @@
 
 use pecdesk_core::authz::{self, ActivityFacts, Person};
 use pecdesk_core::reconcile::{self, ReceiptFacts, SentFacts};
-use pecdesk_core::signature::TrustAnchors;
+use pecdesk_core::signature::{QualifiedCas, TrustAnchors, cades};
 use pecdesk_core::{InspectOptions, Summary};
 use wasm_bindgen::prelude::*;
 
@@ -82,6 +86,85 @@ pub fn allowed_actions(activity_json: &str, person_json: &str) -> Result<Vec<Str
 #[wasm_bindgen]
 pub fn reconcile(input_json: &str) -> Result<String, JsError> {
     reconcile_json(input_json).map_err(|message| JsError::new(&message))
+}
+
+/// The original message to show for a raw message, as JSON text: its `postacert.eml`
+/// when it is a PEC carrying one, else the message itself (`source` says which):
+/// `{"source": "postacert"|"message", "from", "from_name", "to": [...], "cc": [...],
+/// "subject", "date" (RFC 3339), "text", "html", "attachments": [{"index", "name",
+/// "content_type", "size", "signed"}]}`. `html` is the body as written: sanitise it before
+/// showing it. `signed` marks a signed document (`.p7m`): open it with
+/// [`signed_document`]. Throws when the bytes are no e-mail message.
+#[wasm_bindgen]
+pub fn original(bytes: &[u8]) -> Result<String, JsError> {
+    original_json(bytes).map_err(|message| JsError::new(&message))
+}
+
+/// The decoded bytes of attachment `index` (as listed by [`original`]). Throws when there
+/// is no such attachment.
+#[wasm_bindgen]
+pub fn original_attachment(bytes: &[u8], index: u32) -> Result<Vec<u8>, JsError> {
+    original_attachment_bytes(bytes, index).map_err(|message| JsError::new(&message))
+}
+
+/// Opens a signed document (`.p7m`: DER, base64 or PEM; nested `.p7m.p7m` up to 3 levels)
+/// and checks its signers; JSON text `{"name", "content_type", "size", "signers":
+/// [{"common_name", "organization", "serial_number", "issuer", "signing_time",
+/// "integrity": "ok"|"broken"|"unsupported", "trust": "qualified"|"not-qualified"|
+/// "not-checked", "reason", "level", "qualified_ca"}], "status": "valid"|"integrity-only"|
+/// "invalid", "problems": [...]}` (Italian `reason` and `problems`).
+///
+/// `qualified_json`: the list of qualified CAs (`pecdesk-qualified-cas/1`, as the companion
+/// serves it at `/addin/trust/qualified.json`); `undefined`/`null`: trust not checked, the
+/// status is never `valid`. `name`: the attachment's file name (`atto.pdf.p7m`), which
+/// gives `name` (`atto.pdf`) and the content type; may be left out.
+/// Throws when the file is no signed document, holds no content (a detached signature),
+/// or the list is unreadable.
+#[wasm_bindgen]
+pub fn signed_document(
+    bytes: &[u8],
+    qualified_json: Option<String>,
+    name: Option<String>,
+) -> Result<String, JsError> {
+    signed_document_json(bytes, qualified_json.as_deref(), name.as_deref())
+        .map_err(|message| JsError::new(&message))
+}
+
+/// The document inside a signed file (every level opened), without checking signatures.
+#[wasm_bindgen]
+pub fn signed_document_content(bytes: &[u8]) -> Result<Vec<u8>, JsError> {
+    cades::signed_document_content(bytes).map_err(|e| JsError::new(&e.bilingual()))
+}
+
+/// [`original`] without the JavaScript types (native tests call it).
+pub fn original_json(bytes: &[u8]) -> Result<String, String> {
+    let view = pecdesk_core::pec::original_view(bytes)
+        .ok_or_else(|| "il file non è un messaggio di posta / not an e-mail message".to_owned())?;
+    serde_json::to_string(&view)
+        .map_err(|e| format!("messaggio non serializzabile / message not serialisable: {e}"))
+}
+
+/// [`original_attachment`] without the JavaScript types (native tests call it).
+pub fn original_attachment_bytes(bytes: &[u8], index: u32) -> Result<Vec<u8>, String> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|index| pecdesk_core::pec::original_attachment(bytes, index))
+        .ok_or_else(|| format!("allegato {index} assente / no attachment {index} in the message"))
+}
+
+/// [`signed_document`] without the JavaScript types (native tests call it).
+pub fn signed_document_json(
+    bytes: &[u8],
+    qualified_json: Option<&str>,
+    name: Option<&str>,
+) -> Result<String, String> {
+    let qualified = qualified_json
+        .map(|json| QualifiedCas::from_json(json.as_bytes()))
+        .transpose()?;
+    let document =
+        cades::read_signed_document(bytes, name, qualified.as_ref()).map_err(|e| e.bilingual())?;
+    serde_json::to_string(&document)
+        .map_err(|e| format!("esito non serializzabile / result not serialisable: {e}"))
 }
 
 /// [`reconcile`] without the JavaScript types (native tests call it).
@@ -280,5 +363,41 @@ mod tests {
         let valid = signature(SIGNED, &list);
         assert_eq!(valid["status"], "valid", "{valid}");
         assert_eq!(valid["provider"], "Gestore di Prova S.p.A.");
+    }
+
+    const P7M: &[u8] = include_bytes!("../../tests/fixtures/cades/documento.pdf.p7m");
+
+    #[test]
+    fn a_signed_document_is_never_valid_without_a_qualified_list() {
+        let doc: serde_json::Value =
+            serde_json::from_str(&signed_document_json(P7M, None, Some("atto.pdf.p7m")).unwrap())
+                .unwrap();
+        assert_eq!(doc["status"], "integrity-only");
+        assert_eq!(doc["name"], "atto.pdf");
+        assert_eq!(doc["signers"][0]["integrity"], "ok");
+        assert_eq!(doc["signers"][0]["trust"], "not-checked");
+        let err = signed_document_json(b"ciao", None, None).unwrap_err();
+        assert!(err.contains(" / not a signed document"), "{err}");
+        let err = signed_document_json(P7M, Some("{}"), None).unwrap_err();
+        assert!(
+            err.starts_with("elenco delle CA qualificate illeggibile"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_original_of_a_plain_message_is_the_message_itself() {
+        let raw = b"From: A <a@b.test>\r\nSubject: ciao\r\n\r\ncorpo\r\n";
+        let view: serde_json::Value = serde_json::from_str(&original_json(raw).unwrap()).unwrap();
+        assert_eq!(view["source"], "message");
+        assert_eq!(view["from_name"], "A");
+        assert_eq!(view["text"], "corpo\r\n");
+        assert_eq!(view["attachments"], serde_json::json!([]));
+        let err = original_attachment_bytes(raw, 0).unwrap_err();
+        assert!(
+            err.starts_with("allegato 0 assente / no attachment 0"),
+            "{err}"
+        );
+        assert!(original_json(b"").is_err());
     }
 }
