@@ -10,9 +10,7 @@
 //   companion's outbox, the extension logged the refusal; once the approver approves, the
 //   same send goes out (so the refusal is the extension's doing).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -27,18 +25,14 @@ const MENU_ITEM = 'pecdesk-create-activities';
 const FIXTURE = join(repo, 'shared', 'tests', 'fixtures', 'busta_trasporto_completa.eml');
 const FIXTURE_ID = 'opec100.20240305101500.1234.56.1.7@pec.gestore.example';
 
-/** The XPI as the companion serves it (the layout of addin/README.md). */
+/** The XPI as the real companion serves it (the layout of addin/README.md). */
 async function downloadXpi(companion) {
   const r = await fetch(`${companion.url}/webext/pecdesk.xpi`);
-  if (r.ok) return { bytes: Buffer.from(await r.arrayBuffer()), packedHere: false };
-  // Until the companion serves it (issue 15, branch addin-server), pack the same layout here.
-  const out = join(tmpdir(), `pecdesk-test-${process.pid}.xpi`);
-  const wasm = process.env.PECDESK_ADDIN__WASM_DIR ?? join(repo, 'target', 'pecdesk-wasm', 'web');
-  execFileSync(join(repo, 'tests', 'thunderbird', '.venv', 'bin', 'python'), [
-    join(repo, 'tests', 'thunderbird', 'support', 'pack.py'), repo, wasm,
-    JSON.stringify({ companion: companion.url, dev_login: true, lang: 'it' }), out,
-  ]);
-  return { bytes: readFileSync(out), packedHere: true, status: r.status };
+  const body = Buffer.from(await r.arrayBuffer());
+  assert.equal(r.status, 200, `GET /webext/pecdesk.xpi: ${r.status} ${body.toString('utf8', 0, 400)}`);
+  assert.equal(r.headers.get('content-type'), 'application/x-xpinstall');
+  assert.equal(body.subarray(0, 4).toString('latin1'), 'PK\x03\x04', 'the XPI is a zip');
+  return body;
 }
 
 describe('Thunderbird extension', { timeout: 600_000 }, () => {
@@ -73,11 +67,7 @@ describe('Thunderbird extension', { timeout: 600_000 }, () => {
     dovecot.deliver(BOX, readFileSync(FIXTURE));
     smtp = await startSmtpSink();
 
-    const xpi = await downloadXpi(companion);
-    if (xpi.packedHere) {
-      console.log(`# /webext/pecdesk.xpi answered ${xpi.status}: the test packed the same layout itself`);
-    }
-    tb = await startThunderbird(xpi.bytes);
+    tb = await startThunderbird(await downloadXpi(companion));
   });
 
   after(async () => {
@@ -139,13 +129,23 @@ describe('Thunderbird extension', { timeout: 600_000 }, () => {
     assert.ok(linked.has(known.id), 'an activity links the demo message');
   });
 
-  test('the pane opens from the message display action (screenshot)', async () => {
-    const opened = await tb.script('open-pane', { folderUri, headerMessageId: known.message_id, waitMs: 6000 });
+  test('the pane opens from the message display action with a filled certification panel (screenshot)', async () => {
+    const opened = await tb.script('open-pane', { folderUri, headerMessageId: known.message_id, waitMs: 30000 });
     assert.match(opened.button, /messageDisplayAction-toolbarbutton$/);
+    assert.match(opened.url ?? '', /^moz-extension:\/\/[^/]+\/pane\/index\.html\?host=thunderbird$/, 'the popup shows the pane');
+    // The wasm core (pane/wasm/ inside the XPI) read the raw message Thunderbird gave: a
+    // verdict badge and the envelope's facts. Certified only with a valid signature.
+    assert.ok(['certified', 'unverified'].includes(opened.cert), `certification panel: ${JSON.stringify(opened)}`);
+    const detail = (await api('responsabile', 'GET', `/api/v1/messages/${known.id}`)).body;
+    assert.ok(detail.summary?.subject, JSON.stringify(detail.summary));
+    assert.ok(opened.text.includes(detail.summary.subject), `the subject in the panel: ${opened.text}`);
+    assert.ok(opened.text.includes(detail.summary.identificativo), 'the PEC identifier in the panel');
+    assert.match(opened.text, /protocollo@pec\.demo\.test/, 'the recipients list is filled');
+    if (opened.cert === 'unverified') assert.match(opened.text, /(verificat|verified|certif)/i, 'a reason is given');
     const dir = join(repo, 'docs', 'screenshots');
     mkdirSync(dir, { recursive: true });
     const popup = await tb.screenshot(join(dir, 'thunderbird-pane.png'));
-    assert.match(popup?.url ?? '', /\/pane\/index\.html\?host=thunderbird$/, 'the popup shows the pane');
+    assert.match(popup?.url ?? '', /\/pane\/index\.html\?host=thunderbird$/, 'the screenshot has the pane');
   });
 
   test('a reply to an activity whose draft is not approved is refused at send; approved, it goes', async () => {
