@@ -169,6 +169,7 @@ async function signIn({ org, loginHint, devEmail } = {}) {
   for (const k of ['code', 'state', 'iss']) if (got.get(k)) cb.set(k, got.get(k));
   const r = await fetch(`${companion}/api/v1/auth/callback?${cb}`);
   if (!r.ok) {
+    log(`sign-in refused by the companion (${r.status})`);
     throw new Error(t(`Il companion ha rifiutato l'accesso (${r.status}): riprova o chiedi all'amministratore.`,
       `The companion refused the sign-in (${r.status}): retry or ask your administrator.`));
   }

@@ -8,7 +8,11 @@
 // - a reply the pane opened for an activity whose draft is not approved is refused at send
 //   (compose.onBeforeSend): the compose window stays, nothing reached the SMTP sink or the
 //   companion's outbox, the extension logged the refusal; once the approver approves, the
-//   same send goes out (so the refusal is the extension's doing).
+//   same send goes out (so the refusal is the extension's doing);
+// - the work-account sign-in: identity.launchWebAuthFlow through the companion's OIDC flow
+//   against the project's real OpenID provider (tests/oidc/server.mjs) with the extension's
+//   identity.getRedirectURL() registered for the organisation; the extension ends up holding
+//   the companion's tokens of the IdP user.
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +20,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { repo, startCompanion } from '../addin/support/companion.mjs';
 import { startDovecot } from './support/dovecot.mjs';
+import { startIdp } from './support/idp.mjs';
 import { startSmtpSink } from './support/smtp.mjs';
 import { GECKO_ID, startThunderbird } from './support/thunderbird.mjs';
 
@@ -44,6 +49,7 @@ describe('Thunderbird extension', { timeout: 600_000 }, () => {
   let protocollo; // the demo mailbox id
   let known; // the demo message the companion knows
   let folderUri;
+  let idp; // the OpenID provider, started once the extension's redirect URL is known
 
   const api = (who, method, path, body) => companion.api(tokens[who], method, path, body);
 
@@ -77,6 +83,7 @@ describe('Thunderbird extension', { timeout: 600_000 }, () => {
       writeFileSync(join(dir, 'thunderbird.log'), tb.log());
     }
     await tb?.stop();
+    await idp?.stop();
     await smtp?.stop();
     await dovecot?.stop();
     await companion?.stop();
@@ -193,5 +200,56 @@ describe('Thunderbird extension', { timeout: 600_000 }, () => {
     assert.equal(sent.count, 0, 'the compose window closed after sending');
     assert.equal(smtp.messages.length, 1, 'the approved reply reached the SMTP server');
     assert.match(smtp.messages[0].data, new RegExp(`^X-PecDesk-Activity: ${activity}\r?$`, 'im'));
+  });
+
+  test('the work account: identity.launchWebAuthFlow against the organisation\'s OpenID provider', async () => {
+    // The redirect URL the organisation registers (docs/addin.md "Install"), from the extension.
+    const redirect = await tb.script('extension-page', { id: GECKO_ID, redirectUrl: true });
+    assert.match(redirect, /^https:\/\/[0-9a-f]{40}\.extensions\.allizom\.org\/$/);
+    idp = await startIdp([redirect]);
+
+    // The demo organisation's administrator sets its IdP: the provider's first tenant,
+    // confidential client, the extension's URL registered for the `thunderbird` client.
+    const admin = await companion.devLogin('admin@demo.test');
+    const org = (await companion.api(admin, 'GET', '/api/v1/me')).body.user.org_id;
+    const put = await companion.api(admin, 'PUT', '/api/v1/auth/idp', {
+      issuer: idp.acme, client_id: 'pecdesk', client_secret: 'acme-secret',
+      scopes: ['openid', 'email', 'profile', 'groups'],
+      claims: { email: 'email', name: 'name', groups: 'groups' },
+      allowed_domains: ['acme.test'],
+      redirect_uris: { thunderbird: [redirect] },
+    });
+    assert.equal(put.status, 204, JSON.stringify(put.body));
+
+    // What the pane's "Accedi con l'account aziendale" does (hosts/thunderbird.js signIn).
+    const signedIn = await tb.script('extension-page', {
+      id: GECKO_ID, message: { type: 'pecdesk.signIn', org, loginHint: 'alice@acme.test' },
+    });
+    assert.equal(signedIn.ok, true, JSON.stringify(signedIn));
+    await tb.waitForLog(/\[pecdesk\] signed in \(oidc\)/);
+    assert.ok(signedIn.value.refresh_token, 'the SSO sign-in gives a refresh token');
+
+    // The tokens the extension now holds are the companion's, for the IdP user.
+    const held = await tb.script('extension-page', { id: GECKO_ID, message: { type: 'pecdesk.tokens' } });
+    assert.equal(held.ok, true, JSON.stringify(held));
+    assert.equal(held.value.access_token, signedIn.value.access_token);
+    const me = await companion.api(held.value.access_token, 'GET', '/api/v1/me');
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    assert.equal(me.body.user.email, 'alice@acme.test');
+    assert.equal(me.body.user.name, 'Alice Rossi');
+    assert.equal(me.body.user.org_id, org);
+
+    // A user of the IdP whose e-mail domain the organisation does not allow: refused, and
+    // the extension keeps the tokens it had. (Without the IdP's session cookie, which would
+    // sign Alice in again whatever the login hint.)
+    await tb.script('clear-cookies');
+    const refused = await tb.script('extension-page', {
+      id: GECKO_ID, message: { type: 'pecdesk.signIn', org, loginHint: 'mallory@evil.test' },
+    });
+    assert.equal(refused.ok, false, JSON.stringify(refused));
+    assert.match(refused.error, /403/);
+    await tb.waitForLog(/\[pecdesk\] sign-in refused by the companion \(403\)/);
+    const still = await tb.script('extension-page', { id: GECKO_ID, message: { type: 'pecdesk.tokens' } });
+    assert.equal(still.value.access_token, signedIn.value.access_token);
   });
 });

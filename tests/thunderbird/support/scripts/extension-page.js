@@ -2,7 +2,9 @@
 // extension process) and, from inside that page, calls the extension like the pane does:
 // `browser.runtime.sendMessage(args.message)` to the background. With `args.headerMessageId`
 // the page first finds that message (`messages.query`) and passes its id as
-// `message.messageId`. Resolves to the background's answer.
+// `message.messageId`. With `args.redirectUrl` instead of a message, resolves to the page's
+// `identity.getRedirectURL()` (what the organisation registers at its IdP).
+// Resolves to the background's answer.
 const [args, done] = arguments;
 const { ExtensionParent } = ChromeUtils.importESModule('resource://gre/modules/ExtensionParent.sys.mjs');
 (async () => {
@@ -18,8 +20,9 @@ const { ExtensionParent } = ChromeUtils.importESModule('resource://gre/modules/E
   const mm = tab.browser.messageManager;
   const code = `
     const b = content.wrappedJSObject.browser;
-    const args = ${JSON.stringify({ message: args.message, headerMessageId: args.headerMessageId ?? null })};
+    const args = ${JSON.stringify({ message: args.message, headerMessageId: args.headerMessageId ?? null, redirectUrl: Boolean(args.redirectUrl) })};
     (async () => {
+      if (args.redirectUrl) return b.identity.getRedirectURL();
       if (args.headerMessageId) {
         const found = await b.messages.query(Cu.cloneInto({ headerMessageId: args.headerMessageId }, content));
         const list = found.messages ?? found;
