@@ -365,14 +365,13 @@ async function activityOfCompose(tab, details) {
     if (e.status === 404) return null;
     throw e;
   }
+  // The activities linked to that message (the companion's `?message=` filter, with the
+  // list's visibility); one with the approval flow decides.
   for (const msg of found) {
-    const list = await api('GET', `/api/v1/activities?mailbox=${encodeURIComponent(msg.mailbox_id)}&status=${ACTIVE}&limit=100`);
-    const items = list.items ?? list.activities ?? (Array.isArray(list) ? list : []);
-    for (const a of items) {
-      if (a.flow !== 'approval') continue;
-      const detail = await api('GET', `/api/v1/activities/${encodeURIComponent(a.id)}`);
-      if ((detail.message_ids ?? []).includes(msg.id)) return a.id;
-    }
+    const q = new URLSearchParams({ message: msg.id, status: ACTIVE, limit: '200' });
+    const list = await api('GET', `/api/v1/activities?${q}`);
+    const linked = (list.items ?? []).find((a) => a.flow === 'approval');
+    if (linked) return linked.id;
   }
   return null;
 }

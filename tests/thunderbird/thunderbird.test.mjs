@@ -202,6 +202,36 @@ describe('Thunderbird extension', { timeout: 600_000 }, () => {
     assert.match(smtp.messages[0].data, new RegExp(`^X-PecDesk-Activity: ${activity}\r?$`, 'im'));
   });
 
+  test('a reply opened by hand to a message linked to an activity awaiting approval is refused at send', async () => {
+    // The fixture (imported by the menu above) already has an activity without approval; a
+    // second one with the approval flow and a draft not approved is linked to it.
+    const fixture = (await api('responsabile', 'GET', `/api/v1/messages/lookup?message_id=${encodeURIComponent(FIXTURE_ID)}`)).body[0];
+    const users = (await api('responsabile', 'GET', `/api/v1/users?mailbox=${protocollo}`)).body.items;
+    const id = (email) => users.find((u) => u.email === email).id;
+    const created = await api('responsabile', 'POST', '/api/v1/activities', {
+      mailbox_id: protocollo, title: 'Risposta a mano', message_ids: [fixture.id],
+      assignee_id: id('assegnatario@demo.test'), flow: 'approval', approver_id: id('approvatore@demo.test'),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const activity = created.body.id;
+    const put = await api('assegnatario', 'PUT', `/api/v1/activities/${activity}/draft`,
+      { to: ['mittente@pec.esempio.test'], cc: [], subject: 'Re: a mano', body: 'Bozza.', attachments: [] });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const linked = await api('responsabile', 'GET', `/api/v1/activities?message=${fixture.id}`);
+    assert.equal(linked.body.items.length, 2, 'the bulk activity and the approval one');
+
+    const sentBefore = smtp.messages.length;
+    const opened = await tb.script('extension-page', { id: GECKO_ID, headerMessageId: FIXTURE_ID, replyByHand: true });
+    assert.ok(opened.tabId, JSON.stringify(opened));
+    await new Promise((r) => setTimeout(r, 2000));
+    const refused = await tb.script('compose', { send: true, waitMs: 5000 });
+    await tb.waitForLog(new RegExp(`send refused for activity ${activity}: draft not approved`));
+    assert.equal(refused.count, 1, 'the compose window stays open');
+    assert.equal(smtp.messages.length, sentBefore, 'nothing more reached the SMTP server');
+    assert.deepEqual((await api('responsabile', 'GET', `/api/v1/activities/${activity}`)).body.outgoing, []);
+    await tb.script('compose', { close: true });
+  });
+
   test('the work account: identity.launchWebAuthFlow against the organisation\'s OpenID provider', async () => {
     // The redirect URL the organisation registers (docs/addin.md "Install"), from the extension.
     const redirect = await tb.script('extension-page', { id: GECKO_ID, redirectUrl: true });

@@ -3,7 +3,10 @@
 // `browser.runtime.sendMessage(args.message)` to the background. With `args.headerMessageId`
 // the page first finds that message (`messages.query`) and passes its id as
 // `message.messageId`. With `args.redirectUrl` instead of a message, resolves to the page's
-// `identity.getRedirectURL()` (what the organisation registers at its IdP).
+// `identity.getRedirectURL()` (what the organisation registers at its IdP). With
+// `args.replyByHand` the page itself opens the reply form on that message
+// (`compose.beginReply`, as a user pressing Reply: the background is not told) and resolves
+// to {tabId}.
 // Resolves to the background's answer.
 const [args, done] = arguments;
 const { ExtensionParent } = ChromeUtils.importESModule('resource://gre/modules/ExtensionParent.sys.mjs');
@@ -20,7 +23,7 @@ const { ExtensionParent } = ChromeUtils.importESModule('resource://gre/modules/E
   const mm = tab.browser.messageManager;
   const code = `
     const b = content.wrappedJSObject.browser;
-    const args = ${JSON.stringify({ message: args.message, headerMessageId: args.headerMessageId ?? null, redirectUrl: Boolean(args.redirectUrl) })};
+    const args = ${JSON.stringify({ message: args.message ?? {}, headerMessageId: args.headerMessageId ?? null, redirectUrl: Boolean(args.redirectUrl), replyByHand: Boolean(args.replyByHand) })};
     (async () => {
       if (args.redirectUrl) return b.identity.getRedirectURL();
       if (args.headerMessageId) {
@@ -28,6 +31,10 @@ const { ExtensionParent } = ChromeUtils.importESModule('resource://gre/modules/E
         const list = found.messages ?? found;
         if (!list.length) throw new Error('no message ' + args.headerMessageId + ' in Thunderbird');
         args.message.messageId = list[0].id;
+      }
+      if (args.replyByHand) {
+        const tab = await b.compose.beginReply(args.message.messageId);
+        return { tabId: tab.id };
       }
       return b.runtime.sendMessage(Cu.cloneInto(args.message, content));
     })().then(
