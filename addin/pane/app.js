@@ -140,7 +140,10 @@ function size(n) {
 
 async function loadConfig() {
   try {
-    const r = await fetch('./config.json', { cache: 'no-store' });
+    // The companion serves it beside the pane (/addin/config.json); the Thunderbird XPI
+    // carries it at the extension's root (addin/README.md), the pane being under pane/.
+    const url = location.protocol === 'moz-extension:' ? '/config.json' : './config.json';
+    const r = await fetch(url, { cache: 'no-store' });
     if (r.ok) return await r.json();
   } catch { /* below */ }
   return { companion: location.origin, dev_login: false, lang: 'it' };

@@ -1,6 +1,11 @@
 // A real OpenID Provider (npm `oidc-provider`) for PecDesk's end-to-end SSO tests.
 //
-//   node server.mjs [--port N] [--watch-stdin]   (port also from env OIDC_PORT; 0 = any free port)
+//   node server.mjs [--port N] [--watch-stdin] [--redirect-uri URL]...
+//
+// The port also comes from env OIDC_PORT (0 = any free port). Each `--redirect-uri`, and each
+// URL in env OIDC_REDIRECT_URIS (separated by spaces or commas), is registered for both
+// clients in addition to the defaults below (e.g. the `identity.getRedirectURL()` of the
+// extension under test, which depends on its id).
 //
 // One process, one port on 127.0.0.1, two tenants = two issuers, one per test organisation:
 //   http://127.0.0.1:PORT/acme     users alice@acme.test, bob@acme.test, mallory@evil.test
@@ -53,7 +58,24 @@ const REDIRECT_URIS = [
   // The Outlook add-in's sign-in dialog (client `outlook`): the companion's page that hands
   // the code to its callback (any loopback port, as above).
   'http://127.0.0.1/addin/outlook/signin-done.html',
+  ...extraRedirectUris(),
 ];
+
+/** `--redirect-uri URL` (repeatable) and env OIDC_REDIRECT_URIS; each must be an absolute URL. */
+function extraRedirectUris() {
+  const out = [];
+  for (let i = 0; i < process.argv.length; i++) {
+    if (process.argv[i] === '--redirect-uri') out.push(process.argv[i + 1]);
+  }
+  out.push(...(process.env.OIDC_REDIRECT_URIS ?? '').split(/[\s,]+/).filter(Boolean));
+  for (const uri of out) {
+    if (!URL.canParse(uri ?? '')) {
+      process.stderr.write(`--redirect-uri / OIDC_REDIRECT_URIS: not an absolute URL: ${uri}\n`);
+      process.exit(2);
+    }
+  }
+  return [...new Set(out)];
+}
 
 function jwkFor(name) {
   const pem = readFileSync(join(here, 'keys', `${name}.pem`), 'utf8');

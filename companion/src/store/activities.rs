@@ -553,6 +553,8 @@ pub struct ListQuery {
     pub org_id: String,
     pub assignee: Assignee,
     pub mailbox: Option<String>,
+    /// Only activities linked to this message (companion id).
+    pub message: Option<String>,
     pub statuses: Vec<Status>,
     pub due_before: Option<i64>,
     pub q: Option<String>,
@@ -623,6 +625,13 @@ pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<Act
     };
     if let Some(mb) = &lq.mailbox {
         sql.push_str(&format!(" AND a.mailbox_id = {}", b.text(mb.clone())));
+    }
+    if let Some(m) = &lq.message {
+        // Linked to the message: a lookup in activity_messages' message index.
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM activity_messages am WHERE am.activity_id = a.id AND am.message_id = {})",
+            b.text(m.clone())
+        ));
     }
     if !lq.statuses.is_empty() {
         let ps: Vec<String> = lq.statuses.iter().map(|s| b.text(s.as_str())).collect();

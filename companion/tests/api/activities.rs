@@ -1,6 +1,7 @@
 //! Activity writes answer with what they wrote (the same as a fresh read), typed commands
-//! refuse unknown values with 422, a sent draft stays sent, and only an eligible approver
-//! can be designated.
+//! refuse unknown values with 422, a sent draft stays sent, only an eligible approver can be
+//! designated, and `?message=` lists the activities linked to a message with the list's
+//! visibility.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -13,6 +14,7 @@ both_engines!(
     unknown_priorities_statuses_and_decisions_answer_422_in_the_envelope,
     a_sent_draft_cannot_be_edited_again,
     only_a_reader_and_writer_of_the_mailbox_can_be_designated_approver,
+    the_list_by_message_shows_the_activities_linked_to_it_to_whoever_may_read_them,
 );
 
 /// The detail of an activity as a fresh read shows it.
@@ -251,4 +253,126 @@ async fn only_a_reader_and_writer_of_the_mailbox_can_be_designated_approver(engi
         fresh(&app, &resp, &id).await["approver_id"],
         approvatore.as_str()
     );
+}
+
+/// The ids of a list page, sorted.
+fn ids(page: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|a| a["id"].as_str().expect("id").to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn the_list_by_message_shows_the_activities_linked_to_it_to_whoever_may_read_them(
+    engine: Engine,
+) {
+    let app = spawn_app(engine).await;
+    let resp = app.login("responsabile@demo.test").await;
+    let appr = app.login("approvatore@demo.test").await;
+    let esterno = app.login("esterno@demo.test").await;
+    let altro = app.login("altro@altra.test").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    let m1 = app
+        .import_fresh(&resp, &protocollo, "per-messaggio-1")
+        .await;
+    let m2 = app
+        .import_fresh(&resp, &protocollo, "per-messaggio-2")
+        .await;
+    let mut made = Vec::new();
+    for (title, linked) in [
+        ("Solo il primo", vec![&m1]),
+        ("Entrambi", vec![&m1, &m2]),
+        ("Solo il secondo", vec![&m2]),
+        ("Nessuno", vec![]),
+    ] {
+        let (id, _) = app
+            .create_activity(
+                &resp,
+                json!({"mailbox_id": protocollo, "title": title, "message_ids": linked}),
+            )
+            .await;
+        made.push(id);
+    }
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let of_m1 = sorted(vec![made[0].clone(), made[1].clone()]);
+    let of_m2 = sorted(vec![made[1].clone(), made[2].clone()]);
+
+    // The caller who created them and a reader of the mailbox see the same.
+    for token in [&resp, &appr] {
+        let a = app
+            .get(token, &format!("/api/v1/activities?message={m1}"))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        assert_eq!(ids(&a.body), of_m1);
+        let b = app
+            .get(token, &format!("/api/v1/activities?message={m2}"))
+            .await;
+        assert_eq!(ids(&b.body), of_m2);
+    }
+    // With the other filters and the paging of the list.
+    let filtered = app
+        .get(
+            &resp,
+            &format!("/api/v1/activities?message={m1}&mailbox={protocollo}&status=open&q=entrambi"),
+        )
+        .await;
+    assert_eq!(ids(&filtered.body), vec![made[1].clone()]);
+    let first = app
+        .get(
+            &resp,
+            &format!("/api/v1/activities?message={m2}&limit=1&sort=created_at"),
+        )
+        .await;
+    assert_eq!(ids(&first.body), vec![made[1].clone()]);
+    let cursor = first.body["next_cursor"].as_str().expect("a second page");
+    let second = app
+        .get(
+            &resp,
+            &format!("/api/v1/activities?message={m2}&limit=1&sort=created_at&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(ids(&second.body), vec![made[2].clone()]);
+    assert!(second.body["next_cursor"].is_null(), "{:?}", second.body);
+    // A message nobody linked, or no such message: an empty list.
+    let none = app
+        .get(&resp, "/api/v1/activities?message=nessun-messaggio")
+        .await;
+    assert_eq!(none.status, StatusCode::OK);
+    assert!(ids(&none.body).is_empty());
+
+    // Someone of the organisation without the mailbox, and someone of another
+    // organisation, see none of them (the list's visibility, not a 404 that would tell).
+    for token in [&esterno, &altro] {
+        let a = app
+            .get(token, &format!("/api/v1/activities?message={m1}"))
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+        assert!(ids(&a.body).is_empty(), "{:?}", a.body);
+    }
+    // Unless they take part: the assignee sees the one assigned to them (also as "mine").
+    let aldo = app.login("assegnatario@demo.test").await;
+    let aldo_id = app.user_id("assegnatario@demo.test").await;
+    let v = fresh(&app, &resp, &made[0]).await["version"].clone();
+    let assigned = app
+        .patch(
+            &resp,
+            &format!("/api/v1/activities/{}", made[0]),
+            json!({"version": v, "assignee_id": aldo_id}),
+        )
+        .await;
+    assert_eq!(assigned.status, StatusCode::OK, "{:?}", assigned.body);
+    let mine = app
+        .get(
+            &aldo,
+            &format!("/api/v1/activities?message={m1}&assignee=me"),
+        )
+        .await;
+    assert_eq!(ids(&mine.body), vec![made[0].clone()]);
 }

@@ -17,6 +17,8 @@ use crate::store::{Store, directory};
 #[derive(Debug, Default, Clone, Deserialize, utoipa::IntoParams)]
 pub struct ActivityFilter {
     pub mailbox: Option<String>,
+    /// Only the activities linked to this message (its companion id).
+    pub message: Option<String>,
     /// `me` or a user id.
     pub assignee: Option<String>,
     /// One or more statuses, comma-separated.
@@ -84,6 +86,7 @@ pub async fn list(
         org_id: who.org_id.clone(),
         assignee,
         mailbox: f.mailbox.clone(),
+        message: f.message.clone(),
         statuses,
         due_before: match &f.due_before {
             Some(d) => Some(check_due(Some(d))?.unwrap_or_default()),
