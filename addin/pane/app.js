@@ -31,6 +31,7 @@ const S = {
   view: null,        // {name, ...}: what main shows
   receipts: 'hide',
   qualified: undefined,
+  providers: undefined,
   blobs: [],
 };
 
@@ -425,7 +426,7 @@ async function resolve(ctx) {
   if (ctx.resolved) return;
   if (ctx.raw) {
     try {
-      ctx.summary = await wasm.inspect(ctx.raw);
+      ctx.summary = await wasm.inspect(ctx.raw, await providerList());
     } catch (e) {
       throw new Error(t('err_wasm'));
     }
@@ -435,7 +436,7 @@ async function resolve(ctx) {
       for (const a of o.attachments ?? []) {
         if (!/^message\/rfc822/i.test(a.content_type ?? '')) continue;
         const inner = await wasm.originalAttachment(ctx.raw, a.index);
-        const s = await wasm.inspect(inner);
+        const s = await wasm.inspect(inner, await providerList());
         if (s.kind !== 'not-pec') {
           ctx.raw = inner;
           ctx.summary = s;
@@ -762,6 +763,18 @@ function attachmentItem(ctx, a, p7mBox) {
     h('span', { class: 'buttons' },
       a.signed ? button(t('verify_open'), () => showP7m(ctx, a, p7mBox), { class: 'primary small', action: 'p7m' }) : button(t('open'), open, { class: 'secondary small' }),
       button(t('download'), download, { class: 'secondary small' })));
+}
+
+// The PEC providers the companion trusts (its own check's list), so the pane's check of the
+// bytes on screen answers as the companion's does; null: the core's built-in list only.
+async function providerList() {
+  if (S.providers !== undefined) return S.providers;
+  if (!S.api) return null;
+  try {
+    const r = await fetch(new URL('/addin/trust/providers.json', S.api.base), { cache: 'no-store' });
+    S.providers = r.ok ? await r.text() : null;
+  } catch { S.providers = null; }
+  return S.providers;
 }
 
 async function qualifiedList() {

@@ -16,10 +16,14 @@ export async function core() {
   return ready;
 }
 
-/** The summary of `pecdesk inspect --json` for raw bytes (signature checked against the built-in provider list). */
-export async function inspect(raw) {
+/**
+ * The summary of `pecdesk inspect --json` for raw bytes. The signature is checked against
+ * `providersJson` (the companion's `/addin/trust/providers.json`: the providers it trusts
+ * itself) when given, else against the core's built-in provider list.
+ */
+export async function inspect(raw, providersJson) {
   const m = await core();
-  return JSON.parse(m.inspect(raw, ''));
+  return JSON.parse(m.inspect(raw, providersJson ?? ''));
 }
 
 /** Whether this build of the wasm has an export (the original-message exports came later). */

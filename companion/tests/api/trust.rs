@@ -17,6 +17,7 @@ use crate::helpers::{
 both_engines!(
     out_of_the_box_a_genuine_aruba_pec_is_valid_and_one_whose_from_names_another_provider_is_not,
     the_qualified_ca_list_is_served_to_the_addins_when_imported_and_404_says_how_otherwise,
+    the_addins_get_the_providers_the_companion_trusts_and_demo_ones_only_in_demo_mode,
 );
 
 /// `$PECDESK_CORPUS/public/NAME`, or `None` with a notice when the variable is unset
@@ -138,4 +139,55 @@ async fn the_qualified_ca_list_is_served_to_the_addins_when_imported_and_404_say
         "Autorità di Certificazione di Prova S.p.A."
     );
     assert_eq!(a.body["cas"].as_array().map(Vec::len), Some(1));
+}
+
+async fn provider_names(app: &TestApp) -> Vec<String> {
+    let a = into_answer(
+        app.client
+            .get(app.url("/addin/trust/providers.json"))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+    assert_eq!(a.body["format"], "pecdesk-pec-providers/1");
+    a.body["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn the_addins_get_the_providers_the_companion_trusts_and_demo_ones_only_in_demo_mode(
+    engine: Engine,
+) {
+    let builtin: Vec<String> = pecdesk_core::signature::providers::builtin()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let demo = provider_names(&spawn_app(engine).await).await;
+    for name in &builtin {
+        assert!(demo.contains(name), "built-in {name} served");
+    }
+    assert!(
+        demo.iter().any(|n| n.starts_with("PEC Demo S.p.A.")),
+        "the demo provider is trusted in demo mode: {demo:?}"
+    );
+    assert!(demo.len() > builtin.len() + 1, "and the simulator's");
+    let real = spawn_app_configured(
+        engine,
+        Opts {
+            demo: false,
+            ..Opts::default()
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(
+        provider_names(&real).await,
+        builtin,
+        "outside demo mode: exactly the built-in list (nothing imported)"
+    );
 }
