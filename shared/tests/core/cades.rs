@@ -371,3 +371,37 @@ proptest! {
         }
     }
 }
+
+/// The two real signed documents of the public corpus (a lawyer's `.pdf.p7m` attached to a
+/// Legalmail PEC): found through the original view, opened, intact (RSA, real CA), and —
+/// with no qualified list here — never more than `integrity-only`.
+#[test]
+fn the_real_p7m_attachments_of_the_public_corpus_are_intact() {
+    let Some(root) = crate::env_or_notice("PECDESK_CORPUS", "the corpus .p7m check") else {
+        return;
+    };
+    let path = Path::new(&root).join("public/docway_legalmail_busta-trasporto.eml");
+    let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let view = original_view(&raw).unwrap();
+    let signed: Vec<_> = view.attachments.iter().filter(|a| a.signed).collect();
+    assert_eq!(signed.len(), 2, "{:?}", view.attachments);
+    for attachment in signed {
+        let bytes = original_attachment(&raw, attachment.index).unwrap();
+        let doc = read_signed_document(&bytes, attachment.name.as_deref(), None).unwrap();
+        assert_eq!(doc.status, DocumentStatus::IntegrityOnly, "{doc:?}");
+        assert_eq!(doc.content_type, "application/pdf");
+        assert!(doc.content.starts_with(b"%PDF-"));
+        assert!(doc.name.as_deref().unwrap().ends_with(".pdf"));
+        for signer in &doc.signers {
+            assert_eq!(signer.integrity, Integrity::Ok, "{signer:?}");
+            assert_eq!(signer.trust, Trust::NotChecked);
+            assert!(signer.signing_time.is_some() && signer.issuer.is_some());
+        }
+        // One changed byte of the PDF inside: broken.
+        let at = bytes.windows(5).position(|w| w == b"%PDF-").unwrap() + 10;
+        let mut changed = bytes.clone();
+        changed[at] ^= 0x20;
+        let doc = read_signed_document(&changed, None, None).unwrap();
+        assert_eq!(doc.status, DocumentStatus::Invalid);
+    }
+}
