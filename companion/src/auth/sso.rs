@@ -45,7 +45,14 @@ const REFRESH_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 #[derive(Debug, utoipa::OpenApi)]
 #[openapi(
     paths(login, callback, refresh, logout, get_idp, put_idp, options),
-    components(schemas(TokenResponse, RefreshRequest, IdpDocument, IdpSummary, SignInOptions, EntraOptions))
+    components(schemas(
+        TokenResponse,
+        RefreshRequest,
+        IdpDocument,
+        IdpSummary,
+        SignInOptions,
+        EntraOptions
+    ))
 )]
 pub struct SsoApiDoc;
 
@@ -131,7 +138,6 @@ pub async fn options(
         entra,
     }))
 }
-
 
 /// Query of `GET /api/v1/auth/login`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

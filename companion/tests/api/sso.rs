@@ -768,7 +768,15 @@ async fn login_refuses_unknown_clients_unregistered_redirects_and_unknown_orgs(e
 
 async fn sign_in_options_name_the_idp_and_never_its_secret(engine: Engine) {
     let s = sso(engine).await;
-    let a = s.app.send(reqwest::Method::GET, "/api/v1/auth/options?org=Acme", None, None).await;
+    let a = s
+        .app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/auth/options?org=Acme",
+            None,
+            None,
+        )
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     assert_eq!(a.body["org_id"], s.acme_id.as_str());
     assert_eq!(a.body["issuer"], s.idp.acme.as_str());
@@ -778,7 +786,15 @@ async fn sign_in_options_name_the_idp_and_never_its_secret(engine: Engine) {
         !a.body.to_string().contains("acme-secret"),
         "the client secret never leaves the companion"
     );
-    let a = s.app.send(reqwest::Method::GET, "/api/v1/auth/options?org=Nessuna", None, None).await;
+    let a = s
+        .app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/auth/options?org=Nessuna",
+            None,
+            None,
+        )
+        .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_envelope(&a, "not_found");
 }

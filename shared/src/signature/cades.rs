@@ -323,7 +323,7 @@ fn check_signer(
         serial_number: cert.and_then(|c| c.subject_attribute(oids::SERIAL_NUMBER)),
         issuer: cert.map(|c| {
             c.issuer_attribute(oids::COMMON_NAME)
-                .unwrap_or_else(|| c.decoded.tbs_certificate.issuer.to_string())
+                .unwrap_or_else(|| c.issuer_string())
         }),
         signing_time: None,
         integrity: Integrity::Broken,

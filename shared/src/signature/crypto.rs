@@ -325,8 +325,109 @@ impl<'a> Cert<'a> {
 
     /// The subject in RFC 4514 form (`CN=...,O=...,C=IT`).
     pub fn subject_string(&self) -> String {
-        self.decoded.tbs_certificate.subject.to_string()
+        rfc4514(&self.decoded.tbs_certificate.subject)
     }
+
+    /// The issuer in RFC 4514 form.
+    pub fn issuer_string(&self) -> String {
+        rfc4514(&self.decoded.tbs_certificate.issuer)
+    }
+}
+
+/// Short names of the attribute types of RFC 4514 form: the shortest name `const-oid`'s
+/// database gives each (what `x509-cert`'s `Display` prints), for the attributes certificates
+/// carry. Kept here instead of calling that `Display`: it links the whole OID database,
+/// about a third of the add-ins' WebAssembly module. Others print as `OID=#HEX`.
+const ATTRIBUTE_NAMES: [(&str, &str); 27] = [
+    ("2.5.4.3", "CN"),
+    ("2.5.4.4", "SN"),
+    ("2.5.4.5", "SERIALNUMBER"),
+    ("2.5.4.6", "C"),
+    ("2.5.4.7", "L"),
+    ("2.5.4.8", "ST"),
+    ("2.5.4.9", "STREET"),
+    ("2.5.4.10", "O"),
+    ("2.5.4.11", "OU"),
+    ("2.5.4.12", "TITLE"),
+    ("2.5.4.13", "DESCRIPTION"),
+    ("2.5.4.14", "SEARCHGUIDE"),
+    ("2.5.4.15", "BUSINESSCATEGORY"),
+    ("2.5.4.16", "POSTALADDRESS"),
+    ("2.5.4.17", "POSTALCODE"),
+    ("2.5.4.18", "POSTOFFICEBOX"),
+    ("2.5.4.20", "TELEPHONENUMBER"),
+    ("2.5.4.41", "NAME"),
+    ("2.5.4.42", "GIVENNAME"),
+    ("2.5.4.43", "INITIALS"),
+    ("2.5.4.44", "GENERATIONQUALIFIER"),
+    ("2.5.4.45", "X500UNIQUEIDENTIFIER"),
+    ("2.5.4.46", "DNQUALIFIER"),
+    ("2.5.4.65", "PSEUDONYM"),
+    ("1.2.840.113549.1.9.1", "EMAIL"),
+    ("0.9.2342.19200300.100.1.25", "DC"),
+    ("0.9.2342.19200300.100.1.1", "UID"),
+];
+
+/// A `Name` in RFC 4514 form, exactly as `x509-cert` 0.2 displays it: RDNs last first,
+/// joined by `,`, multi-valued RDNs by `+`; a string value of a named type as `KEY=value`
+/// with RFC 4514 escapes, anything else as `OID=#` and the value's DER in hex.
+fn rfc4514(name: &x509_cert::name::Name) -> String {
+    use std::fmt::Write as _;
+    use x509_cert::der::{Encode as _, Tag, Tagged as _};
+    let mut out = String::new();
+    for (i, rdn) in name.0.iter().rev().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for (j, atv) in rdn.0.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            let bytes = atv.value.value();
+            let text = match atv.value.tag() {
+                Tag::PrintableString => std::str::from_utf8(bytes).ok().filter(|s| {
+                    s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b))
+                }),
+                Tag::Ia5String => std::str::from_utf8(bytes).ok().filter(|s| s.is_ascii()),
+                Tag::Utf8String | Tag::TeletexString => std::str::from_utf8(bytes).ok(),
+                _ => None,
+            };
+            let oid = atv.oid.to_string();
+            let key = ATTRIBUTE_NAMES
+                .iter()
+                .find(|(dotted, _)| *dotted == oid)
+                .map(|(_, key)| *key);
+            match (key, text) {
+                (Some(key), Some(text)) => {
+                    out.push_str(key);
+                    out.push('=');
+                    let mut chars = text.char_indices().peekable();
+                    while let Some((k, c)) = chars.next() {
+                        match c {
+                            '#' if k == 0 => out.push_str("\\#"),
+                            ' ' if k == 0 || chars.peek().is_none() => out.push_str("\\ "),
+                            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                                out.push('\\');
+                                out.push(c);
+                            }
+                            '\x00'..='\x1f' | '\x7f' => {
+                                let _ = write!(out, "\\{:02x}", c as u8);
+                            }
+                            _ => out.push(c),
+                        }
+                    }
+                }
+                _ => {
+                    let _ = write!(out, "{oid}=#");
+                    for b in atv.value.to_der().unwrap_or_default() {
+                        let _ = write!(out, "{b:02x}");
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The first value of attribute `oid` of a `Name`, decoded from any directory string type
@@ -420,4 +521,53 @@ pub(crate) fn time_item_seconds(item: &Tlv<'_>) -> Option<i64> {
         return None;
     };
     i64::try_from(duration.as_secs()).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// Our RFC 4514 form is `x509-cert`'s `Display` (which links the OID database) for
+    /// every certificate we carry: the built-in PEC providers', the demo's and the simulator's.
+    #[test]
+    fn rfc4514_matches_x509_certs_display_on_every_carried_certificate() {
+        let mut ders: Vec<Vec<u8>> = super::super::providers::builtin()
+            .into_iter()
+            .flat_map(|p| p.certificates)
+            .collect();
+        for pem in [
+            &include_bytes!("../../../companion/demo/demo-ca.pem")[..],
+            &include_bytes!("../../../companion/simulator/ca.pem")[..],
+        ] {
+            ders.extend(
+                super::super::TrustAnchors::from_pem(pem)
+                    .expect("pem")
+                    .certificates,
+            );
+        }
+        assert!(ders.len() >= 3, "certificates to compare");
+        for der in &ders {
+            let cert = Cert::parse(der).expect("certificate");
+            let tbs = &cert.decoded.tbs_certificate;
+            assert_eq!(rfc4514(&tbs.subject), tbs.subject.to_string());
+            assert_eq!(rfc4514(&tbs.issuer), tbs.issuer.to_string());
+        }
+    }
+
+    /// Escapes, multi-valued RDNs, unknown types and non-string values, against `Display`.
+    #[test]
+    fn rfc4514_matches_display_on_awkward_names() {
+        use std::str::FromStr as _;
+        for text in [
+            "CN=\\#hash leading,O=Acme\\, S.p.A.,C=IT",
+            "CN=\\ spaced\\ ,OU=a+OU=b,O=x",
+            "CN=Mario Rossi+SERIALNUMBER=TINIT-RSSMRA80A01H501U,O=Ente\\;x <y>,C=IT",
+            "2.5.4.97=#0c1156415449542d3132333435363738393031,CN=x",
+            "UID=u1,DC=example,DC=it",
+        ] {
+            let name = x509_cert::name::Name::from_str(text).expect(text);
+            assert_eq!(rfc4514(&name), name.to_string(), "{text}");
+        }
+    }
 }
