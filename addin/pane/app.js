@@ -1191,8 +1191,14 @@ function bellButton() {
     'data-action': 'notifications',
     'aria-label': bellLabel(),
     title: bellLabel(),
-    'aria-current': S.view?.name === 'notifications' ? 'page' : null,
-    onclick: () => show({ name: 'notifications' }),
+    'aria-current': S.tab === 'notifications' ? 'page' : null,
+    onclick: () => {
+      // Not one of the tabs: none is marked current while the list is shown.
+      S.tab = 'notifications';
+      renderChrome();
+      $('bell')?.focus();
+      show({ name: 'notifications' });
+    },
   }, bellIcon(), count);
 }
 
@@ -1239,6 +1245,7 @@ async function viewNotifications() {
     onclick: guard(() => open(n)),
   },
   h('span', { class: 'title' }, n.read_at ? null : chip(t('notif_unread'), 'wait'), n.read_at ? '' : ' ', t('notif_mention', { name: n.by?.name ?? '' })),
+  n.activity_title ? h('span', { class: 'activity' }, n.activity_title) : null,
   h('span', { class: 'excerpt' }, mentionify(n.excerpt)),
   h('span', { class: 'meta muted' }, `${when(n.created_at)} · ${t('notif_open')}`))));
   return h('div', { class: 'stack' },

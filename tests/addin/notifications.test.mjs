@@ -79,6 +79,10 @@ describe('notifications of @mentions in the pane', () => {
     assert.equal(await item.count(), 1);
     const text = await item.innerText();
     assert.match(text, /Aldo Assegnatario ti ha menzionato/);
+    assert.match(text, new RegExp(title));
+    // The bell is marked as where the user is; no tab is.
+    assert.equal(await bell.getAttribute('aria-current'), 'page');
+    assert.equal(await paolo.locator('#tabs [aria-current="page"]').count(), 0);
     assert.match(text, /Ricevuta arrivata, @Paolo Approvatore puoi controllare la firma\?/);
     assert.match(text, /nuova/);
     await paolo.locator('main mark.mention', { hasText: '@Paolo Approvatore' }).waitFor();

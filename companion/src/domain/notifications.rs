@@ -14,7 +14,7 @@
 //! comment; an edit notifies only the users it newly mentions. Nobody else learns anything:
 //! the comment's answer is the same whether a name matched someone or not.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use pecdesk_core::authz::Operation;
 use serde::Serialize;
@@ -45,6 +45,8 @@ pub struct NotificationView {
     /// `mention`: `by` mentioned the caller in comment `comment_id` of `activity_id`.
     pub kind: String,
     pub activity_id: String,
+    /// The activity's title now (null where it could not be read).
+    pub activity_title: Option<String>,
     pub comment_id: String,
     pub by: NotificationBy,
     /// The beginning of the comment (at most 140 characters), as it was written.
@@ -54,11 +56,12 @@ pub struct NotificationView {
     pub read_at: Option<String>,
 }
 
-fn view(r: NotificationRow) -> NotificationView {
+fn view(r: NotificationRow, activity_title: Option<String>) -> NotificationView {
     NotificationView {
         id: r.id,
         kind: r.kind,
         activity_id: r.activity_id,
+        activity_title,
         comment_id: r.comment_id,
         by: NotificationBy {
             id: r.by_user_id,
@@ -216,27 +219,27 @@ pub async fn list(
         |r| r,
     );
     let person = grants::person(store, who).await?;
-    let mut readable: HashSet<String> = HashSet::new();
-    let mut unreadable: HashSet<String> = HashSet::new();
+    // Activity id → its title when the caller may read it, `None` when not.
+    let mut readable: HashMap<String, Option<String>> = HashMap::new();
     for r in &page.items {
-        if readable.contains(&r.activity_id) || unreadable.contains(&r.activity_id) {
+        if readable.contains_key(&r.activity_id) {
             continue;
         }
-        let ok = match load(store, who, &r.activity_id).await {
-            Ok(a) => authorize(&person, Operation::ReadActivity(&a.facts())).is_ok(),
-            Err(Error::NotFound) => false,
+        let title = match load(store, who, &r.activity_id).await {
+            Ok(a) => authorize(&person, Operation::ReadActivity(&a.facts()))
+                .is_ok()
+                .then(|| a.row.title.clone()),
+            Err(Error::NotFound) => None,
             Err(e) => return Err(e),
         };
-        if ok {
-            readable.insert(r.activity_id.clone());
-        } else {
-            unreadable.insert(r.activity_id.clone());
-        }
+        readable.insert(r.activity_id.clone(), title);
     }
     let items = std::mem::take(&mut page.items)
         .into_iter()
-        .filter(|r| readable.contains(&r.activity_id))
-        .map(view)
+        .filter_map(|r| {
+            let title = readable.get(&r.activity_id).cloned().flatten()?;
+            Some(view(r, Some(title)))
+        })
         .collect();
     Ok(Page {
         items,
@@ -246,10 +249,18 @@ pub async fn list(
 
 /// Marks one of the caller's notifications read and answers with it; 404 for any other.
 pub async fn mark_read(store: &Store, who: &Principal, id: &str) -> Result<NotificationView> {
-    db::mark_read(store, &who.org_id, &who.user_id, id, now_ms())
+    let row = db::mark_read(store, &who.org_id, &who.user_id, id, now_ms())
         .await?
-        .map(view)
-        .ok_or(Error::NotFound)
+        .ok_or(Error::NotFound)?;
+    let person = grants::person(store, who).await?;
+    let title = match load(store, who, &row.activity_id).await {
+        Ok(a) => authorize(&person, Operation::ReadActivity(&a.facts()))
+            .is_ok()
+            .then(|| a.row.title.clone()),
+        Err(Error::NotFound) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(view(row, title))
 }
 
 #[cfg(test)]

@@ -84,6 +84,7 @@ async fn a_mention_notifies_once_and_an_edit_only_the_newly_mentioned(engine: En
     let n = &sara[0];
     assert_eq!(n["kind"], "mention");
     assert_eq!(n["activity_id"], d.activity.as_str());
+    assert_eq!(n["activity_title"], "Rispondere al Comune");
     assert_eq!(n["comment_id"], c.as_str());
     assert_eq!(n["by"]["id"], rita_id.as_str());
     assert_eq!(n["by"]["name"], "Rita Responsabile");
