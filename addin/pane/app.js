@@ -33,6 +33,9 @@ const S = {
   qualified: undefined,
   providers: undefined,
   blobs: [],
+  unread: 0,          // unread notifications (the bell)
+  unreadMore: false,  // more than one page of them
+  notifTimer: null,
 };
 
 // ---------------------------------------------------------------- DOM helpers
@@ -120,6 +123,8 @@ function guard(fn) {
       fail(e);
     } finally {
       if (target && target.isConnected && target.tagName === 'BUTTON') target.disabled = false;
+      // After every action: a colleague may have mentioned us meanwhile.
+      if (S.me) refreshNotifications();
     }
   };
 }
@@ -204,6 +209,7 @@ async function afterSignIn() {
     teams: (S.me.teams ?? []).map((x) => x.id),
   };
   renderChrome();
+  startNotifications();
   await openHostMessage();
 }
 
@@ -216,6 +222,7 @@ function renderChrome() {
     h('span', { class: 'brand' }, h('span', { class: 'logo', 'aria-hidden': 'true' }, '✉'), t('app')),
     S.me ? h('span', { class: 'who', title: S.me.user.email }, S.me.user.name) : null,
     h('span', { class: 'spacer' }),
+    S.me ? bellButton() : null,
     h('button', { type: 'button', class: 'link', lang: lang() === 'it' ? 'en' : 'it', 'aria-label': t('lang_switch_label'), onclick: () => {
       setLang(lang() === 'it' ? 'en' : 'it');
       localStorage.setItem(LANG_KEY, lang());
@@ -281,6 +288,7 @@ async function show(view) {
       case 'team': node = await viewTeam(); break;
       case 'dispatch': node = await viewDispatch(); break;
       case 'search': node = await viewSearch(view.q ?? ''); break;
+      case 'notifications': node = await viewNotifications(); break;
       default: node = h('p', { text: t('no_message') });
     }
     if (S.view !== view) return;
@@ -1161,6 +1169,105 @@ function mentionify(body) {
   }
   out.push(body.slice(last));
   return out;
+}
+
+// ---------------------------------------------------------------- notifications (@mentions)
+
+const NOTIF_EVERY_MS = 60_000;
+const NOTIF_PAGE = 100;
+
+// A bell drawn as SVG (no font glyph needed), with the unread count beside it.
+function bellIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('width', '18');
+  svg.setAttribute('height', '18');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('fill', 'currentColor');
+  path.setAttribute('d', 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z');
+  svg.append(path);
+  return svg;
+}
+
+function bellLabel() {
+  if (!S.unread) return t('notif_bell_none');
+  return t('notif_bell', { n: S.unreadMore ? `${S.unread}+` : S.unread });
+}
+
+function bellButton() {
+  const count = h('span', { class: 'count', 'data-unread': String(S.unread), hidden: !S.unread },
+    S.unreadMore || S.unread > 99 ? '99+' : String(S.unread));
+  return h('button', {
+    type: 'button',
+    id: 'bell',
+    class: `bell${S.unread ? ' has-unread' : ''}`,
+    'data-action': 'notifications',
+    'aria-label': bellLabel(),
+    title: bellLabel(),
+    'aria-current': S.tab === 'notifications' ? 'page' : null,
+    onclick: () => {
+      // Not one of the tabs: none is marked current while the list is shown.
+      S.tab = 'notifications';
+      renderChrome();
+      $('bell')?.focus();
+      show({ name: 'notifications' });
+    },
+  }, bellIcon(), count);
+}
+
+function drawBell() {
+  const old = $('bell');
+  if (!old) return;
+  const hadFocus = document.activeElement === old;
+  const fresh = bellButton();
+  old.replaceWith(fresh);
+  if (hadFocus) fresh.focus();
+}
+
+async function refreshNotifications() {
+  if (!S.me) return;
+  try {
+    const page = await S.api.get(`/api/v1/notifications?unread=true&limit=${NOTIF_PAGE}`);
+    S.unread = page.items.length;
+    S.unreadMore = Boolean(page.next_cursor);
+  } catch {
+    return; // the count stays as it was; the next refresh tries again
+  }
+  drawBell();
+}
+
+function startNotifications() {
+  clearInterval(S.notifTimer);
+  S.notifTimer = setInterval(() => { if (S.me) refreshNotifications(); else clearInterval(S.notifTimer); }, NOTIF_EVERY_MS);
+  refreshNotifications();
+}
+
+async function viewNotifications() {
+  const page = await S.api.get('/api/v1/notifications?limit=50');
+  refreshNotifications();
+  const open = async (n) => {
+    if (!n.read_at) await S.api.post(`/api/v1/notifications/${encodeURIComponent(n.id)}/read`, {});
+    await refreshNotifications();
+    await show({ name: 'activity', id: n.activity_id, presenceKey: { object: 'activity', id: n.activity_id } });
+  };
+  const items = page.items.map((n) => h('li', {}, h('button', {
+    type: 'button',
+    class: `item notification${n.read_at ? '' : ' unread'}`,
+    'data-notification': n.id,
+    'data-activity': n.activity_id,
+    onclick: guard(() => open(n)),
+  },
+  h('span', { class: 'title' }, n.read_at ? null : chip(t('notif_unread'), 'wait'), n.read_at ? '' : ' ', t('notif_mention', { name: n.by?.name ?? '' })),
+  n.activity_title ? h('span', { class: 'activity' }, n.activity_title) : null,
+  h('span', { class: 'excerpt' }, mentionify(n.excerpt)),
+  h('span', { class: 'meta muted' }, `${when(n.created_at)} · ${t('notif_open')}`))));
+  return h('div', { class: 'stack' },
+    h('h1', { text: t('notif_title') }),
+    h('p', { class: 'muted small', text: t('notif_intro') }),
+    items.length ? h('ul', { class: 'plain list notifications' }, items) : h('p', { class: 'muted', text: t('notif_empty') }));
 }
 
 // ---------------------------------------------------------------- lists

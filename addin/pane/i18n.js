@@ -290,6 +290,16 @@ const it = {
   comment_added: 'Commento aggiunto.',
   mention_suggestions: 'Colleghi da menzionare',
 
+  // Notifications
+  notif_bell: 'Notifiche: {n} da leggere',
+  notif_bell_none: 'Notifiche: nessuna da leggere',
+  notif_title: 'Notifiche',
+  notif_intro: 'Ti avvisiamo quando un collega ti menziona in un commento (@Nome Cognome).',
+  notif_empty: 'Nessuna notifica. Quando un collega ti menziona in un commento la trovi qui.',
+  notif_mention: '{name} ti ha menzionato',
+  notif_unread: 'nuova',
+  notif_open: 'Apri l\'attività',
+
   // Presence
   presence_viewing: 'Anche {name} sta guardando questo elemento',
   presence_replying: '{name} sta scrivendo una risposta',
@@ -603,6 +613,16 @@ const en = {
   comment_history: 'Earlier versions',
   comment_added: 'Comment added.',
   mention_suggestions: 'Colleagues to mention',
+
+  // Notifications
+  notif_bell: 'Notifications: {n} unread',
+  notif_bell_none: 'Notifications: none unread',
+  notif_title: 'Notifications',
+  notif_intro: 'You are told when a colleague mentions you in a comment (@Name Surname).',
+  notif_empty: 'No notifications. When a colleague mentions you in a comment, you find it here.',
+  notif_mention: '{name} mentioned you',
+  notif_unread: 'new',
+  notif_open: 'Open the activity',
 
   presence_viewing: '{name} is also looking at this item',
   presence_replying: '{name} is writing a reply',

@@ -7,6 +7,7 @@ pub mod activities;
 pub mod admin;
 pub mod campaigns;
 pub mod messages;
+pub mod notifications;
 pub mod reconcile;
 pub mod routing;
 pub mod rules;

@@ -12,6 +12,7 @@ pub mod health;
 pub mod import_body;
 pub mod me;
 pub mod messages;
+pub mod notifications;
 pub mod openapi;
 pub mod presence;
 pub mod rules;
@@ -39,6 +40,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(addin::router())
         .merge(addin_trust::router())
         .merge(presence::router())
+        .merge(notifications::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

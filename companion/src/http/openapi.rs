@@ -85,6 +85,8 @@ use crate::state::AppState;
         crate::http::presence::get_presence,
         crate::http::presence::stream_presence,
         crate::http::export::export_message,
+        crate::http::notifications::list_notifications,
+        crate::http::notifications::read_notification,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

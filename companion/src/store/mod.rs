@@ -23,6 +23,7 @@ pub mod grants;
 pub mod imap;
 pub mod mailboxes;
 pub mod messages;
+pub mod notifications;
 pub mod outbox;
 pub mod presence;
 pub mod query;

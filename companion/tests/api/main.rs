@@ -22,6 +22,7 @@ mod input;
 mod matrix;
 mod messages;
 mod migrations;
+mod notifications;
 mod ops;
 mod outbox;
 mod paging;

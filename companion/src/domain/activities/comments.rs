@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 use super::load;
 use crate::auth::Principal;
 use crate::authz::authorize;
+use crate::domain::notifications::{excerpt, readers_mentioned};
 use crate::error::{Error, Result};
 use crate::store::audit::{self, Action, Chain};
 use crate::store::comments::{self as store_comments, CommentEditRow, CommentRow};
+use crate::store::notifications::{self as store_notifications, NewMention};
 use crate::store::{Store, ms_to_rfc3339, new_id, now_ms};
 
 /// A comment.
@@ -109,6 +111,7 @@ pub async fn add_comment(
     let a = load(store, who, id).await?;
     authorize(person, Operation::Comment(&a.facts()))?;
     check_comment(body)?;
+    let mentioned = readers_mentioned(store, who, &a, body).await?;
     let comment = CommentRow {
         id: new_id(),
         activity_id: id.to_owned(),
@@ -120,13 +123,26 @@ pub async fn add_comment(
     };
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     store_comments::insert(&mut tx, &who.org_id, &comment).await?;
+    let notified = store_notifications::insert_mentions(
+        &mut tx,
+        &NewMention {
+            org_id: &who.org_id,
+            activity_id: id,
+            comment_id: &comment.id,
+            by_user_id: &who.user_id,
+            excerpt: &excerpt(body),
+            created_at: comment.created_at,
+        },
+        &mentioned,
+    )
+    .await?;
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
         action: Action::CommentCreate,
         object_type: "comment",
         object_id: &comment.id,
-        details: serde_json::json!({"activity_id": id}),
+        details: serde_json::json!({"activity_id": id, "notified": notified}),
     })
     .await?;
     tx.commit().await?;
@@ -154,16 +170,31 @@ pub async fn edit_comment(
         },
     )?;
     check_comment(body)?;
+    let mentioned = readers_mentioned(store, who, &a, body).await?;
     let now = now_ms();
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     let history = store_comments::edit(&mut tx, comment_id, body, now).await?;
+    // Those already told about this comment are skipped by the store.
+    let notified = store_notifications::insert_mentions(
+        &mut tx,
+        &NewMention {
+            org_id: &who.org_id,
+            activity_id: &comment.activity_id,
+            comment_id,
+            by_user_id: &who.user_id,
+            excerpt: &excerpt(body),
+            created_at: now,
+        },
+        &mentioned,
+    )
+    .await?;
     tx.audit(audit::Entry {
         org_id: Some(&who.org_id),
         actor_id: Some(&who.user_id),
         action: Action::CommentEdit,
         object_type: "comment",
         object_id: comment_id,
-        details: serde_json::json!({"activity_id": comment.activity_id}),
+        details: serde_json::json!({"activity_id": comment.activity_id, "notified": notified}),
     })
     .await?;
     tx.commit().await?;
