@@ -287,12 +287,28 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.match(await rows.first().innerText(), /consegnata|non consegnata|in attesa/);
       if (shots) await screenshot(sara, 'pane-delivery', { fullPage: true });
 
-      // The PEC as Outlook stores a copy (a header added by Exchange): not these bytes, so the
-      // copy on screen is judged by the core alone (the demo's provider is not an accredited
-      // one: not certified), and the pane points to the companion's certified copy.
-      const copy = Buffer.concat([Buffer.from('X-MS-Exchange-Organization-Test: 1\r\n'), Buffer.from(pecBytes)]);
-      await showItem(sara, copy, { internetMessageId: `<${message.message_id}>` });
+      // The PEC as Outlook stores a copy with a header added by Exchange: not the companion's
+      // bytes, so the pane checks the copy on screen itself, against the providers the
+      // companion trusts (/addin/trust/providers.json; in demo mode the demo provider): the
+      // signature covers the body only, so the copy is certified.
+      const withHeader = Buffer.concat([Buffer.from('X-MS-Exchange-Organization-Test: 1\r\n'), Buffer.from(pecBytes)]);
+      await showItem(sara, withHeader, { internetMessageId: `<${message.message_id}>` });
       const panel = sara.locator('section[data-view="certification"]');
+      await panel.locator('[data-cert="certified"]').waitFor();
+      assert.match(await panel.innerText(), /Verifica eseguita in questo client/);
+
+      // A copy whose body a mail client re-encoded (one byte of the signed text changed): it
+      // never verifies, and the pane points to the companion's certified copy instead.
+      const reencoded = Buffer.from(pecBytes);
+      const text = reencoded.toString('latin1');
+      // The first byte of the text part's body (the demo PECs are stored with LF endings).
+      const blank = /\r?\n\r?\n/g;
+      blank.lastIndex = text.indexOf('text/plain');
+      assert.ok(blank.exec(text), 'the text part has a body');
+      let at = blank.lastIndex;
+      while (!/[A-Za-z0-9]/.test(text[at])) at += 1;
+      reencoded[at] = text[at] === 'A' ? 0x42 : 0x41;
+      await showItem(sara, reencoded, { internetMessageId: `<${message.message_id}>` });
       await panel.locator('[data-cert="unverified"]').waitFor();
       await panel.locator('[data-companion-copy="certified"]').waitFor();
       if (shots) await screenshot(sara, 'pane-outlook-copy');
