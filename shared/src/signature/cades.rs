@@ -452,11 +452,7 @@ fn qualified_ca<'q>(
             reached = Some(ca);
             break;
         }
-        let Some(issuer) = bundled.iter().find(|c| {
-            !path.iter().any(|p| p.der == c.der)
-                && c.may_issue_certificates()
-                && current.issued_by(c)
-        }) else {
+        let Some(issuer) = super::crypto::next_issuer(bundled, &path, current) else {
             break;
         };
         path.push(issuer);

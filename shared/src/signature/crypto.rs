@@ -334,6 +334,35 @@ impl<'a> Cert<'a> {
     }
 }
 
+/// The next certificate up a path: one of `bundled` (the certificates a signature
+/// carries), not already on `path`, allowed to issue certificates, whose key signed
+/// `current`. Shared by the PEC and the signed-document checks.
+pub(crate) fn next_issuer<'c, 'a>(
+    bundled: &'c [Cert<'a>],
+    path: &[&Cert<'a>],
+    current: &Cert<'a>,
+) -> Option<&'c Cert<'a>> {
+    bundled.iter().find(|c| {
+        !path.iter().any(|p| p.der == c.der) && c.may_issue_certificates() && current.issued_by(c)
+    })
+}
+
+/// A certificate written as PEM or bare base64 (whitespace ignored), decoded and checked to
+/// parse; `None` otherwise.
+pub(crate) fn decode_certificate_text(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let body: String = text
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .flat_map(str::chars)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .ok()
+        .filter(|der| Cert::parse(der).is_some())
+}
+
 /// Short names of the attribute types of RFC 4514 form: the shortest name `const-oid`'s
 /// database gives each (what `x509-cert`'s `Display` prints), for the attributes certificates
 /// carry. Kept here instead of calling that `Display`: it links the whole OID database,

@@ -531,11 +531,7 @@ impl<'c> Context<'c, '_> {
             }
             // An intermediate from the signature must be a CA; anchors are trusted as
             // configured (RFC 5280 treats an anchor as a name and a key).
-            let Some(issuer) = self.bundled.iter().find(|c| {
-                !path.iter().any(|p| p.der == c.der)
-                    && c.may_issue_certificates()
-                    && current.issued_by(c)
-            }) else {
+            let Some(issuer) = crypto::next_issuer(self.bundled, &path, current) else {
                 break;
             };
             path.push(issuer);

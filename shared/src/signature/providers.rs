@@ -164,16 +164,7 @@ fn resolve(reference: &str, bundle: &[Vec<u8>]) -> Result<Vec<u8>, String> {
                 )
             });
     }
-    let body: String = reference
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .flat_map(str::chars)
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .ok()
-        .filter(|der| Cert::parse(der).is_some())
+    super::crypto::decode_certificate_text(reference)
         .ok_or_else(|| "certificato illeggibile / unreadable certificate".to_owned())
 }
 

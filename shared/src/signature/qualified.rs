@@ -30,8 +30,6 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde::{Deserialize, Serialize};
 
-use super::crypto::Cert;
-
 /// The `format` value of a qualified CA list file.
 pub const FORMAT: &str = "pecdesk-qualified-cas/1";
 
@@ -167,16 +165,7 @@ impl QualifiedCas {
 }
 
 fn decode_certificate(text: &str) -> Option<Vec<u8>> {
-    let body: String = text
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .flat_map(str::chars)
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(body.as_bytes())
-        .ok()
-        .filter(|der| Cert::parse(der).is_some())
+    super::crypto::decode_certificate_text(text)
 }
 
 /// The service being read.
