@@ -173,7 +173,9 @@ pub fn run(command: TrustCommand) -> ExitCode {
     }
 }
 
-fn import(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
+/// What both imports start from: the settings (for the data folder), the XML file's bytes
+/// and its name (recorded as the list's source).
+fn read_import(args: &ImportArgs) -> anyhow::Result<(Settings, Vec<u8>, String)> {
     let overrides = Overrides {
         data_dir: args.data_dir.clone(),
         ..Overrides::default()
@@ -185,6 +187,11 @@ fn import(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
         || args.file.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
+    Ok((settings, xml, name))
+}
+
+fn import(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
+    let (settings, xml, name) = read_import(args)?;
     let list = parse_trusted_list(&xml, &name)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     let path = write_list(&settings.data_dir, &list, &name)?;
@@ -192,17 +199,7 @@ fn import(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
 }
 
 fn import_qualified(args: &ImportArgs) -> anyhow::Result<(PathBuf, usize)> {
-    let overrides = Overrides {
-        data_dir: args.data_dir.clone(),
-        ..Overrides::default()
-    };
-    let settings = Settings::load(args.config.as_deref(), &overrides)?;
-    let xml = std::fs::read(&args.file)
-        .with_context(|| format!("impossibile leggere / cannot read {}", args.file.display()))?;
-    let name = args.file.file_name().map_or_else(
-        || args.file.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let (settings, xml, name) = read_import(args)?;
     let mut list = qualified::from_trusted_list(&xml, &name)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     list.source = format!("{} (pecdesk trust import --qualified)", list.source);
