@@ -51,6 +51,9 @@ pub struct Settings {
     /// Sending through the outbox (`[outbox]`).
     #[serde(default)]
     pub outbox: crate::outbox::OutboxSettings,
+    /// Webhook deliveries (`[webhooks]`).
+    #[serde(default)]
+    pub webhooks: crate::webhooks::WebhookSettings,
     /// The URL users' mail clients reach the companion at (the add-ins' manifest and
     /// `config.json` carry it). Absent: `http://{listen}`. Must be https unless its host is
     /// loopback; see [`Settings::public_url`].
@@ -197,6 +200,7 @@ impl Settings {
             imap: crate::imap::ImapSettings::default(),
             campaigns: crate::domain::campaigns::CampaignSettings::default(),
             outbox: crate::outbox::OutboxSettings::default(),
+            webhooks: crate::webhooks::WebhookSettings::default(),
             public_url: None,
             addin: AddinSettings::default(),
         }
@@ -394,6 +398,29 @@ max_backoff_secs = 3600
 # Tempo massimo per connessione, accesso e invio / longest wait for connecting, login and
 # each submission (seconds)
 timeout_secs = 60
+
+# Webhook: consegna degli eventi alle integrazioni / webhooks: delivering events to
+# integrations (see docs/operations.md, "Webhook")
+[webhooks]
+enabled = true
+# Secondi tra due passate senza lavoro / seconds between passes when idle
+poll_interval_secs = 2
+# Consegne prese a ogni passata, e inviate insieme / deliveries claimed per pass, and sent
+# at once
+batch_size = 50
+concurrency = 8
+# Tentativi, attesa iniziale e massima (secondi, con variazione casuale) / attempts, first
+# and longest wait (seconds, with jitter)
+max_attempts = 10
+retry_base_secs = 30
+max_backoff_secs = 21600
+# Tempo per la risposta del destinatario / seconds a receiver has to answer
+timeout_secs = 10
+# Secondi di possesso di una consegna / seconds a worker holds a delivery it sends
+claim_secs = 120
+# Destinazioni su indirizzi privati o locali (sempre con --demo) / targets on private or
+# loopback addresses (always with --demo)
+allow_private_targets = false
 
 # File dei componenti aggiuntivi (Outlook, Thunderbird), relativi alla cartella corrente
 # / the add-ins' files (Outlook, Thunderbird), relative to the current directory

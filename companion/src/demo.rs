@@ -7,6 +7,7 @@ use pecdesk_core::ids::EmailAddress;
 use pecdesk_core::policy::{Policy, Role};
 use pecdesk_core::signature::TrustAnchors;
 
+use crate::auth::secrets::MasterKey;
 use crate::store::audit::{Action, Chain};
 use crate::store::{Store, WriteTx, audit, grants, new_id, users};
 
@@ -427,5 +428,44 @@ pub async fn seed_mail_in(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::R
     }
     process_pending(store).await?;
     tracing::info!("demo mail in seeded: sent messages reconciled, two rules, a queue");
+    Ok(())
+}
+
+/// `serve --demo`: an example webhook subscription of the demo organisation, disabled
+/// (its target is a loopback port nobody listens on), so the desk's webhook page and its
+/// delivery log have something to show; an administrator points it at a real receiver,
+/// presses "test" and enables it.
+pub async fn seed_webhook(store: &Store, master: &MasterKey) -> anyhow::Result<()> {
+    use crate::domain::webhooks::{CreateWebhook, Format, NewWebhook, create_in};
+
+    let admin = users::user_by_email(
+        store,
+        &EmailAddress::parse("admin@demo.test").map_err(|e| anyhow::anyhow!("{e}"))?,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("demo admin missing"))?;
+    let req = CreateWebhook {
+        url: "http://127.0.0.1:9/pecdesk-webhook".into(),
+        events: [
+            "message.received",
+            "activity.assigned",
+            "activity.closed",
+            "receipt.failed",
+            "alarm.fired",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        format: Some(Format::Generic),
+        enabled: Some(false),
+        description: Some("Esempio: protocollo informatico / Example: records system".into()),
+    };
+    let mut tx = store.begin_write(Chain::Org(&admin.org_id)).await?;
+    let n = NewWebhook {
+        org_id: &admin.org_id,
+        actor: Some(&admin.id),
+        req: &req,
+    };
+    create_in(&mut tx, master, &n).await?;
+    tx.commit().await?;
     Ok(())
 }

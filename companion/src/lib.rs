@@ -31,6 +31,7 @@ pub mod simulate;
 pub mod state;
 pub mod store;
 pub mod trust;
+pub mod webhooks;
 
 use std::future::Future;
 
@@ -112,6 +113,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if settings.demo && demo::seed(&store, state.trust()).await? {
         demo::seed_story(&store).await?;
         demo::seed_mail_in(&store, state.trust()).await?;
+        demo::seed_webhook(&store, state.tokens().master()).await?;
         tracing::info!("demo data seeded");
     }
     // `serve --demo`: the PEC provider simulator in-process; the demo mailboxes send through
@@ -178,7 +180,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .outbox
         .enabled
         .then(|| outbox::start(state.clone()));
+    // The webhook worker (every replica runs one: deliveries are claimed, never shared).
+    let hooks = settings
+        .webhooks
+        .enabled
+        .then(|| webhooks::start(state.clone()));
     serve(state, listener, shutdown_signal()).await?;
+    if let Some(h) = hooks {
+        // A POST in progress is given its timeout; cut off, its claim expires and the
+        // delivery is sent again (receivers de-duplicate by the event id).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), h.stop()).await;
+    }
     if let Some(s) = senders {
         // A send in progress concludes or is left uncertain (recovered at the next start).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.stop()).await;

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit;
 pub mod campaigns;
 pub mod directory;
+pub mod events;
 pub mod export;
 pub mod health;
 pub mod import_body;
@@ -16,6 +17,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod presence;
 pub mod rules;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -41,6 +43,8 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(addin_trust::router())
         .merge(presence::router())
         .merge(notifications::router())
+        .merge(webhooks::router())
+        .merge(events::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

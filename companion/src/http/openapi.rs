@@ -87,8 +87,23 @@ use crate::state::AppState;
         crate::http::export::export_message,
         crate::http::notifications::list_notifications,
         crate::http::notifications::read_notification,
+        crate::http::webhooks::list_webhooks,
+        crate::http::webhooks::create_webhook,
+        crate::http::webhooks::get_webhook,
+        crate::http::webhooks::update_webhook,
+        crate::http::webhooks::delete_webhook,
+        crate::http::webhooks::test_webhook,
+        crate::http::webhooks::list_deliveries,
+        crate::http::webhooks::retry_delivery,
+        crate::http::events::stream_events,
     ),
-    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
+    components(schemas(
+        crate::error::ErrorEnvelope,
+        crate::error::ErrorBody,
+        crate::webhooks::events::Event,
+        crate::webhooks::events::EventType,
+        crate::webhooks::events::EventObject,
+    ))
 )]
 pub struct ApiDoc;
 

@@ -199,6 +199,14 @@ actions! {
     CampaignCancel => "campaign.cancel",
     /// Every recipient of a mass send reached a final state (system).
     CampaignDone => "campaign.done",
+    /// A webhook subscription was created (format, event names; never the URL or secret).
+    WebhookCreate => "webhook.create",
+    /// A webhook subscription was changed (names of the fields).
+    WebhookUpdate => "webhook.update",
+    /// A webhook subscription was deleted (kept, marked deleted).
+    WebhookDelete => "webhook.delete",
+    /// A webhook delivery was queued again by an administrator.
+    WebhookRedeliver => "webhook.redeliver",
 }
 
 impl std::fmt::Display for Action {

@@ -33,6 +33,7 @@ pub mod rules;
 pub mod signin;
 pub mod users;
 pub mod visibility;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -35,3 +35,4 @@ mod slow_clients;
 mod sso;
 mod trust;
 mod visibility;
+mod webhooks;
