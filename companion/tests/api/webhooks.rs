@@ -27,6 +27,9 @@ both_engines!(
     two_workers_on_one_database_deliver_each_event_once,
     only_administrators_manage_webhooks_and_targets_are_checked,
     the_stream_shows_what_the_reader_may_see_and_resumes,
+    a_failed_receipt_is_told_from_its_import,
+    the_demo_shows_a_disabled_example_subscription,
+    openapi_documents_webhooks_the_stream_and_the_payload,
 );
 
 /// One request the receiver got.
@@ -683,4 +686,105 @@ async fn the_stream_shows_what_the_reader_may_see_and_resumes(engine: Engine) {
     assert_eq!(change["type"], "activity.changed");
     assert_ne!(change["id"], before.as_str());
     assert!(seen.iter().all(|e| e["id"] != before.as_str()), "{seen:?}");
+}
+
+/// `receipt.failed` comes from the import of a failure receipt (the demo's
+/// errore-consegna, imported at seed time: the subscription's cursor is set back to the
+/// start of the chain to read it), and from nothing else the demo imported.
+async fn a_failed_receipt_is_told_from_its_import(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let admin = app.login("admin@demo.test").await;
+    let rx = Receiver::start().await;
+    let (hook, _) = subscribe(&app, &admin, &rx.url, &["receipt.failed"]).await;
+    pecdesk_companion::with_pool!(app.store, |p| sqlx::query(
+        "UPDATE webhooks SET audit_cursor = 0 WHERE id = $1"
+    )
+    .bind(&hook)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .expect("rewind");
+    let receipt: String = pecdesk_companion::with_pool!(app.store, |p| sqlx::query_scalar(
+        "SELECT id FROM messages WHERE kind = 'errore-consegna'"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("the demo's errore-consegna");
+    let state = state_of(&app, false, true).await;
+    let r = tick(&state, "w1", now_ms()).await;
+    assert_eq!((r.queued, r.delivered), (1, 1), "{r:?}");
+    let got = rx.got();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event, "receipt.failed");
+    let body: Value = serde_json::from_str(&got[0].body).expect("json");
+    assert_eq!(body["object"], json!({"type": "message", "id": receipt}));
+    assert_eq!(body["data"]["kind"], "errore-consegna");
+}
+
+/// `serve --demo` seeds a disabled example subscription: listed without its secret, its
+/// test send fails in words (nobody listens there), and the log shows the attempt.
+async fn the_demo_shows_a_disabled_example_subscription(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let state = state_of(&app, false, true).await;
+    pecdesk_companion::demo::seed_webhook(&app.store, state.tokens().master())
+        .await
+        .expect("demo webhook");
+    let admin = app.login("admin@demo.test").await;
+    let list = app.get(&admin, "/api/v1/webhooks").await;
+    assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+    let items = list.body.as_array().expect("list");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["enabled"], false);
+    assert!(items[0].get("secret").is_none());
+    let id = items[0]["id"].as_str().expect("id");
+    let t = app
+        .post(&admin, &format!("/api/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    assert_eq!(t.body["delivered"], false);
+    assert_eq!(t.body["error"], "connection failed");
+    let log = app
+        .get(&admin, &format!("/api/v1/webhooks/{id}/deliveries"))
+        .await;
+    assert_eq!(log.body["items"][0]["status"], "failed");
+    assert_eq!(log.body["items"][0]["event_type"], "webhook.test");
+    // Disabled: the worker queues nothing for it.
+    let rita = app.login("responsabile@demo.test").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    app.import_fresh(&rita, &protocollo, "demo-webhook").await;
+    assert_eq!(tick(&state, "w1", now_ms()).await, TickReport::default());
+}
+
+async fn openapi_documents_webhooks_the_stream_and_the_payload(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let doc = app
+        .send(reqwest::Method::GET, "/api/openapi.json", None, None)
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    for path in [
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/{id}",
+        "/api/v1/webhooks/{id}/test",
+        "/api/v1/webhooks/{id}/deliveries",
+        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+        "/api/v1/events/stream",
+    ] {
+        assert!(doc.body["paths"][path].is_object(), "{path} documented");
+    }
+    let schemas = &doc.body["components"]["schemas"];
+    for name in [
+        "Event",
+        "EventType",
+        "EventObject",
+        "WebhookCreated",
+        "DeliveryView",
+    ] {
+        assert!(schemas[name].is_object(), "{name} documented");
+    }
+    // The headers and the signature are told where the subscription is made.
+    let create = doc.body["paths"]["/api/v1/webhooks"]["post"].to_string();
+    assert!(
+        create.contains("X-PecDesk-Signature") && create.contains("X-PecDesk-Delivery"),
+        "{create}"
+    );
 }
