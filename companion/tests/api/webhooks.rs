@@ -788,3 +788,75 @@ async fn openapi_documents_webhooks_the_stream_and_the_payload(engine: Engine) {
         "{create}"
     );
 }
+
+/// The logs of a whole story (create, deliver, test) at TRACE level never hold the secret.
+/// A current-thread runtime, so the server, the worker and the receiver all log on the
+/// thread whose subscriber captures them.
+mod logs {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use pecdesk_companion::store::now_ms;
+    use serde_json::json;
+
+    use super::{Receiver, state_of, subscribe, tick};
+    use crate::helpers::{Engine, spawn_app};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn story(engine: Engine) {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = spawn_app(engine).await;
+        let admin = app.login("admin@demo.test").await;
+        let rita = app.login("responsabile@demo.test").await;
+        let rx = Receiver::start().await;
+        let (hook, secret) = subscribe(&app, &admin, &rx.url, &["activity.created"]).await;
+        let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+        app.create_activity(&rita, json!({"mailbox_id": protocollo, "title": "Log"}))
+            .await;
+        let state = state_of(&app, false, true).await;
+        assert_eq!(tick(&state, "w1", now_ms()).await.delivered, 1);
+        let t = app
+            .post(&admin, &format!("/api/v1/webhooks/{hook}/test"), json!({}))
+            .await;
+        assert_eq!(t.body["delivered"], true);
+        let logs = String::from_utf8_lossy(&capture.0.lock().expect("lock")).into_owned();
+        // The capture works: the story's own lines are there.
+        assert!(logs.contains("webhook created"), "no capture");
+        assert!(logs.contains("webhook delivery attempted"), "no capture");
+        assert!(!logs.contains(&secret), "the secret reached the logs");
+        assert!(!logs.contains(&secret["whsec_".len()..]));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn sqlite_secrets_never_reach_the_logs() {
+        story(Engine::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    #[cfg_attr(
+        not(pecdesk_pg),
+        ignore = "PECDESK_TEST_PG is not set: PostgreSQL story not run"
+    )]
+    async fn postgres_secrets_never_reach_the_logs() {
+        story(Engine::Postgres).await;
+    }
+}
