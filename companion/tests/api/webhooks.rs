@@ -500,6 +500,36 @@ async fn only_administrators_manage_webhooks_and_targets_are_checked(engine: Eng
         .status,
         StatusCode::NOT_FOUND
     );
+    // Another organisation's administrator: the subscription does not exist for them.
+    pecdesk_companion::with_pool!(app.store, |p| sqlx::query(
+        "UPDATE users SET is_admin = true WHERE email = 'altro@altra.test'"
+    )
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .expect("promote");
+    let base = format!("/api/v1/webhooks/{hook}");
+    assert_eq!(app.get(&altro, "/api/v1/webhooks").await.body, json!([]));
+    for (method, path) in [
+        (reqwest::Method::GET, base.clone()),
+        (reqwest::Method::PATCH, base.clone()),
+        (reqwest::Method::DELETE, base.clone()),
+        (reqwest::Method::POST, format!("{base}/test")),
+        (reqwest::Method::GET, format!("{base}/deliveries")),
+        (
+            reqwest::Method::POST,
+            format!("{base}/deliveries/{hook}/retry"),
+        ),
+    ] {
+        let body = (method == reqwest::Method::PATCH).then(|| json!({"enabled": false}));
+        let a = app.send(method.clone(), &path, Some(&altro), body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {:?}",
+            a.body
+        );
+    }
     // Edit: disable, re-enable, change the events; each change audited without the URL.
     let a = app
         .patch(
