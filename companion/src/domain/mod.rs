@@ -11,3 +11,4 @@ pub mod notifications;
 pub mod reconcile;
 pub mod routing;
 pub mod rules;
+pub mod sla;

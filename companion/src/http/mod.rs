@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod presence;
 pub mod rules;
+pub mod sla;
 
 use axum::Router;
 
@@ -41,6 +42,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(addin_trust::router())
         .merge(presence::router())
         .merge(notifications::router())
+        .merge(sla::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

@@ -87,6 +87,7 @@ use crate::state::AppState;
         crate::http::export::export_message,
         crate::http::notifications::list_notifications,
         crate::http::notifications::read_notification,
+        crate::http::sla::get_due,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]
