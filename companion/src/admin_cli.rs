@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use pecdesk_core::ids::EmailAddress;
+use pecdesk_core::sla::{MonthDay, OfficeHours, SlaSettings};
 use secrecy::SecretString;
 
 use crate::auth::secrets::MasterKey;
@@ -181,6 +182,22 @@ pub struct MailboxSetArgs {
     /// minute (0: no throttle, -1: the service default).
     #[arg(long, allow_hyphen_values = true)]
     pub send_per_minute: Option<i64>,
+    /// Orario d'ufficio per le scadenze (SLA), ripetibile; i giorni non nominati sono chiusi
+    /// / office hours for due dates (SLA), repeatable; days not named are closed:
+    /// `mon-fri=09:00-13:00,14:00-18:00`, `sat=09:00-12:00`.
+    #[arg(long)]
+    pub office_hours: Vec<String>,
+    /// Giorno del santo patrono (MM-GG, `none` lo toglie) / patron saint's day (MM-DD,
+    /// `none` clears it): `12-07` for Milano.
+    #[arg(long)]
+    pub patron_day: Option<String>,
+    /// Fuso orario delle scadenze / time zone of due dates: Europe/Rome | UTC.
+    #[arg(long)]
+    pub time_zone: Option<String>,
+    /// Calendario SLA predefinito (lun-ven 09:00-18:00, Europe/Rome) / the default SLA
+    /// calendar (Mon-Fri 09:00-18:00, Europe/Rome).
+    #[arg(long, conflicts_with_all = ["office_hours", "patron_day", "time_zone"])]
+    pub sla_default: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -472,6 +489,76 @@ fn place_password(
     }
 }
 
+/// The SLA settings of `pecdesk mailbox set`: the stored ones with the options given.
+fn sla_settings(
+    mut s: SlaSettings,
+    office_hours: &[String],
+    patron_day: Option<&str>,
+    time_zone: Option<&str>,
+) -> anyhow::Result<SlaSettings> {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let bad = |spec: &str| {
+        anyhow::anyhow!(
+            "--office-hours {spec}: nella forma GIORNI=HH:MM-HH:MM[,...], ad esempio \
+             mon-fri=09:00-13:00,14:00-18:00 / in the form DAYS=HH:MM-HH:MM[,...], e.g. \
+             mon-fri=09:00-13:00,14:00-18:00"
+        )
+    };
+    if !office_hours.is_empty() {
+        s.office_hours = OfficeHours::default();
+    }
+    for spec in office_hours {
+        let (days, ranges) = spec.split_once('=').ok_or_else(|| bad(spec))?;
+        let day = |d: &str| DAYS.iter().position(|k| k.eq_ignore_ascii_case(d.trim()));
+        let (first, last) = match days.split_once('-') {
+            Some((a, b)) => (day(a), day(b)),
+            None => (day(days), day(days)),
+        };
+        let (Some(first), Some(last)) = (first, last) else {
+            return Err(bad(spec));
+        };
+        let ranges: Vec<String> = ranges
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for d in first..=last {
+            let slot = match d {
+                0 => &mut s.office_hours.mon,
+                1 => &mut s.office_hours.tue,
+                2 => &mut s.office_hours.wed,
+                3 => &mut s.office_hours.thu,
+                4 => &mut s.office_hours.fri,
+                5 => &mut s.office_hours.sat,
+                _ => &mut s.office_hours.sun,
+            };
+            *slot = ranges.clone();
+        }
+    }
+    match patron_day {
+        None => {}
+        Some("none") => s.patron_day = None,
+        Some(md) => {
+            let parsed = md.split_once('-').and_then(|(m, d)| {
+                Some(MonthDay {
+                    month: m.parse().ok()?,
+                    day: d.parse().ok()?,
+                })
+            });
+            s.patron_day = Some(parsed.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--patron-day {md}: mese-giorno, ad esempio 12-07 / month-day, e.g. 12-07"
+                )
+            })?);
+        }
+    }
+    if let Some(z) = time_zone {
+        z.clone_into(&mut s.time_zone);
+    }
+    Ok(s)
+}
+
 fn print_mailbox_line(m: &MailboxAdminView) {
     let imap = m.imap.as_ref().map_or("-".to_owned(), |e| {
         format!("{}:{} {}", e.host, e.port, e.security.as_str())
@@ -514,6 +601,7 @@ async fn mailbox(c: MailboxCommand) -> anyhow::Result<()> {
                 smtp,
                 app_password_expires_at: a.app_password_expires,
                 quota_bytes: a.quota_bytes,
+                sla: None,
             };
             let actor = Actor {
                 org_id: &org,
@@ -530,6 +618,19 @@ async fn mailbox(c: MailboxCommand) -> anyhow::Result<()> {
             let mut smtp = smtp_request(&a.smtp);
             let pw = read_password(&a.password)?;
             place_password(pw, a.password.password_for.as_deref(), &mut imap, &mut smtp);
+            let sla = if a.sla_default {
+                Some(None)
+            } else if a.office_hours.is_empty() && a.patron_day.is_none() && a.time_zone.is_none() {
+                None
+            } else {
+                let current = domain(admin::get_mailbox(&o.store, &org, &id).await)?.sla;
+                Some(Some(sla_settings(
+                    current.unwrap_or_default(),
+                    &a.office_hours,
+                    a.patron_day.as_deref(),
+                    a.time_zone.as_deref(),
+                )?))
+            };
             let req = PatchMailboxRequest {
                 name: a.name,
                 imap,
@@ -541,6 +642,7 @@ async fn mailbox(c: MailboxCommand) -> anyhow::Result<()> {
                 send_per_minute: a.send_per_minute.map(|n| (n >= 0).then_some(n)),
                 send_max_recipients: None,
                 send_max_bytes: None,
+                sla,
             };
             let actor = Actor {
                 org_id: &org,

@@ -357,6 +357,33 @@ pub async fn seed_story(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The SLA calendar of the demo's Protocollo (`serve --demo` only; the tests' demo keeps
+/// the default): a Milano office, Monday to Thursday 09:00-13:00 and 14:00-18:00, Friday
+/// 09:00-13:00, Sant'Ambrogio (7 December) as its patron day. Written as the
+/// administrator's change, with its audit entry.
+async fn seed_calendar(store: &Store, org: &str, admin: &str, mailbox: &str) -> anyhow::Result<()> {
+    let day = serde_json::json!(["09:00-13:00", "14:00-18:00"]);
+    let settings: pecdesk_core::sla::SlaSettings = serde_json::from_value(serde_json::json!({
+        "time_zone": "Europe/Rome",
+        "office_hours": {"mon": day, "tue": day, "wed": day, "thu": day, "fri": ["09:00-13:00"]},
+        "patron_day": {"month": 12, "day": 7}
+    }))?;
+    let (_, json) = crate::domain::sla::check_settings(&settings)?;
+    let mut tx = store.begin_write(Chain::Org(org)).await?;
+    crate::store::mailboxes::set_sla_calendar(&mut tx, mailbox, Some(&json)).await?;
+    tx.audit(audit::Entry {
+        org_id: Some(org),
+        actor_id: Some(admin),
+        action: Action::MailboxUpdate,
+        object_type: "mailbox",
+        object_id: mailbox,
+        details: serde_json::json!({ "fields": ["sla"], "secrets_changed": [] }),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Mail in for `serve --demo` (after [`seed_story`]): the administrator writes two routing
 /// rules, then the Sent folder's copies and three incoming PECs ([`MAIL_IN`]) go through the
 /// one ingestion path and the steps after it, as an IMAP poll would: the sent messages end
@@ -415,6 +442,7 @@ pub async fn seed_mail_in(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::R
         let spec = serde_json::from_value(rule)?;
         crate::domain::rules::create(store, &org, Some(&admin.id), &spec).await?;
     }
+    seed_calendar(store, &org, &admin.id, &protocollo).await?;
     let batch = MAIL_IN
         .iter()
         .map(|(_file, raw, sent)| Incoming {

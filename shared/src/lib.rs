@@ -11,7 +11,8 @@
 //! - [`policy`]: mailbox policies and roles;
 //! - [`authz`]: every permission decision (grants, participation, state), one function;
 //! - [`reconcile`]: which receipts certify which sent message, per-recipient delivery;
-//! - [`rules`]: routing rules and their evaluation; [`protocol`]: Segnatura and SdI data.
+//! - [`rules`]: routing rules and their evaluation; [`protocol`]: Segnatura and SdI data;
+//! - [`sla`]: due dates in Italian working days and office hours (the legal clock).
 //!
 //! Nothing here performs I/O, spawns threads or reads the clock: "now" is always a
 //! parameter. Every parser takes untrusted bytes and never panics on them.
@@ -26,5 +27,6 @@ pub mod protocol;
 pub mod reconcile;
 pub mod rules;
 pub mod signature;
+pub mod sla;
 
 pub use pec::{InspectOptions, Inspection, PecKind, Summary, inspect};

@@ -50,7 +50,7 @@ pub mod limits {
     pub const TAG: usize = 50;
     /// Characters of an activity title.
     pub const TITLE: usize = 300;
-    /// Longest due offset, in hours (one year).
+    /// Longest due offset, in working hours (`due_in_days`: this over 24, 366 working days).
     pub const DUE_HOURS: u32 = 24 * 366;
 }
 
@@ -302,10 +302,11 @@ pub struct ActivitySpec {
     /// `low`, `normal` (default), `high`, `urgent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
-    /// Due this many hours after the message is routed.
+    /// Due after this many working hours (office hours of the mailbox's calendar), counted
+    /// from the certified delivery time of the PEC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_in_hours: Option<u32>,
-    /// Due this many (calendar) days after the message is routed.
+    /// Due at the close of the N-th working day after the day the PEC was delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_in_days: Option<u32>,
     /// `standard` (default) or `approval`.
@@ -317,14 +318,16 @@ pub struct ActivitySpec {
 }
 
 impl ActivitySpec {
-    /// The due date (ms) for an activity created at `now_ms`.
-    pub fn due_at(&self, now_ms: i64) -> Option<i64> {
-        let hours = match (self.due_in_hours, self.due_in_days) {
-            (Some(h), _) => i64::from(h),
-            (None, Some(d)) => i64::from(d) * 24,
-            (None, None) => return None,
-        };
-        Some(now_ms.saturating_add(hours.saturating_mul(3_600_000)))
+    /// The due date (ms) on the mailbox's calendar, counted from `from_ms` (the certified
+    /// delivery time of the PEC; see [`crate::sla`]): `due_in_hours` working hours,
+    /// `due_in_days` working days (the close of office hours of the N-th working day after
+    /// the day of delivery).
+    pub fn due_at(&self, from_ms: i64, cal: &crate::sla::Calendar) -> Option<i64> {
+        match (self.due_in_hours, self.due_in_days) {
+            (Some(h), _) => Some(crate::sla::add_working_hours(from_ms, h, cal)),
+            (None, Some(d)) => Some(crate::sla::add_working_days(from_ms, d, cal)),
+            (None, None) => None,
+        }
     }
 
     /// Checks the limits; `at` names the object in the message (`actions.activity`).
@@ -1107,13 +1110,18 @@ mod tests {
             due_in_hours: Some(2),
             ..ActivitySpec::default()
         };
-        assert_eq!(a.due_at(1000), Some(1000 + 7_200_000));
+        let cal = crate::sla::Calendar::default();
+        // Friday 3 April 2026 17:00 CEST (15:00 UTC), before Easter Monday.
+        let friday = 1_775_228_400_000;
+        // 1 h on Friday, then Tuesday 7 April 10:00 CEST.
+        assert_eq!(a.due_at(friday, &cal), Some(1_775_548_800_000));
         let d = ActivitySpec {
             due_in_days: Some(1),
             ..ActivitySpec::default()
         };
-        assert_eq!(d.due_at(0), Some(86_400_000));
-        assert_eq!(ActivitySpec::default().due_at(0), None);
+        // Tuesday 7 April 18:00 CEST.
+        assert_eq!(d.due_at(friday, &cal), Some(1_775_577_600_000));
+        assert_eq!(ActivitySpec::default().due_at(friday, &cal), None);
     }
 
     #[test]

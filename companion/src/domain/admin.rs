@@ -102,6 +102,11 @@ pub struct CreateMailboxRequest {
     pub quota_bytes: Option<i64>,
     /// Whether the companion polls it (default: true when `imap` is given).
     pub ingest_enabled: Option<bool>,
+    /// The SLA calendar (`{time_zone?, office_hours?, patron_day?}`; absent: Monday to
+    /// Friday 09:00–18:00, Europe/Rome, no patron day).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub sla: Option<pecdesk_core::sla::SlaSettings>,
 }
 
 /// Body of `PATCH /api/v1/mailboxes/{id}`: only the fields present change (`null` clears
@@ -139,6 +144,12 @@ pub struct PatchMailboxRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<i64>)]
     pub send_max_bytes: Option<Option<i64>>,
+    /// The SLA calendar, replaced whole (`{time_zone?, office_hours?, patron_day?}`, absent
+    /// fields at their default; `null`: back to Monday to Friday 09:00–18:00, Europe/Rome,
+    /// no patron day).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Object>)]
+    pub sla: Option<Option<pecdesk_core::sla::SlaSettings>>,
 }
 
 /// Body of `POST /api/v1/teams`.
@@ -257,6 +268,11 @@ pub struct MailboxAdminView {
     /// validate against the others).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_limits: Option<crate::outbox::SendLimits>,
+    /// The SLA calendar due dates count on (`{time_zone, office_hours: {mon: ["09:00-18:00"],
+    /// ...}, patron_day}`; shown by `GET /api/v1/mailboxes/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub sla: Option<pecdesk_core::sla::SlaSettings>,
     pub created_at: String,
     pub updated_at: Option<String>,
 }
@@ -419,6 +435,7 @@ pub fn mailbox_view(r: MailboxSettingsRow, now: i64) -> MailboxAdminView {
             .map(|at| app_password_view(at, now)),
         quota,
         send_limits: None,
+        sla: None,
         health,
         id: r.id,
         address: r.address,
@@ -709,6 +726,11 @@ pub async fn create_mailbox(
     if ingest && imap.is_none() {
         return Err(ingest_needs_imap());
     }
+    let sla = req
+        .sla
+        .as_ref()
+        .map(crate::domain::sla::check_settings)
+        .transpose()?;
 
     let mut tx = store.begin_write(Chain::Org(actor.org_id)).await?;
     let id = users::insert_mailbox(&mut tx, actor.org_id, address.as_str(), &name)
@@ -737,6 +759,9 @@ pub async fn create_mailbox(
         },
     )
     .await?;
+    if let Some((_, json)) = &sla {
+        mailboxes::set_sla_calendar(&mut tx, &id, Some(json)).await?;
+    }
     tx.audit(Entry {
         org_id: Some(actor.org_id),
         actor_id: actor.user_id,
@@ -747,6 +772,7 @@ pub async fn create_mailbox(
             "imap": imap.is_some(),
             "smtp": smtp.is_some(),
             "ingest_enabled": ingest,
+            "sla": sla.is_some(),
         }),
     })
     .await?;
@@ -762,6 +788,7 @@ pub async fn get_mailbox(store: &Store, org_id: &str, id: &str) -> Result<Mailbo
         .ok_or(Error::NotFound)?;
     let mut v = mailbox_view(row, now_ms());
     v.send_limits = Some(crate::outbox::limits(store, id).await?);
+    v.sla = Some(crate::domain::sla::calendar(store, id).await?.settings());
     Ok(v)
 }
 
@@ -801,6 +828,11 @@ pub async fn update_mailbox(
     let sent_folder = match req.imap.as_ref().and_then(|r| r.sent_folder.clone()) {
         Some(Some(f)) => Some(Some(check_sent_folder(&f)?)),
         other => other,
+    };
+    let sla = match &req.sla {
+        Some(Some(s)) => Some(Some(crate::domain::sla::check_settings(s)?.1)),
+        Some(None) => Some(None),
+        None => None,
     };
 
     // Read inside the transaction: it holds the organisation's chain head, so two edits of
@@ -852,6 +884,7 @@ pub async fn update_mailbox(
         (req.send_per_minute.is_some(), "send_per_minute"),
         (req.send_max_recipients.is_some(), "send_max_recipients"),
         (req.send_max_bytes.is_some(), "send_max_bytes"),
+        (sla.is_some(), "sla"),
     ] {
         if present {
             fields.push(field);
@@ -874,6 +907,9 @@ pub async fn update_mailbox(
     )
     .await?;
     write_send_limits(&mut tx, id, &req).await?;
+    if let Some(calendar) = &sla {
+        mailboxes::set_sla_calendar(&mut tx, id, calendar.as_deref()).await?;
+    }
     tx.audit(Entry {
         org_id: Some(actor.org_id),
         actor_id: actor.user_id,

@@ -12,3 +12,4 @@ pub mod reconcile;
 pub mod routing;
 pub mod rules;
 pub mod webhooks;
+pub mod sla;

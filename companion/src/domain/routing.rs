@@ -9,12 +9,16 @@
 //! Automatic actions have no actor ("system"): their audit entries name the rule.
 
 use pecdesk_core::authz::{Operation, Person};
+use std::collections::HashMap;
+
 use pecdesk_core::rules::{self, ActivitySpec, Assign, Decision, Facts, Route, Rule, RuleSpec};
+use pecdesk_core::sla::Calendar;
 use pecdesk_core::{InspectOptions, activity::Status};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
 use crate::authz::authorize;
+use crate::domain::sla::{self, DueBasis};
 use crate::error::{Error, Result};
 use crate::store::activities::{self as store_activities, ActivityRow};
 use crate::store::audit::{self, Action, Chain};
@@ -60,14 +64,48 @@ pub fn to_core(row: &RuleRow) -> Option<LoadedRule> {
 /// The facts rules look at, read from the stored raw message (parsing is CPU work: off
 /// the async threads).
 pub async fn facts_of(store: &Store, c: &Candidate) -> Result<Facts> {
+    Ok(read(store, c).await?.0)
+}
+
+/// The facts rules look at and the certified time of the message (daticert `data`, ms).
+async fn read(store: &Store, c: &Candidate) -> Result<(Facts, Option<i64>)> {
     let raw = store_msgs::raw_bytes(store, &c.raw_sha256).await?;
     let (mb, addr) = (c.mailbox_id.clone(), c.mailbox_address.clone());
     tokio::task::spawn_blocking(move || {
         let insp = pecdesk_core::inspect(&raw, &InspectOptions::default());
-        Facts::from_raw(&mb, &addr, &raw, &insp)
+        let certified = sla::certified_at(&insp.summary);
+        (Facts::from_raw(&mb, &addr, &raw, &insp), certified)
     })
     .await
     .map_err(|e| Error::Internal(e.into()))
+}
+
+/// The clock of a message's due dates: its mailbox's calendar and the instant they count
+/// from (the certified delivery time, else the receipt; see [`crate::domain::sla`]).
+#[derive(Debug, Clone, Copy)]
+struct Clock<'a> {
+    cal: &'a Calendar,
+    from: i64,
+    basis: DueBasis,
+}
+
+impl<'a> Clock<'a> {
+    fn of(cal: &'a Calendar, c: &Candidate, certified: Option<i64>) -> Self {
+        let (from, basis) = sla::due_from(certified, c.received_at);
+        Clock { cal, from, basis }
+    }
+}
+
+/// The calendars of the candidates' mailboxes.
+async fn calendars(store: &Store, candidates: &[Candidate]) -> Result<HashMap<String, Calendar>> {
+    let mut out = HashMap::new();
+    for c in candidates {
+        if !out.contains_key(&c.mailbox_id) {
+            let cal = sla::calendar(store, &c.mailbox_id).await?;
+            out.insert(c.mailbox_id.clone(), cal);
+        }
+    }
+    Ok(out)
 }
 
 /// Routes the given stored messages. Exactly once per message, even with several
@@ -86,17 +124,29 @@ pub async fn process(store: &Store, org_id: &str, message_ids: &[String]) -> Res
         .filter_map(to_core)
         .collect();
     let rules: Vec<Rule> = loaded.iter().map(|l| l.rule.clone()).collect();
+    let calendars = calendars(store, &candidates).await?;
+    let default = Calendar::default();
     // Evaluated outside the write (parsing is the cost), written a batch per transaction.
     for batch in candidates.chunks(BATCH) {
         let mut decided = Vec::with_capacity(batch.len());
         for c in batch {
-            let facts = facts_of(store, c).await?;
+            let (facts, certified) = read(store, c).await?;
             let decision = rules::evaluate(&rules, &facts);
-            decided.push((c, facts, decision));
+            let cal = calendars.get(&c.mailbox_id).unwrap_or(&default);
+            decided.push((c, facts, decision, Clock::of(cal, c, certified)));
         }
         let mut tx = store.begin_write(Chain::Org(org_id)).await?;
-        for (c, facts, decision) in &decided {
-            apply(store, &mut tx, org_id, c, facts, decision, &loaded).await?;
+        for (c, facts, decision, clock) in &decided {
+            apply(
+                store,
+                &mut tx,
+                org_id,
+                c,
+                (facts, decision),
+                &loaded,
+                *clock,
+            )
+            .await?;
         }
         tx.commit().await?;
     }
@@ -124,9 +174,9 @@ async fn apply(
     tx: &mut WriteTx,
     org: &str,
     c: &Candidate,
-    facts: &Facts,
-    d: &Decision,
+    (facts, d): (&Facts, &Decision),
     loaded: &[LoadedRule],
+    clock: Clock<'_>,
 ) -> Result<()> {
     let now = now_ms();
     let matched = (!d.matched.is_empty())
@@ -183,7 +233,7 @@ async fn apply(
                     target.as_ref(),
                     (d.category.as_deref(), &d.tags),
                     doer,
-                    now,
+                    (now, clock),
                 )
                 .await?;
                 activity_id = Some(id);
@@ -303,7 +353,7 @@ async fn create_activity(
     target: Option<&Target>,
     (category, tags): (Option<&str>, &[String]),
     doer: Doer<'_>,
-    now: i64,
+    (now, clock): (i64, Clock<'_>),
 ) -> Result<String> {
     let team = target.and_then(|t| t.team.clone());
     let assignee = target.and_then(|t| t.user.clone());
@@ -342,7 +392,7 @@ async fn create_activity(
         title,
         description: String::new(),
         priority: spec.priority.unwrap_or_default().as_str().to_owned(),
-        due_at: spec.due_at(now),
+        due_at: spec.due_at(clock.from, clock.cal),
         status: Status::Open.as_str().to_owned(),
         flow: flow.as_str().to_owned(),
         assignee_id: assignee,
@@ -368,6 +418,7 @@ async fn create_activity(
             "mailbox_id": row.mailbox_id, "message_ids": [c.id], "flow": flow.as_str(),
             "assignee_id": row.assignee_id, "team_id": row.team_id,
             "approver_id": row.approver_id, "rule_id": doer.rule,
+            "due_basis": row.due_at.map(|_| clock.basis.as_str()),
         }),
     })
     .await?;
@@ -440,6 +491,13 @@ pub async fn route_by_hand(
         kind: row.kind.clone(),
         received_at: row.received_at,
     };
+    // The due date of the activity counts from the certified delivery time, as a rule's.
+    let certified = match &req.create_activity {
+        Some(a) if a.due_in_hours.is_some() || a.due_in_days.is_some() => read(store, &c).await?.1,
+        _ => None,
+    };
+    let cal = sla::calendar(store, &c.mailbox_id).await?;
+    let clock = Clock::of(&cal, &c, certified);
     let now = now_ms();
     let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
     if store_routing::routed_at(&mut tx, id).await?.is_some() && !req.reroute {
@@ -468,7 +526,7 @@ pub async fn route_by_hand(
                 Some(&target),
                 (None, &[]),
                 doer,
-                now,
+                (now, clock),
             )
             .await?,
         ),

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod presence;
 pub mod rules;
 pub mod webhooks;
+pub mod sla;
 
 use axum::Router;
 
@@ -45,6 +46,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(notifications::router())
         .merge(webhooks::router())
         .merge(events::router())
+        .merge(sla::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

@@ -96,6 +96,7 @@ use crate::state::AppState;
         crate::http::webhooks::list_deliveries,
         crate::http::webhooks::retry_delivery,
         crate::http::events::stream_events,
+        crate::http::sla::get_due,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,

@@ -301,3 +301,32 @@ pub async fn by_addresses(
     }
     Ok(out)
 }
+
+/// A mailbox's SLA calendar (the JSON of `pecdesk_core::sla::SlaSettings`; `None`: the
+/// default calendar, or no such mailbox).
+pub async fn sla_calendar(store: &Store, mailbox_id: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> = with_pool!(store, |p| sqlx::query_as(
+        "SELECT sla_calendar FROM mailboxes WHERE id = $1"
+    )
+    .bind(mailbox_id)
+    .fetch_optional(p)
+    .await)?;
+    Ok(row.and_then(|(c,)| c))
+}
+
+/// Writes a mailbox's SLA calendar (`None`: back to the default).
+pub async fn set_sla_calendar(
+    tx: &mut WriteTx,
+    mailbox_id: &str,
+    calendar: Option<&str>,
+) -> Result<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE mailboxes SET sla_calendar = $2 WHERE id = $1"
+    )
+    .bind(mailbox_id)
+    .bind(calendar)
+    .execute(&mut *c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}

@@ -175,6 +175,25 @@ pub fn envelope(s: &Submission) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The transport envelope with its daticert `data` set to `day` (`dd/mm/yyyy`), `time`
+/// (`hh:mm:ss`) in `zone` (`+0200`): a PEC certified at a chosen instant.
+pub fn envelope_certified_at(s: &Submission, day: &str, time: &str, zone: &str) -> Vec<u8> {
+    let xml = daticert("posta-certificata", s, None, Some("completa"))
+        .replace("<data zona=\"+0100\">", &format!("<data zona=\"{zone}\">"))
+        .replace("16/11/2026", day)
+        .replace("11:20:00", time);
+    signed(
+        &envelope_head(s),
+        s.identificativo,
+        &[
+            text_part("Messaggio di posta certificata (dati fittizi)."),
+            daticert_part(&xml),
+            postacert_part(s),
+        ],
+    )
+    .into_bytes()
+}
+
 /// A receipt (`accettazione` or `avvenuta-consegna`) of `s` with its own Message-ID `own_id`.
 pub fn receipt(kind: &str, s: &Submission, own_id: &str) -> Vec<u8> {
     let (prefix, consegna, ricevuta, tipo_header) = match kind {

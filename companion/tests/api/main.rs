@@ -31,6 +31,7 @@ mod presence;
 mod receipts;
 mod rules;
 mod simulator;
+mod sla;
 mod slow_clients;
 mod sso;
 mod trust;

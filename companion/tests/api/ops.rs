@@ -258,4 +258,28 @@ async fn the_demo_mail_in_shows_reconciled_sent_messages_two_rules_and_the_queue
     let comune = detail("Richiesta documentazione pratica edilizia 55/2026").await;
     assert_eq!(comune["routing"]["routed"], true, "{comune}");
     assert!(comune["protocol"]["segnatura"].is_object(), "{comune}");
+    // Due dates on the demo's Milano calendar, from the certified delivery: the SdI notice
+    // certified Monday 16 November 09:15, 2 working days: Wednesday 18 at 18:00; the
+    // Comune's, Wednesday 18 at 10:30, 10 working days: Wednesday 2 December at 18:00.
+    for (message, due) in [
+        (&sdi, "2026-11-18T18:00:00+01:00"),
+        (&comune, "2026-12-02T18:00:00+01:00"),
+    ] {
+        let id = message["routing"]["activity_id"]
+            .as_str()
+            .expect("activity");
+        let a = app
+            .get(&rita, &format!("/api/v1/activities/{id}"))
+            .await
+            .body;
+        let got =
+            chrono::DateTime::parse_from_rfc3339(a["due_at"].as_str().expect("due")).expect("date");
+        let want = chrono::DateTime::parse_from_rfc3339(due).expect("date");
+        assert_eq!(got, want, "{a}");
+    }
+    let protocollo = app.mailbox_id(pecdesk_companion::demo::PROTOCOLLO).await;
+    let mb = app
+        .get(&admin, &format!("/api/v1/mailboxes/{protocollo}"))
+        .await;
+    assert_eq!(mb.body["sla"]["patron_day"], json!({"month": 12, "day": 7}));
 }
