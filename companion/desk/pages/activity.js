@@ -1,0 +1,111 @@
+// Attività: fields, conversation (comments), linked messages with their receipts per
+// recipient, draft and approval state, and the moves the companion allows now (asked of
+// the API, which asks the core: never computed here).
+import { ctx, h, t, chip, say, button, pageHead, table, statusChip, priorityChip, dueCell, certChip, certifiedTime, mailboxName } from '../ui.js';
+import { dl, field } from '/addin/dom.js';
+import { when } from '/addin/i18n.js';
+
+// Moves with their own controls in the task pane (draft, approval, send): shown as state here.
+const PANE_ONLY = new Set(['awaiting_approval', 'approved', 'changes_requested', 'send']);
+
+export async function render([id], { reload }) {
+  const path = `/api/v1/activities/${encodeURIComponent(id)}`;
+  const a = await ctx.api.get(path);
+  const [comments, messages] = await Promise.all([
+    ctx.api.get(`${path}/comments`),
+    Promise.all((a.message_ids ?? []).slice(0, 30).map((m) => ctx.api.get(`/api/v1/messages/${encodeURIComponent(m)}`).catch(() => null))),
+  ]);
+  const moves = (a.allowed_actions ?? []).filter((x) => !PANE_ONLY.has(x));
+  return h('div', { class: 'stack' },
+    pageHead(a.title, null, h('a', { class: 'button secondary small', href: '#/mine' }, t('desk_back_mine'))),
+    h('div', { class: 'cols' },
+      h('section', { class: 'card', 'aria-labelledby': 'facts-title' },
+        h('h2', { id: 'facts-title', text: t('activity_facts') }),
+        h('p', {}, statusChip(a.status), ' ', priorityChip(a.priority), a.category ? [' ', chip(a.category, 'neutral')] : null),
+        dl([
+          [t('assignee'), a.assignee_name ?? t('teams_nobody')],
+          [t('team'), a.team_name ?? '—'],
+          [t('due_at'), dueCell(a)],
+          [t('flow'), t(`flow_${a.flow}`)],
+          a.flow === 'approval' && [t('approver'), a.approver_name ?? '—'],
+          [t('mailbox'), mailboxName(a.mailbox_id)],
+          [t('created_by'), `${a.created_by_name ?? '—'} · ${when(a.created_at)}`],
+          a.tags?.length && [t('desk_tags'), a.tags.join(', ')],
+        ]),
+        a.description ? h('p', { class: 'description', text: a.description }) : null,
+        h('h3', { text: t('actions_now') }),
+        moves.length ? h('div', { class: 'actions' }, moves.map((to) => button(t(`to_${to}`), async () => {
+          const r = await ctx.api.post(`${path}/transitions`, { to, version: a.version });
+          say(t('moved_ok', { status: t(`status_${r.status}`) }));
+          await reload();
+        }, { class: to === 'done' ? 'primary' : 'secondary', action: `to-${to}` }))) : h('p', { class: 'muted', text: t('no_actions') })),
+      draftCard(a)),
+    h('section', { class: 'card', 'aria-labelledby': 'msgs-title' },
+      h('h2', { id: 'msgs-title', text: t('linked_messages') }),
+      messages.filter(Boolean).length ? messages.filter(Boolean).map(messageBlock) : h('p', { class: 'muted', text: t('no_linked') })),
+    conversation(a, comments, reload));
+}
+
+function draftCard(a) {
+  const d = a.draft;
+  const approved = d && a.approved_draft_version === d.version;
+  return h('section', { class: 'card', 'aria-labelledby': 'draft-title' },
+    h('h2', { id: 'draft-title', text: t('draft_title') }),
+    !d ? h('p', { class: 'muted', text: t('desk_no_draft') }) : [
+      h('p', {},
+        d.sent_at ? chip(t('draft_sent'), 'ok') : approved ? chip(t('draft_approved'), 'ok')
+          : a.status === 'awaiting_approval' ? chip(t('approval_waiting'), 'warn') : chip(t('desk_draft_open'), 'wait'),
+        ' ', h('span', { class: 'muted', text: t('draft_version', { n: d.version }) })),
+      dl([
+        [t('draft_to'), (d.to ?? []).join(', ') || '—'],
+        d.cc?.length && [t('draft_cc'), d.cc.join(', ')],
+        [t('draft_subject'), d.subject || '—'],
+        d.attachments?.length && [t('attachments'), d.attachments.join(', ')],
+        [t('desk_updated_by'), `${d.updated_by_name ?? '—'} · ${when(d.updated_at)}`],
+      ]),
+      h('details', {}, h('summary', { text: t('draft_body') }), h('pre', { class: 'json', text: d.body ?? '' })),
+    ],
+    (a.approvals ?? []).length ? [
+      h('h3', { text: t('approval_title') }),
+      h('ol', { class: 'plain conversation' }, a.approvals.map((s) => h('li', { class: s.kind },
+        h('strong', { text: t(`desk_approval_${s.kind}`) }), ` · ${s.by?.name ?? '—'} · ${when(s.at)} · `, t('draft_version', { n: s.draft_version }),
+        s.note ? h('p', { class: 'note', text: s.note }) : null))),
+    ] : null,
+    h('p', { class: 'help', text: t('desk_draft_in_pane') }));
+}
+
+function messageBlock(m) {
+  return h('div', { class: 'linked', 'data-message': m.id },
+    h('h3', {}, m.subject || t('desk_no_subject'), ' ', certChip(m)),
+    h('p', { class: 'muted small' }, `${m.direction === 'out' ? t('desk_sent') : (m.sender ?? '')} · ${certifiedTime(m)}`),
+    m.direction === 'out' ? delivery(m) : null);
+}
+
+/** Per recipient: delivered, failed or still waiting (the companion reconciles receipts). */
+export function delivery(m) {
+  const rows = m.delivery ?? [];
+  return h('div', {},
+    m.acceptance ? h('p', {}, t('acceptance'), ': ', m.accepted ? chip(t('accepted_yes'), 'ok') : m.acceptance.accepted === false ? chip(t('accepted_no'), 'bad') : chip(t('accepted_wait'), 'wait')) : null,
+    table(t('delivery_title'), [t('recipients'), t('status'), t('desk_when')], rows, (d) => [
+      d.recipient,
+      h('td', {}, chip(t(`state_${d.state}`), { delivered: 'ok', failed: 'bad', virus: 'bad', warned: 'warn' }[d.state] ?? 'wait'), d.reason ? h('span', { class: 'sub', text: d.reason }) : null),
+      d.at ? when(d.at) : '—',
+    ], { empty: t('delivery_none'), label: 'delivery' }));
+}
+
+function conversation(a, comments, reload) {
+  const text = h('textarea', { name: 'comment', rows: 3, maxlength: 10000 });
+  return h('section', { class: 'card', 'aria-labelledby': 'conv-title' },
+    h('h2', { id: 'conv-title', text: t('comments') }),
+    comments.length ? h('ol', { class: 'plain comments' }, comments.map((c) => h('li', { class: 'comment' },
+      h('p', { class: 'meta' }, h('strong', { text: c.author_name ?? '—' }), ` · ${when(c.created_at)}`, c.edited_at ? ` · ${t('comment_edited')}` : ''),
+      h('p', { class: 'text', text: c.body })))) : h('p', { class: 'muted', text: t('no_comments') }),
+    h('form', { onsubmit: (e) => e.preventDefault() },
+      field(t('comment_label'), text),
+      button(t('comment_add'), async () => {
+        if (!text.value.trim()) { text.focus(); return; }
+        await ctx.api.post(`/api/v1/activities/${encodeURIComponent(a.id)}/comments`, { body: text.value });
+        say(t('comment_added'));
+        await reload();
+      }, { class: 'primary', action: 'comment' })));
+}
