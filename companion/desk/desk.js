@@ -214,7 +214,12 @@ async function start() {
   ctx.api = new Api(location.origin);
   ctx.api.onSignedOut = () => { live.stop(); ctx.me = null; renderSignIn(t('signed_out')); };
   const failed = takeFragment();
-  window.addEventListener('hashchange', () => { if (ctx.me) renderPage(); });
+  // Routes are `#/page`; any other fragment (the skip link's `#main`) is not a navigation.
+  window.addEventListener('hashchange', () => { if (ctx.me && /^#\//.test(location.hash)) renderPage(); });
+  document.querySelector('.skip')?.addEventListener('click', (e) => {
+    e.preventDefault();
+    $('main').focus();
+  });
   window.addEventListener('desk:refresh', () => { if (ctx.me) renderPage({ refresh: true }); });
   if (failed || !ctx.api.signedIn) return renderSignIn(failed);
   await afterSignIn();

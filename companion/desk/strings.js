@@ -76,6 +76,12 @@ const it = {
   dispatch_empty: 'Niente da smistare: ogni messaggio è instradato o preso in carico.',
 
   activity_facts: 'Dati dell’attività',
+  activity_manage: 'Assegna, scadenza, priorità',
+  activity_save: 'Salva le modifiche',
+  activity_saved: 'Attività aggiornata.',
+  teams_assign_pick: 'assegna a…',
+  teams_assign_for: 'Persona a cui assegnare «{title}»',
+  teams_assigned: '«{title}» assegnata a {name}.',
 
   mailbox_intro: 'I messaggi della casella, dal più recente. Le ricevute sono nascoste o raccolte sotto il messaggio inviato che certificano.',
   mailbox_grouped: 'raccolte sotto il messaggio inviato',
@@ -270,6 +276,12 @@ const en = {
   dispatch_empty: 'Nothing to dispatch: every message is routed or taken in charge.',
 
   activity_facts: 'Activity details',
+  activity_manage: 'Assignee, due date, priority',
+  activity_save: 'Save changes',
+  activity_saved: 'Activity updated.',
+  teams_assign_pick: 'assign to…',
+  teams_assign_for: 'Person to assign “{title}” to',
+  teams_assigned: '“{title}” assigned to {name}.',
 
   mailbox_intro: "The mailbox's messages, newest first. Receipts are hidden or grouped under the sent message they certify.",
   mailbox_grouped: 'grouped under the sent message',

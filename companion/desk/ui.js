@@ -124,6 +124,22 @@ export function mailboxName(id) {
   return g ? g.name || g.address : '—';
 }
 
+/** Whether the caller holds `policy` on the mailbox `id`. */
+export function holds(id, policy) {
+  return Boolean((ctx.me?.grants ?? []).find((g) => g.id === id)?.policies.includes(policy));
+}
+
+/** The people who may work activities of a mailbox (assignees), remembered for the session. */
+export async function workers(mailboxId) {
+  const page = await cached(`/api/v1/users?mailbox=${encodeURIComponent(mailboxId)}&policy=MAIL_ACTIVITY_WRITER&limit=200`);
+  return page.items.filter((u) => u.enabled !== false);
+}
+
+/** A manager's assignment: PATCH with the version read (a stale one is a 409 that says so). */
+export async function assign(a, userId) {
+  return ctx.api.patch(`/api/v1/activities/${encodeURIComponent(a.id)}`, { version: a.version, assignee_id: userId || null });
+}
+
 export function policiesAnywhere() {
   return new Set((ctx.me?.grants ?? []).flatMap((g) => g.policies));
 }

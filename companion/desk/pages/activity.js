@@ -1,7 +1,7 @@
 // Attività: fields, conversation (comments), linked messages with their receipts per
 // recipient, draft and approval state, and the moves the companion allows now (asked of
 // the API, which asks the core: never computed here).
-import { ctx, h, t, chip, say, button, pageHead, table, statusChip, priorityChip, dueCell, certChip, certifiedTime, mailboxName } from '../ui.js';
+import { ctx, h, t, chip, say, button, pageHead, table, statusChip, priorityChip, dueCell, certChip, certifiedTime, mailboxName, holds, workers } from '../ui.js';
 import { dl, field } from '/addin/dom.js';
 import { when } from '/addin/i18n.js';
 
@@ -38,12 +38,42 @@ export async function render([id], { reload }) {
           const r = await ctx.api.post(`${path}/transitions`, { to, version: a.version });
           say(t('moved_ok', { status: t(`status_${r.status}`) }));
           await reload();
-        }, { class: to === 'done' ? 'primary' : 'secondary', action: `to-${to}` }))) : h('p', { class: 'muted', text: t('no_actions') })),
+        }, { class: to === 'done' ? 'primary' : 'secondary', action: `to-${to}` }))) : h('p', { class: 'muted', text: t('no_actions') }),
+        holds(a.mailbox_id, 'MAIL_ACTIVITY_MANAGER') && !['done', 'cancelled'].includes(a.status) ? await manage(a, path, reload) : null),
       draftCard(a)),
     h('section', { class: 'card', 'aria-labelledby': 'msgs-title' },
       h('h2', { id: 'msgs-title', text: t('linked_messages') }),
       messages.filter(Boolean).length ? messages.filter(Boolean).map(messageBlock) : h('p', { class: 'muted', text: t('no_linked') })),
     conversation(a, comments, reload));
+}
+
+/** A manager's edits: assignee, due date, priority (PATCH with the version read). */
+async function manage(a, path, reload) {
+  const people = await workers(a.mailbox_id).catch(() => []);
+  const who = h('select', { name: 'assignee' }, h('option', { value: '' }, t('teams_nobody')),
+    people.map((u) => h('option', { value: u.id, selected: u.id === a.assignee_id }, u.name)));
+  const shown = localDay(a.due_at);
+  const due = h('input', { type: 'date', name: 'due', value: shown });
+  const prio = h('select', { name: 'priority' }, ['low', 'normal', 'high', 'urgent'].map((p) => h('option', { value: p, selected: p === a.priority }, t(`priority_${p}`))));
+  return h('details', { class: 'manage' }, h('summary', { text: t('activity_manage') }),
+    h('div', { class: 'row' }, field(t('assignee'), who), field(t('due_at'), due), field(t('priority'), prio)),
+    button(t('activity_save'), async () => {
+      const body = { version: a.version };
+      if ((who.value || null) !== (a.assignee_id ?? null)) body.assignee_id = who.value || null;
+      // A day picked here means the end of the working day (18:00) in the user's time zone.
+      if (due.value !== shown) body.due_at = due.value ? new Date(`${due.value}T18:00:00`).toISOString() : null;
+      if (prio.value !== a.priority) body.priority = prio.value;
+      await ctx.api.patch(path, body);
+      say(t('activity_saved'));
+      await reload();
+    }, { class: 'primary', action: 'activity-save' }));
+}
+
+/** `YYYY-MM-DD` of an instant in the browser's time zone ('' for none). */
+function localDay(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 }
 
 function draftCard(a) {

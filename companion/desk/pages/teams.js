@@ -1,10 +1,10 @@
 // Code dei team: the open activities of each team, nobody's first, and who has what.
-import { ctx, h, t, chip, pageHead, table, OPEN, isOverdue, statusChip, priorityChip, dueCell, activityLink, all, cached } from '../ui.js';
+import { ctx, h, t, chip, say, button, pageHead, table, OPEN, isOverdue, statusChip, priorityChip, dueCell, activityLink, all, cached, holds, workers, assign } from '../ui.js';
 
 const MAX = 1000;
 const SHOWN = 25;
 
-export async function render() {
+export async function render(_args, { reload }) {
   const [items, teams] = await Promise.all([
     // Every open activity the caller may read, by due date, up to MAX (the API has no team
     // filter yet: beyond MAX the queues show the earliest due).
@@ -16,6 +16,23 @@ export async function render() {
   // The caller's teams first, then the others they can see activities of.
   const ids = [...new Set(items.filter((a) => a.team_id).map((a) => a.team_id))];
   const named = new Map(teams.map((x) => [x.id, x.name]));
+  // Who can take what: the assignees of each mailbox with free work the caller manages.
+  const managed = [...new Set(items.filter((a) => !a.assignee_id && holds(a.mailbox_id, 'MAIL_ACTIVITY_MANAGER')).map((a) => a.mailbox_id))];
+  const people = new Map(await Promise.all(managed.map(async (mb) => [mb, await workers(mb).catch(() => [])])));
+  const whoCell = (a) => {
+    if (a.assignee_id) return h('td', {}, h('span', { 'data-who': a.assignee_name, text: a.assignee_name }));
+    const list = people.get(a.mailbox_id);
+    if (!list?.length) return h('td', {}, chip(t('teams_nobody'), 'warn'));
+    const sel = h('select', { 'aria-label': t('teams_assign_for', { title: a.title }) },
+      h('option', { value: '' }, t('teams_assign_pick')), list.map((u) => h('option', { value: u.id }, u.name)));
+    return h('td', {}, h('div', { class: 'route-to' }, chip(t('teams_nobody'), 'warn'), sel,
+      button(t('dispatch_assign'), async () => {
+        if (!sel.value) { sel.focus(); throw new Error(t('dispatch_pick_person')); }
+        await assign(a, sel.value);
+        say(t('teams_assigned', { title: a.title, name: sel.selectedOptions[0].textContent }));
+        await reload();
+      }, { class: 'secondary small', action: 'assign' })));
+  };
   ids.sort((a, b) => Number(mine.has(b)) - Number(mine.has(a)) || String(named.get(a)).localeCompare(String(named.get(b))));
   const sections = ids.map((id) => {
     const list = items.filter((a) => a.team_id === id);
@@ -28,7 +45,7 @@ export async function render() {
       table(t('teams_caption', { team: name }), [t('activity'), t('teams_who'), t('status'), t('due_at'), t('priority')], list.slice(0, SHOWN), (a) =>
         h('tr', { class: isOverdue(a, now) ? 'is-overdue' : null, 'data-activity': a.id },
           h('td', {}, activityLink(a)),
-          h('td', {}, a.assignee_id ? h('span', { 'data-who': a.assignee_name, text: a.assignee_name }) : chip(t('teams_nobody'), 'warn')),
+          whoCell(a),
           h('td', {}, statusChip(a.status)),
           h('td', {}, dueCell(a)),
           h('td', {}, priorityChip(a.priority)))),
