@@ -213,6 +213,14 @@ for (const engine of ['sqlite', 'postgres']) {
       await page.keyboard.press('Enter');
       await page.waitForSelector('main > [data-page="activity"]');
       assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Verificare la fattura del fornitore');
+      // The English switch: the same page, every label in English, remembered.
+      await page.getByLabel('Lingua').selectOption('en');
+      await page.waitForFunction(() => document.getElementById('page-title')?.textContent === 'Activity' || document.querySelector('nav a[data-page="mine"]')?.textContent === 'My desk');
+      assert.equal(await page.locator('nav a[data-page="teams"]').innerText(), 'Team queues');
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+      await page.reload();
+      await page.waitForSelector('main > [data-page="activity"]');
+      assert.equal(await page.locator('nav a[data-page="dispatch"]').innerText(), 'Dispatching');
       await page.context().close();
     });
 
@@ -258,7 +266,7 @@ for (const engine of ['sqlite', 'postgres']) {
       const page = await openDesk(browser, companion, 'admin@demo.test');
       await go(page, 'rules');
       await page.getByRole('button', { name: 'Nuova regola' }).click();
-      await page.waitForSelector('#editor-title');
+      await page.waitForFunction(() => document.getElementById('editor-title')?.textContent === 'Nuova regola');
       const rule = {
         name: 'Pratiche edilizie', enabled: false, stop: true,
         conditions: [{ field: 'subject', match: 'contains', value: 'pratica edilizia' }],

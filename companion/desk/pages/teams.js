@@ -1,7 +1,7 @@
 // Code dei team: the open activities of each team, nobody's first, and who has what.
 import { ctx, h, t, chip, say, button, pageHead, table, OPEN, isOverdue, statusChip, priorityChip, dueCell, activityLink, all, cached, holds, workers, assign } from '../ui.js';
 
-const MAX = 1000;
+const MAX = 400;
 const SHOWN = 25;
 
 export async function render(_args, { reload }) {
