@@ -35,11 +35,13 @@ async function detail(id, reload) {
       h('h2', { id: 'camp-state' }, t('status'), ': ', chip(t(`campaign_${c.state}`), STATE_KIND[c.state] ?? 'neutral')),
       h('div', { class: 'cards', role: 'list', 'aria-label': t('campaigns_counts') }, counts.map(([k, n]) =>
         h('div', { class: `tile ${['failed', 'refused', 'not_delivered'].includes(k) ? 'bad' : ''}`, role: 'listitem' }, h('div', { class: 'n', text: String(n) }), h('div', { class: 'muted', text: t(`state_${k}`) })))),
+      // What the campaign's state allows (the companion refuses the rest with a 409 anyway).
       h('div', { class: 'actions' },
-        button(t('campaign_pause'), act('pause'), { action: 'campaign-pause' }),
-        button(t('campaign_resume'), act('resume'), { action: 'campaign-resume' }),
-        button(t('campaign_cancel'), act('cancel', 'campaign_cancel_confirm'), { class: 'link', action: 'campaign-cancel' }))),
-    table(t('campaigns_recipients'), [{ label: '#', num: true }, t('recipients'), t('status'), t('desk_when'), t('activity')], recipients.items, (r) => [
+        c.state === 'running' ? button(t('campaign_pause'), act('pause'), { action: 'campaign-pause' }) : null,
+        c.state === 'paused' ? button(t('campaign_resume'), act('resume'), { class: 'primary', action: 'campaign-resume' }) : null,
+        ['running', 'paused'].includes(c.state) ? button(t('campaign_cancel'), act('cancel', 'campaign_cancel_confirm'), { class: 'link', action: 'campaign-cancel' })
+          : h('p', { class: 'muted', text: t('campaign_over') }))),
+    table(t('campaigns_recipients'), [{ label: '#', num: true }, t('campaigns_address'), t('status'), t('desk_when'), t('activity')], recipients.items, (r) => [
       h('td', { class: 'num', text: String(r.row) }),
       r.address,
       h('td', {}, chip(t(`state_${r.status}`), { delivered: 'ok', failed: 'bad', not_delivered: 'bad', cancelled: 'neutral', held: 'warn' }[r.status] ?? 'wait'), r.reason ? h('span', { class: 'sub', text: r.reason }) : null),
