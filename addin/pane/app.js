@@ -4,7 +4,7 @@ import { Api, ApiError } from './api.js';
 import * as wasm from './core.js';
 import { t, setLang, lang, pick, when, day } from './i18n.js';
 import { sanitizeHtml, frameDocument } from './sanitize.js';
-import { h, $, fill, nextId, field, section, dl, chip, errorText, size, guardWith, buttonWith } from './dom.js';
+import { h, $, fill, nextId, field, section, dl, chip, errorText, size, guardWith, buttonWith, statusClass, certChip } from './dom.js';
 
 // The demo users (`pecdesk serve --demo`), offered as buttons only when config.json says
 // `dev_login` (the companion allows dev-login only in demo/dev mode and from loopback).
@@ -907,9 +907,6 @@ async function viewActivity(id) {
   return h('div', { class: 'stack' }, parts);
 }
 
-function statusClass(s) {
-  return { done: 'ok', approved: 'ok', cancelled: 'neutral', awaiting_approval: 'warn', changes_requested: 'bad' }[s] ?? 'wait';
-}
 
 function splitAddresses(text) {
   return text.split(/[,;\s]+/).map((x) => x.trim()).filter(Boolean);
@@ -1204,12 +1201,10 @@ function activityItem(a) {
 function messageItem(m) {
   const s = m.summary ?? {};
   const receipt = RECEIPT_KINDS.has(m.kind);
-  const certified = s.signature?.status === 'valid';
   return h('li', {}, h('button', { type: 'button', class: 'item', 'data-message': m.id, onclick: () => openCompanionMessage(m.id) },
     h('span', { class: 'title', text: m.subject ?? s.subject ?? '—' }),
     h('span', { class: 'meta' },
-      m.kind !== 'not-pec' ? chip(certified ? t('badge_certified') : t('badge_unverified'), certified ? 'ok' : 'bad')
-        : chip(m.direction === 'out' ? t('badge_sent') : t('badge_not_pec'), 'neutral'),
+      certChip(m),
       ' ', receipt ? chip(t(`kind_${m.kind}`), 'neutral') : null,
       h('span', { class: 'muted' }, ` ${m.sender ?? s.sender ?? ''} · ${when(s.issued_at ?? m.received_at)}`))));
 }

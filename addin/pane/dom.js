@@ -56,6 +56,21 @@ export function chip(text, kind) {
   return h('span', { class: `chip ${kind ?? ''}` }, text);
 }
 
+/** The chip colour of an activity status. */
+export function statusClass(s) {
+  return { done: 'ok', approved: 'ok', cancelled: 'neutral', awaiting_approval: 'warn', changes_requested: 'bad' }[s] ?? 'wait';
+}
+
+/**
+ * A message of the companion's lists in one chip: "Certificata" only when the companion's
+ * check at import says `valid`, "Non verificata" for any other PEC, else sent / ordinary mail.
+ */
+export function certChip(m) {
+  if (m.kind === 'not-pec') return chip(m.direction === 'out' ? t('badge_sent') : t('badge_not_pec'), 'neutral');
+  const ok = m.summary?.signature?.status === 'valid';
+  return chip(ok ? t('badge_certified') : t('badge_unverified'), ok ? 'ok' : 'bad');
+}
+
 /** What to tell the user about an error (the companion's message in their language). */
 export function errorText(err) {
   if (err instanceof ApiError) {

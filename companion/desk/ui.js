@@ -1,7 +1,7 @@
 // What every page of the desk shares: the session (`ctx`), the alert and status regions,
 // guarded buttons, page headings, tables and the chips of activities and messages. The
 // DOM helpers, the API client and the strings are the task pane's (/addin/), not copies.
-import { h, $, fill, chip, errorText, guardWith, buttonWith } from '/addin/dom.js';
+import { h, $, fill, chip, errorText, guardWith, buttonWith, statusClass, certChip } from '/addin/dom.js';
 import { t, day, when, lang } from '/addin/i18n.js';
 
 /** The session: config, API client, `me`, and the pages' shared look-ups. */
@@ -89,8 +89,7 @@ export function isOverdue(a, now = Date.now()) {
 }
 
 export function statusChip(status) {
-  const kind = { done: 'ok', approved: 'ok', cancelled: 'neutral', awaiting_approval: 'warn', changes_requested: 'bad' }[status] ?? 'wait';
-  return chip(t(`status_${status}`), kind);
+  return chip(t(`status_${status}`), statusClass(status));
 }
 
 export function priorityChip(p) {
@@ -106,12 +105,6 @@ export function dueCell(a) {
 
 export function activityLink(a) {
   return h('a', { href: `#/activity/${encodeURIComponent(a.id)}`, 'data-focus': `a-${a.id}`, text: a.title });
-}
-
-export function certChip(m) {
-  if (m.kind === 'not-pec') return chip(m.direction === 'out' ? t('badge_sent') : t('badge_not_pec'), 'neutral');
-  const ok = m.summary?.signature?.status === 'valid';
-  return chip(ok ? t('badge_certified') : t('badge_unverified'), ok ? 'ok' : 'bad');
 }
 
 /** The certified time of a message when it has one, else when the companion received it. */
@@ -144,4 +137,4 @@ export function policiesAnywhere() {
   return new Set((ctx.me?.grants ?? []).flatMap((g) => g.policies));
 }
 
-export { h, fill, chip, t };
+export { h, fill, chip, t, certChip };
