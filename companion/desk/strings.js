@@ -76,6 +76,7 @@ const it = {
   dispatch_empty: 'Niente da smistare: ogni messaggio è instradato o preso in carico.',
 
   activity_facts: 'Dati dell’attività',
+  desk_certifies: 'Il messaggio inviato che certifica:',
   activity_manage: 'Assegna, scadenza, priorità',
   activity_save: 'Salva le modifiche',
   activity_saved: 'Attività aggiornata.',
@@ -278,6 +279,7 @@ const en = {
   dispatch_empty: 'Nothing to dispatch: every message is routed or taken in charge.',
 
   activity_facts: 'Activity details',
+  desk_certifies: 'The sent message it certifies:',
   activity_manage: 'Assignee, due date, priority',
   activity_save: 'Save changes',
   activity_saved: 'Activity updated.',

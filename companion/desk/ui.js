@@ -3,6 +3,7 @@
 // DOM helpers, the API client and the strings are the task pane's (/addin/), not copies.
 import { h, $, fill, chip, errorText, guardWith, buttonWith, statusClass, certChip } from '/addin/dom.js';
 import { t, day, when, lang } from '/addin/i18n.js';
+import { ApiError } from '/addin/api.js';
 
 /** The session: config, API client, `me`, and the pages' shared look-ups. */
 export const ctx = {
@@ -130,7 +131,12 @@ export async function workers(mailboxId) {
 
 /** A manager's assignment: PATCH with the version read (a stale one is a 409 that says so). */
 export async function assign(a, userId) {
-  return ctx.api.patch(`/api/v1/activities/${encodeURIComponent(a.id)}`, { version: a.version, assignee_id: userId || null });
+  return ctx.api.patch(`/api/v1/activities/${encodeURIComponent(a.id)}`, { version: a.version, assignee_id: userId || null })
+    .catch((e) => {
+      // Changed meanwhile (409: another version): the page refetches, the error says why.
+      if (e instanceof ApiError && e.status === 409) window.dispatchEvent(new Event('desk:refresh'));
+      throw e;
+    });
 }
 
 export function policiesAnywhere() {

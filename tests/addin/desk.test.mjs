@@ -171,11 +171,27 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.ok(await rita.locator('[data-action^="to-"]').count() >= 1);
       await shot(rita, 'activity');
 
+      // An activity on a sent PEC: its delivery per recipient (the demo campaign's
+      // undelivered recipient, once the simulator's receipts are in).
+      let failed;
+      const deadline = Date.now() + 60_000;
+      while (!failed && Date.now() < deadline) {
+        const r = await companion.api(tokens.rita, 'GET', '/api/v1/activities?q=inesistente&limit=5');
+        failed = r.body.items[0];
+        if (!failed) await new Promise((ok) => setTimeout(ok, 250));
+      }
+      assert.ok(failed, 'the demo campaign opened an activity for the undelivered recipient');
+      await go(rita, `activity/${failed.id}`);
+      const delivery = rita.locator('[data-table="delivery"]');
+      assert.match(await delivery.innerText(), /inesistente@pec\.esempio\.test/);
+      assert.match(await delivery.innerText(), /non consegnat/i);
+      await shot(rita, 'activity-delivery');
+
       for (const soon of ['stats', 'alarms']) {
         await go(rita, soon);
         assert.match(await rita.locator('[data-soon]').innerText(), /in arrivo|servizio disponibile/);
+        await shot(rita, soon);
       }
-      await shot(rita, 'stats');
       assert.deepEqual(rita.errors, []);
 
       const admin = await openDesk(browser, companion, 'admin@demo.test');
@@ -283,7 +299,7 @@ for (const engine of ['sqlite', 'postgres']) {
         conditions: [{ field: 'subject', match: 'contains', value: 'pratica edilizia' }],
         actions: { category: 'Edilizia' },
       };
-      await page.getByLabel('La regola (JSON)').fill(JSON.stringify(rule));
+      await page.getByLabel('La regola (JSON)').fill(JSON.stringify(rule, null, 2));
       await page.getByLabel('Giorni dell’anteprima').fill('365');
       await page.getByRole('button', { name: 'Anteprima' }).click();
       await page.waitForSelector('[data-matches]');
@@ -301,6 +317,7 @@ for (const engine of ['sqlite', 'postgres']) {
       }
       assert.match(subjects.join('\n'), /Richiesta documentazione pratica edilizia/);
       assert.doesNotMatch(await page.locator('[data-table="preview"]').innerText(), /Richiesta appuntamento/);
+      await page.locator('[data-table="preview"]').scrollIntoViewIfNeeded();
       await shot(page, 'rules');
 
       const before = (await companion.api(tokens.admin, 'GET', '/api/v1/rules')).body.map((r) => r.name);

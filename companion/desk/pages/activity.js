@@ -15,6 +15,12 @@ export async function render([id], { reload }) {
     ctx.api.get(`${path}/comments`),
     Promise.all((a.message_ids ?? []).slice(0, 30).map((m) => ctx.api.get(`/api/v1/messages/${encodeURIComponent(m)}`).catch(() => null))),
   ]);
+  // A linked receipt shows the sent message it certifies, with its delivery per recipient.
+  const linked = messages.filter(Boolean);
+  const sent = new Map((await Promise.all(linked
+    .filter((m) => m.certifies?.message_id && !linked.some((x) => x.id === m.certifies.message_id))
+    .map((m) => ctx.api.get(`/api/v1/messages/${encodeURIComponent(m.certifies.message_id)}`).catch(() => null))))
+    .filter(Boolean).map((m) => [m.id, m]));
   const moves = (a.allowed_actions ?? []).filter((x) => !PANE_ONLY.has(x));
   return h('div', { class: 'stack' },
     pageHead(a.title, null, h('a', { class: 'button secondary small', href: '#/mine' }, t('desk_back_mine'))),
@@ -43,7 +49,7 @@ export async function render([id], { reload }) {
       draftCard(a)),
     h('section', { class: 'card', 'aria-labelledby': 'msgs-title' },
       h('h2', { id: 'msgs-title', text: t('linked_messages') }),
-      messages.filter(Boolean).length ? messages.filter(Boolean).map(messageBlock) : h('p', { class: 'muted', text: t('no_linked') })),
+      linked.length ? linked.map((m) => messageBlock(m, sent)) : h('p', { class: 'muted', text: t('no_linked') })),
     conversation(a, comments, reload));
 }
 
@@ -104,11 +110,15 @@ function draftCard(a) {
     h('p', { class: 'help', text: t('desk_draft_in_pane') }));
 }
 
-function messageBlock(m) {
+function messageBlock(m, sent) {
+  const of = m.certifies?.message_id ? sent.get(m.certifies.message_id) : null;
+  const error = m.summary?.error && m.summary.error !== 'nessuno' ? m.summary.error : null;
   return h('div', { class: 'linked', 'data-message': m.id },
-    h('h3', {}, m.subject || t('desk_no_subject'), ' ', certChip(m)),
-    h('p', { class: 'muted small' }, `${m.direction === 'out' ? t('desk_sent') : (m.sender ?? '')} · ${certifiedTime(m)}`),
-    m.direction === 'out' ? delivery(m) : null);
+    h('h3', {}, m.subject || t('desk_no_subject'), ' ', certChip(m), m.kind !== 'posta-certificata' && m.kind !== 'not-pec' ? [' ', chip(t(`kind_${m.kind}`), error ? 'bad' : 'neutral')] : null),
+    h('p', { class: 'muted small' }, `${m.direction === 'out' ? t('desk_sent') : (m.sender ?? '')} · ${certifiedTime(m)}`,
+      m.certifies?.recipient ? ` · ${t('recipient_of_receipt')}: ${m.certifies.recipient}` : '', error ? ` · ${t('desk_receipt_error', { code: error })}` : ''),
+    m.direction === 'out' ? delivery(m) : null,
+    of ? h('div', { class: 'certified-sent' }, h('p', { class: 'small' }, h('strong', { text: t('desk_certifies') }), ` ${of.subject || t('desk_no_subject')}`), delivery(of)) : null);
 }
 
 /** Per recipient: delivered, failed or still waiting (the companion reconciles receipts). */

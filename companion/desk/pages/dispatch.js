@@ -1,6 +1,7 @@
 // Smistamento: messages nobody routed or took yet, each routed in one click to a team
 // (POST /api/v1/messages/{id}/route, which also opens the team's activity) or to a person.
 import { ctx, h, t, say, button, pageHead, table, certChip, certifiedTime, mailboxName, all, cached } from '../ui.js';
+import { ApiError } from '/addin/api.js';
 
 export async function render(_args, { reload }) {
   const [items, teams] = await Promise.all([
@@ -12,10 +13,16 @@ export async function render(_args, { reload }) {
     (await cached(`/api/v1/users?mailbox=${encodeURIComponent(mb)}&policy=MAIL_ACTIVITY_WRITER&limit=200`)).items])));
 
   const routeTo = async (m, body, name) => {
-    await ctx.api.post(`/api/v1/messages/${encodeURIComponent(m.id)}/route`, {
-      ...body,
-      create_activity: { title: (m.subject || t('desk_no_subject')).slice(0, 200) },
-    });
+    try {
+      await ctx.api.post(`/api/v1/messages/${encodeURIComponent(m.id)}/route`, {
+        ...body,
+        create_activity: { title: (m.subject || t('desk_no_subject')).slice(0, 200) },
+      });
+    } catch (e) {
+      // A colleague was quicker: show the queue as it is now, and say why.
+      if (e instanceof ApiError && [404, 409].includes(e.status)) await reload();
+      throw e;
+    }
     say(t('dispatch_routed', { subject: m.subject || t('desk_no_subject'), to: name }));
     await reload();
   };

@@ -51,6 +51,11 @@ export async function render(_args, { reload }) {
     editor(rule, reload));
 }
 
+function narrow(el) {
+  el.classList.add('narrow');
+  return el;
+}
+
 function moveButton(label, aria, disabled, onclick, key) {
   const b = button(label, onclick, { class: 'secondary small' });
   b.setAttribute('aria-label', aria);
@@ -61,7 +66,7 @@ function moveButton(label, aria, disabled, onclick, key) {
 
 function editor(rule, reload) {
   const spec = rule ? { name: rule.name, enabled: rule.enabled, stop: rule.stop, conditions: rule.conditions, actions: rule.actions } : NEW_RULE;
-  const text = h('textarea', { class: 'code', name: 'rule', spellcheck: 'false', rows: 16 });
+  const text = h('textarea', { class: 'code', name: 'rule', spellcheck: 'false', rows: 12 });
   text.value = JSON.stringify(spec, null, 2);
   const days = h('input', { type: 'number', name: 'days', min: 1, max: 365, value: 30 });
   const results = h('div', { 'aria-live': 'polite', 'data-preview': '' });
@@ -87,7 +92,7 @@ function editor(rule, reload) {
     h('h2', { id: 'editor-title', text: rule ? t('rules_edit', { name: rule.name }) : t('rules_new') }),
     field(t('rules_json'), text, t('rules_json_help')),
     h('div', { class: 'row' },
-      field(t('rules_days'), days),
+      narrow(field(t('rules_days'), days)),
       h('div', { class: 'actions' },
         button(t('rules_preview'), preview, { class: 'secondary', action: 'rule-preview' }),
         button(rule ? t('rules_save') : t('rules_create'), async () => {
