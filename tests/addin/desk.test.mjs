@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { launch, screenshot } from './support/browser.mjs';
 import { startCompanion } from './support/companion.mjs';
+import { startIdp } from './support/idp.mjs';
 
 const PG = process.env.PECDESK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -365,6 +366,54 @@ describe('web desk folder missing', () => {
       assert.match(body.error.message, /i file della scrivania non ci sono/);
     } finally {
       await companion.stop();
+    }
+  });
+});
+
+describe('web desk work-account sign-in through a real OpenID provider', () => {
+  test('organisation → IdP → callback → back to the desk signed in, no token left in the address', async () => {
+    const [idp, companion] = await Promise.all([startIdp(), startCompanion()]);
+    const browser = await launch();
+    try {
+      const admin = await companion.devLogin('admin@demo.test');
+      const me = (await companion.api(admin, 'GET', '/api/v1/me')).body;
+      const put = await companion.api(admin, 'PUT', '/api/v1/auth/idp', {
+        issuer: idp.acme,
+        client_id: 'pecdesk',
+        client_secret: 'acme-secret',
+        scopes: ['openid', 'email', 'profile'],
+        claims: { email: 'email', name: 'name' },
+        allowed_domains: ['acme.test'],
+        redirect_uris: { desk: [`${companion.url}/api/v1/auth/callback`] },
+      });
+      assert.equal(put.status, 204, JSON.stringify(put.body));
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      const urls = [];
+      // Every address the tab went through, the redirects included.
+      page.on('request', (r) => { if (r.isNavigationRequest()) urls.push(r.url()); });
+      await page.goto(`${companion.url}/`);
+      await page.getByLabel('Organizzazione').fill(me.orgs[0].name);
+      await page.getByLabel('E-mail aziendale (facoltativa)').fill('alice@acme.test');
+      await page.getByRole('button', { name: 'Accedi', exact: true }).click();
+      await page.waitForSelector('main > [data-page="mine"]', { timeout: 30_000 });
+      assert.match(await page.locator('#bar').innerText(), /Accesso come Alice Rossi/);
+      // The provider was visited, and the tokens came back in the fragment only: gone from
+      // the address now, never in a query string.
+      assert.ok(urls.some((u) => u.startsWith(idp.acme)), urls.join('\n'));
+      assert.equal(new URL(page.url()).hash, '#/mine');
+      assert.doesNotMatch(page.url(), /token/);
+      for (const u of urls) assert.doesNotMatch(new URL(u).search, /access_token|refresh_token/, u);
+      const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('pecdesk.tokens')));
+      assert.ok(stored.access_token && stored.refresh_token);
+      // The tokens work and belong to Alice.
+      const alice = await companion.api(stored.access_token, 'GET', '/api/v1/me');
+      assert.equal(alice.body.user.email, 'alice@acme.test');
+      await context.close();
+    } finally {
+      await browser.close();
+      await companion.stop();
+      idp.stop();
     }
   });
 });
