@@ -117,7 +117,28 @@ for (const engine of ['sqlite', 'postgres']) {
       const mine = rita.locator('[data-table="mine"] tbody tr');
       assert.ok(await mine.count() >= 1);
       assert.match(await rita.locator('[data-table="mine"]').innerText(), /Protocollo in arrivo da una PA/);
-      await shot(rita, 'mine');
+      // Aldo's desk has more on it: the reply waiting for approval among his activities, and
+      // one overdue since yesterday (given by Rita now), which comes first, marked in words.
+      const meRita = (await companion.api(tokens.rita, 'GET', '/api/v1/me')).body;
+      const protocollo = meRita.grants.find((g) => g.address.startsWith('protocollo@')).id;
+      const aldoId = (await companion.api(tokens.rita, 'GET', `/api/v1/users?mailbox=${protocollo}&q=Aldo`)).body.items[0].id;
+      const late = await companion.api(tokens.rita, 'POST', '/api/v1/activities', {
+        mailbox_id: protocollo, title: 'Sollecitare il fornitore per il DURC', message_ids: [],
+        assignee_id: aldoId, priority: 'urgent', due_at: new Date(Date.now() - 26 * 3600_000).toISOString(),
+      });
+      assert.equal(late.status, 201, JSON.stringify(late.body));
+      const aldo = await openDesk(browser, companion, 'assegnatario@demo.test');
+      const first = aldo.locator('[data-table="mine"] tbody tr').first();
+      assert.match(await first.innerText(), /Sollecitare il fornitore per il DURC/);
+      assert.match(await first.innerText(), /scaduta il/);
+      assert.equal(await first.getAttribute('class'), 'is-overdue');
+      assert.equal(await aldo.locator('.tile', { hasText: 'Scadute' }).locator('.n').innerText(), '1');
+      const aldoRows = await aldo.locator('[data-table="mine"] tbody tr').allInnerTexts();
+      assert.ok(aldoRows.length >= 3);
+      assert.ok(aldoRows.some((r) => /Rispondere alla richiesta di documenti del Comune/.test(r) && /in attesa di approvazione/.test(r)));
+      assert.equal(await aldo.locator('.tile', { hasText: 'In attesa di approvazione' }).locator('.n').innerText(), '1');
+      await shot(aldo, 'mine');
+      await aldo.context().close();
 
       await go(rita, 'teams');
       const team = rita.locator('[data-team="Ufficio Legale"]');
