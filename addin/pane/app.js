@@ -4,6 +4,7 @@ import { Api, ApiError } from './api.js';
 import * as wasm from './core.js';
 import { t, setLang, lang, pick, when, day } from './i18n.js';
 import { sanitizeHtml, frameDocument } from './sanitize.js';
+import { h, $, fill, nextId, field, section, dl, chip, errorText, size, guardWith, buttonWith, statusClass, certChip } from './dom.js';
 
 // The demo users (`pecdesk serve --demo`), offered as buttons only when config.json says
 // `dev_login` (the companion allows dev-login only in demo/dev mode and from loopback).
@@ -38,58 +39,7 @@ const S = {
   notifTimer: null,
 };
 
-// ---------------------------------------------------------------- DOM helpers
-
-function h(tag, props, ...kids) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(props ?? {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === 'class') el.className = v;
-    else if (k === 'text') el.textContent = v;
-    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
-    else if (k === 'value') el.value = v;
-    else if (k === 'checked' || k === 'selected' || k === 'disabled') el[k] = Boolean(v);
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of kids.flat(Infinity)) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : String(c));
-  }
-  return el;
-}
-
-const $ = (id) => document.getElementById(id);
-// replaceChildren without the null/false of conditional children (it would print "null").
-function fill(el, ...kids) {
-  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
-}
-let uid = 0;
-const nextId = (p) => `${p}-${(uid += 1)}`;
-
-function field(label, control, help) {
-  const id = control.id || nextId('f');
-  control.id = id;
-  const helpId = help ? nextId('h') : null;
-  if (helpId) control.setAttribute('aria-describedby', helpId);
-  return h('div', { class: 'field' }, h('label', { for: id, text: label }), control, help ? h('p', { class: 'help', id: helpId, text: help }) : null);
-}
-
-function section(title, ...kids) {
-  const id = nextId('s');
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id, text: title }), ...kids);
-}
-
-function dl(rows) {
-  return h('dl', { class: 'facts' }, rows.filter(Boolean).map(([k, v]) => [h('dt', { text: k }), h('dd', {}, v ?? '—')]));
-}
-
-function button(label, onclick, opts = {}) {
-  return h('button', { type: 'button', class: opts.class ?? 'secondary', onclick: guard(onclick), 'data-action': opts.action, 'aria-describedby': opts.describedby }, label);
-}
-
-function chip(text, kind) {
-  return h('span', { class: `chip ${kind ?? ''}` }, text);
-}
+// ---------------------------------------------------------------- DOM helpers (./dom.js, shared with the desk)
 
 function say(text) {
   $('status').textContent = text ?? '';
@@ -100,46 +50,15 @@ function fail(err) {
   $('error').textContent = errorText(err);
 }
 
-function errorText(err) {
-  if (err instanceof ApiError) {
-    if (err.status === 0) return t('err_network');
-    if (err.status === 401) return t('err_401');
-    const head = t(`err_${err.status}`);
-    const detail = pick(err.message);
-    if ([403, 404, 409, 422].includes(err.status)) return detail ? `${head}: ${detail}` : head;
-    return t('err_generic', { status: err.status });
-  }
-  return String(err?.message ?? err);
-}
-
 // Runs an async handler; its errors land in the alert region, never in the console only.
-function guard(fn) {
-  return async (event) => {
-    const target = event?.currentTarget;
-    if (target && target.tagName === 'BUTTON') target.disabled = true;
-    try {
-      await fn(event);
-    } catch (e) {
-      fail(e);
-    } finally {
-      if (target && target.isConnected && target.tagName === 'BUTTON') target.disabled = false;
-      // After every action: a colleague may have mentioned us meanwhile.
-      if (S.me) refreshNotifications();
-    }
-  };
-}
+// After every action: a colleague may have mentioned us meanwhile.
+const guard = guardWith(fail, () => { if (S.me) refreshNotifications(); });
+const button = buttonWith(guard);
 
 function blobUrl(bytes, type) {
   const url = URL.createObjectURL(new Blob([bytes], { type: type || 'application/octet-stream' }));
   S.blobs.push(url);
   return url;
-}
-
-function size(n) {
-  if (n === null || n === undefined) return '';
-  if (n < 1024) return t('bytes', { n });
-  if (n < 1024 * 1024) return t('kb', { n: Math.round(n / 102.4) / 10 });
-  return t('mb', { n: Math.round(n / 104857.6) / 10 });
 }
 
 // ---------------------------------------------------------------- start
@@ -988,9 +907,6 @@ async function viewActivity(id) {
   return h('div', { class: 'stack' }, parts);
 }
 
-function statusClass(s) {
-  return { done: 'ok', approved: 'ok', cancelled: 'neutral', awaiting_approval: 'warn', changes_requested: 'bad' }[s] ?? 'wait';
-}
 
 function splitAddresses(text) {
   return text.split(/[,;\s]+/).map((x) => x.trim()).filter(Boolean);
@@ -1285,12 +1201,10 @@ function activityItem(a) {
 function messageItem(m) {
   const s = m.summary ?? {};
   const receipt = RECEIPT_KINDS.has(m.kind);
-  const certified = s.signature?.status === 'valid';
   return h('li', {}, h('button', { type: 'button', class: 'item', 'data-message': m.id, onclick: () => openCompanionMessage(m.id) },
     h('span', { class: 'title', text: m.subject ?? s.subject ?? '—' }),
     h('span', { class: 'meta' },
-      m.kind !== 'not-pec' ? chip(certified ? t('badge_certified') : t('badge_unverified'), certified ? 'ok' : 'bad')
-        : chip(m.direction === 'out' ? t('badge_sent') : t('badge_not_pec'), 'neutral'),
+      certChip(m),
       ' ', receipt ? chip(t(`kind_${m.kind}`), 'neutral') : null,
       h('span', { class: 'muted' }, ` ${m.sender ?? s.sender ?? ''} · ${when(s.issued_at ?? m.received_at)}`))));
 }

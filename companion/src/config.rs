@@ -62,6 +62,27 @@ pub struct Settings {
     /// Where the add-ins' files are (`[addin]`).
     #[serde(default)]
     pub addin: AddinSettings,
+    /// Where the web desk's files are (`[desk]`).
+    #[serde(default)]
+    pub desk: DeskSettings,
+}
+
+/// The folder the companion serves the web desk from (`[desk]`; see docs/desk.md),
+/// relative to the current directory unless absolute.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeskSettings {
+    /// The desk's own files (`index.html`, `desk.js`, `pages/`); the modules it shares
+    /// with the task pane come from `/addin/`.
+    pub dir: PathBuf,
+}
+
+impl Default for DeskSettings {
+    fn default() -> Self {
+        Self {
+            dir: "companion/desk".into(),
+        }
+    }
 }
 
 /// Folders the companion serves the add-ins from (`[addin]`), relative to the current
@@ -203,6 +224,7 @@ impl Settings {
             webhooks: crate::webhooks::WebhookSettings::default(),
             public_url: None,
             addin: AddinSettings::default(),
+            desk: DeskSettings::default(),
         }
     }
 
@@ -433,6 +455,12 @@ manifests_dir = "manifests"
 # Il WebAssembly compilato da ./scripts/build-wasm / the WebAssembly built by it
 wasm_dir = "target/pecdesk-wasm/web"
 
+# La scrivania web servita a / (see docs/desk.md) / the web desk served at /
+[desk]
+# I file della scrivania, relativi alla cartella corrente / the desk's files, relative to
+# the current directory
+dir = "companion/desk"
+
 # Invii massivi / mass sends (see docs/API.md, "Campaigns")
 [campaigns]
 # Destinatari al massimo per invio / recipients at most per send
@@ -462,6 +490,7 @@ mod tests {
         assert_eq!(s.addin.dir, PathBuf::from("addin"));
         assert_eq!(s.addin.manifests_dir, PathBuf::from("manifests"));
         assert_eq!(s.addin.wasm_dir, PathBuf::from("target/pecdesk-wasm/web"));
+        assert_eq!(s.desk.dir, PathBuf::from("companion/desk"));
         assert_eq!(s.public_url(), "http://127.0.0.1:8080");
         s.check_public_url().expect("loopback http is fine");
     }

@@ -5,30 +5,12 @@
 // the companion's callback → messageParent → the pane holds the companion's tokens.
 // Nested App Authentication (Entra ID) cannot run here: there is no Entra (docs/addin.md).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, beforeEach, describe, test } from 'node:test';
 
 import { launch } from './support/browser.mjs';
-import { repo, startCompanion } from './support/companion.mjs';
+import { startCompanion } from './support/companion.mjs';
+import { startIdp } from './support/idp.mjs';
 import { outlookContext } from './support/outlook.mjs';
-
-/** Starts tests/oidc/server.mjs; resolves {acme, globex, stop}. */
-async function startIdp() {
-  const dir = join(repo, 'tests', 'oidc');
-  assert.ok(existsSync(join(dir, 'node_modules', 'oidc-provider')), 'tests/oidc/node_modules missing: run `npm ci` in tests/oidc');
-  const child = spawn(process.execPath, ['server.mjs', '--port', '0', '--watch-stdin'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
-  const line = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the OpenID provider did not start in 30 s')), 30_000);
-    createInterface({ input: child.stdout }).once('line', (l) => { clearTimeout(timer); resolve(l); });
-    child.once('exit', (c) => reject(new Error(`the OpenID provider stopped (${c})`)));
-  });
-  const [ready, acme, globex] = line.split(' ');
-  assert.equal(ready, 'ready', line);
-  return { acme, globex, stop: () => { child.stdin.end(); child.kill('SIGTERM'); } };
-}
 
 describe('Outlook sign-in through the Office dialog and a real OpenID provider', () => {
   let idp;

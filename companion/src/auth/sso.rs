@@ -262,12 +262,84 @@ pub async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -
 
 /// Completes an SSO sign-in: code exchange, ID-token checks, provisioning, tokens.
 #[utoipa::path(get, path = "/api/v1/auth/callback", tag = "auth", params(CallbackQuery),
-    responses((status = 200, body = TokenResponse), (status = 401, description = "unknown state, refused code or ID token"),
+    responses((status = 200, body = TokenResponse),
+              (status = 303, description = "the desk's browser (client `desk`, `Accept: text/html`): to `/#signed-in&access_token=..&refresh_token=..&expires_in=..`, or `/#signin-failed=STATUS`"),
+              (status = 401, description = "unknown state, refused code or ID token"),
               (status = 403, description = "e-mail domain not allowed, user disabled or of another organisation")))]
 pub async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
-) -> Result<Json<TokenResponse>> {
+) -> Result<Response> {
+    let page = wants_html(&headers);
+    match finish_sign_in(&state, &q).await {
+        Ok((client, tokens)) if page && client == "desk" => Ok(desk_redirect(&tokens)),
+        Ok((_, tokens)) => Ok(Json(tokens).into_response()),
+        // The desk's browser landed here: back to the desk, which says what went wrong.
+        Err(e) if page => Ok(desk_failed(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// A browser navigating (the desk's sign-in), not a script asking for JSON.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// Back to the desk with the tokens in the URL's fragment, which the browser never sends
+/// to a server (so they reach no log and no `Referer`); the desk reads and removes it.
+fn desk_redirect(t: &TokenResponse) -> Response {
+    let fragment = format!(
+        "/#signed-in&access_token={}&refresh_token={}&expires_in={}",
+        urlencoding_component(&t.access_token),
+        urlencoding_component(&t.refresh_token),
+        t.expires_in
+    );
+    no_store(Redirect::to(&fragment).into_response())
+}
+
+/// Back to the desk saying why the sign-in failed (the status only, never a detail).
+fn desk_failed(e: Error) -> Response {
+    // The envelope is not sent, but building it logs a server error as every answer does.
+    let status = e.into_response().status().as_u16();
+    no_store(Redirect::to(&format!("/#signin-failed={status}")).into_response())
+}
+
+fn no_store(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        axum::http::header::REFERRER_POLICY,
+        axum::http::HeaderValue::from_static("no-referrer"),
+    );
+    resp
+}
+
+/// Tokens are base64url and hex, but escape anything else a fragment parameter would split on.
+fn urlencoding_component(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '-' | '_' | '.' | '~' => c.to_string(),
+            other => {
+                let mut buf = [0u8; 4];
+                other
+                    .encode_utf8(&mut buf)
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect()
+            }
+        })
+        .collect()
+}
+
+/// The sign-in behind the callback: the client that started it and its tokens.
+async fn finish_sign_in(state: &AppState, q: &CallbackQuery) -> Result<(String, TokenResponse)> {
     let keys = state.tokens();
     let state_param = q
         .state
@@ -327,13 +399,14 @@ pub async fn callback(
     let family =
         auth_store::start_family(state.store(), &user, &session.client, REFRESH_TTL_MS).await?;
     tracing::info!(org.id = %user.org_id, user.id = %user.user_id, session.id = %family.family_id, "sso sign-in");
-    Ok(Json(token_response(
-        &state,
+    let tokens = token_response(
+        state,
         &user.user_id,
         &user.org_id,
         &family.family_id,
         &family.token,
-    )?))
+    )?;
+    Ok((session.client, tokens))
 }
 
 /// Exchanges a refresh token for a new access token and its successor.

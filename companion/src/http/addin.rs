@@ -81,7 +81,7 @@ pub async fn get_addin_file(State(state): State<AppState>, req: Request) -> Resu
         "manifest.xml" => outlook_manifest(&state).await?,
         _ => static_file(&state, &path, req).await?,
     };
-    Ok(with_pane_headers(resp))
+    Ok(with_static_headers(resp, PANE_CSP))
 }
 
 /// The folder a path of `/addin/` is read from, and the path inside it.
@@ -106,6 +106,13 @@ enum Source {
 async fn static_file(state: &AppState, path: &str, req: Request) -> Result<Response> {
     let (source, root, rest) = locate(state, path);
     ensure_present(source, &root).await?;
+    serve_file(&root, rest, req).await
+}
+
+/// The file `rest` of the folder `root` (`index.html` for a folder), through `ServeDir`
+/// (which refuses `..` and absolute paths); 404 in the API's envelope when missing. Shared
+/// with the desk ([`super::desk`]).
+pub(crate) async fn serve_file(root: &Path, rest: &str, req: Request) -> Result<Response> {
     let rest = if rest.is_empty() || rest.ends_with('/') {
         format!("{rest}index.html")
     } else {
@@ -114,7 +121,7 @@ async fn static_file(state: &AppState, path: &str, req: Request) -> Result<Respo
     let (mut parts, body) = req.into_parts();
     // Only the path inside the folder; the query (`?host=outlook`) is the page's business.
     parts.uri = Uri::try_from(format!("/{rest}")).map_err(|_| Error::NotFound)?;
-    let resp = ServeDir::new(&root)
+    let resp = ServeDir::new(root)
         // A folder without `/` would be redirected to a path without the `/addin` prefix.
         .append_index_html_on_directories(false)
         .oneshot(Request::from_parts(parts, body))
@@ -194,9 +201,9 @@ fn xml_escape(s: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-/// Headers of every add-in file: revalidate each time (a new version must show at the next
-/// opening of the pane), no MIME sniffing, a charset on text, and the CSP on HTML.
-fn with_pane_headers(mut resp: Response) -> Response {
+/// Headers of every add-in (and desk) file: revalidate each time (a new version must show
+/// at the next opening of the pane), no MIME sniffing, a charset on text, and `csp` on HTML.
+pub(crate) fn with_static_headers(mut resp: Response, csp: &'static str) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(
@@ -221,7 +228,7 @@ fn with_pane_headers(mut resp: Response) -> Response {
     if ct.starts_with("text/html") {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PANE_CSP),
+            HeaderValue::from_static(csp),
         );
     }
     resp

@@ -6,6 +6,7 @@ pub mod addin_trust;
 pub mod admin;
 pub mod audit;
 pub mod campaigns;
+pub mod desk;
 pub mod directory;
 pub mod events;
 pub mod export;
@@ -42,6 +43,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(campaigns::router(import_limit))
         .merge(addin::router())
         .merge(addin_trust::router())
+        .merge(desk::router())
         .merge(presence::router())
         .merge(notifications::router())
         .merge(webhooks::router())

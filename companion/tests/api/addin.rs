@@ -213,7 +213,7 @@ async fn pane_wasm_and_outlook_files_are_served_with_their_types_and_headers(eng
 
 /// Sends `target` as the request line as is (an HTTP client would normalise `..` and
 /// `%2e%2e` away); returns the status and the whole answer.
-async fn raw_get(app: &TestApp, target: &str) -> (u16, String) {
+pub(crate) async fn raw_get(app: &TestApp, target: &str) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(app.addr)
         .await
         .expect("connect");

@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod campaign_e2e;
 mod campaigns;
+mod desk;
 mod directory;
 mod export;
 mod imap;

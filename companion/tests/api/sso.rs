@@ -39,6 +39,7 @@ both_engines!(
     login_refuses_unknown_clients_unregistered_redirects_and_unknown_orgs,
     sign_in_options_name_the_idp_and_never_its_secret,
     a_callback_works_only_once,
+    the_desk_browser_gets_its_tokens_in_the_fragment_of_a_redirect,
     idp_settings_are_for_administrators_and_the_secret_is_sealed,
 );
 
@@ -810,6 +811,64 @@ async fn a_callback_works_only_once(engine: Engine) {
     let mut forged = back.clone();
     forged.set_query(Some("code=abc&state=not-a-state"));
     assert_401(&s.get_plain(forged.as_str()).await, "unknown state");
+}
+
+/// The desk's browser lands on the callback itself (`Accept: text/html`): it is sent back
+/// to `/` with the tokens in the fragment (never in a query, never stored), and a failed
+/// sign-in to `/#signin-failed=STATUS`.
+async fn the_desk_browser_gets_its_tokens_in_the_fragment_of_a_redirect(engine: Engine) {
+    let s = sso(engine).await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let navigate = |url: String| {
+        let b = browser.clone();
+        async move {
+            b.get(url)
+                .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+                .send()
+                .await
+                .expect("callback")
+        }
+    };
+    let login = s
+        .login_redirect("Acme", "desk", &s.callback(), "alice@acme.test")
+        .await;
+    let back = s.idp.follow(&login).await;
+    let resp = navigate(back.to_string()).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let location = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let fragment = location
+        .strip_prefix("/#signed-in&")
+        .unwrap_or_else(|| panic!("to the desk: {location}"));
+    let params: BTreeMap<String, String> = Url::parse(&format!("http://desk/?{fragment}"))
+        .expect("fragment")
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let me = s.me(&params["access_token"]).await;
+    assert_eq!(me.body["user"]["email"], "alice@acme.test");
+    assert_eq!(
+        s.refresh(&params["refresh_token"]).await.status,
+        StatusCode::OK
+    );
+
+    // Replayed: the state is gone; the browser goes back to the desk with the status only.
+    let again = navigate(back.to_string()).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(again.headers()["location"], "/#signin-failed=401");
+
+    // A script asking for JSON (the Outlook dialog, Thunderbird) still gets JSON.
+    let login = s
+        .login_redirect("Acme", "desk", &s.callback(), "alice@acme.test")
+        .await;
+    let back = s.idp.follow(&login).await;
+    tokens(&s.get_plain(back.as_str()).await);
 }
 
 async fn idp_settings_are_for_administrators_and_the_secret_is_sealed(engine: Engine) {

@@ -1,0 +1,440 @@
+// The web desk at `/` (companion/desk/, docs/desk.md) in real Chromium against a real
+// `pecdesk serve --demo`, on SQLite and on PostgreSQL: every page with the demo's data and a
+// screenshot (docs/screenshots/desk-*.png), keyboard navigation, the dispatcher routing a
+// message in one click while a team leader in another browser context sees it arrive in
+// the team queue (and leave the dispatcher queue), a rule's preview and reorder, and the
+// audit chain verified intact. Also the HTTP side: CSP and headers, and the 503 that says
+// what to do when the desk's folder is missing.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+
+import { launch, screenshot } from './support/browser.mjs';
+import { startCompanion } from './support/companion.mjs';
+import { startIdp } from './support/idp.mjs';
+
+const PG = process.env.PECDESK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function psql(sql) {
+  execFileSync('psql', [PG, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { stdio: 'pipe' });
+}
+
+/** A desk in a browser context of its own, signed in as `email` with the demo picker. */
+async function openDesk(browser, companion, email) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'it-IT' });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  await page.goto(`${companion.url}/`);
+  await page.getByRole('button', { name: new RegExp(email.replace('.', '\\.')) }).click();
+  await page.waitForSelector('main [data-page="mine"]');
+  return page;
+}
+
+/** Goes to `#/id` and waits until the page rendered (no request pending). */
+async function go(page, id) {
+  await page.evaluate((h) => { location.hash = h; }, `#/${id}`);
+  await page.waitForSelector(`main > [data-page="${id.split('/')[0]}"]`);
+  await page.waitForFunction(() => !document.getElementById('main').hasAttribute('aria-busy'));
+}
+
+for (const engine of ['sqlite', 'postgres']) {
+  describe(`web desk on ${engine}`, () => {
+    let companion;
+    let browser;
+    let database = null;
+    let tokens;
+    const shots = engine === 'sqlite'; // screenshots once
+    const shot = async (page, name) => { if (shots) await screenshot(page, `desk-${name}`); };
+
+    before(async () => {
+      if (engine === 'postgres') {
+        database = `pecdesk_desk_${process.pid}_${Date.now()}`;
+        psql(`CREATE DATABASE ${database}`);
+        companion = await startCompanion({ postgres: PG.replace(/\/[^/]*$/, `/${database}`) });
+      } else {
+        companion = await startCompanion();
+      }
+      browser = await launch();
+      tokens = {
+        admin: await companion.devLogin('admin@demo.test'),
+        rita: await companion.devLogin('responsabile@demo.test'),
+      };
+      // The rule preview reads only messages the caller may read: the demo admin holds no
+      // mailbox grant, so give them read access to Protocollo (through the API, audited).
+      const me = await companion.api(tokens.rita, 'GET', '/api/v1/me');
+      const protocollo = me.body.grants.find((g) => g.address.startsWith('protocollo@'));
+      const admin = await companion.api(tokens.admin, 'GET', '/api/v1/me');
+      const g = await companion.api(tokens.admin, 'POST', '/api/v1/grants', { mailbox_id: protocollo.id, user_id: admin.body.user.id, policy: 'MAIL_ACCOUNT_READER' });
+      assert.ok([200, 201].includes(g.status), JSON.stringify(g.body));
+    });
+    after(async () => {
+      await browser?.close();
+      await companion?.stop();
+      if (database) psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    });
+
+    test('served at / with a strict CSP, its files under /desk/, nothing outside its folder', async () => {
+      const index = await fetch(`${companion.url}/`);
+      assert.equal(index.status, 200);
+      assert.match(index.headers.get('content-type'), /^text\/html; charset=utf-8/);
+      const csp = index.headers.get('content-security-policy');
+      assert.match(csp, /script-src 'self';/);
+      assert.match(csp, /frame-ancestors 'none'/);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+      assert.equal(index.headers.get('x-frame-options'), 'DENY');
+      const html = await index.text();
+      assert.match(html, /src="\/desk\/desk\.js"/);
+      assert.doesNotMatch(html, /<script>|style="/, 'no inline script or style');
+      const js = await fetch(`${companion.url}/desk/desk.js`);
+      assert.equal(js.status, 200);
+      assert.match(js.headers.get('content-type'), /javascript/);
+      // The shared modules are the pane's.
+      assert.equal((await fetch(`${companion.url}/addin/dom.js`)).status, 200);
+      for (const bad of ['/desk/..%2f..%2fCargo.toml', '/desk/%2e%2e/%2e%2e/Cargo.toml', '/desk/nope.js']) {
+        const r = await fetch(`${companion.url}${bad}`);
+        assert.equal(r.status, 404, bad);
+        assert.equal((await r.json()).error.code, 'not_found');
+      }
+    });
+
+    test('the sign-in offers the demo users with their role in words, and signs in', async () => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      await page.goto(`${companion.url}/`);
+      await page.waitForSelector('[data-page="signin"]');
+      const users = page.locator('.users button');
+      assert.equal(await users.count(), 5);
+      assert.match(await users.first().innerText(), /Rita · responsabile@demo\.test\s+responsabile/);
+      assert.match(await page.locator('#signin-corp').innerText(), /account aziendale/);
+      await shot(page, 'signin');
+      await context.close();
+    });
+
+    test('every page renders with real data (responsabile, smistatore, admin)', async () => {
+      const rita = await openDesk(browser, companion, 'responsabile@demo.test');
+      // La mia scrivania: the PA's protocol routed to Rita by the demo rule.
+      const mine = rita.locator('[data-table="mine"] tbody tr');
+      assert.ok(await mine.count() >= 1);
+      assert.match(await rita.locator('[data-table="mine"]').innerText(), /Protocollo in arrivo da una PA/);
+      // Aldo's desk has more on it: the reply waiting for approval among his activities, and
+      // one overdue since yesterday (given by Rita now), which comes first, marked in words.
+      const meRita = (await companion.api(tokens.rita, 'GET', '/api/v1/me')).body;
+      const protocollo = meRita.grants.find((g) => g.address.startsWith('protocollo@')).id;
+      const aldoId = (await companion.api(tokens.rita, 'GET', `/api/v1/users?mailbox=${protocollo}&q=Aldo`)).body.items[0].id;
+      const late = await companion.api(tokens.rita, 'POST', '/api/v1/activities', {
+        mailbox_id: protocollo, title: 'Sollecitare il fornitore per il DURC', message_ids: [],
+        assignee_id: aldoId, priority: 'urgent', due_at: new Date(Date.now() - 26 * 3600_000).toISOString(),
+      });
+      assert.equal(late.status, 201, JSON.stringify(late.body));
+      const aldo = await openDesk(browser, companion, 'assegnatario@demo.test');
+      const first = aldo.locator('[data-table="mine"] tbody tr').first();
+      assert.match(await first.innerText(), /Sollecitare il fornitore per il DURC/);
+      assert.match(await first.innerText(), /scaduta il/);
+      assert.equal(await first.getAttribute('class'), 'is-overdue');
+      assert.equal(await aldo.locator('.tile', { hasText: 'Scadute' }).locator('.n').innerText(), '1');
+      const aldoRows = await aldo.locator('[data-table="mine"] tbody tr').allInnerTexts();
+      assert.ok(aldoRows.length >= 3);
+      assert.ok(aldoRows.some((r) => /Rispondere alla richiesta di documenti del Comune/.test(r) && /in attesa di approvazione/.test(r)));
+      assert.equal(await aldo.locator('.tile', { hasText: 'In attesa di approvazione' }).locator('.n').innerText(), '1');
+      await shot(aldo, 'mine');
+      await aldo.context().close();
+
+      await go(rita, 'teams');
+      const team = rita.locator('[data-team="Ufficio Legale"]');
+      assert.match(await team.innerText(), /Verificare la fattura del fornitore/);
+      // Unassigned first.
+      assert.match(await team.locator('tbody tr').first().innerText(), /nessuno/);
+      assert.match(await rita.locator('[data-table="load"]').innerText(), /Aldo Assegnatario/);
+      await shot(rita, 'teams');
+
+      await go(rita, 'dispatch');
+      assert.match(await rita.locator('[data-table="dispatch"]').innerText(), /Richiesta appuntamento per la pratica 12\/2026/);
+      await shot(rita, 'dispatch');
+
+      await go(rita, 'mailbox');
+      // Receipts grouped under the sent message they certify, none listed on its own.
+      const sent = rita.locator('tr[data-message]', { hasText: 'Trasmissione atti richiesti' });
+      assert.equal(await sent.count(), 1);
+      const next = sent.locator('xpath=following-sibling::tr[1]');
+      assert.equal(await next.getAttribute('class'), 'receipt');
+      assert.match(await next.innerText(), /accettazione/i);
+      await shot(rita, 'mailbox');
+      await rita.getByLabel('Ricevute').selectOption('hide');
+      await rita.waitForFunction(() => !document.querySelector('tr.receipt'));
+
+      await go(rita, 'campaigns');
+      await rita.getByRole('link', { name: 'Convocazione conferenza dei servizi' }).click();
+      await rita.waitForSelector('[data-table="recipients"]');
+      assert.equal(await rita.locator('[data-table="recipients"] tbody tr').count(), 6);
+      await shot(rita, 'campaigns');
+      // Only what the state allows: running → pause (then resume), cancel.
+      const state = (await companion.api(tokens.rita, 'GET', '/api/v1/campaigns')).body.items[0].state;
+      if (state === 'running') {
+        assert.equal(await rita.getByRole('button', { name: 'Riprendi' }).count(), 0);
+        await rita.getByRole('button', { name: 'Metti in pausa' }).click();
+        await rita.getByRole('button', { name: 'Riprendi' }).waitFor();
+        assert.match(await rita.locator('#camp-state').innerText(), /in pausa/);
+        await rita.getByRole('button', { name: 'Riprendi' }).click();
+        await rita.getByRole('button', { name: 'Metti in pausa' }).waitFor();
+        assert.equal(await rita.getByRole('button', { name: 'Annulla l’invio' }).count(), 1);
+      } else {
+        assert.equal(state, 'done');
+        assert.equal(await rita.getByRole('button', { name: 'Metti in pausa' }).count(), 0);
+      }
+
+      // Attività: the approval story of the demo (draft v2 awaiting Paolo).
+      await go(rita, 'mine');
+      await go(rita, 'teams');
+      await rita.getByRole('link', { name: 'Verificare la fattura del fornitore' }).click();
+      await rita.waitForSelector('main > [data-page="activity"]');
+      assert.match(await rita.locator('main').innerText(), /Controllare il DURC/);
+      // The moves are the companion's answer (allowed_actions), as buttons.
+      assert.ok(await rita.locator('[data-action^="to-"]').count() >= 1);
+      await shot(rita, 'activity');
+
+      // An activity on a sent PEC: its delivery per recipient (the demo campaign's
+      // undelivered recipient, once the simulator's receipts are in).
+      let failed;
+      const deadline = Date.now() + 60_000;
+      while (!failed && Date.now() < deadline) {
+        const r = await companion.api(tokens.rita, 'GET', '/api/v1/activities?q=inesistente&limit=5');
+        failed = r.body.items[0];
+        if (!failed) await new Promise((ok) => setTimeout(ok, 250));
+      }
+      assert.ok(failed, 'the demo campaign opened an activity for the undelivered recipient');
+      await go(rita, `activity/${failed.id}`);
+      const delivery = rita.locator('[data-table="delivery"]');
+      assert.match(await delivery.innerText(), /inesistente@pec\.esempio\.test/);
+      assert.match(await delivery.innerText(), /non consegnat/i);
+      await shot(rita, 'activity-delivery');
+
+      for (const soon of ['stats', 'alarms']) {
+        await go(rita, soon);
+        assert.match(await rita.locator('[data-soon]').innerText(), /in arrivo|servizio disponibile/);
+        await shot(rita, soon);
+      }
+      assert.deepEqual(rita.errors, []);
+
+      const admin = await openDesk(browser, companion, 'admin@demo.test');
+      await go(admin, 'admin');
+      assert.match(await admin.locator('[data-table="mailboxes"]').innerText(), /protocollo@pec\.demo\.test/);
+      assert.match(await admin.locator('[data-table="teams"]').innerText(), /Studio Esterno/);
+      assert.equal(await admin.locator('[data-table="users"] tbody tr').count(), 6);
+      assert.match(await admin.locator('[data-table="grants"]').innerText(), /MAIL_ACTIVITY_MANAGER/);
+      await shot(admin, 'admin');
+      await go(admin, 'webhooks');
+      assert.deepEqual(admin.errors, []);
+      await admin.context().close();
+      await rita.context().close();
+    });
+
+    test('keyboard: skip link, navigation by Tab and Enter, the page heading takes focus', async () => {
+      const page = await openDesk(browser, companion, 'responsabile@demo.test');
+      // After sign-in the page heading has focus; the first stop before it is the skip link.
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'page-title');
+      await page.locator('.skip').focus();
+      await page.keyboard.press('Enter');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+      assert.equal(await page.evaluate(() => location.hash), '#/mine', 'the skip link is no navigation');
+      // From the top again: Tab walks the bar, then the navigation.
+      await page.locator('.skip').focus();
+      let reached = false;
+      for (let i = 0; i < 15 && !reached; i += 1) {
+        await page.keyboard.press('Tab');
+        reached = await page.evaluate(() => document.activeElement.dataset.page === 'teams');
+      }
+      assert.ok(reached, 'the team queues link is reachable by Tab');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('main > [data-page="teams"]');
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'page-title');
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Code dei team');
+      assert.equal(await page.locator('nav a[aria-current="page"]').innerText(), 'Code dei team');
+      // Every table has a caption, every button and link a name, every control a label.
+      const unnamed = await page.evaluate(() => [
+        ...[...document.querySelectorAll('table')].filter((t) => !t.caption?.textContent.trim()).map(() => 'table'),
+        ...[...document.querySelectorAll('button, a')].filter((b) => !(b.getAttribute('aria-label') || b.textContent.trim())).map((b) => b.outerHTML),
+        ...[...document.querySelectorAll('select, input, textarea')].filter((c) => !c.labels?.length && !c.getAttribute('aria-label')).map((c) => c.outerHTML),
+      ]);
+      assert.deepEqual(unnamed, []);
+      // An activity opens with Enter on its link.
+      await page.getByRole('link', { name: 'Verificare la fattura del fornitore' }).focus();
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('main > [data-page="activity"]');
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Verificare la fattura del fornitore');
+      // The English switch: the same page, every label in English, remembered.
+      await page.getByLabel('Lingua').selectOption('en');
+      await page.waitForFunction(() => document.getElementById('page-title')?.textContent === 'Activity' || document.querySelector('nav a[data-page="mine"]')?.textContent === 'My desk');
+      assert.equal(await page.locator('nav a[data-page="teams"]').innerText(), 'Team queues');
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+      await page.reload();
+      await page.waitForSelector('main > [data-page="activity"]');
+      assert.equal(await page.locator('nav a[data-page="dispatch"]').innerText(), 'Dispatching');
+      await page.context().close();
+    });
+
+    test('the dispatcher routes a message in one click; the team leader sees it in the team queue', async () => {
+      const rita = await openDesk(browser, companion, 'responsabile@demo.test');
+      await go(rita, 'dispatch');
+      const subject = 'Richiesta appuntamento per la pratica 12/2026';
+      assert.match(await rita.locator('main').innerText(), new RegExp(subject));
+      const sara = await openDesk(browser, companion, 'smistatore@demo.test');
+      await go(sara, 'dispatch');
+      const row = sara.locator('tr[data-message]', { hasText: subject });
+      await row.getByRole('button', { name: '→ Ufficio Legale' }).click();
+      await sara.waitForFunction(() => /instradato a Ufficio Legale/.test(document.getElementById('status').textContent));
+      await sara.waitForSelector('[data-empty="dispatch"]');
+      await shot(sara, 'dispatch-routed');
+
+      // Rita's dispatcher queue, stale on screen, refreshes when her window gets focus.
+      await rita.evaluate(() => window.dispatchEvent(new Event('focus')));
+      await rita.waitForSelector('[data-empty="dispatch"]');
+      await go(rita, 'teams');
+      const queued = rita.locator('[data-team="Ufficio Legale"] tbody tr', { hasText: subject });
+      assert.equal(await queued.count(), 1);
+      assert.match(await queued.innerText(), /nessuno/);
+      // The companion agrees: routed by Sara to the team, with the team's activity.
+      const list = await companion.api(tokens.rita, 'GET', `/api/v1/activities?q=${encodeURIComponent('appuntamento')}&limit=10`);
+      const act = list.body.items.find((a) => a.title === subject);
+      assert.equal(act?.team_name, 'Ufficio Legale');
+      assert.equal(act.assignee_id, null);
+
+      // The team leader gives it to Aldo from the queue; the row then says who has it.
+      await queued.getByLabel(`Persona a cui assegnare «${subject}»`).selectOption({ label: 'Aldo Assegnatario' });
+      await queued.getByRole('button', { name: 'Assegna' }).click();
+      await rita.waitForFunction(() => /assegnata a Aldo Assegnatario/.test(document.getElementById('status').textContent));
+      await rita.waitForSelector(`[data-team="Ufficio Legale"] tr[data-activity="${act.id}"] [data-who="Aldo Assegnatario"]`);
+      const now = await companion.api(tokens.rita, 'GET', `/api/v1/activities/${act.id}`);
+      assert.equal(now.body.assignee_name, 'Aldo Assegnatario');
+      await shot(rita, 'teams-assigned');
+      await sara.context().close();
+      await rita.context().close();
+    });
+
+    test('rules: the preview shows the matches, a rule moves up by keyboard', async () => {
+      const page = await openDesk(browser, companion, 'admin@demo.test');
+      await go(page, 'rules');
+      await page.getByRole('button', { name: 'Nuova regola' }).click();
+      await page.waitForFunction(() => document.getElementById('editor-title')?.textContent === 'Nuova regola');
+      const rule = {
+        name: 'Pratiche edilizie', enabled: false, stop: true,
+        conditions: [{ field: 'subject', match: 'contains', value: 'pratica edilizia' }],
+        actions: { category: 'Edilizia' },
+      };
+      await page.getByLabel('La regola (JSON)').fill(JSON.stringify(rule, null, 2));
+      await page.getByLabel('Giorni dell’anteprima').fill('365');
+      await page.getByRole('button', { name: 'Anteprima' }).click();
+      await page.waitForSelector('[data-matches]');
+      const n = Number(await page.locator('[data-matches]').getAttribute('data-matches'));
+      // What the page shows is the companion's answer (the demo's mail may still be
+      // arriving in the background, so the API asked now may know more), and not empty.
+      const api = await companion.api(tokens.admin, 'POST', '/api/v1/rules/preview', { rule, days: 365, limit: 100 });
+      const known = api.body.items.map((m) => m.subject);
+      assert.ok(n >= 1, `matches: ${n}`);
+      const subjects = await page.locator('[data-table="preview"] tbody tr td:first-child').allInnerTexts();
+      assert.equal(subjects.length, n);
+      for (const subject of subjects) {
+        assert.match(subject, /pratica edilizia/i);
+        assert.ok(known.includes(subject), `${subject} is in the companion's preview`);
+      }
+      assert.match(subjects.join('\n'), /Richiesta documentazione pratica edilizia/);
+      assert.doesNotMatch(await page.locator('[data-table="preview"]').innerText(), /Richiesta appuntamento/);
+      await page.locator('[data-table="preview"]').scrollIntoViewIfNeeded();
+      await shot(page, 'rules');
+
+      const before = (await companion.api(tokens.admin, 'GET', '/api/v1/rules')).body.map((r) => r.name);
+      const second = before[1];
+      await page.getByRole('button', { name: `Sposta «${second}» più in alto` }).focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => /posizione 1/.test(document.getElementById('status').textContent));
+      const after = (await companion.api(tokens.admin, 'GET', '/api/v1/rules')).body.map((r) => r.name);
+      assert.deepEqual(after, [second, before[0], ...before.slice(2)]);
+      await page.waitForFunction((name) => document.querySelector('[data-table="rules"] tbody tr')?.dataset.rule === name, second);
+      // Focus stays on the moved rule's button.
+      assert.match(await page.evaluate(() => document.activeElement.getAttribute('aria-label') ?? ''), /Sposta/);
+      await page.context().close();
+    });
+
+    test('audit: the chain is verified intact, newest entries first', async () => {
+      const page = await openDesk(browser, companion, 'admin@demo.test');
+      await go(page, 'audit');
+      await page.getByRole('button', { name: 'Verifica ora' }).click();
+      const badge = page.locator('[data-verify] .badge');
+      assert.equal(await badge.getAttribute('data-ok'), 'true');
+      assert.match(await badge.innerText(), /Catena integra: \d+ voci verificate/);
+      const seqs = await page.locator('[data-table="audit"] tbody tr td:first-child').allInnerTexts();
+      assert.ok(seqs.length > 10);
+      assert.ok(Number(seqs[0]) > Number(seqs[1]), 'newest first');
+      // The grant given in before() is in the log, by the admin (the demo's campaign may
+      // still be adding entries of its own).
+      const grantRow = page.locator('[data-table="audit"] tbody tr', { hasText: /grant\./ });
+      assert.ok(await grantRow.count() >= 1);
+      assert.match(await grantRow.first().innerText(), /Andrea Admin/);
+      await shot(page, 'audit');
+      await page.context().close();
+    });
+  });
+}
+
+describe('web desk folder missing', () => {
+  test('/ answers 503 saying what to run', async () => {
+    const companion = await startCompanion({ env: { PECDESK_DESK__DIR: '/nonexistent/desk' } });
+    try {
+      const r = await fetch(`${companion.url}/`);
+      assert.equal(r.status, 503);
+      const body = await r.json();
+      assert.match(body.error.message, /desk\.dir \(PECDESK_DESK__DIR\)/);
+      assert.match(body.error.message, /i file della scrivania non ci sono/);
+    } finally {
+      await companion.stop();
+    }
+  });
+});
+
+describe('web desk work-account sign-in through a real OpenID provider', () => {
+  test('organisation → IdP → callback → back to the desk signed in, no token left in the address', async () => {
+    const [idp, companion] = await Promise.all([startIdp(), startCompanion()]);
+    const browser = await launch();
+    try {
+      const admin = await companion.devLogin('admin@demo.test');
+      const me = (await companion.api(admin, 'GET', '/api/v1/me')).body;
+      const put = await companion.api(admin, 'PUT', '/api/v1/auth/idp', {
+        issuer: idp.acme,
+        client_id: 'pecdesk',
+        client_secret: 'acme-secret',
+        scopes: ['openid', 'email', 'profile'],
+        claims: { email: 'email', name: 'name' },
+        allowed_domains: ['acme.test'],
+        redirect_uris: { desk: [`${companion.url}/api/v1/auth/callback`] },
+      });
+      assert.equal(put.status, 204, JSON.stringify(put.body));
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      const urls = [];
+      // Every address the tab went through, the redirects included.
+      page.on('request', (r) => { if (r.isNavigationRequest()) urls.push(r.url()); });
+      await page.goto(`${companion.url}/`);
+      await page.getByLabel('Organizzazione').fill(me.orgs[0].name);
+      await page.getByLabel('E-mail aziendale (facoltativa)').fill('alice@acme.test');
+      await page.getByRole('button', { name: 'Accedi', exact: true }).click();
+      await page.waitForSelector('main > [data-page="mine"]', { timeout: 30_000 });
+      assert.match(await page.locator('#bar').innerText(), /Accesso come Alice Rossi/);
+      // The provider was visited, and the tokens came back in the fragment only: gone from
+      // the address now, never in a query string.
+      assert.ok(urls.some((u) => u.startsWith(idp.acme)), urls.join('\n'));
+      assert.equal(new URL(page.url()).hash, '#/mine');
+      assert.doesNotMatch(page.url(), /token/);
+      for (const u of urls) assert.doesNotMatch(new URL(u).search, /access_token|refresh_token/, u);
+      const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('pecdesk.tokens')));
+      assert.ok(stored.access_token && stored.refresh_token);
+      // The tokens work and belong to Alice.
+      const alice = await companion.api(stored.access_token, 'GET', '/api/v1/me');
+      assert.equal(alice.body.user.email, 'alice@acme.test');
+      await context.close();
+    } finally {
+      await browser.close();
+      await companion.stop();
+      idp.stop();
+    }
+  });
+});
