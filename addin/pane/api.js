@@ -152,11 +152,32 @@ export class Api {
    * Follows `GET /api/v1/presence/stream?object=&id=` until `signal` aborts, calling
    * `onPresence(json)` for every `event: presence`; reconnects after a drop.
    */
-  async presenceStream(object, id, onPresence, signal) {
+  presenceStream(object, id, onPresence, signal) {
     const path = `/api/v1/presence/stream?object=${encodeURIComponent(object)}&id=${encodeURIComponent(id)}`;
+    return this.follow(path, (event, data) => { if (event === 'presence') onPresence(data); }, signal);
+  }
+
+  /**
+   * Follows `GET /api/v1/events/stream` (the desk's live changes) until `signal` aborts,
+   * calling `onChange({id, type, object})` for every `event: change`; reconnects after a
+   * drop and resumes after the last event seen (`Last-Event-ID`).
+   */
+  eventStream(onChange, signal) {
+    return this.follow('/api/v1/events/stream', (event, data) => { if (event === 'change') onChange(data); }, signal);
+  }
+
+  /**
+   * Server-sent events read with fetch, so the token travels in the Authorization header,
+   * never in a URL: `onEvent(name, json, id)` for every event with JSON data. Reconnects
+   * after 2 s, sending the last `id:` seen as `Last-Event-ID`; stops on 401/404.
+   */
+  async follow(path, onEvent, signal) {
+    let lastId = null;
     while (!signal.aborted) {
       try {
-        const r = await this.request('GET', path, undefined, { as: 'response', signal, headers: { accept: 'text/event-stream' } });
+        const headers = { accept: 'text/event-stream' };
+        if (lastId) headers['last-event-id'] = lastId;
+        const r = await this.request('GET', path, undefined, { as: 'response', signal, headers });
         const reader = r.body.getReader();
         const decoder = new TextDecoder();
         let buffer = '';
@@ -169,13 +190,16 @@ export class Api {
             const block = buffer.slice(0, cut);
             buffer = buffer.slice(cut + 2);
             let event = 'message';
+            let id = null;
             const data = [];
             for (const line of block.split('\n')) {
               if (line.startsWith('event:')) event = line.slice(6).trim();
+              else if (line.startsWith('id:')) id = line.slice(3).trim();
               else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
             }
-            if (event === 'presence' && data.length) {
-              try { onPresence(JSON.parse(data.join('\n'))); } catch { /* a bad event: skip it */ }
+            if (id) lastId = id;
+            if (data.length) {
+              try { onEvent(event, JSON.parse(data.join('\n')), id); } catch { /* a bad event: skip it */ }
             }
           }
         }

@@ -176,7 +176,7 @@ async function afterSignIn() {
   ctx.cache.clear();
   if (!/^#\//.test(location.hash)) history.replaceState(null, '', '#/mine');
   renderAll();
-  live.start(refreshLive);
+  live.start(refreshLive, ctx.api);
 }
 
 function renderAll() {

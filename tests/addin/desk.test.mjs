@@ -286,9 +286,11 @@ for (const engine of ['sqlite', 'postgres']) {
       await sara.waitForSelector('[data-empty="dispatch"]');
       await shot(sara, 'dispatch-routed');
 
-      // Rita's dispatcher queue, stale on screen, refreshes when her window gets focus.
-      await rita.evaluate(() => window.dispatchEvent(new Event('focus')));
-      await rita.waitForSelector('[data-empty="dispatch"]');
+      // Rita's dispatcher queue, on screen all along, empties by itself: the event stream
+      // told her desk of the routing (no focus, no reload; the 30 s fallback is too slow
+      // for this wait).
+      assert.equal(await rita.evaluate(() => document.body.dataset.live), 'on');
+      await rita.waitForSelector('[data-empty="dispatch"]', { timeout: 10_000 });
       await go(rita, 'teams');
       const queued = rita.locator('[data-team="Ufficio Legale"] tbody tr', { hasText: subject });
       assert.equal(await queued.count(), 1);
