@@ -40,7 +40,7 @@ const PAGES = [
   { id: 'rules', group: 'nav_admin', key: 'page_rules', module: './pages/rules.js', show: admin },
   { id: 'audit', group: 'nav_admin', key: 'page_audit', module: './pages/audit.js', show: () => admin() || Boolean(ctx.me?.user.is_auditor) },
   { id: 'admin', group: 'nav_admin', key: 'page_admin', module: './pages/admin.js', show: admin },
-  { id: 'webhooks', group: 'nav_admin', key: 'page_webhooks', module: './pages/webhooks.js', soon: true, show: admin },
+  { id: 'webhooks', group: 'nav_admin', key: 'page_webhooks', module: './pages/webhooks.js', show: admin },
   // Reached from the lists, not from the navigation.
   { id: 'activity', key: 'page_activity', live: true, module: './pages/activity.js', hidden: true },
 ];

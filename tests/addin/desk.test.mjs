@@ -7,6 +7,8 @@
 // what to do when the desk's folder is missing.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { launch, screenshot } from './support/browser.mjs';
@@ -224,6 +226,9 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.match(await admin.locator('[data-table="grants"]').innerText(), /MAIL_ACTIVITY_MANAGER/);
       await shot(admin, 'admin');
       await go(admin, 'webhooks');
+      // The demo's example subscription, disabled until an administrator points it somewhere.
+      assert.match(await admin.locator('[data-table="webhooks"]').innerText(), /disattivato/);
+      await shot(admin, 'webhooks');
       assert.deepEqual(admin.errors, []);
       await admin.context().close();
       await rita.context().close();
@@ -311,6 +316,42 @@ for (const engine of ['sqlite', 'postgres']) {
       await shot(rita, 'teams-assigned');
       await sara.context().close();
       await rita.context().close();
+    });
+
+    test('webhooks: an administrator subscribes a receiver, sees the secret once, sends a test that arrives signed', async () => {
+      const got = [];
+      const receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => { body += c; });
+        req.on('end', () => { got.push({ headers: req.headers, body }); res.writeHead(204).end(); });
+      });
+      await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+      const target = `http://127.0.0.1:${receiver.address().port}/hook`;
+      const admin = await openDesk(browser, companion, 'admin@demo.test');
+      try {
+        await go(admin, 'webhooks');
+        await admin.getByLabel('Indirizzo di destinazione').fill(target);
+        await admin.getByLabel('Descrizione').fill('Protocollo informatico');
+        await admin.getByRole('button', { name: 'Crea iscrizione' }).click();
+        const secret = (await admin.locator('[data-secret] code.secret').innerText()).trim();
+        assert.ok(secret.length >= 32, 'the secret is shown once, right after creation');
+        await admin.getByRole('link', { name: "Apri l'iscrizione" }).click();
+        await admin.waitForSelector('main > [data-page="webhooks"] [data-action="webhook-test"]');
+        assert.doesNotMatch(await admin.locator('main').innerText(), new RegExp(secret), 'never shown again');
+        await admin.getByRole('button', { name: 'Invia una prova' }).click();
+        await admin.waitForFunction(() => /Prova consegnata/.test(document.getElementById('status').textContent));
+        assert.equal(got.length, 1);
+        const h = got[0].headers;
+        const expected = createHmac('sha256', secret).update(`${h['x-pecdesk-timestamp']}.${got[0].body}`).digest('hex');
+        assert.equal(h['x-pecdesk-signature'], `sha256=${expected}`);
+        await admin.waitForSelector('[data-table="deliveries"]');
+        assert.match(await admin.locator('[data-table="deliveries"]').innerText(), /consegnato/);
+        await shot(admin, 'webhook-detail');
+        assert.deepEqual(admin.errors, []);
+      } finally {
+        await admin.context().close();
+        receiver.close();
+      }
     });
 
     test('rules: the preview shows the matches, a rule moves up by keyboard', async () => {
