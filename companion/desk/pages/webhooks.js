@@ -52,7 +52,7 @@ function createForm(reload) {
         // Shown once: the companion keeps it sealed and never shows it again.
         secret.replaceChildren(h('div', { class: 'card warn', 'data-secret': '' },
           h('p', { text: t('webhooks_secret_once') }), h('code', { class: 'secret', text: created.secret }),
-          h('p', {}, h('a', { href: `#/webhooks/${encodeURIComponent(created.webhook.id)}`, text: t('webhooks_open') }))));
+          h('p', {}, h('a', { href: `#/webhooks/${encodeURIComponent(created.id)}`, text: t('webhooks_open') }))));
       }, { class: 'primary', action: 'webhook-create' })),
     secret);
 }
