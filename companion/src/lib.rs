@@ -21,6 +21,7 @@ pub mod http;
 pub mod imap;
 pub mod ingest;
 pub mod inspect;
+pub mod jobs;
 pub mod limits;
 pub mod lock;
 pub mod metrics;
@@ -178,7 +179,12 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .outbox
         .enabled
         .then(|| outbox::start(state.clone()));
+    // The alarm scheduler (every replica runs one: each alarm is claimed once).
+    let alarms = settings.alarms.enabled.then(|| jobs::alarms::start(&state));
     serve(state, listener, shutdown_signal()).await?;
+    if let Some(a) = alarms {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), a.stop()).await;
+    }
     if let Some(s) = senders {
         // A send in progress concludes or is left uncertain (recovered at the next start).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), s.stop()).await;

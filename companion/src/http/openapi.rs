@@ -87,6 +87,8 @@ use crate::state::AppState;
         crate::http::export::export_message,
         crate::http::notifications::list_notifications,
         crate::http::notifications::read_notification,
+        crate::http::alarms::list_alarms,
+        crate::http::alarms::ack_alarm,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody))
 )]

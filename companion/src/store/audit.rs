@@ -199,6 +199,10 @@ actions! {
     CampaignCancel => "campaign.cancel",
     /// Every recipient of a mass send reached a final state (system).
     CampaignDone => "campaign.done",
+    /// An alarm fired (system): claimed by exactly one replica, its e-mails queued.
+    AlarmFire => "alarm.fire",
+    /// A recipient or supervisor acknowledged an alarm.
+    AlarmAck => "alarm.ack",
 }
 
 impl std::fmt::Display for Action {
