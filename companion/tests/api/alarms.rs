@@ -29,6 +29,7 @@ both_engines!(
     without_smtp_alarms_are_kept_unsent_and_seen_by_recipients_and_supervisors_only,
     a_moved_due_date_alarms_again_and_a_closed_activity_never,
     mailbox_alarms_fire_once_for_password_ingestion_quota_and_unconfirmed_pec,
+    the_demo_shows_an_alarm_fire_once_and_keeps_its_e_mails_unsent,
 );
 
 const HOUR: i64 = 3600 * 1000;
@@ -516,4 +517,68 @@ async fn mailbox_alarms_fire_once_for_password_ingestion_quota_and_unconfirmed_p
     );
     assert_eq!(deliveries_of(&app, &outbox_id).await.len(), 2);
     other.close().await;
+}
+
+/// `serve --demo` (`demo::seed_alarms`): at the first pass the overdue activity escalates to
+/// the Responsabile and the one due in three minutes warns Aldo; three minutes on it is
+/// overdue, once, however many passes run. No SMTP in the demo: "not sent", visible.
+async fn the_demo_shows_an_alarm_fire_once_and_keeps_its_e_mails_unsent(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let now = pecdesk_companion::store::now_ms();
+    pecdesk_companion::demo::seed_alarms(&app.store, now)
+        .await
+        .expect("demo alarms");
+    let demo = runner(None);
+    for t in [now, now + 10_000, now + 20_000] {
+        run_alarms(&app.store, &demo, t).await.expect("pass");
+    }
+    let rita = app.login("responsabile@demo.test").await;
+    let aldo = app.login("assegnatario@demo.test").await;
+    let seen = |token: String| {
+        let app = &app;
+        async move {
+            let a = app.get(&token, "/api/v1/alarms?kind=activity_due").await;
+            assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
+            let mut v: Vec<String> = a.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|a| a["stage"].as_str().expect("stage").to_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    assert_eq!(seen(aldo.clone()).await, ["before"]);
+    assert_eq!(seen(rita.clone()).await, ["before", "escalation"]);
+    let a = app.get(&rita, "/api/v1/alarms?kind=activity_due").await;
+    let escalation = a.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|a| a["stage"] == "escalation")
+        .expect("escalation")
+        .clone();
+    let rita_id = app.user_id("responsabile@demo.test").await;
+    assert!(
+        escalation["recipients"]
+            .as_array()
+            .expect("recipients")
+            .contains(&json!(rita_id))
+    );
+    assert!(
+        escalation["deliveries"]
+            .as_array()
+            .expect("deliveries")
+            .iter()
+            .all(|d| d["state"] == "unsent")
+    );
+    for t in [
+        now + 3 * 60_000,
+        now + 3 * 60_000 + 10_000,
+        now + 4 * 60_000,
+    ] {
+        run_alarms(&app.store, &demo, t).await.expect("pass");
+    }
+    assert_eq!(seen(aldo).await, ["before", "overdue"]);
 }
