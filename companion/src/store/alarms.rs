@@ -27,12 +27,17 @@ pub struct DueActivity {
     pub team_id: Option<String>,
 }
 
-/// Open activities whose due date lies in `[from, to]`.
+/// Open activities whose due date lies in `[from, to]`, except those already escalated for
+/// that due date (nothing more can fire for them: each pass stays proportional to the
+/// activities near their due date, not to every late one).
 pub async fn due_activities(store: &Store, from: i64, to: i64) -> Result<Vec<DueActivity>> {
     Ok(with_pool!(store, |p| sqlx::query_as(
-        "SELECT id, org_id, mailbox_id, due_at, assignee_id, team_id FROM activities \
-         WHERE due_at IS NOT NULL AND due_at >= $1 AND due_at <= $2 \
-         AND status NOT IN ('done', 'cancelled') ORDER BY due_at, id"
+        "SELECT a.id, a.org_id, a.mailbox_id, a.due_at, a.assignee_id, a.team_id \
+         FROM activities a WHERE a.due_at IS NOT NULL AND a.due_at >= $1 AND a.due_at <= $2 \
+         AND a.status NOT IN ('done', 'cancelled') AND NOT EXISTS (SELECT 1 FROM alarms al \
+         WHERE al.kind = 'activity_due' AND al.object_type = 'activity' \
+         AND al.object_id = a.id AND al.stage = 'escalation' AND al.occurrence = a.due_at) \
+         ORDER BY a.due_at, a.id"
     )
     .bind(from)
     .bind(to)
