@@ -54,6 +54,9 @@ pub struct Settings {
     /// Webhook deliveries (`[webhooks]`).
     #[serde(default)]
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// SLA and mailbox alarms (`[alarms]`).
+    #[serde(default)]
+    pub alarms: crate::jobs::alarms::AlarmSettings,
     /// The URL users' mail clients reach the companion at (the add-ins' manifest and
     /// `config.json` carry it). Absent: `http://{listen}`. Must be https unless its host is
     /// loopback; see [`Settings::public_url`].
@@ -222,6 +225,7 @@ impl Settings {
             campaigns: crate::domain::campaigns::CampaignSettings::default(),
             outbox: crate::outbox::OutboxSettings::default(),
             webhooks: crate::webhooks::WebhookSettings::default(),
+            alarms: crate::jobs::alarms::AlarmSettings::default(),
             public_url: None,
             addin: AddinSettings::default(),
             desk: DeskSettings::default(),
@@ -443,6 +447,36 @@ claim_secs = 120
 # Destinazioni su indirizzi privati o locali (sempre con --demo) / targets on private or
 # loopback addresses (always with --demo)
 allow_private_targets = false
+# Allarmi di scadenza e delle caselle / SLA and mailbox alarms (see docs/operations.md,
+# "Allarmi / Alarms"). Ogni allarme scatta una volta sola anche con più repliche / each
+# alarm fires once, even with several replicas.
+[alarms]
+enabled = true
+# Secondi tra due passate / seconds between passes
+interval_secs = 60
+# Preavviso prima della scadenza e segnalazione ai responsabili dopo (secondi) / warning
+# before the due date and escalation to the supervisors after it (seconds)
+before_secs = 86400
+escalation_after_secs = 86400
+# PEC inviata senza ricevuta di consegna dopo (secondi) / sent PEC without delivery receipt
+# after (seconds)
+unconfirmed_after_secs = 86400
+# Casella piena entro, password in scadenza entro (giorni); lettura in errore da (minuti) /
+# mailbox full within, password expiring within (days); ingestion failing for (minutes)
+quota_days = 7
+password_days = 14
+ingest_failing_minutes = 60
+# Scadenze e invii più vecchi di questi giorni non sono più guardati / due dates and sends
+# older than this many days are not looked at any more
+lookback_days = 30
+# Server SMTP degli e-mail di allarme (senza: conservati come "non inviati") / SMTP server
+# of the alarm e-mails (unset: kept as "not sent"). smtp:// in chiaro solo verso loopback /
+# plain smtp:// towards loopback only; else smtp://host:587?tls=required or smtps://
+# smtp_url = "smtps://utente:password@smtp.ente.it:465"
+from = "PecDesk <pecdesk@localhost>"
+max_attempts = 8
+retry_base_secs = 60
+timeout_secs = 30
 
 # File dei componenti aggiuntivi (Outlook, Thunderbird), relativi alla cartella corrente
 # / the add-ins' files (Outlook, Thunderbird), relative to the current directory

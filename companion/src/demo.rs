@@ -384,6 +384,81 @@ async fn seed_calendar(store: &Store, org: &str, admin: &str, mailbox: &str) -> 
     Ok(())
 }
 
+/// Titles of the two activities [`seed_alarms`] writes.
+pub const ALARM_SOON: &str = "Trasmettere il verbale alla Prefettura";
+/// See [`ALARM_SOON`].
+pub const ALARM_LATE: &str = "Riscontrare il sollecito dell'INPS";
+
+/// SLA alarms for `serve --demo` (after [`seed_story`]): an activity of Aldo's due in three
+/// minutes (its "due tomorrow" alarm fires at the first pass, "overdue" three minutes on)
+/// and one of the legal team two days overdue (escalated to the Responsabile at once). The
+/// demo has no SMTP server: the e-mails are kept as "not sent", visible in
+/// `GET /api/v1/alarms`.
+pub async fn seed_alarms(store: &Store, now: i64) -> anyhow::Result<()> {
+    use crate::domain::activities::create::{CreateActivityRequest, create};
+    use pecdesk_core::activity::Priority;
+
+    let rita = users::user_by_email(store, &EmailAddress::parse("responsabile@demo.test")?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user missing"))?;
+    let aldo = users::user_by_email(store, &EmailAddress::parse("assegnatario@demo.test")?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user missing"))?;
+    let principal = crate::auth::Principal {
+        user_id: rita.id,
+        org_id: rita.org_id,
+        email: rita.email,
+        name: rita.name,
+        is_admin: rita.is_admin,
+        is_auditor: rita.is_auditor,
+    };
+    let person = grants::person(store, &principal).await?;
+    let protocollo = users::mailboxes_of_org(store, &principal.org_id)
+        .await?
+        .into_iter()
+        .find(|m| m.address == PROTOCOLLO)
+        .ok_or_else(|| anyhow::anyhow!("demo mailbox missing"))?
+        .id;
+    let team = users::teams_of_user(store, &aldo.id)
+        .await?
+        .into_iter()
+        .find(|t| t.name == "Ufficio Legale")
+        .ok_or_else(|| anyhow::anyhow!("demo team missing"))?
+        .id;
+    let at = |ms: i64| crate::store::ms_to_rfc3339(ms);
+    for (title, assignee, team, due) in [
+        (
+            ALARM_SOON,
+            Some(aldo.id.clone()),
+            None,
+            at(now + 3 * 60_000),
+        ),
+        (ALARM_LATE, None, Some(team), at(now - 2 * 86_400_000)),
+    ] {
+        create(
+            store,
+            &principal,
+            &person,
+            &CreateActivityRequest {
+                mailbox_id: protocollo.clone(),
+                title: title.into(),
+                description: None,
+                message_ids: Vec::new(),
+                assignee_id: assignee,
+                team_id: team,
+                due_at: Some(due),
+                priority: Some(Priority::High),
+                flow: None,
+                approver_id: None,
+                category: None,
+                tags: Vec::new(),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Mail in for `serve --demo` (after [`seed_story`]): the administrator writes two routing
 /// rules, then the Sent folder's copies and three incoming PECs ([`MAIL_IN`]) go through the
 /// one ingestion path and the steps after it, as an IMAP poll would: the sent messages end

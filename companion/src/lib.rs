@@ -21,6 +21,7 @@ pub mod http;
 pub mod imap;
 pub mod ingest;
 pub mod inspect;
+pub mod jobs;
 pub mod limits;
 pub mod lock;
 pub mod metrics;
@@ -92,6 +93,10 @@ pub async fn serve(
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     // Before anything else: the add-ins would be handed an address they cannot use.
     settings.check_public_url()?;
+    if let Some(url) = &settings.alarms.smtp_url {
+        use secrecy::ExposeSecret as _;
+        jobs::alarms::check_smtp_url(url.expose_secret()).map_err(anyhow::Error::msg)?;
+    }
     let _lock = lock::DataDirLock::for_settings(&settings)?;
     let store = Store::connect(&settings).await.with_context(|| {
         format!(
@@ -112,6 +117,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         })?;
     if settings.demo && demo::seed(&store, state.trust()).await? {
         demo::seed_story(&store).await?;
+        demo::seed_alarms(&store, store::now_ms()).await?;
         demo::seed_mail_in(&store, state.trust()).await?;
         demo::seed_webhook(&store, state.tokens().master()).await?;
         tracing::info!("demo data seeded");
@@ -185,7 +191,19 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .webhooks
         .enabled
         .then(|| webhooks::start(state.clone()));
+    // The alarm scheduler (every replica runs one: each alarm is claimed once).
+    let alarms = settings.alarms.enabled.then(|| jobs::alarms::start(&state));
+    if alarms.is_some() && settings.alarms.smtp_url.is_none() {
+        tracing::info!(
+            "allarmi: nessun server SMTP ([alarms] smtp_url), gli e-mail restano \"non inviati\" \
+             e si leggono in {public}/api/v1/alarms / alarms: no SMTP server ([alarms] smtp_url), \
+             the e-mails are kept \"not sent\" and read at {public}/api/v1/alarms"
+        );
+    }
     serve(state, listener, shutdown_signal()).await?;
+    if let Some(a) = alarms {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), a.stop()).await;
+    }
     if let Some(h) = hooks {
         // A POST in progress is given its timeout; cut off, its claim expires and the
         // delivery is sent again (receivers de-duplicate by the event id).

@@ -267,6 +267,15 @@ pub enum Operation<'a> {
         /// The sending mailbox.
         mailbox_id: &'a str,
     },
+    /// See or acknowledge an alarm (SLA or mailbox): its recipients, the supervisors of its
+    /// mailbox (`MAIL_ACTIVITY_MANAGER` or `MAIL_ACCOUNT_MANAGER`: the Responsabile and the
+    /// dispatcher) and the organisation's administrators; anyone else is answered as missing.
+    SeeAlarm {
+        /// The mailbox the alarm's object belongs to.
+        mailbox_id: Option<&'a str>,
+        /// Whether the person is one of the alarm's recipients.
+        recipient: bool,
+    },
 }
 
 /// Why an operation is refused. Each reason has one bilingual message.
@@ -489,6 +498,16 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
                 Denied::PolicyRequired(Policy::MailAccountManager),
             )
         }
+        Op::SeeAlarm {
+            mailbox_id,
+            recipient,
+        } => {
+            let supervises = mailbox_id.is_some_and(|m| {
+                let p = who.on(m);
+                p.can_manage_activities() || p.can_manage_messages()
+            });
+            require(recipient || who.is_admin || supervises, Denied::NotVisible)
+        }
     }
 }
 
@@ -620,6 +639,36 @@ mod tests {
             Err(Denied::NotVisible)
         );
         assert_eq!(allowed_actions(&nobody, &a), Vec::<Action>::new());
+    }
+
+    #[test]
+    fn alarms_are_seen_by_recipients_supervisors_and_admins_only() {
+        let see = |who: &Person, recipient: bool| {
+            authorize(
+                who,
+                Operation::SeeAlarm {
+                    mailbox_id: Some(MB),
+                    recipient,
+                },
+            )
+        };
+        let assignee = person("ass", Some(Role::Assegnatario));
+        assert_eq!(see(&assignee, false), Err(Denied::NotVisible));
+        assert_eq!(see(&assignee, true), Ok(()));
+        assert_eq!(see(&person("r", Some(Role::Responsabile)), false), Ok(()));
+        assert_eq!(see(&person("s", Some(Role::Smistatore)), false), Ok(()));
+        let mut admin = person("a", None);
+        admin.is_admin = true;
+        assert_eq!(see(&admin, false), Ok(()));
+        assert_eq!(see(&person("x", None), false), Err(Denied::NotVisible));
+        let none = Operation::SeeAlarm {
+            mailbox_id: None,
+            recipient: false,
+        };
+        assert_eq!(
+            authorize(&person("r", Some(Role::Responsabile)), none),
+            Err(Denied::NotVisible)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod activities;
 pub mod admin;
+pub mod alarms;
 pub mod campaigns;
 pub mod messages;
 pub mod notifications;

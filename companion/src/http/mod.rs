@@ -4,6 +4,7 @@ pub mod activities;
 pub mod addin;
 pub mod addin_trust;
 pub mod admin;
+pub mod alarms;
 pub mod audit;
 pub mod campaigns;
 pub mod desk;
@@ -49,6 +50,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(webhooks::router())
         .merge(events::router())
         .merge(sla::router())
+        .merge(alarms::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

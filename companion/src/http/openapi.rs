@@ -97,6 +97,8 @@ use crate::state::AppState;
         crate::http::webhooks::retry_delivery,
         crate::http::events::stream_events,
         crate::http::sla::get_due,
+        crate::http::alarms::list_alarms,
+        crate::http::alarms::ack_alarm,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,

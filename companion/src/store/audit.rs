@@ -207,6 +207,10 @@ actions! {
     WebhookDelete => "webhook.delete",
     /// A webhook delivery was queued again by an administrator.
     WebhookRedeliver => "webhook.redeliver",
+    /// An alarm fired (system): claimed by exactly one replica, its e-mails queued.
+    AlarmFire => "alarm.fire",
+    /// A recipient or supervisor acknowledged an alarm.
+    AlarmAck => "alarm.ack",
 }
 
 impl std::fmt::Display for Action {

@@ -13,6 +13,7 @@
 
 pub mod activities;
 pub mod admin;
+pub mod alarms;
 pub mod audit;
 pub mod campaigns;
 pub mod comments;

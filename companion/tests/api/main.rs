@@ -5,10 +5,12 @@
 mod dovecot;
 mod fixtures;
 mod helpers;
+mod smtp_sink;
 
 mod activities;
 mod addin;
 mod admin;
+mod alarms;
 mod approval;
 mod audit;
 mod auth;
