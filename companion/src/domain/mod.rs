@@ -6,6 +6,7 @@
 pub mod activities;
 pub mod admin;
 pub mod campaigns;
+pub mod evidence;
 pub mod messages;
 pub mod notifications;
 pub mod reconcile;

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit;
 pub mod campaigns;
 pub mod directory;
+pub mod evidence;
 pub mod export;
 pub mod health;
 pub mod import_body;
@@ -33,6 +34,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(messages::router(import_limit))
         .merge(activities::router())
         .merge(audit::router())
+        .merge(evidence::router())
         .merge(directory::router())
         .merge(admin::router())
         .merge(rules::router())

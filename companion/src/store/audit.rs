@@ -199,6 +199,8 @@ actions! {
     CampaignCancel => "campaign.cancel",
     /// Every recipient of a mass send reached a final state (system).
     CampaignDone => "campaign.done",
+    /// An evidence pack (messages, receipts, audit segment) was exported.
+    EvidenceExport => "evidence.export",
 }
 
 impl std::fmt::Display for Action {

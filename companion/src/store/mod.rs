@@ -19,6 +19,7 @@ pub mod comments;
 pub mod directory;
 pub mod draft_files;
 pub mod drafts;
+pub mod evidence;
 pub mod grants;
 pub mod imap;
 pub mod mailboxes;

@@ -15,6 +15,7 @@ mod auth;
 mod campaign_e2e;
 mod campaigns;
 mod directory;
+mod evidence;
 mod export;
 mod imap;
 mod ingest;
