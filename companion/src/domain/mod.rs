@@ -12,3 +12,4 @@ pub mod notifications;
 pub mod reconcile;
 pub mod routing;
 pub mod rules;
+pub mod stats;

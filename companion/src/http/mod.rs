@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod presence;
 pub mod rules;
+pub mod stats;
 
 use axum::Router;
 
@@ -35,6 +36,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(activities::router())
         .merge(audit::router())
         .merge(evidence::router())
+        .merge(stats::router())
         .merge(directory::router())
         .merge(admin::router())
         .merge(rules::router())

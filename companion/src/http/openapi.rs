@@ -88,6 +88,7 @@ use crate::state::AppState;
         crate::http::evidence::message_pack,
         crate::http::evidence::activity_pack,
         crate::http::evidence::mailbox_pack,
+        crate::http::stats::get_stats,
         crate::http::notifications::list_notifications,
         crate::http::notifications::read_notification,
     ),

@@ -32,6 +32,7 @@ pub mod receipts;
 pub mod routing;
 pub mod rules;
 pub mod signin;
+pub mod stats;
 pub mod users;
 pub mod visibility;
 

@@ -34,5 +34,6 @@ mod rules;
 mod simulator;
 mod slow_clients;
 mod sso;
+mod stats;
 mod trust;
 mod visibility;
