@@ -5,7 +5,7 @@
 //! and by operator, over both mailboxes.
 //!
 //! ```text
-//! cargo run --release -p pecdesk-companion --example stats_bench -- sqlite 500000
+//! cargo run --release -p pecdesk-companion --example stats_bench -- sqlite 500000 [REPEATS]
 //! PECDESK_TEST_PG=postgres://... cargo run --release -p pecdesk-companion --example stats_bench -- postgres 500000
 //! ```
 
@@ -32,6 +32,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let engine = args.get(1).map(String::as_str).unwrap_or("sqlite");
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(500_000);
+    let reps: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
     let dir = tempfile::tempdir().expect("dir");
     let mut settings = Settings::for_data_dir(dir.path());
     let mut pg_name = None;
@@ -52,10 +53,13 @@ async fn main() {
     let state = AppState::new(settings, store.clone()).await.expect("state");
     demo::seed(&store, state.trust()).await.expect("seed");
 
-    let rita = users::user_by_email(&store, &EmailAddress::parse("responsabile@demo.test").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let rita = users::user_by_email(
+        &store,
+        &EmailAddress::parse("responsabile@demo.test").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let org = rita.org_id.clone();
     let mailboxes: Vec<String> = users::mailboxes_of_org(&store, &org)
         .await
@@ -175,7 +179,11 @@ async fn main() {
         i += k;
     }
     if engine == "postgres" {
-        with_pool!(store, |p| sqlx::query("ANALYZE").execute(p).await.map(|_| ())).expect("analyze");
+        with_pool!(store, |p| sqlx::query("ANALYZE")
+            .execute(p)
+            .await
+            .map(|_| ()))
+        .expect("analyze");
     }
     println!(
         "{engine}: seeded {n} messages and {acts} activities in {:.1} s",
@@ -199,7 +207,7 @@ async fn main() {
         for group in [GroupBy::Day, GroupBy::Operator] {
             let mut best = f64::MAX;
             let mut received = 0;
-            for _ in 0..3 {
+            for _ in 0..reps {
                 let t = Instant::now();
                 let s = stats::compute(&store, &who, &person, from, to, group, None, now)
                     .await
@@ -208,7 +216,7 @@ async fn main() {
                 received = s.total.received;
             }
             println!(
-                "{engine}: {label}, group_by={group:?}: {received} messages received in range, best of 3: {:.0} ms",
+                "{engine}: {label}, group_by={group:?}: {received} messages received in range, best of {reps}: {:.0} ms",
                 best * 1000.0
             );
         }

@@ -212,35 +212,52 @@ pub async fn compute(
     let mut total = Acc::default();
     let key = |id: Option<&String>| id.cloned().unwrap_or_else(|| "-".to_owned());
 
-    for event in [Event::Received, Event::Taken, Event::Worked] {
-        for m in store_stats::messages(store, &mailboxes, event, from, to).await? {
-            let at = match event {
-                Event::Received => m.received_at,
-                Event::Taken => m.taken_at.unwrap_or(m.received_at),
-                Event::Worked => m.worked_at.unwrap_or(m.received_at),
-            };
-            let k = match group_by {
-                GroupBy::Day => day_of(at),
-                GroupBy::Mailbox => m.mailbox_id.clone(),
-                GroupBy::Team => key(m.team_id.as_ref()),
-                GroupBy::Operator => match event {
-                    Event::Received => key(m.routed_user_id.as_ref()),
-                    Event::Taken => key(m.taken_by.as_ref()),
-                    Event::Worked => key(m.worked_by.as_ref()),
-                },
-            };
-            let g = groups.entry(k).or_default();
+    let key_of = |event: Event| -> Option<&'static str> {
+        match group_by {
+            GroupBy::Day => None,
+            GroupBy::Mailbox => Some("mailbox_id"),
+            GroupBy::Team => Some("routed_team_id"),
+            GroupBy::Operator => Some(match event {
+                Event::Received => "routed_user_id",
+                Event::Taken => "taken_by",
+                Event::Worked => "worked_by",
+            }),
+        }
+    };
+    let group_key = |k: Option<String>, at: i64| {
+        if by_day {
+            day_of(at)
+        } else {
+            k.unwrap_or_else(|| "-".to_owned())
+        }
+    };
+    for (k, d, n) in store_stats::count(
+        store,
+        &mailboxes,
+        Event::Received,
+        key_of(Event::Received),
+        by_day,
+        from,
+        to,
+    )
+    .await?
+    {
+        let n = u64::try_from(n).unwrap_or_default();
+        groups.entry(group_key(k, d * DAY_MS)).or_default().received += n;
+        total.received += n;
+    }
+    for event in [Event::Taken, Event::Worked] {
+        for (k, at, received_at) in
+            store_stats::timings(store, &mailboxes, event, key_of(event), from, to).await?
+        {
+            let g = groups.entry(group_key(k, at)).or_default();
             for acc in [&mut *g, &mut total] {
-                match event {
-                    Event::Received => acc.received += 1,
-                    Event::Taken => {
-                        acc.taken += 1;
-                        acc.take.push(at - m.received_at);
-                    }
-                    Event::Worked => {
-                        acc.worked += 1;
-                        acc.close.push(at - m.received_at);
-                    }
+                if event == Event::Taken {
+                    acc.taken += 1;
+                    acc.take.push(at - received_at);
+                } else {
+                    acc.worked += 1;
+                    acc.close.push(at - received_at);
                 }
             }
         }

@@ -7,27 +7,6 @@ use crate::error::Result;
 use crate::store::Store;
 use crate::with_pool;
 
-/// The columns of a message the statistics group by and measure.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct MessageFacts {
-    /// Mailbox.
-    pub mailbox_id: String,
-    /// Team it was routed to.
-    pub team_id: Option<String>,
-    /// User it was routed to.
-    pub routed_user_id: Option<String>,
-    /// Who took it in charge.
-    pub taken_by: Option<String>,
-    /// Who set it worked.
-    pub worked_by: Option<String>,
-    /// Received (ms).
-    pub received_at: i64,
-    /// Taken in charge (ms).
-    pub taken_at: Option<i64>,
-    /// Worked (ms).
-    pub worked_at: Option<i64>,
-}
-
 /// The columns of an activity the statistics group by and measure.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ActivityFacts {
@@ -56,9 +35,6 @@ pub enum Event {
     Worked,
 }
 
-const MESSAGE_COLS: &str = "mailbox_id, routed_team_id AS team_id, routed_user_id, taken_by, \
-     worked_by, received_at, taken_at, worked_at";
-
 fn in_list(first: usize, n: usize) -> String {
     (0..n)
         .map(|i| format!("${}", first + i))
@@ -66,28 +42,83 @@ fn in_list(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Messages of `mailboxes` whose `event` happened in `[from, to)` (ms).
-pub async fn messages(
-    store: &Store,
-    mailboxes: &[String],
-    event: Event,
-    from: i64,
-    to: i64,
-) -> Result<Vec<MessageFacts>> {
-    if mailboxes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let (column, extra) = match event {
+/// The column a message's event is timed by, and the filter of received messages.
+fn event_column(event: Event) -> (&'static str, &'static str) {
+    match event {
         Event::Received => (
             "received_at",
             " AND direction = 'in' AND kind IN ('posta-certificata', 'anomalia', 'not-pec')",
         ),
         Event::Taken => ("taken_at", ""),
         Event::Worked => ("worked_at", ""),
+    }
+}
+
+/// A grouping column of `messages` (checked against a fixed list: it is put in the SQL).
+fn key_expr(key: Option<&'static str>) -> &'static str {
+    match key {
+        Some("mailbox_id") => "mailbox_id",
+        Some("routed_team_id") => "routed_team_id",
+        Some("routed_user_id") => "routed_user_id",
+        Some("taken_by") => "taken_by",
+        Some("worked_by") => "worked_by",
+        _ => "CAST(NULL AS TEXT)",
+    }
+}
+
+/// How many messages of `mailboxes` had `event` in `[from, to)` (ms), per value of `key`
+/// (a column of `messages`, or none) and, with `by_day`, per day (days since the epoch, UTC).
+pub async fn count(
+    store: &Store,
+    mailboxes: &[String],
+    event: Event,
+    key: Option<&'static str>,
+    by_day: bool,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(Option<String>, i64, i64)>> {
+    if mailboxes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (column, extra) = event_column(event);
+    let day = if by_day {
+        format!("{column} / 86400000")
+    } else {
+        "CAST(0 AS BIGINT)".to_owned()
     };
     let sql = format!(
-        "SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id IN ({}) \
+        "SELECT {} AS k, {day} AS d, COUNT(*) AS n FROM messages WHERE mailbox_id IN ({}) \
+         AND {column} >= $1 AND {column} < $2{extra} GROUP BY 1, 2",
+        key_expr(key),
+        in_list(3, mailboxes.len())
+    );
+    Ok(with_pool!(store, |p| {
+        let mut q = sqlx::query_as(&sql).bind(from).bind(to);
+        for m in mailboxes {
+            q = q.bind(m);
+        }
+        q.fetch_all(p).await
+    })?)
+}
+
+/// `(key, event time, received_at)` of the messages of `mailboxes` whose `event` happened
+/// in `[from, to)` (ms): what the durations need.
+pub async fn timings(
+    store: &Store,
+    mailboxes: &[String],
+    event: Event,
+    key: Option<&'static str>,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(Option<String>, i64, i64)>> {
+    if mailboxes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (column, extra) = event_column(event);
+    let sql = format!(
+        "SELECT {} AS k, {column} AS t, received_at FROM messages WHERE mailbox_id IN ({}) \
          AND {column} >= $1 AND {column} < $2{extra}",
+        key_expr(key),
         in_list(3, mailboxes.len())
     );
     Ok(with_pool!(store, |p| {
