@@ -88,8 +88,10 @@ async fn main() {
         for j in 0..k {
             let x = i + j;
             let received = START + (x as i64 * 90 * DAY) / n as i64;
-            let taken = (x % 5 != 0).then(|| received + ((x * 7919) % 480) as i64 * 60_000);
-            let worked = (x % 3 == 0).then(|| received + ((x * 104_729) % 4320) as i64 * 60_000);
+            let taken =
+                (!x.is_multiple_of(5)).then(|| received + ((x * 7919) % 480) as i64 * 60_000);
+            let worked =
+                (x.is_multiple_of(3)).then(|| received + ((x * 104_729) % 4320) as i64 * 60_000);
             let who = people[x % people.len()].clone();
             rows.push((
                 format!("bench-{x:08}"),
@@ -162,7 +164,7 @@ async fn main() {
             for j in 0..k {
                 let x = i + j;
                 let created = START + (x as i64 * 90 * DAY) / acts as i64;
-                let open = x % 4 == 0;
+                let open = x.is_multiple_of(4);
                 q = q
                     .bind(format!("bench-act-{x:08}"))
                     .bind(org.clone())
