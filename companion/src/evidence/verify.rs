@@ -481,3 +481,132 @@ pub fn verify_segment(
         checkpoint,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::auth::secrets::MasterKey;
+    use crate::checkpoint::Signer;
+    use crate::evidence::{EntryContent, PackFile, PackMeta, SegmentEntry, seal};
+
+    fn chain(n: i64) -> Vec<SegmentEntry> {
+        let mut prev = GENESIS.to_owned();
+        (1..=n)
+            .map(|seq| {
+                let c = EntryContent {
+                    at: 1000 + seq,
+                    org_id: Some("org".into()),
+                    actor_id: None,
+                    action: "message.import".into(),
+                    object_type: "message".into(),
+                    object_id: format!("m{seq}"),
+                    details: "{}".into(),
+                };
+                let hash = entry_hash(
+                    &prev,
+                    seq,
+                    c.at,
+                    Some("org"),
+                    None,
+                    &c.action,
+                    &c.object_type,
+                    &c.object_id,
+                    &c.details,
+                );
+                SegmentEntry {
+                    seq,
+                    prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                    hash,
+                    entry: (seq % 2 == 1).then_some(c),
+                }
+            })
+            .collect()
+    }
+
+    fn segment(entries: Vec<SegmentEntry>) -> AuditSegment {
+        let last = entries.last().expect("entries");
+        AuditSegment {
+            v: 1,
+            chain: "org".into(),
+            objects: vec![],
+            head: SegmentHead {
+                seq: last.seq,
+                hash: last.hash.clone(),
+            },
+            entries,
+            checkpoint: None,
+        }
+    }
+
+    #[test]
+    fn a_segment_verifies_and_any_change_names_the_entry() {
+        let good = segment(chain(5));
+        let s = verify_segment(&good, None).expect("verifies");
+        assert_eq!((s.first, s.head, s.shown), (1, 5, 3));
+        // A suffix verifies too (links only before it are not needed).
+        let mut tail = chain(5);
+        tail.drain(..2);
+        assert!(verify_segment(&segment(tail), None).is_ok());
+
+        let mut altered = good.clone();
+        if let Some(c) = altered.entries[2].entry.as_mut() {
+            c.details = r#"{"x":1}"#.into();
+        }
+        let e = verify_segment(&altered, None).expect_err("altered");
+        assert!(
+            e.contains("entry 3") && e.contains("content altered"),
+            "{e}"
+        );
+
+        let mut gap = good.clone();
+        gap.entries.remove(3);
+        let e = verify_segment(&gap, None).expect_err("gap");
+        assert!(e.contains("entry 4"), "{e}");
+
+        let mut cut = good.clone();
+        cut.entries.pop();
+        let e = verify_segment(&cut, None).expect_err("cut");
+        assert!(e.contains("head"), "{e}");
+    }
+
+    #[test]
+    fn a_sealed_pack_verifies_offline_and_names_what_changed() {
+        let signer = Signer::from_master(&MasterKey::from_bytes([3; 32]));
+        let meta = PackMeta {
+            v: 1,
+            pack_id: "p".into(),
+            created_at: "2026-12-01T00:00:00.000Z".into(),
+            org_id: "org".into(),
+            org_name: "Studio & Co <srl>".into(),
+            scope: "message".into(),
+            object_id: "m1".into(),
+            from: None,
+            to: None,
+            messages: 1,
+            created_by: "u".into(),
+            generator: "test".into(),
+        };
+        let files = vec![
+            PackFile {
+                path: "messaggi/0001-m1/messaggio.eml".into(),
+                bytes: b"Subject: prova\r\n\r\nTesto\r\n".to_vec(),
+                group: "messaggi/0001-m1".into(),
+            },
+            PackFile {
+                path: AUDIT.into(),
+                bytes: serde_json::to_vec(&segment(chain(3))).expect("json"),
+                group: "registro".into(),
+            },
+        ];
+        let zip = seal(&meta, files, &signer).expect("seal");
+        let r = verify_pack(std::io::Cursor::new(&zip), Some(&signer.public_key()));
+        assert!(r.ok(), "{:?}", r.problems);
+        assert_eq!(r.files, 6);
+        let other = Signer::from_master(&MasterKey::from_bytes([4; 32]));
+        let r = verify_pack(std::io::Cursor::new(&zip), Some(&other.public_key()));
+        assert_eq!(r.problems[0].file, SIGNATURE);
+        assert!(index_files(b"<PIndex/>").is_err(), "namespace required");
+        assert!(parse_manifest(b"abc  x\n").is_err());
+    }
+}
