@@ -100,6 +100,12 @@ impl Signer {
         B64.encode(self.0.verifying_key().as_bytes())
     }
 
+    /// A detached signature (base64) of `text` (evidence packs sign their index with the
+    /// same key as the checkpoints, so a pack's checkpoint and its index share one key).
+    pub fn sign_text(&self, text: &str) -> String {
+        B64.encode(self.0.sign(text.as_bytes()).to_bytes())
+    }
+
     fn sign(&self, chain: &str, seq: i64, hash: &str, at: &str) -> Checkpoint {
         let sig = self.0.sign(signed_text(chain, seq, hash, at).as_bytes());
         Checkpoint {
@@ -114,29 +120,36 @@ impl Signer {
     }
 }
 
+/// Whether `sig` (base64) is an Ed25519 signature of `text` under `key` (base64 public
+/// key): checkpoints and the index of an evidence pack, offline.
+pub fn text_signature_ok(key: &str, text: &str, sig: &str) -> bool {
+    let Ok(key) = B64.decode(key) else {
+        return false;
+    };
+    let Ok(key) = <[u8; 32]>::try_from(key.as_slice()) else {
+        return false;
+    };
+    let Ok(key) = VerifyingKey::from_bytes(&key) else {
+        return false;
+    };
+    let Ok(sig) = B64.decode(sig) else {
+        return false;
+    };
+    let Ok(sig) = <[u8; 64]>::try_from(sig.as_slice()) else {
+        return false;
+    };
+    key.verify(text.as_bytes(), &Signature::from_bytes(&sig))
+        .is_ok()
+}
+
 impl Checkpoint {
     /// Whether the signature verifies under `key` (base64 Ed25519 public key).
     pub fn signature_ok(&self, key: &str) -> bool {
-        let Ok(key) = B64.decode(key) else {
-            return false;
-        };
-        let Ok(key) = <[u8; 32]>::try_from(key.as_slice()) else {
-            return false;
-        };
-        let Ok(key) = VerifyingKey::from_bytes(&key) else {
-            return false;
-        };
-        let Ok(sig) = B64.decode(&self.sig) else {
-            return false;
-        };
-        let Ok(sig) = <[u8; 64]>::try_from(sig.as_slice()) else {
-            return false;
-        };
-        key.verify(
-            signed_text(&self.chain, self.seq, &self.hash, &self.at).as_bytes(),
-            &Signature::from_bytes(&sig),
+        text_signature_ok(
+            key,
+            &signed_text(&self.chain, self.seq, &self.hash, &self.at),
+            &self.sig,
         )
-        .is_ok()
     }
 }
 

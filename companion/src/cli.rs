@@ -29,6 +29,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Pacchetti di evidenze: verifica offline / Evidence packs: offline verification.
+    Archive {
+        #[command(subcommand)]
+        command: crate::archive_cli::ArchiveCommand,
+    },
     /// Accesso SSO: IdP delle organizzazioni, chiavi / SSO: organisations' IdPs, keys.
     Sso(crate::auth::cli::SsoArgs),
     /// Configurazione / Configuration.
@@ -195,6 +200,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Inspect(args) => crate::inspect::run(args),
         Command::Trust { command } => crate::trust::run(command),
+        Command::Archive { command } => crate::archive_cli::run(command),
         Command::Import(args) => crate::ingest::cli::run(&args),
         Command::Rule { command } => crate::rules_cli::run(command),
         Command::Campaign { command } => crate::campaign_cli::run(command),

@@ -7,6 +7,7 @@
 //! start-up of `pecdesk serve`.
 
 pub mod admin_cli;
+pub mod archive_cli;
 pub mod auth;
 pub mod authz;
 pub mod campaign_cli;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod evidence;
 pub mod extract;
 pub mod http;
 pub mod imap;

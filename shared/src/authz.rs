@@ -276,6 +276,21 @@ pub enum Operation<'a> {
         /// Whether the person is one of the alarm's recipients.
         recipient: bool,
     },
+    /// Export an evidence pack (messages, receipts, audit segment) of a mailbox's objects:
+    /// the organisation's auditors, or a manager of the mailbox (`MAIL_ACCOUNT_MANAGER` or
+    /// `MAIL_ACTIVITY_MANAGER`); a mailbox with no policy of the caller is answered as
+    /// missing.
+    ExportEvidence {
+        /// The mailbox of the objects.
+        mailbox_id: &'a str,
+    },
+    /// Read the statistics of a mailbox: a manager of it (`MAIL_ACCOUNT_MANAGER` or
+    /// `MAIL_ACTIVITY_MANAGER`); a mailbox with no policy of the caller is answered as
+    /// missing.
+    ReadStats {
+        /// The mailbox.
+        mailbox_id: &'a str,
+    },
 }
 
 /// Why an operation is refused. Each reason has one bilingual message.
@@ -491,6 +506,13 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
         Op::ReadCampaign { mailbox_id } => {
             require(who.on(mailbox_id).can_read_messages(), Denied::NotVisible)
         }
+        Op::ExportEvidence { mailbox_id } => {
+            if who.is_auditor {
+                return Ok(());
+            }
+            manager_of(who, mailbox_id)
+        }
+        Op::ReadStats { mailbox_id } => manager_of(who, mailbox_id),
         Op::RunCampaign { mailbox_id } => {
             require(who.on(mailbox_id).can_read_messages(), Denied::NotVisible)?;
             require(
@@ -530,6 +552,16 @@ fn two_people(who: &Person, a: &ActivityFacts, to: Status) -> Result<(), Denied>
         require(!a.is_draft_author(who), Denied::OwnDraft)?;
     }
     Ok(())
+}
+
+/// A manager of the mailbox (messages or activities); no policy at all: not visible.
+fn manager_of(who: &Person, mailbox_id: &str) -> Result<(), Denied> {
+    let on = who.on(mailbox_id);
+    require(!on.policies().is_empty(), Denied::NotVisible)?;
+    require(
+        on.can_manage_messages() || on.can_manage_activities(),
+        Denied::PolicyRequired(Policy::MailAccountManager),
+    )
 }
 
 fn read_message(who: &Person, m: &MessageFacts) -> Result<(), Denied> {
@@ -1033,5 +1065,36 @@ mod tests {
             Err(Denied::NotVisible),
             "admin is not a sender"
         );
+    }
+
+    #[test]
+    fn evidence_and_statistics_are_for_managers_and_auditors() {
+        let mut manager = Person::new("m");
+        manager.grant(MB, Policy::MailAccountManager);
+        let mut dispatcher = Person::new("d");
+        dispatcher.grant(MB, Policy::MailActivityManager);
+        let mut reader = Person::new("r");
+        reader.grant(MB, Policy::MailAccountReader);
+        let mut auditor = Person::new("a");
+        auditor.is_auditor = true;
+        let nobody = Person::new("n");
+        let export = |who: &Person| authorize(who, Operation::ExportEvidence { mailbox_id: MB });
+        let stats = |who: &Person| authorize(who, Operation::ReadStats { mailbox_id: MB });
+        for who in [&manager, &dispatcher] {
+            assert_eq!(export(who), Ok(()));
+            assert_eq!(stats(who), Ok(()));
+        }
+        assert_eq!(export(&auditor), Ok(()));
+        assert_eq!(stats(&auditor), Err(Denied::NotVisible));
+        assert_eq!(
+            export(&reader),
+            Err(Denied::PolicyRequired(Policy::MailAccountManager))
+        );
+        assert_eq!(
+            stats(&reader),
+            Err(Denied::PolicyRequired(Policy::MailAccountManager))
+        );
+        assert_eq!(export(&nobody), Err(Denied::NotVisible));
+        assert_eq!(stats(&nobody), Err(Denied::NotVisible));
     }
 }

@@ -121,7 +121,7 @@ fn build(entries: Vec<Entry>, summary: Vec<u8>) -> Result<Vec<u8>> {
 }
 
 /// `s` as a file name: letters, digits, `@ . _ -` kept, anything else `_`; never `..`.
-fn safe_name(s: &str) -> String {
+pub(crate) fn safe_name(s: &str) -> String {
     let cleaned: String = s
         .chars()
         .take(120)

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod desk;
 pub mod directory;
 pub mod events;
+pub mod evidence;
 pub mod export;
 pub mod health;
 pub mod import_body;
@@ -21,6 +22,7 @@ pub mod presence;
 pub mod rules;
 pub mod webhooks;
 pub mod sla;
+pub mod stats;
 
 use axum::Router;
 
@@ -38,6 +40,8 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(messages::router(import_limit))
         .merge(activities::router())
         .merge(audit::router())
+        .merge(evidence::router())
+        .merge(stats::router())
         .merge(directory::router())
         .merge(admin::router())
         .merge(rules::router())

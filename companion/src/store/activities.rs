@@ -444,7 +444,9 @@ pub async fn set_status(
 ) -> Result<Option<ActivityRow>> {
     let sql = format!(
         "UPDATE activities SET status = $1, approved_draft_version = $2, version = version + 1, \
-         updated_at = $3 WHERE id = $4 AND version = $5 RETURNING {RETURNING_COLS}"
+         updated_at = $3, \
+         closed_at = CASE WHEN $1 IN ('done', 'cancelled') THEN $3 ELSE NULL END \
+         WHERE id = $4 AND version = $5 RETURNING {RETURNING_COLS}"
     );
     Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
         .bind(status.as_str())

@@ -211,6 +211,8 @@ actions! {
     AlarmFire => "alarm.fire",
     /// A recipient or supervisor acknowledged an alarm.
     AlarmAck => "alarm.ack",
+    /// An evidence pack (messages, receipts, audit segment) was exported.
+    EvidenceExport => "evidence.export",
 }
 
 impl std::fmt::Display for Action {
