@@ -218,11 +218,21 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.match(await delivery.innerText(), /non consegnat/i);
       await shot(rita, 'activity-delivery');
 
-      for (const soon of ['stats', 'alarms']) {
-        await go(rita, soon);
-        assert.match(await rita.locator('[data-soon]').innerText(), /in arrivo|servizio disponibile/);
-        await shot(rita, soon);
-      }
+      // Statistiche: the demo's PECs counted, charts drawn, the same numbers in a table, CSV.
+      await go(rita, 'stats');
+      const received = Number(await rita.locator('.tile', { hasText: 'Ricevuti' }).locator('.n').innerText());
+      assert.ok(received >= 1, 'the demo received PECs in the last 30 days');
+      assert.equal(await rita.locator('svg.chart').count(), 2);
+      assert.ok(await rita.locator('svg.chart rect.s-received').count() >= 1);
+      assert.match(await rita.locator('.legend').innerText(), /tratteggio/);
+      const download = rita.waitForEvent('download');
+      await rita.getByRole('button', { name: 'Esporta CSV' }).click();
+      const csv = await (await download).path().then((f) => import('node:fs').then((fs) => fs.readFileSync(f, 'utf8')));
+      assert.match(csv.split('\n')[0], /received/);
+      await shot(rita, 'stats');
+      await rita.getByLabel('Raggruppa per').selectOption('operator');
+      await rita.waitForFunction(() => !document.getElementById('main').hasAttribute('aria-busy') && /operatore/.test(document.querySelector('#chart-flow')?.textContent ?? ''));
+      await shot(rita, 'stats-operator');
       assert.deepEqual(rita.errors, []);
 
       const admin = await openDesk(browser, companion, 'admin@demo.test');
@@ -359,6 +369,37 @@ for (const engine of ['sqlite', 'postgres']) {
         await admin.context().close();
         receiver.close();
       }
+    });
+
+    test("alarms: the demo's overdue activity fires its escalation once, to the team leader, who marks it seen", async () => {
+      const rita = await openDesk(browser, companion, 'responsabile@demo.test');
+      // The demo's scheduler passes every 10 s; the escalation of the activity two days
+      // overdue fires at its first pass.
+      const late = 'Riscontrare il sollecito dell\'INPS';
+      const row = rita.locator('[data-table="alarms"] tr[data-stage="escalation"]', { hasText: late });
+      for (let i = 0; i < 20 && (await row.count()) === 0; i += 1) {
+        await go(rita, 'alarms');
+        if ((await row.count()) === 0) await rita.waitForTimeout(1000);
+      }
+      assert.equal(await row.count(), 1, 'one escalation, however many passes ran');
+      assert.match(await row.innerText(), /segnalata ai responsabili/);
+      assert.match(await row.innerText(), /Rita Responsabile/);
+      assert.match(await row.innerText(), /senza SMTP/);
+      await shot(rita, 'alarms');
+      await row.getByRole('button', { name: 'Segna come visto' }).click();
+      await rita.waitForFunction(() => /segnato come visto/.test(document.getElementById('status').textContent));
+      await rita.getByRole('button', { name: 'Già visti' }).click();
+      await rita.waitForFunction(() => !document.getElementById('main').hasAttribute('aria-busy'));
+      const seen = rita.locator('[data-table="alarms"] tr[data-stage="escalation"]', { hasText: late });
+      await seen.waitFor();
+      assert.equal(await seen.count(), 1);
+      assert.match(await seen.innerText(), /visto da Rita Responsabile/);
+      // The companion agrees: one alarm of that stage for the activity, acknowledged.
+      const list = await companion.api(tokens.rita, 'GET', '/api/v1/alarms?kind=activity_due&limit=200');
+      const esc = list.body.items.filter((a) => a.stage === 'escalation');
+      assert.equal(new Set(esc.map((a) => a.object_id)).size, esc.length, 'never two alarms of one stage for one activity');
+      assert.deepEqual(rita.errors, []);
+      await rita.context().close();
     });
 
     test('rules: the preview shows the matches, a rule moves up by keyboard', async () => {
