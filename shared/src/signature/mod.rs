@@ -45,6 +45,7 @@ mod oids;
 pub mod providers;
 pub mod qualified;
 mod tsl;
+mod x509;
 
 use serde::{Deserialize, Serialize};
 
@@ -447,19 +448,14 @@ impl<'c> Context<'c, '_> {
                 }
                 let signed_bytes = signed_attributes_bytes(attrs)
                     .map_err(|_| SignatureProblem::MalformedSignature)?;
-                let signing_time = read
-                    .signing_time
-                    .as_ref()
-                    .and_then(crypto::time_item_seconds);
+                let signing_time = read.signing_time.as_ref().and_then(x509::time_seconds);
                 (alg.digest(&signed_bytes), signing_time)
             }
         };
-        crypto::verify_rsa(&cert.decoded, alg, &hashed, &signer.signature).map_err(
-            |e| match e {
-                KeyError::Unsupported => SignatureProblem::UnsupportedAlgorithm,
-                KeyError::Mismatch => SignatureProblem::SignatureMismatch,
-            },
-        )?;
+        crypto::verify_rsa(cert, alg, &hashed, &signer.signature).map_err(|e| match e {
+            KeyError::Unsupported => SignatureProblem::UnsupportedAlgorithm,
+            KeyError::Mismatch => SignatureProblem::SignatureMismatch,
+        })?;
         Ok(signing_time)
     }
 
