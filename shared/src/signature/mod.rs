@@ -614,7 +614,7 @@ fn describe(cert: &Cert<'_>) -> SignatureReport {
 
 fn iso8601(seconds: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(seconds, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .map(|t| crate::iso8601::format(&t.fixed_offset(), true))
 }
 
 #[cfg(test)]
