@@ -27,7 +27,7 @@
 //! own headers (Subject, From, To) are not covered by the signature: only the first body
 //! part is; step 7 ties the unsigned `From` to the signer. See `docs/trust.md`.
 //!
-//! Pure Rust (RustCrypto `rsa`, `sha1`, `sha2`; certificates read by [`x509`] on the BER
+//! Pure Rust (RustCrypto `rsa`, `sha1`, `sha2`; certificates read by `x509.rs` on the BER
 //! reader); no OpenSSL, no randomness, builds for `wasm32-unknown-unknown`. Never panics on
 //! any input.
 //!
