@@ -43,7 +43,7 @@ impl DataOra {
         let time = chrono::NaiveTime::from_hms_opt(hour, minute, second)?;
         let offset = chrono::FixedOffset::east_opt(offset_seconds)?;
         let local = date.and_time(time).and_local_timezone(offset).single()?;
-        Some(local.format("%Y-%m-%dT%H:%M:%S%:z").to_string())
+        Some(crate::iso8601::format(&local, false))
     }
 }
 

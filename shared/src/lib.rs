@@ -21,6 +21,7 @@ pub mod activity;
 pub mod authz;
 pub mod daticert;
 pub mod ids;
+mod iso8601;
 pub mod pec;
 pub mod policy;
 pub mod protocol;

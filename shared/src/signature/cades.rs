@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::cms::{self, SignedData, SignerInfo};
 use super::crypto::{self, Cert, DigestAlg, KeyError, RawCert};
 use super::qualified::{QualifiedCa, QualifiedCas};
-use super::{MAX_CERTIFICATES, MAX_CHAIN, MAX_SIGNERS, identifies, iso8601, oids};
+use super::{MAX_CERTIFICATES, MAX_CHAIN, MAX_SIGNERS, identifies, iso8601, oids, x509};
 
 /// Most levels of signature opened (`name.pdf.p7m.p7m.p7m`).
 pub const MAX_DEPTH: usize = 3;
@@ -404,10 +404,7 @@ fn check_integrity(
             let Ok(signed_bytes) = super::signed_attributes_bytes(attrs) else {
                 return broken("gli attributi firmati non sono leggibili.");
             };
-            let signing_time = read
-                .signing_time
-                .as_ref()
-                .and_then(crypto::time_item_seconds);
+            let signing_time = read.signing_time.as_ref().and_then(x509::time_seconds);
             (alg.digest(&signed_bytes), signing_time)
         }
     };
@@ -424,7 +421,7 @@ fn check_integrity(
         };
         return (Integrity::Unsupported, signing_time, Some(what.to_owned()));
     }
-    match crypto::verify_rsa(&cert.decoded, alg, &hashed, &signer.signature) {
+    match crypto::verify_rsa(cert, alg, &hashed, &signer.signature) {
         Ok(()) => (Integrity::Ok, signing_time, None),
         Err(KeyError::Unsupported) => (
             Integrity::Unsupported,

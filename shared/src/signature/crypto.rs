@@ -5,14 +5,11 @@
 //! SHA-256; RSA-1024 keys (Aruba 2014) are accepted because the messages they signed
 //! are legal documents that must still be checked.
 
+use super::ber::{BerError, Tlv, tag};
+use super::{oids, x509};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use sha1::Sha1;
 use sha2::{Digest as _, Sha224, Sha256, Sha384, Sha512};
-use x509_cert::Certificate;
-use x509_cert::der::Decode as _;
-
-use super::ber::{BerError, Tlv, tag};
-use super::oids;
 
 /// Largest RSA modulus accepted (bits); bounds the work a hostile key can cause.
 const MAX_RSA_BITS: usize = 8192;
@@ -120,23 +117,23 @@ pub(crate) enum KeyError {
     Mismatch,
 }
 
-/// Verifies an RSA PKCS#1 v1.5 signature over an already computed digest.
+/// Verifies an RSA PKCS#1 v1.5 signature over an already computed digest with `cert`'s key.
 pub(crate) fn verify_rsa(
-    cert: &Certificate,
+    cert: &Cert<'_>,
     alg: DigestAlg,
     hashed: &[u8],
     signature: &[u8],
 ) -> Result<(), KeyError> {
-    let spki = &cert.tbs_certificate.subject_public_key_info;
-    if spki.algorithm.oid.as_bytes() != oids::RSA_ENCRYPTION {
+    if cert.key_algorithm != oids::RSA_ENCRYPTION {
         return Err(KeyError::Unsupported);
     }
-    let key = rsa::pkcs1::RsaPublicKey::from_der(spki.subject_public_key.raw_bytes())
-        .map_err(|_| KeyError::Unsupported)?;
-    let n = BigUint::from_bytes_be(key.modulus.as_bytes());
-    let e = BigUint::from_bytes_be(key.public_exponent.as_bytes());
-    let key =
-        RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS).map_err(|_| KeyError::Unsupported)?;
+    let (n, e) = x509::rsa_public_key(cert.public_key).ok_or(KeyError::Unsupported)?;
+    let key = RsaPublicKey::new_with_max_size(
+        BigUint::from_bytes_be(n),
+        BigUint::from_bytes_be(e),
+        MAX_RSA_BITS,
+    )
+    .map_err(|_| KeyError::Unsupported)?;
     // Some writers drop leading zero octets of the signature: pad back to the key size.
     let size = rsa::traits::PublicKeyParts::size(&key);
     let padded;
@@ -152,7 +149,8 @@ pub(crate) fn verify_rsa(
         .map_err(|_| KeyError::Mismatch)
 }
 
-/// A certificate with the exact bytes of the pieces the chain check compares or hashes.
+/// A certificate with the exact bytes of the pieces the chain check compares or hashes,
+/// read with the core's BER reader (see [`x509`]).
 #[derive(Debug)]
 pub(crate) struct Cert<'a> {
     pub der: &'a [u8],
@@ -167,23 +165,30 @@ pub(crate) struct Cert<'a> {
     pub signature_algorithm: &'a [u8],
     /// The issuer's signature (BIT STRING without its unused-bits octet).
     pub signature: &'a [u8],
-    pub decoded: Certificate,
+    /// `(notBefore, notAfter)` in seconds since the Unix epoch.
+    validity: (i64, i64),
+    /// OID contents of the subject key's algorithm, and the key (BIT STRING octets).
+    key_algorithm: &'a [u8],
+    public_key: &'a [u8],
+    extensions: Vec<x509::Extension<'a>>,
 }
 
 impl<'a> Cert<'a> {
     /// Reads a DER certificate; `None` when it cannot be used.
     pub fn parse(der: &'a [u8]) -> Option<Self> {
-        let raw = RawCert::read(der).ok()?;
-        let decoded = Certificate::from_der(der).ok()?;
+        let read = x509::Certificate::read(der).ok()?;
         Some(Self {
             der,
-            tbs: raw.tbs,
-            serial: raw.serial,
-            issuer: raw.issuer,
-            subject: raw.subject,
-            signature_algorithm: raw.signature_algorithm,
-            signature: raw.signature,
-            decoded,
+            tbs: read.tbs,
+            serial: read.serial,
+            issuer: read.issuer,
+            subject: read.subject,
+            signature_algorithm: read.signature_algorithm,
+            signature: read.signature,
+            validity: (read.not_before, read.not_after),
+            key_algorithm: read.key_algorithm,
+            public_key: read.public_key,
+            extensions: read.extensions,
         })
     }
 
@@ -196,16 +201,13 @@ impl<'a> Cert<'a> {
             return false;
         };
         let hashed = alg.digest(self.tbs);
-        verify_rsa(&issuer.decoded, alg, &hashed, self.signature).is_ok()
+        verify_rsa(issuer, alg, &hashed, self.signature).is_ok()
     }
 
     /// Subject key identifier extension value, when present.
     pub fn subject_key_id(&self) -> Option<Vec<u8>> {
-        let extensions = self.decoded.tbs_certificate.extensions.as_ref()?;
-        let ext = extensions
-            .iter()
-            .find(|e| e.extn_id.as_bytes() == oids::SUBJECT_KEY_IDENTIFIER)?;
-        let inner = Tlv::read_all(ext.extn_value.as_bytes()).ok()?;
+        let value = self.extension(oids::SUBJECT_KEY_IDENTIFIER)?;
+        let inner = Tlv::read_all(value).ok()?;
         let inner = inner.expect_universal(tag::OCTET_STRING).ok()?;
         inner.octets().ok().map(|o| o.into_owned())
     }
@@ -215,61 +217,28 @@ impl<'a> Cert<'a> {
     /// Without this, any end-entity certificate under an anchor (every PEC provider's)
     /// could mint certificates that chain.
     pub fn may_issue_certificates(&self) -> bool {
-        use x509_cert::ext::pkix::{BasicConstraints, KeyUsage};
-        let Some(extensions) = self.decoded.tbs_certificate.extensions.as_ref() else {
-            return false;
-        };
-        let find = |oid: &[u8]| extensions.iter().find(|e| e.extn_id.as_bytes() == oid);
-        let is_ca = find(oids::BASIC_CONSTRAINTS)
-            .and_then(|e| BasicConstraints::from_der(e.extn_value.as_bytes()).ok())
-            .is_some_and(|bc| bc.ca);
-        let may_sign_certs = find(oids::KEY_USAGE).is_none_or(|e| {
-            KeyUsage::from_der(e.extn_value.as_bytes()).is_ok_and(|ku| ku.key_cert_sign())
-        });
-        is_ca && may_sign_certs
+        let is_ca = self
+            .extension(oids::BASIC_CONSTRAINTS)
+            .and_then(x509::basic_constraints)
+            .is_some_and(|(ca, _)| ca);
+        is_ca && self.key_usage_allows(x509::key_usage::KEY_CERT_SIGN)
     }
 
     /// `(not_before, not_after)` as seconds since the Unix epoch.
     pub fn validity(&self) -> (i64, i64) {
-        let v = &self.decoded.tbs_certificate.validity;
-        let secs = |t: x509_cert::time::Time| {
-            i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-        };
-        (secs(v.not_before), secs(v.not_after))
+        self.validity
     }
 
     /// The subject's organisation names (`O=`), as written (any string type but BMP).
     pub fn organisations(&self) -> Vec<String> {
-        self.decoded
-            .tbs_certificate
-            .subject
-            .0
-            .iter()
-            .flat_map(|rdn| rdn.0.iter())
-            .filter(|atv| atv.oid.as_bytes() == oids::ORGANIZATION_NAME)
-            .filter_map(|atv| std::str::from_utf8(atv.value.value()).ok())
-            .map(str::to_owned)
-            .collect()
+        x509::name_values(self.subject, oids::ORGANIZATION_NAME)
     }
 
     /// The e-mail addresses of the `subjectAltName` extension (`rfc822Name`).
     pub fn email_addresses(&self) -> Vec<String> {
-        use x509_cert::ext::pkix::SubjectAltName;
-        use x509_cert::ext::pkix::name::GeneralName;
-        let Some(ext) = self.extension(oids::SUBJECT_ALT_NAME) else {
-            return Vec::new();
-        };
-        let Ok(names) = SubjectAltName::from_der(ext) else {
-            return Vec::new();
-        };
-        names
-            .0
-            .iter()
-            .filter_map(|name| match name {
-                GeneralName::Rfc822Name(address) => Some(address.to_string()),
-                _ => None,
-            })
-            .collect()
+        self.extension(oids::SUBJECT_ALT_NAME)
+            .and_then(x509::rfc822_names)
+            .unwrap_or_default()
     }
 
     /// Whether the key may sign e-mail: `keyUsage`, when present, holds
@@ -277,60 +246,53 @@ impl<'a> Cert<'a> {
     /// `emailProtection` (RFC 5280 4.2.1.3, 4.2.1.12; RFC 8550 4.4). An unreadable
     /// extension allows nothing.
     pub fn may_sign_email(&self) -> bool {
-        use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage};
-        let key_usage = self.extension(oids::KEY_USAGE).is_none_or(|value| {
-            KeyUsage::from_der(value).is_ok_and(|ku| ku.digital_signature() || ku.non_repudiation())
-        });
         let extended = self
             .extension(oids::EXTENDED_KEY_USAGE)
             .is_none_or(|value| {
-                ExtendedKeyUsage::from_der(value).is_ok_and(|eku| {
-                    eku.0
-                        .iter()
-                        .any(|oid| oid.as_bytes() == oids::EMAIL_PROTECTION)
-                })
+                x509::extended_key_usage(value)
+                    .is_some_and(|purposes| purposes.contains(&oids::EMAIL_PROTECTION))
             });
-        key_usage && extended
+        self.may_sign_documents() && extended
+    }
+
+    /// Whether `keyUsage`, when present, holds one of `bits`; an unreadable one holds none.
+    fn key_usage_allows(&self, bits: u16) -> bool {
+        self.extension(oids::KEY_USAGE)
+            .is_none_or(|value| x509::key_usage(value).is_some_and(|usage| usage & bits != 0))
     }
 
     /// The value of the extension `oid`, when present.
-    fn extension(&self, oid: &[u8]) -> Option<&[u8]> {
-        self.decoded
-            .tbs_certificate
-            .extensions
-            .as_ref()?
+    fn extension(&self, oid: &[u8]) -> Option<&'a [u8]> {
+        self.extensions
             .iter()
-            .find(|e| e.extn_id.as_bytes() == oid)
-            .map(|e| e.extn_value.as_bytes())
+            .find(|e| e.oid == oid)
+            .map(|e| e.value)
     }
 
     /// The first value of attribute `oid` in the subject (`CN`, `O`, `serialNumber`...).
     pub fn subject_attribute(&self, oid: &[u8]) -> Option<String> {
-        name_attribute(&self.decoded.tbs_certificate.subject, oid)
+        x509::name_attribute(self.subject, oid)
     }
 
     /// The first value of attribute `oid` in the issuer's name.
     pub fn issuer_attribute(&self, oid: &[u8]) -> Option<String> {
-        name_attribute(&self.decoded.tbs_certificate.issuer, oid)
+        x509::name_attribute(self.issuer, oid)
     }
 
     /// Whether the key may sign documents: `keyUsage`, when present, holds
     /// `nonRepudiation` (qualified signatures) or `digitalSignature`. Unreadable: no.
     pub fn may_sign_documents(&self) -> bool {
-        use x509_cert::ext::pkix::KeyUsage;
-        self.extension(oids::KEY_USAGE).is_none_or(|value| {
-            KeyUsage::from_der(value).is_ok_and(|ku| ku.digital_signature() || ku.non_repudiation())
-        })
+        self.key_usage_allows(x509::key_usage::DIGITAL_SIGNATURE | x509::key_usage::NON_REPUDIATION)
     }
 
     /// The subject in RFC 4514 form (`CN=...,O=...,C=IT`).
     pub fn subject_string(&self) -> String {
-        rfc4514(&self.decoded.tbs_certificate.subject)
+        x509::rfc4514(self.subject)
     }
 
     /// The issuer in RFC 4514 form.
     pub fn issuer_string(&self) -> String {
-        rfc4514(&self.decoded.tbs_certificate.issuer)
+        x509::rfc4514(self.issuer)
     }
 }
 
@@ -363,240 +325,34 @@ pub(crate) fn decode_certificate_text(text: &str) -> Option<Vec<u8>> {
         .filter(|der| Cert::parse(der).is_some())
 }
 
-/// Short names of the attribute types of RFC 4514 form: the shortest name `const-oid`'s
-/// database gives each (what `x509-cert`'s `Display` prints), for the attributes certificates
-/// carry. Kept here instead of calling that `Display`: it links the whole OID database,
-/// about a third of the add-ins' WebAssembly module. Others print as `OID=#HEX`.
-const ATTRIBUTE_NAMES: [(&str, &str); 27] = [
-    ("2.5.4.3", "CN"),
-    ("2.5.4.4", "SN"),
-    ("2.5.4.5", "SERIALNUMBER"),
-    ("2.5.4.6", "C"),
-    ("2.5.4.7", "L"),
-    ("2.5.4.8", "ST"),
-    ("2.5.4.9", "STREET"),
-    ("2.5.4.10", "O"),
-    ("2.5.4.11", "OU"),
-    ("2.5.4.12", "TITLE"),
-    ("2.5.4.13", "DESCRIPTION"),
-    ("2.5.4.14", "SEARCHGUIDE"),
-    ("2.5.4.15", "BUSINESSCATEGORY"),
-    ("2.5.4.16", "POSTALADDRESS"),
-    ("2.5.4.17", "POSTALCODE"),
-    ("2.5.4.18", "POSTOFFICEBOX"),
-    ("2.5.4.20", "TELEPHONENUMBER"),
-    ("2.5.4.41", "NAME"),
-    ("2.5.4.42", "GIVENNAME"),
-    ("2.5.4.43", "INITIALS"),
-    ("2.5.4.44", "GENERATIONQUALIFIER"),
-    ("2.5.4.45", "X500UNIQUEIDENTIFIER"),
-    ("2.5.4.46", "DNQUALIFIER"),
-    ("2.5.4.65", "PSEUDONYM"),
-    ("1.2.840.113549.1.9.1", "EMAIL"),
-    ("0.9.2342.19200300.100.1.25", "DC"),
-    ("0.9.2342.19200300.100.1.1", "UID"),
-];
-
-/// A `Name` in RFC 4514 form, exactly as `x509-cert` 0.2 displays it: RDNs last first,
-/// joined by `,`, multi-valued RDNs by `+`; a string value of a named type as `KEY=value`
-/// with RFC 4514 escapes, anything else as `OID=#` and the value's DER in hex.
-fn rfc4514(name: &x509_cert::name::Name) -> String {
-    use std::fmt::Write as _;
-    use x509_cert::der::{Encode as _, Tag, Tagged as _};
-    let mut out = String::new();
-    for (i, rdn) in name.0.iter().rev().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        for (j, atv) in rdn.0.iter().enumerate() {
-            if j > 0 {
-                out.push('+');
-            }
-            let bytes = atv.value.value();
-            let text = match atv.value.tag() {
-                Tag::PrintableString => std::str::from_utf8(bytes).ok().filter(|s| {
-                    s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b))
-                }),
-                Tag::Ia5String => std::str::from_utf8(bytes).ok().filter(|s| s.is_ascii()),
-                Tag::Utf8String | Tag::TeletexString => std::str::from_utf8(bytes).ok(),
-                _ => None,
-            };
-            let oid = atv.oid.to_string();
-            let key = ATTRIBUTE_NAMES
-                .iter()
-                .find(|(dotted, _)| *dotted == oid)
-                .map(|(_, key)| *key);
-            match (key, text) {
-                (Some(key), Some(text)) => {
-                    out.push_str(key);
-                    out.push('=');
-                    let mut chars = text.char_indices().peekable();
-                    while let Some((k, c)) = chars.next() {
-                        match c {
-                            '#' if k == 0 => out.push_str("\\#"),
-                            ' ' if k == 0 || chars.peek().is_none() => out.push_str("\\ "),
-                            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
-                                out.push('\\');
-                                out.push(c);
-                            }
-                            '\x00'..='\x1f' | '\x7f' => {
-                                let _ = write!(out, "\\{:02x}", c as u8);
-                            }
-                            _ => out.push(c),
-                        }
-                    }
-                }
-                _ => {
-                    let _ = write!(out, "{oid}=#");
-                    for b in atv.value.to_der().unwrap_or_default() {
-                        let _ = write!(out, "{b:02x}");
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The first value of attribute `oid` of a `Name`, decoded from any directory string type
-/// (BMPString as UTF-16, TeletexString read as Latin-1 as its writers use it).
-fn name_attribute(name: &x509_cert::name::Name, oid: &[u8]) -> Option<String> {
-    use x509_cert::der::Tag;
-    let atv = name
-        .0
-        .iter()
-        .flat_map(|rdn| rdn.0.iter())
-        .find(|atv| atv.oid.as_bytes() == oid)?;
-    let bytes = atv.value.value();
-    let text = match x509_cert::der::Tagged::tag(&atv.value) {
-        Tag::BmpString => {
-            let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|pair| u16::from_be_bytes([pair[0], pair[1]]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        }
-        Tag::TeletexString => bytes.iter().map(|&b| char::from(b)).collect(),
-        _ => String::from_utf8_lossy(bytes).into_owned(),
-    };
-    Some(text)
-}
-
-/// Slices of a certificate read with the BER reader (no decoding of values).
+/// The names and serial of a certificate read with the BER reader alone (no decoding of
+/// values): a cheap look before [`Cert::parse`].
 #[derive(Debug)]
 pub(crate) struct RawCert<'a> {
-    pub tbs: &'a [u8],
     pub serial: &'a [u8],
     pub issuer: &'a [u8],
     pub subject: &'a [u8],
-    pub signature_algorithm: &'a [u8],
-    pub signature: &'a [u8],
 }
 
 impl<'a> RawCert<'a> {
     pub fn read(der: &'a [u8]) -> Result<Self, BerError> {
         let cert = Tlv::read_all(der)?.expect_universal(tag::SEQUENCE)?;
-        let mut parts = cert.children();
-        let tbs = parts.next().ok_or(BerError::Unexpected)??;
-        let tbs = tbs.expect_universal(tag::SEQUENCE)?;
-        let signature_algorithm =
-            super::cms::algorithm_oid(parts.next().ok_or(BerError::Unexpected)??)?;
-        let bits = parts
-            .next()
-            .ok_or(BerError::Unexpected)??
-            .expect_universal(tag::BIT_STRING)?;
-        let signature = match bits.content {
-            [0, rest @ ..] => rest,
-            _ => return Err(BerError::Unexpected),
-        };
-        let mut fields = tbs.children();
-        let mut item = fields.next().ok_or(BerError::Unexpected)??;
+        let tbs = cert.children().next().ok_or(BerError::Unexpected)??;
+        let mut fields = tbs.expect_universal(tag::SEQUENCE)?.children();
+        let mut next = || fields.next().ok_or(BerError::Unexpected)?;
+        let mut item = next()?;
         if item.is_context(0) {
-            item = fields.next().ok_or(BerError::Unexpected)??;
+            item = next()?;
         }
         let serial = item.expect_universal(tag::INTEGER)?.content;
-        let _signature = fields.next().ok_or(BerError::Unexpected)??;
-        let issuer = fields
-            .next()
-            .ok_or(BerError::Unexpected)??
-            .expect_universal(tag::SEQUENCE)?
-            .raw;
-        let _validity = fields.next().ok_or(BerError::Unexpected)??;
-        let subject = fields
-            .next()
-            .ok_or(BerError::Unexpected)??
-            .expect_universal(tag::SEQUENCE)?
-            .raw;
+        let _signature = next()?;
+        let issuer = next()?.expect_universal(tag::SEQUENCE)?.raw;
+        let _validity = next()?;
+        let subject = next()?.expect_universal(tag::SEQUENCE)?.raw;
         Ok(Self {
-            tbs: tbs.raw,
             serial,
             issuer,
             subject,
-            signature_algorithm,
-            signature,
         })
-    }
-}
-
-/// Reads a UTCTime or GeneralizedTime item as seconds since the Unix epoch.
-pub(crate) fn time_item_seconds(item: &Tlv<'_>) -> Option<i64> {
-    use x509_cert::der::asn1::{GeneralizedTime, UtcTime};
-    let duration = if item.is_universal(tag::UTC_TIME) {
-        UtcTime::from_der(item.raw).ok()?.to_unix_duration()
-    } else if item.is_universal(tag::GENERALIZED_TIME) {
-        GeneralizedTime::from_der(item.raw).ok()?.to_unix_duration()
-    } else {
-        return None;
-    };
-    i64::try_from(duration.as_secs()).ok()
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    /// Our RFC 4514 form is `x509-cert`'s `Display` (which links the OID database) for
-    /// every certificate we carry: the built-in PEC providers', the demo's and the simulator's.
-    #[test]
-    fn rfc4514_matches_x509_certs_display_on_every_carried_certificate() {
-        let mut ders: Vec<Vec<u8>> = super::super::providers::builtin()
-            .into_iter()
-            .flat_map(|p| p.certificates)
-            .collect();
-        for pem in [
-            &include_bytes!("../../../companion/demo/demo-ca.pem")[..],
-            &include_bytes!("../../../companion/simulator/ca.pem")[..],
-        ] {
-            ders.extend(
-                super::super::TrustAnchors::from_pem(pem)
-                    .expect("pem")
-                    .certificates,
-            );
-        }
-        assert!(ders.len() >= 3, "certificates to compare");
-        for der in &ders {
-            let cert = Cert::parse(der).expect("certificate");
-            let tbs = &cert.decoded.tbs_certificate;
-            assert_eq!(rfc4514(&tbs.subject), tbs.subject.to_string());
-            assert_eq!(rfc4514(&tbs.issuer), tbs.issuer.to_string());
-        }
-    }
-
-    /// Escapes, multi-valued RDNs, unknown types and non-string values, against `Display`.
-    #[test]
-    fn rfc4514_matches_display_on_awkward_names() {
-        use std::str::FromStr as _;
-        for text in [
-            "CN=\\#hash leading,O=Acme\\, S.p.A.,C=IT",
-            "CN=\\ spaced\\ ,OU=a+OU=b,O=x",
-            "CN=Mario Rossi+SERIALNUMBER=TINIT-RSSMRA80A01H501U,O=Ente\\;x <y>,C=IT",
-            "2.5.4.97=#0c1156415449542d3132333435363738393031,CN=x",
-            "UID=u1,DC=example,DC=it",
-        ] {
-            let name = x509_cert::name::Name::from_str(text).expect(text);
-            assert_eq!(rfc4514(&name), name.to_string(), "{text}");
-        }
     }
 }

@@ -27,8 +27,9 @@
 //! own headers (Subject, From, To) are not covered by the signature: only the first body
 //! part is; step 7 ties the unsigned `From` to the signer. See `docs/trust.md`.
 //!
-//! Pure Rust (RustCrypto `rsa`, `sha1`, `sha2`, `x509-cert`); no OpenSSL, no randomness,
-//! builds for `wasm32-unknown-unknown`. Never panics on any input.
+//! Pure Rust (RustCrypto `rsa`, `sha1`, `sha2`; certificates read by `x509.rs` on the BER
+//! reader); no OpenSSL, no randomness, builds for `wasm32-unknown-unknown`. Never panics on
+//! any input.
 //!
 //! Not checked (say so before relying on `valid`): revocation (CRL/OCSP: the core does no
 //! I/O), `pathLenConstraint`,
@@ -45,6 +46,7 @@ mod oids;
 pub mod providers;
 pub mod qualified;
 mod tsl;
+mod x509;
 
 use serde::{Deserialize, Serialize};
 
@@ -447,19 +449,14 @@ impl<'c> Context<'c, '_> {
                 }
                 let signed_bytes = signed_attributes_bytes(attrs)
                     .map_err(|_| SignatureProblem::MalformedSignature)?;
-                let signing_time = read
-                    .signing_time
-                    .as_ref()
-                    .and_then(crypto::time_item_seconds);
+                let signing_time = read.signing_time.as_ref().and_then(x509::time_seconds);
                 (alg.digest(&signed_bytes), signing_time)
             }
         };
-        crypto::verify_rsa(&cert.decoded, alg, &hashed, &signer.signature).map_err(
-            |e| match e {
-                KeyError::Unsupported => SignatureProblem::UnsupportedAlgorithm,
-                KeyError::Mismatch => SignatureProblem::SignatureMismatch,
-            },
-        )?;
+        crypto::verify_rsa(cert, alg, &hashed, &signer.signature).map_err(|e| match e {
+            KeyError::Unsupported => SignatureProblem::UnsupportedAlgorithm,
+            KeyError::Mismatch => SignatureProblem::SignatureMismatch,
+        })?;
         Ok(signing_time)
     }
 
@@ -618,7 +615,7 @@ fn describe(cert: &Cert<'_>) -> SignatureReport {
 
 fn iso8601(seconds: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(seconds, 0)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .map(|t| crate::iso8601::format(&t.fixed_offset(), true))
 }
 
 #[cfg(test)]

@@ -36,6 +36,10 @@ use super::crypto::Cert;
 pub const FORMAT: &str = "pecdesk-pec-providers/1";
 
 const BUILTIN_JSON: &[u8] = include_bytes!("providers/providers.json");
+/// The certificates of `providers/ca.pem` as DER, one after another, decoded by `build.rs`
+/// (base64 text gzips to almost twice the size of the DER in the add-ins' module).
+const BUILTIN_CA_DER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin-ca.der"));
+#[cfg(test)]
 const BUILTIN_CA: &[u8] = include_bytes!("providers/ca.pem");
 
 /// One accredited PEC provider.
@@ -81,13 +85,36 @@ struct ProviderFile {
 pub fn builtin() -> Vec<Provider> {
     // A test proves the embedded files parse; an empty list would only make every
     // signature untrusted, never valid.
-    parse_list(BUILTIN_JSON, Some(BUILTIN_CA)).unwrap_or_default()
+    parse_list_with_bundle(BUILTIN_JSON, &builtin_bundle()).unwrap_or_default()
+}
+
+/// The certificates of [`BUILTIN_CA_DER`], each checked to parse (as
+/// [`super::TrustAnchors::from_pem`] checks a PEM bundle's).
+fn builtin_bundle() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = BUILTIN_CA_DER;
+    while let Ok((item, after)) = super::ber::Tlv::read(rest) {
+        if Cert::parse(item.raw).is_some() {
+            out.push(item.raw.to_vec());
+        }
+        rest = after;
+    }
+    out
 }
 
 /// Reads a provider list file; `pem` is the bundle its `sha256:` references point into.
 /// Refuses a file of another format, an entry without certificates and an unreadable
 /// certificate: a list that silently trusts less (or more) than it says is worse than none.
 pub fn parse_list(json: &[u8], pem: Option<&[u8]>) -> Result<Vec<Provider>, String> {
+    let bundle = match pem {
+        Some(pem) => super::TrustAnchors::from_pem(pem)?.certificates,
+        None => Vec::new(),
+    };
+    parse_list_with_bundle(json, &bundle)
+}
+
+/// [`parse_list`] with the bundle already decoded.
+fn parse_list_with_bundle(json: &[u8], bundle: &[Vec<u8>]) -> Result<Vec<Provider>, String> {
     let file: ListFile = serde_json::from_slice(json)
         .map_err(|e| format!("elenco dei gestori illeggibile / unreadable provider list: {e}"))?;
     if file.format != FORMAT {
@@ -96,17 +123,13 @@ pub fn parse_list(json: &[u8], pem: Option<&[u8]>) -> Result<Vec<Provider>, Stri
             file.format
         ));
     }
-    let bundle = match pem {
-        Some(pem) => super::TrustAnchors::from_pem(pem)?.certificates,
-        None => Vec::new(),
-    };
     file.providers
         .into_iter()
         .map(|entry| {
             let certificates = entry
                 .certificates
                 .iter()
-                .map(|reference| resolve(reference, &bundle))
+                .map(|reference| resolve(reference, bundle))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| format!("{}: {e}", entry.name))?;
             if certificates.is_empty() {
@@ -236,6 +259,16 @@ mod tests {
             }
         }
         assert_eq!(builtin(), list);
+    }
+
+    /// `build.rs` decodes `ca.pem` to exactly its certificates, in order.
+    #[test]
+    fn the_embedded_der_bundle_is_the_pem_bundle() {
+        let pem = super::super::TrustAnchors::from_pem(BUILTIN_CA)
+            .unwrap()
+            .certificates;
+        assert_eq!(builtin_bundle(), pem);
+        assert_eq!(BUILTIN_CA_DER, pem.concat());
     }
 
     #[test]

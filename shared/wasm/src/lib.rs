@@ -169,28 +169,28 @@ pub fn signed_document_json(
 
 /// [`reconcile`] without the JavaScript types (native tests call it).
 pub fn reconcile_json(input_json: &str) -> Result<String, String> {
-    let invalid = |e: serde_json::Error| {
+    /// `{"sent": SentFacts, "receipts": [ReceiptFacts] | null}`. Read straight into the
+    /// core's types: going through `serde_json::Value` linked a third JSON deserializer.
+    #[derive(serde::Deserialize)]
+    struct Input {
+        sent: SentFacts,
+        #[serde(default)]
+        receipts: Option<Vec<ReceiptFacts>>,
+    }
+    let input: Input = from_json(input_json).map_err(|e| {
         format!("dati di riconciliazione non validi / invalid reconciliation input: {e}")
-    };
-    let mut input: serde_json::Value = serde_json::from_str(input_json).map_err(invalid)?;
-    // `get_mut`, not indexing: indexing a non-object (`[1]`) would panic.
-    let mut field = |name: &str| {
-        input
-            .get_mut(name)
-            .map(serde_json::Value::take)
-            .unwrap_or_default()
-    };
-    let sent: SentFacts = serde_json::from_value(field("sent")).map_err(invalid)?;
-    let receipts: Vec<ReceiptFacts> = match field("receipts") {
-        serde_json::Value::Null => Vec::new(),
-        list => serde_json::from_value(list).map_err(invalid)?,
-    };
-    let out = reconcile::reconcile_matching(&sent, &receipts);
+    })?;
+    let out = reconcile::reconcile_matching(&input.sent, &input.receipts.unwrap_or_default());
     serde_json::to_string(&out)
         .map_err(|e| format!("esito non serializzabile / result not serialisable: {e}"))
 }
 
-/// [`inspect`] without the JavaScript types (native tests call it).
+/// JSON text into `T`, through the same `serde_json` reader the core uses for its lists
+/// (`from_slice`): `from_str` would instantiate every deserializer a second time.
+fn from_json<'a, T: serde::Deserialize<'a>>(json: &'a str) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(json.as_bytes())
+}
+
 pub fn inspect_json(bytes: &[u8], trust_anchors_pem: Option<&str>) -> Result<String, String> {
     let signature = match trust_anchors_pem {
         None => None,
@@ -221,10 +221,10 @@ pub fn allowed_actions_from_json(
     activity_json: &str,
     person_json: &str,
 ) -> Result<Vec<String>, String> {
-    let activity: ActivityFacts = serde_json::from_str(activity_json)
+    let activity: ActivityFacts = from_json(activity_json)
         .map_err(|e| format!("attività non valida / invalid activity: {e}"))?;
-    let person: Person = serde_json::from_str(person_json)
-        .map_err(|e| format!("persona non valida / invalid person: {e}"))?;
+    let person: Person =
+        from_json(person_json).map_err(|e| format!("persona non valida / invalid person: {e}"))?;
     Ok(authz::allowed_actions(&person, &activity)
         .into_iter()
         .map(|a| authz::action_name(a).to_owned())
@@ -297,6 +297,16 @@ mod tests {
         assert_eq!(out["delivery"][1]["state"], "delivered");
         assert_eq!(out["delivery"][1]["field"], "cc");
         assert_eq!(out["delivery"][1]["receipt_type"], "sintetica");
+        // Receipts absent or null: nothing arrived yet.
+        for receipts in ["", r#", "receipts": null"#] {
+            let input = format!(
+                r#"{{"sent": {{"message_id": "<c-1@client.test>", "to": ["a@pec.a.test"]}}{receipts}}}"#
+            );
+            let out: serde_json::Value =
+                serde_json::from_str(&reconcile_json(&input).unwrap()).unwrap();
+            assert!(out["accepted"].is_null(), "{out}");
+            assert_eq!(out["delivery"][0]["state"], "pending", "{out}");
+        }
         for bad in ["{}", "[1]", "{\"sent\": {}, \"receipts\": [{}]}"] {
             let err = reconcile_json(bad).unwrap_err();
             assert!(
