@@ -13,6 +13,6 @@ pub mod notifications;
 pub mod reconcile;
 pub mod routing;
 pub mod rules;
-pub mod webhooks;
 pub mod sla;
 pub mod stats;
+pub mod webhooks;

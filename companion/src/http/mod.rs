@@ -20,9 +20,9 @@ pub mod notifications;
 pub mod openapi;
 pub mod presence;
 pub mod rules;
-pub mod webhooks;
 pub mod sla;
 pub mod stats;
+pub mod webhooks;
 
 use axum::Router;
 
