@@ -199,6 +199,9 @@ const it = {
   admin_revoke_confirm: 'Revocare {policy} a {who}?',
   admin_revoked: 'Permesso revocato.',
 
+  evidence_activity: 'Pacchetto di prova (ZIP)',
+  evidence_mailbox: 'Pacchetto di prova degli ultimi 30 giorni',
+  evidence_saved: 'Pacchetto di prova scaricato: {name}. Si verifica senza rete con «pecdesk archive verify».',
   stats_intro: 'Quanto arriva, quanto viene preso in carico e lavorato, in quanto tempo; il carico di ciascuno e cosa è scaduto. Conteggi per le caselle che gestite.',
   stats_days: 'ultimi {n} giorni',
   stats_range: 'Periodo',
@@ -500,6 +503,9 @@ const en = {
   admin_revoke_confirm: 'Revoke {policy} from {who}?',
   admin_revoked: 'Permission revoked.',
 
+  evidence_activity: 'Evidence pack (ZIP)',
+  evidence_mailbox: 'Evidence pack of the last 30 days',
+  evidence_saved: 'Evidence pack downloaded: {name}. Check it offline with "pecdesk archive verify".',
   stats_intro: 'What arrives, what is taken in charge and worked, how fast; each person\'s workload and what is overdue. Counted over the mailboxes you manage.',
   stats_days: 'last {n} days',
   stats_range: 'Period',

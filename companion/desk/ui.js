@@ -118,6 +118,27 @@ export function mailboxName(id) {
   return g ? g.name || g.address : '—';
 }
 
+/**
+ * Downloads what the API answers at `path` (a ZIP, a CSV) as a file, with the bearer token
+ * like any call: the name the companion gives (`Content-Disposition`), else `name`.
+ */
+export async function download(path, name, accept) {
+  const r = await ctx.api.get(path, { as: 'response', headers: accept ? { accept } : undefined });
+  const given = /filename="([^"]+)"/.exec(r.headers.get('content-disposition') ?? '')?.[1];
+  const url = URL.createObjectURL(await r.blob());
+  const a = h('a', { href: url, download: given ?? name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return given ?? name;
+}
+
+/** Whether the caller may export evidence packs of mailbox `id` (auditors, its managers). */
+export function mayExport(id) {
+  return Boolean(ctx.me?.user.is_auditor) || holds(id, 'MAIL_ACCOUNT_MANAGER') || holds(id, 'MAIL_ACTIVITY_MANAGER');
+}
+
 /** Whether the caller holds `policy` on the mailbox `id`. */
 export function holds(id, policy) {
   return Boolean((ctx.me?.grants ?? []).find((g) => g.id === id)?.policies.includes(policy));

@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { launch, screenshot } from './support/browser.mjs';
-import { startCompanion } from './support/companion.mjs';
+import { repo, startCompanion } from './support/companion.mjs';
 import { startIdp } from './support/idp.mjs';
 
 const PG = process.env.PECDESK_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -400,6 +401,32 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.equal(new Set(esc.map((a) => a.object_id)).size, esc.length, 'never two alarms of one stage for one activity');
       assert.deepEqual(rita.errors, []);
       await rita.context().close();
+    });
+
+    test("evidence: the team leader downloads an activity's and the mailbox's packs, and pecdesk archive verify accepts both", async () => {
+      const rita = await openDesk(browser, companion, 'responsabile@demo.test');
+      const list = await companion.api(tokens.rita, 'GET', `/api/v1/activities?q=${encodeURIComponent('fattura del fornitore')}&limit=5`);
+      const act = list.body.items[0];
+      assert.ok(act, 'the demo has the supplier invoice activity');
+      const verify = (file) => execFileSync(process.env.PECDESK_BIN ?? join(repo, 'target', 'debug', 'pecdesk'), ['archive', 'verify', file], { encoding: 'utf8' });
+      try {
+        await go(rita, `activity/${act.id}`);
+        const one = rita.waitForEvent('download');
+        await rita.getByRole('button', { name: 'Pacchetto di prova (ZIP)' }).click();
+        const pack = await one;
+        assert.match(pack.suggestedFilename(), /\.zip$/);
+        await rita.waitForFunction(() => /Pacchetto di prova scaricato/.test(document.getElementById('status').textContent));
+        assert.match(verify(await pack.path()), /integro|intact|ok/i);
+        await shot(rita, 'activity-evidence');
+
+        await go(rita, 'mailbox');
+        const range = rita.waitForEvent('download');
+        await rita.getByRole('button', { name: 'Pacchetto di prova degli ultimi 30 giorni' }).click();
+        assert.match(verify(await (await range).path()), /integro|intact|ok/i);
+        assert.deepEqual(rita.errors, []);
+      } finally {
+        await rita.context().close();
+      }
     });
 
     test('rules: the preview shows the matches, a rule moves up by keyboard', async () => {

@@ -1,7 +1,7 @@
 // Attività: fields, conversation (comments), linked messages with their receipts per
 // recipient, draft and approval state, and the moves the companion allows now (asked of
 // the API, which asks the core: never computed here).
-import { ctx, h, t, chip, say, button, pageHead, table, statusChip, priorityChip, dueCell, certChip, certifiedTime, mailboxName, holds, workers } from '../ui.js';
+import { ctx, h, t, chip, say, button, pageHead, table, statusChip, priorityChip, dueCell, certChip, certifiedTime, mailboxName, holds, workers, download, mayExport } from '../ui.js';
 import { dl, field } from '/addin/dom.js';
 import { when } from '/addin/i18n.js';
 
@@ -23,7 +23,11 @@ export async function render([id], { reload }) {
     .filter(Boolean).map((m) => [m.id, m]));
   const moves = (a.allowed_actions ?? []).filter((x) => !PANE_ONLY.has(x));
   return h('div', { class: 'stack' },
-    pageHead(a.title, null, h('a', { class: 'button secondary small', href: '#/mine' }, t('desk_back_mine'))),
+    pageHead(a.title, null,
+      mayExport(a.mailbox_id) ? button(t('evidence_activity'), async () => {
+        say(t('evidence_saved', { name: await download(`${path}/evidence.zip`, 'evidenze.zip') }));
+      }, { class: 'secondary small', action: 'evidence' }) : null,
+      h('a', { class: 'button secondary small', href: '#/mine' }, t('desk_back_mine'))),
     h('div', { class: 'cols' },
       h('section', { class: 'card', 'aria-labelledby': 'facts-title' },
         h('h2', { id: 'facts-title', text: t('activity_facts') }),

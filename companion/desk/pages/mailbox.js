@@ -1,5 +1,5 @@
 // Casella: a mailbox's messages, receipts hidden or grouped under the message they certify.
-import { ctx, h, t, chip, pageHead, table, certChip, certifiedTime } from '../ui.js';
+import { ctx, h, t, chip, say, button, pageHead, table, certChip, certifiedTime, download, mayExport } from '../ui.js';
 import { field } from '/addin/dom.js';
 import { when } from '/addin/i18n.js';
 
@@ -39,7 +39,14 @@ export async function render([mailboxId], { reload }) {
   }
   return h('div', {},
     pageHead(t('page_mailbox'), t('mailbox_intro')),
-    h('div', { class: 'row card' }, field(t('mailbox'), boxSel), field(t('filter_receipts'), modeSel)),
+    h('div', { class: 'row card' }, field(t('mailbox'), boxSel), field(t('filter_receipts'), modeSel),
+      mayExport(current.id) ? button(t('evidence_mailbox'), async () => {
+        // The last 30 days (UTC dates; the companion refuses a range too large, saying so).
+        const to = new Date();
+        const from = new Date(to.getTime() - 29 * 86_400_000);
+        const q = `from=${from.toISOString().slice(0, 10)}&to=${to.toISOString().slice(0, 10)}`;
+        say(t('evidence_saved', { name: await download(`/api/v1/mailboxes/${encodeURIComponent(current.id)}/evidence.zip?${q}`, 'evidenze.zip') }));
+      }, { class: 'secondary', action: 'evidence' }) : null),
     h('p', { class: 'muted small', text: page.next_cursor ? t('mailbox_latest', { n: page.items.length }) : '' }),
     table(t('page_mailbox'), [t('subject'), t('desk_party'), t('issued_at'), t('status')], rows, ({ m, r }) => (m
       ? h('tr', { 'data-message': m.id },

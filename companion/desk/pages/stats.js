@@ -2,7 +2,7 @@
 // charge and to close (median, p90); workload and overdue now; overdue over time. Charts are
 // SVG drawn here, each series told apart by pattern and label as well as colour, with the
 // same numbers in a table; CSV export through the API (`GET /api/v1/stats`).
-import { ctx, h, t, say, button, pageHead, table } from '../ui.js';
+import { ctx, h, t, say, button, pageHead, table, download } from '../ui.js';
 import { field } from '/addin/dom.js';
 import { day } from '/addin/i18n.js';
 
@@ -25,13 +25,7 @@ export async function render(_args, { reload }) {
   const group = h('select', { name: 'group', onchange: (e) => { state.group = e.target.value; reload(); } },
     GROUPS.map((g) => h('option', { value: g, selected: g === state.group, text: t(`stats_by_${g}`) })));
   const csv = button(t('stats_csv'), async () => {
-    const r = await ctx.api.get(`/api/v1/stats?${query}&format=csv`, { as: 'response', headers: { accept: 'text/csv' } });
-    const url = URL.createObjectURL(await r.blob());
-    const a = h('a', { href: url, download: `pecdesk-statistiche-${state.group}.csv` });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    await download(`/api/v1/stats?${query}&format=csv`, `pecdesk-statistiche-${state.group}.csv`, 'text/csv');
     say(t('stats_csv_done'));
   }, { class: 'secondary', action: 'stats-csv' });
   const total = stats.total;
