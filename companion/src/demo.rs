@@ -162,7 +162,14 @@ pub async fn seed(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::Result<bo
             )],
         ),
         ("esterno@demo.test", "Elena Esterna", false, vec![]),
-        ("admin@demo.test", "Andrea Admin", true, vec![]),
+        // The administrator writes the routing rules: reading Protocollo lets the rules'
+        // preview show the messages a rule would have matched.
+        (
+            "admin@demo.test",
+            "Andrea Admin",
+            true,
+            vec![Grant::Policies(&protocollo, &[Policy::MailAccountReader])],
+        ),
     ];
     for (email, name, admin, held) in people {
         let id = insert_user(&mut tx, &org, email, name, admin).await?;

@@ -472,10 +472,26 @@ async fn campaigns_need_sending_rights_and_stay_in_their_organisation(engine: En
             .status,
         StatusCode::OK
     );
+    // The demo administrator reads Protocollo (MAIL_ACCOUNT_READER, for the rules' preview):
+    // they see the campaign but may not steer it nor send from the mailbox.
+    let admin = app.login("admin@demo.test").await;
+    assert_eq!(
+        app.get(&admin, &format!("/api/v1/campaigns/{id}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let a = app
+        .post(&admin, &format!("/api/v1/campaigns/{id}/pause"), json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "admin pause");
+    let a = app
+        .post(&admin, "/api/v1/campaigns", three_recipients(&mb))
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "admin cannot send");
     for who in [
         "assegnatario@demo.test",
         "approvatore@demo.test",
-        "admin@demo.test",
         "altro@altra.test",
     ] {
         let t = app.login(who).await;
