@@ -362,6 +362,19 @@ for (const engine of ['sqlite', 'postgres']) {
         await admin.waitForSelector('[data-table="deliveries"]');
         assert.match(await admin.locator('[data-table="deliveries"]').innerText(), /consegnato/);
         await shot(admin, 'webhook-detail');
+        // Rotation: confirmed, the new secret shown once, the next test signed with it only.
+        admin.once('dialog', (d) => d.accept());
+        await admin.getByRole('button', { name: 'Nuovo segreto' }).click();
+        const fresh = (await admin.locator('[data-secret] code.secret').innerText()).trim();
+        assert.ok(fresh.length >= 32 && fresh !== secret, 'a new secret, shown');
+        await admin.getByRole('button', { name: 'Invia una prova' }).click();
+        // The status line already says "Prova consegnata" from the first test: wait on the receiver.
+        await new Promise((ok) => { const t0 = Date.now(); const w = () => (got.length >= 2 || Date.now() - t0 > 10000 ? ok() : setTimeout(w, 50)); w(); });
+        assert.equal(got.length, 2);
+        const h2 = got[1].headers;
+        const mac = (k) => `sha256=${createHmac('sha256', k).update(`${h2['x-pecdesk-timestamp']}.${got[1].body}`).digest('hex')}`;
+        assert.equal(h2['x-pecdesk-signature'], mac(fresh));
+        assert.notEqual(h2['x-pecdesk-signature'], mac(secret));
         assert.deepEqual(admin.errors, []);
       } finally {
         await admin.context().close();

@@ -70,6 +70,14 @@ async function detail(id, reload) {
     say(r.delivered ? t('webhooks_test_ok', { status: r.status }) : t('webhooks_test_failed', { reason: r.error ?? r.status ?? '' }));
     await reload();
   }, { class: 'secondary', action: 'webhook-test' });
+  const shown = h('div', { 'aria-live': 'polite' });
+  const rotate = button(t('webhooks_rotate'), async () => {
+    if (!window.confirm(t('webhooks_rotate_confirm'))) return;
+    const r = await ctx.api.post(`${path}/secret`, {});
+    shown.replaceChildren(h('div', { class: 'card warn', 'data-secret': '' },
+      h('p', { text: t('webhooks_secret_once') }), h('code', { class: 'secret', text: r.secret })));
+    say(t('webhooks_rotated'));
+  }, { class: 'secondary', action: 'webhook-rotate' });
   const remove = button(t('webhooks_delete'), async () => {
     if (!window.confirm(t('webhooks_delete_confirm', { url: w.url }))) return;
     await ctx.api.del(path);
@@ -81,7 +89,7 @@ async function detail(id, reload) {
     h('section', { class: 'card', 'aria-labelledby': 'wh-state' },
       h('h2', { id: 'wh-state' }, t('status'), ': ', w.enabled ? chip(t('webhooks_enabled'), 'ok') : chip(t('webhooks_disabled'), 'neutral')),
       h('p', {}, t('webhooks_format'), ': ', t(`webhooks_format_${w.format}`), ' · ', t('webhooks_events'), ': ', w.events.join(', ')),
-      h('div', { class: 'actions' }, toggle, test, remove)),
+      h('div', { class: 'actions' }, toggle, test, rotate, remove), shown),
     table(t('webhooks_deliveries'), [t('webhooks_event'), t('status'), { label: t('webhooks_attempts'), num: true }, t('webhooks_answer'), t('desk_when'), ''], deliveries.items, (d) => [
       h('td', {}, h('code', { text: d.event_type }), h('span', { class: 'sub', text: d.event_id })),
       h('td', {}, chip(t(`webhooks_delivery_${d.status}`), DELIVERY_KIND[d.status] ?? 'neutral'),

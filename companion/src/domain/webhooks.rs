@@ -414,6 +414,51 @@ pub async fn update(
     Ok(view(row))
 }
 
+/// Gives a subscription a new secret, answered once (the old one stops signing at once:
+/// deliveries still pending or retried are signed with the new one). Audited as an update
+/// of the field `secret`, never with the secret.
+pub async fn rotate_secret(
+    store: &Store,
+    master: &MasterKey,
+    who: &Principal,
+    person: &Person,
+    id: &str,
+) -> Result<WebhookCreated> {
+    admin(person)?;
+    crate::limits::text("id", id, crate::limits::ID)?;
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
+    let row = db::get_tx(&mut tx, &who.org_id, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let secret = new_secret();
+    if !db::set_secret(
+        &mut tx,
+        &who.org_id,
+        id,
+        &seal(master, id, &secret)?,
+        now_ms(),
+    )
+    .await?
+    {
+        return Err(Error::NotFound);
+    }
+    tx.audit(audit::Entry {
+        org_id: Some(&who.org_id),
+        actor_id: Some(&who.user_id),
+        action: Action::WebhookUpdate,
+        object_type: "webhook",
+        object_id: id,
+        details: serde_json::json!({"fields": ["secret"], "enabled": row.enabled}),
+    })
+    .await?;
+    tx.commit().await?;
+    tracing::info!(webhook.id = %id, user.id = %who.user_id, "webhook secret rotated");
+    Ok(WebhookCreated {
+        webhook: view(row),
+        secret: secret.expose_secret().to_owned(),
+    })
+}
+
 /// Deletes a subscription (kept, marked deleted, with its delivery log; deliveries still
 /// pending are failed).
 pub async fn delete(store: &Store, who: &Principal, person: &Person, id: &str) -> Result<()> {

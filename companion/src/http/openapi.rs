@@ -97,6 +97,7 @@ use crate::state::AppState;
         crate::http::webhooks::update_webhook,
         crate::http::webhooks::delete_webhook,
         crate::http::webhooks::test_webhook,
+        crate::http::webhooks::rotate_secret,
         crate::http::webhooks::list_deliveries,
         crate::http::webhooks::retry_delivery,
         crate::http::events::stream_events,

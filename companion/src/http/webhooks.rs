@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
                 .delete(delete_webhook),
         )
         .route("/api/v1/webhooks/{id}/test", post(test_webhook))
+        .route("/api/v1/webhooks/{id}/secret", post(rotate_secret))
         .route("/api/v1/webhooks/{id}/deliveries", get(list_deliveries))
         .route(
             "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
@@ -140,6 +141,23 @@ pub async fn test_webhook(
 ) -> Result<Json<TestResult>> {
     let person = grants::person(state.store(), &who).await?;
     Ok(Json(webhooks::test(&state, &who, &person, &id).await?))
+}
+
+/// Gives the subscription a new signing secret, shown in this answer only; the old one
+/// stops at once (pending and retried deliveries are signed with the new one).
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/secret", tag = "webhooks",
+    security(("bearer" = [])),
+    responses((status = 200, body = WebhookCreated), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope)))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<WebhookCreated>> {
+    let person = grants::person(state.store(), &who).await?;
+    Ok(Json(
+        webhooks::rotate_secret(state.store(), state.tokens().master(), &who, &person, &id).await?,
+    ))
 }
 
 /// Filters of the delivery log.

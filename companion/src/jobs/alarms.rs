@@ -22,10 +22,12 @@
 //! Titles and addresses are personal data: they go into the e-mail only, never into logs
 //! or audit details (ids only).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -168,6 +170,26 @@ pub fn quota_days_left(old: (i64, i64), new: (i64, i64), total_kb: i64) -> Optio
 /// network: plain `smtp://` is for loopback only; STARTTLS (`?tls=required`) or `smtps://`
 /// elsewhere.
 pub fn check_smtp_url(url: &str) -> std::result::Result<(), String> {
+    smtp_target(url).map(|_| ())
+}
+
+/// How the alarm e-mails reach the SMTP server: its host and the TLS mode of the URL.
+#[derive(Debug, PartialEq, Eq)]
+struct SmtpTarget {
+    host: String,
+    tls: Option<TlsMode>,
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum TlsMode {
+    /// `smtp://...?tls=required`: STARTTLS.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Wrapper,
+}
+
+/// Parses and checks an `[alarms] smtp_url` (see [`check_smtp_url`]).
+fn smtp_target(url: &str) -> std::result::Result<SmtpTarget, String> {
     let bad = || {
         "[alarms] smtp_url non valido: usa smtp://host:porta, smtp://host:587?tls=required o \
          smtps://utente:password@host:465 / invalid [alarms] smtp_url: use smtp://host:port, \
@@ -190,16 +212,20 @@ pub fn check_smtp_url(url: &str) -> std::result::Result<(), String> {
         return Err(bad());
     }
     let tls = query.split('&').any(|kv| kv == "tls=required");
+    let target = |tls| SmtpTarget {
+        host: host.to_owned(),
+        tls,
+    };
     match scheme {
-        "smtps" => Ok(()),
-        "smtp" if tls => Ok(()),
+        "smtps" => Ok(target(Some(TlsMode::Wrapper))),
+        "smtp" if tls => Ok(target(Some(TlsMode::StartTls))),
         "smtp" => {
             let loopback = host == "localhost"
                 || host
                     .parse::<std::net::IpAddr>()
                     .is_ok_and(|ip| ip.is_loopback());
             if loopback {
-                Ok(())
+                Ok(target(None))
             } else {
                 Err(
                     "[alarms] smtp_url senza cifratura è ammesso solo verso loopback: usa \
@@ -232,6 +258,8 @@ pub struct Runner {
     pub worker: String,
     /// The companion's public URL (links in the e-mails).
     pub public_url: String,
+    /// Extra TLS roots for the SMTP server (the companion's `ca_bundle`).
+    pub ca_bundle: Option<PathBuf>,
 }
 
 impl Runner {
@@ -241,6 +269,7 @@ impl Runner {
             settings,
             worker: format!("alarms-{}", new_id()),
             public_url,
+            ca_bundle: None,
         }
     }
 }
@@ -426,6 +455,35 @@ pub async fn evaluate(store: &Store, s: &AlarmSettings, now: i64) -> Result<usiz
     Ok(fired)
 }
 
+/// The transport of `url`; with TLS, the companion's `ca_bundle` (an on-premise relay's
+/// private CA) is trusted beside the public roots, as the outbox does.
+fn smtp_transport(
+    url: &str,
+    timeout: Duration,
+    ca_bundle: Option<&Path>,
+) -> std::result::Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let target = smtp_target(url)?;
+    let unusable = |e: &dyn std::fmt::Display| {
+        format!("[alarms] smtp_url non utilizzabile / unusable [alarms] smtp_url ({e})")
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        .map_err(|e| unusable(&e))?
+        .timeout(Some(timeout));
+    if let (Some(path), Some(mode)) = (ca_bundle, target.tls) {
+        let mut params = TlsParameters::builder(target.host);
+        match std::fs::read(path).map(|pem| Certificate::from_pem(&pem)) {
+            Ok(Ok(c)) => params = params.add_root_certificate(c),
+            _ => tracing::warn!("alarms: ca_bundle not readable, left out"),
+        }
+        let params = params.build_rustls().map_err(|e| unusable(&e))?;
+        b = b.tls(match mode {
+            TlsMode::StartTls => Tls::Required(params),
+            TlsMode::Wrapper => Tls::Wrapper(params),
+        });
+    }
+    Ok(b.build())
+}
+
 /// Sends the queued e-mails this replica can claim; (sent, failed).
 async fn deliver(store: &Store, runner: &Runner, now: i64) -> Result<(usize, usize)> {
     let s = &runner.settings;
@@ -439,14 +497,7 @@ async fn deliver(store: &Store, runner: &Runner, now: i64) -> Result<(usize, usi
     if jobs.is_empty() {
         return Ok((0, 0));
     }
-    let transport = check_smtp_url(url.expose_secret())
-        .and_then(|()| {
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-                .map(|b| b.timeout(Some(timeout)).build())
-                .map_err(|e| {
-                    format!("[alarms] smtp_url non utilizzabile / unusable [alarms] smtp_url ({e})")
-                })
-        })
+    let transport = smtp_transport(url.expose_secret(), timeout, runner.ca_bundle.as_deref())
         .map_err(|e| e.replace(url.expose_secret(), "***"));
     let (mut sent, mut failed) = (0, 0);
     for job in jobs {
@@ -534,10 +585,17 @@ async fn send_one(
     }
 }
 
+/// A time as the office reads it: Italian wall-clock time (`Europe/Rome`, summer time
+/// included) with its offset, so a reader abroad can convert it.
 fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%d/%m/%Y %H:%M UTC").to_string())
-        .unwrap_or_default()
+    let zone = pecdesk_core::sla::Zone::EuropeRome;
+    let offset = zone.offset_minutes_at(ms);
+    format!(
+        "{} (ora italiana / Italian time, UTC+{:02}:{:02})",
+        zone.local(ms).format("%d/%m/%Y %H:%M"),
+        offset / 60,
+        offset % 60
+    )
 }
 
 /// Subject and body of a delivery's e-mail, Italian first, English second.
@@ -695,7 +753,8 @@ pub fn start(state: &AppState) -> AlarmWorker {
     if settings.demo {
         s.interval_secs = s.interval_secs.min(10);
     }
-    let runner = Runner::new(s, settings.public_url());
+    let mut runner = Runner::new(s, settings.public_url());
+    runner.ca_bundle = settings.ca_bundle.clone();
     let store = state.store().clone();
     let (stop, mut rx) = watch::channel(false);
     let id: Arc<str> = Arc::from(runner.worker.as_str());
@@ -751,6 +810,21 @@ mod tests {
     }
 
     #[test]
+    fn times_in_e_mails_are_italian_wall_clock_with_the_offset() {
+        // 2026-01-15 09:30 UTC is 10:30 in winter; 2026-07-15 09:30 UTC is 11:30 in summer.
+        let winter = chrono::DateTime::parse_from_rfc3339("2026-01-15T09:30:00Z").unwrap();
+        let summer = chrono::DateTime::parse_from_rfc3339("2026-07-15T09:30:00Z").unwrap();
+        assert_eq!(
+            when(winter.timestamp_millis()),
+            "15/01/2026 10:30 (ora italiana / Italian time, UTC+01:00)"
+        );
+        assert_eq!(
+            when(summer.timestamp_millis()),
+            "15/07/2026 11:30 (ora italiana / Italian time, UTC+02:00)"
+        );
+    }
+
+    #[test]
     fn quota_runs_out_at_the_rate_between_two_readings() {
         // 100 MB a day, 700 MB left: 7 days.
         let d = quota_days_left((0, 1_000_000), (DAY_MS, 1_100_000), 1_800_000);
@@ -758,6 +832,28 @@ mod tests {
         assert_eq!(quota_days_left((0, 5), (DAY_MS, 5), 10), None);
         assert_eq!(quota_days_left((0, 5), (HOUR_MS - 1, 9), 10), None);
         assert_eq!(quota_days_left((0, 5), (HOUR_MS, 10), 10), Some(0.0));
+    }
+
+    #[test]
+    fn the_tls_mode_comes_from_the_url() {
+        let t = smtp_target("smtps://u:p@mail.example.it:465").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.tls),
+            ("mail.example.it", Some(TlsMode::Wrapper))
+        );
+        let t = smtp_target("smtp://mail.example.it:587?tls=required").unwrap();
+        assert_eq!(t.tls, Some(TlsMode::StartTls));
+        assert_eq!(smtp_target("smtp://127.0.0.1:2525").unwrap().tls, None);
+        // A TLS transport with an extra root builds; an unreadable bundle is left out.
+        let bundle = std::env::temp_dir().join(format!("pecdesk-none-{}.pem", new_id()));
+        assert!(
+            smtp_transport(
+                "smtps://mail.example.it",
+                Duration::from_secs(1),
+                Some(&bundle)
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -87,6 +87,28 @@ pub async fn update(tx: &mut WriteTx, r: &WebhookRow, cursor: Option<i64>) -> Re
     Ok(n > 0)
 }
 
+/// Replaces a subscription's sealed secret (rotation); false when missing or deleted.
+pub async fn set_secret(
+    tx: &mut WriteTx,
+    org_id: &str,
+    id: &str,
+    sealed: &str,
+    now: i64,
+) -> Result<bool> {
+    let n = with_tx!(tx, |c| sqlx::query(
+        "UPDATE webhooks SET secret = $3, updated_at = $4 \
+         WHERE id = $1 AND org_id = $2 AND deleted_at IS NULL"
+    )
+    .bind(id)
+    .bind(org_id)
+    .bind(sealed)
+    .bind(now)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
 /// Marks a subscription deleted (kept with its delivery log); its pending deliveries fail.
 pub async fn delete(tx: &mut WriteTx, org_id: &str, id: &str, now: i64) -> Result<bool> {
     let n = with_tx!(tx, |c| sqlx::query(

@@ -30,6 +30,7 @@ both_engines!(
     a_failed_receipt_is_told_from_its_import,
     the_demo_shows_a_disabled_example_subscription,
     openapi_documents_webhooks_the_stream_and_the_payload,
+    a_rotated_secret_signs_from_then_on_and_is_shown_once,
 );
 
 /// One request the receiver got.
@@ -889,4 +890,57 @@ mod logs {
     async fn postgres_secrets_never_reach_the_logs() {
         story(Engine::Postgres).await;
     }
+}
+
+/// Rotation: the new secret is answered once, signs the next delivery (the old one no
+/// longer does), is never listed, and only an administrator may rotate.
+async fn a_rotated_secret_signs_from_then_on_and_is_shown_once(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let admin = app.login("admin@demo.test").await;
+    let rita = app.login("responsabile@demo.test").await;
+    let altro = app.login("altro@altra.test").await;
+    let rx = Receiver::start().await;
+    let (hook, old) = subscribe(&app, &admin, &rx.url, &["activity.created"]).await;
+    let path = format!("/api/v1/webhooks/{hook}/secret");
+    assert_eq!(
+        app.post(&rita, &path, json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(&altro, &path, json!({})).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let r = app.post(&admin, &path, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let new = r.body["secret"].as_str().expect("new secret").to_owned();
+    assert!(new.starts_with("whsec_") && new != old, "{new}");
+    assert_eq!(r.body["id"], json!(hook));
+    let got = app.get(&admin, &format!("/api/v1/webhooks/{hook}")).await;
+    assert!(got.body.get("secret").is_none(), "{:?}", got.body);
+
+    let t = app
+        .post(&admin, &format!("/api/v1/webhooks/{hook}/test"), json!({}))
+        .await;
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    let last = rx.got().pop().expect("test request");
+    assert_eq!(
+        last.signature,
+        expected_signature(&new, &last.timestamp, &last.body)
+    );
+    assert_ne!(
+        last.signature,
+        expected_signature(&old, &last.timestamp, &last.body)
+    );
+
+    // Audited as an update of the field, without the secret.
+    let details: Vec<String> = pecdesk_companion::with_pool!(app.store, |p| sqlx::query_scalar(
+        "SELECT details FROM audit_log WHERE action = 'webhook.update' ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+    .expect("audit");
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(details[0].contains("\"secret\""), "{details:?}");
+    assert!(!details[0].contains(&new[6..]) && !details[0].contains(&old[6..]));
 }
