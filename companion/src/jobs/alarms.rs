@@ -31,8 +31,6 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::domain::activities::outgoing;
 use crate::error::Result;
@@ -724,26 +722,8 @@ async fn compose(store: &Store, runner: &Runner, job: &DeliveryJob) -> Result<(S
     Ok((subject, body))
 }
 
-/// The running scheduler of one process; [`AlarmWorker::stop`] ends it.
-#[derive(Debug)]
-pub struct AlarmWorker {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    id: Arc<str>,
-}
-
-impl AlarmWorker {
-    /// This replica's worker id.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Stops after the pass in progress and waits for it.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
+/// The running scheduler of one process (the shared background loop).
+pub type AlarmWorker = crate::jobs::Worker;
 
 /// Starts the scheduler: a pass every `interval` (the service's `[alarms]` settings; in
 /// `serve --demo` at most every 10 seconds).
@@ -755,13 +735,12 @@ pub fn start(state: &AppState) -> AlarmWorker {
     }
     let mut runner = Runner::new(s, settings.public_url());
     runner.ca_bundle = settings.ca_bundle.clone();
-    let store = state.store().clone();
-    let (stop, mut rx) = watch::channel(false);
+    let every = Duration::from_secs(runner.settings.interval_secs.max(1));
     let id: Arc<str> = Arc::from(runner.worker.as_str());
-    let task = tokio::spawn(async move {
-        let every = Duration::from_secs(runner.settings.interval_secs.max(1));
-        tracing::info!(alarms.worker = %runner.worker, "alarm scheduler started");
-        loop {
+    let (store, runner) = (state.store().clone(), Arc::new(runner));
+    crate::jobs::spawn("alarms", id, move || {
+        let (store, runner) = (store.clone(), Arc::clone(&runner));
+        async move {
             match run_alarms(&store, &runner, now_ms()).await {
                 Ok(r) if r.fired > 0 || r.sent > 0 || r.failed > 0 => {
                     tracing::info!(fired = r.fired, sent = r.sent, failed = r.failed, "alarms");
@@ -769,17 +748,9 @@ pub fn start(state: &AppState) -> AlarmWorker {
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "alarm pass failed"),
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = rx.changed() => {}
-            }
-            if *rx.borrow() {
-                break;
-            }
+            every
         }
-        tracing::info!("alarm scheduler stopped");
-    });
-    AlarmWorker { stop, task, id }
+    })
 }
 
 #[cfg(test)]

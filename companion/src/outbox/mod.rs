@@ -28,8 +28,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::error::Result;
 use crate::ingest::{self, Direction, Incoming};
@@ -441,46 +439,36 @@ async fn store_copies(state: &AppState, report: &mut TickReport) -> Result<()> {
     Ok(())
 }
 
-/// The running worker of one process; [`Workers::stop`] ends it.
-#[derive(Debug)]
-pub struct Workers {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    id: Arc<str>,
-}
-
-impl Workers {
-    /// This worker's id (`claimed_by`).
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Stops the loop after the pass in progress and waits for it.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
+/// The running worker of one process (the shared background loop).
+pub type Workers = crate::jobs::Worker;
 
 /// Starts the worker with `settings` (tests pass short intervals).
 pub fn start_with(state: AppState, settings: OutboxSettings) -> Workers {
-    let (stop, mut rx) = watch::channel(false);
     let id: Arc<str> = Arc::from(format!("outbox-{}", new_id()));
     let worker = Arc::clone(&id);
-    let task = tokio::spawn(async move {
-        tracing::info!(outbox.worker = %worker, "outbox worker started");
-        let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
-        let mut last_sweep: Option<std::time::Instant> = None;
-        loop {
+    let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
+    let last_sweep: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
+    crate::jobs::spawn("outbox", id, move || {
+        let (state, settings, worker) = (state.clone(), settings.clone(), Arc::clone(&worker));
+        let last_sweep = Arc::clone(&last_sweep);
+        async move {
             // Campaigns: activities for failed recipients, finished campaigns marked done
             // (at most once per idle interval: it reads every unfinished campaign).
-            if last_sweep.is_none_or(|t| t.elapsed() >= idle) {
-                last_sweep = Some(std::time::Instant::now());
-                if let Err(e) = crate::domain::campaigns::sweep(state.store(), now_ms()).await {
-                    tracing::error!(error = %e, "campaign sweep failed");
+            let sweep = {
+                let mut last = last_sweep
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let due = last.is_none_or(|t| t.elapsed() >= idle);
+                if due {
+                    *last = Some(std::time::Instant::now());
                 }
+                due
+            };
+            if sweep && let Err(e) = crate::domain::campaigns::sweep(state.store(), now_ms()).await
+            {
+                tracing::error!(error = %e, "campaign sweep failed");
             }
-            let wait = match tick_with(&state, &settings, &worker, now_ms()).await {
+            match tick_with(&state, &settings, &worker, now_ms()).await {
                 // Work done: go again at once (a campaign drains fast), else rest.
                 Ok(r) if r.claimed > 0 || r.stored > 0 => Duration::from_millis(10),
                 Ok(_) => idle,
@@ -488,18 +476,9 @@ pub fn start_with(state: AppState, settings: OutboxSettings) -> Workers {
                     tracing::error!(error = %e, "outbox pass failed");
                     idle
                 }
-            };
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                _ = rx.changed() => {}
-            }
-            if *rx.borrow() {
-                break;
             }
         }
-        tracing::info!(outbox.worker = %worker, "outbox worker stopped");
-    });
-    Workers { stop, task, id }
+    })
 }
 
 /// Starts the worker with the service's `[outbox]` settings.

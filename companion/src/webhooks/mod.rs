@@ -20,8 +20,6 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -284,48 +282,27 @@ async fn deliver(
     Ok(concluded)
 }
 
-/// The running worker of one process; [`Workers::stop`] ends it.
-#[derive(Debug)]
-pub struct Workers {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Workers {
-    /// Stops the loop after the pass in progress and waits for it.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
+/// The running worker of one process (the shared background loop).
+pub type Workers = crate::jobs::Worker;
 
 /// Starts the worker with `settings`.
 pub fn start_with(state: AppState, settings: WebhookSettings) -> Workers {
-    let (stop, mut rx) = watch::channel(false);
-    let worker: Arc<str> = Arc::from(format!("webhooks-{}", new_id()));
-    let task = tokio::spawn(async move {
-        tracing::info!(webhooks.worker = %worker, "webhook worker started");
-        let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
-        loop {
-            let wait = match tick_with(&state, &settings, &worker, now_ms()).await {
+    let id: Arc<str> = Arc::from(format!("webhooks-{}", new_id()));
+    let worker = Arc::clone(&id);
+    let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
+    crate::jobs::spawn("webhooks", id, move || {
+        let (state, settings, worker) = (state.clone(), settings.clone(), Arc::clone(&worker));
+        async move {
+            match tick_with(&state, &settings, &worker, now_ms()).await {
                 Ok(r) if r.attempted > 0 => Duration::from_millis(10),
                 Ok(_) => idle,
                 Err(e) => {
                     tracing::error!(error = %e, "webhook pass failed");
                     idle
                 }
-            };
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                _ = rx.changed() => {}
-            }
-            if *rx.borrow() {
-                break;
             }
         }
-        tracing::info!(webhooks.worker = %worker, "webhook worker stopped");
-    });
-    Workers { stop, task }
+    })
 }
 
 /// Starts the worker with the service's `[webhooks]` settings.
