@@ -740,11 +740,12 @@ impl<'a> Reader<'a> {
 
     /// Runs `body` on a container just opened, then closes it as serde_json does (closing
     /// even after an error, which moves the position a positionless error gets).
-    fn container<T>(
+    /// Not generic: one copy in the module for every container type.
+    fn container(
         &mut self,
         seq: bool,
-        body: impl FnOnce(&mut Self) -> Result<T, Error>,
-    ) -> Result<T, Error> {
+        body: &mut dyn FnMut(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         self.i += 1;
         let value = body(self);
         let end = if seq { self.end_seq() } else { self.end_map() };
@@ -823,14 +824,15 @@ impl<'a> Reader<'a> {
             let e = self.invalid_type("a sequence");
             return Err(self.fix(e));
         }
-        self.container(true, |r| {
-            let mut out = Vec::new();
+        let mut out = Vec::new();
+        self.container(true, &mut |r| {
             let mut first = true;
             while r.next_element(&mut first)? {
                 out.push(read(r)?);
             }
-            Ok(out)
-        })
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// `BTreeMap<String, T>` (a repeated key keeps its last value).
@@ -842,15 +844,16 @@ impl<'a> Reader<'a> {
             let e = self.invalid_type("a map");
             return Err(self.fix(e));
         }
-        self.container(false, |r| {
-            let mut out = BTreeMap::new();
+        let mut out = BTreeMap::new();
+        self.container(false, &mut |r| {
             let mut first = true;
             while let Some(key) = r.next_key(&mut first)? {
                 r.colon()?;
                 out.insert(key, read(r)?);
             }
-            Ok(out)
-        })
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// An enum of unit variants named `names`: the index of the one found, written
@@ -919,10 +922,10 @@ impl<'a> Reader<'a> {
         expecting: &str,
         names: &[&str],
         required: &[bool],
-        mut read: impl FnMut(&mut Self, usize) -> Result<(), Error>,
+        read: &mut dyn FnMut(&mut Self, usize) -> Result<(), Error>,
     ) -> Result<(), Error> {
         match self.start()? {
-            b'[' => self.container(true, |r| {
+            b'[' => self.container(true, &mut |r| {
                 let mut first = true;
                 for (i, &needed) in required.iter().enumerate() {
                     if r.next_element(&mut first)? {
@@ -936,7 +939,7 @@ impl<'a> Reader<'a> {
                 }
                 Ok(())
             }),
-            b'{' => self.container(false, |r| {
+            b'{' => self.container(false, &mut |r| {
                 let mut seen = vec![false; names.len()];
                 let mut first = true;
                 while let Some(key) = r.next_key(&mut first)? {
@@ -1108,7 +1111,7 @@ macro_rules! from_json_struct {
                 const NAMES: &[&str] = &[$($name),*];
                 const REQUIRED: &[bool] = &[$($req),*];
                 let mut out: $ty = $init;
-                r.fields($expecting, NAMES, REQUIRED, |r, i| {
+                r.fields($expecting, NAMES, REQUIRED, &mut |r, i| {
                     let mut k = 0usize;
                     $(
                         if i == k {
