@@ -8,11 +8,17 @@
 //! It follows `serde_json::from_slice` (1.0.154) with `#[derive(Deserialize)]` exactly: the
 //! same inputs are accepted with the same values (a struct also as an array of its fields in
 //! order, a unit enum variant also as `{"variant": null}`, unknown fields ignored but checked
-//! to be JSON, duplicate fields refused), and refused with the same message and position
-//! (`missing field `status` at line 1 column 38`). The one difference: a float in the wrong
-//! place is named by its literal's significant digits (`floating point `1.5``), which is what
-//! serde_json prints for floats of up to 15 significant digits; a test in
-//! `shared/tests/json_reader.rs` checks the two readers agree on generated inputs.
+//! to be JSON, repeated fields refused), and refused with the same message and position
+//! (`missing field `status` at line 1 column 20`). The tests of `agree` (here and in the
+//! provider and qualified list modules) read generated documents with both readers. The one
+//! tolerated difference: a float named in an error (`invalid type: floating point `1.5`,
+//! expected i64`) is written from its literal, rounded to the fewest digits that give back
+//! its value, where serde_json writes the shortest round-trip digits of the value; they can
+//! differ for floats of 16 or more significant digits.
+//!
+//! Each supported type implements [`FromJson`], most through `from_json_struct!` and
+//! `from_json_enum!` beside their `#[derive(Deserialize)]`, which the companion and the CLI
+//! keep using; the two must name the same fields, which the comparison tests check.
 
 use std::collections::BTreeMap;
 use std::fmt;
