@@ -29,6 +29,16 @@ pub enum Status {
     Cancelled,
 }
 
+crate::from_json_enum!(Status, {
+    Status::Open: "open",
+    Status::InProgress: "in_progress",
+    Status::AwaitingApproval: "awaiting_approval",
+    Status::Approved: "approved",
+    Status::ChangesRequested: "changes_requested",
+    Status::Done: "done",
+    Status::Cancelled: "cancelled",
+});
+
 impl Status {
     /// Every status.
     pub const ALL: [Status; 7] = [
@@ -99,6 +109,8 @@ pub enum Flow {
     /// The draft needs the approver's approval of its exact version.
     Approval,
 }
+
+crate::from_json_enum!(Flow, { Flow::Standard: "standard", Flow::Approval: "approval" });
 
 impl Flow {
     /// The wire name.

@@ -45,6 +45,14 @@ pub struct Person {
     pub teams: Vec<String>,
 }
 
+crate::from_json_struct!(Person, "struct Person", Person::default(), {
+    user_id: "user_id" = true,
+    is_admin: "is_admin" = false,
+    is_auditor: "is_auditor" = false,
+    mailboxes: "mailboxes" = false,
+    teams: "teams" = false,
+});
+
 impl Person {
     /// A person without grants or teams.
     pub fn new(user_id: impl Into<String>) -> Self {
@@ -116,6 +124,20 @@ pub struct ActivityFacts {
     #[serde(default)]
     pub draft_sent: bool,
 }
+
+crate::from_json_struct!(ActivityFacts, "struct ActivityFacts", ActivityFacts::default(), {
+    mailbox_id: "mailbox_id" = true,
+    status: "status" = true,
+    flow: "flow" = false,
+    assignee_id: "assignee_id" = false,
+    team_id: "team_id" = false,
+    approver_id: "approver_id" = false,
+    draft_version: "draft_version" = false,
+    approved_draft_version: "approved_draft_version" = false,
+    draft_authors: "draft_authors" = false,
+    approval_requested_by: "approval_requested_by" = false,
+    draft_sent: "draft_sent" = false,
+});
 
 impl ActivityFacts {
     /// The person is the assignee or a member of the assigned team.

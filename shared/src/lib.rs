@@ -22,6 +22,7 @@ pub mod authz;
 pub mod daticert;
 pub mod ids;
 mod iso8601;
+pub mod json;
 pub mod pec;
 pub mod policy;
 pub mod protocol;

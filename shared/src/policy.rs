@@ -24,6 +24,14 @@ pub enum Policy {
     MailActivityManager,
 }
 
+crate::from_json_enum!(Policy, {
+    Policy::MailAccountReader: "MAIL_ACCOUNT_READER",
+    Policy::MailAccountManager: "MAIL_ACCOUNT_MANAGER",
+    Policy::MailActivityReader: "MAIL_ACTIVITY_READER",
+    Policy::MailActivityWriter: "MAIL_ACTIVITY_WRITER",
+    Policy::MailActivityManager: "MAIL_ACTIVITY_MANAGER",
+});
+
 impl Policy {
     /// Every policy, in the order of `DESIGN.md`.
     pub const ALL: [Policy; 5] = [
@@ -102,6 +110,13 @@ impl From<Permissions> for Vec<Policy> {
 impl From<Vec<Policy>> for Permissions {
     fn from(v: Vec<Policy>) -> Self {
         Permissions::of(&v)
+    }
+}
+
+/// On the wire the list of policy names, as serde reads it (`from = "Vec<Policy>"`).
+impl crate::json::FromJson for Permissions {
+    fn read(r: &mut crate::json::Reader<'_>) -> Result<Self, crate::json::Error> {
+        Vec::<Policy>::read(r).map(Permissions::from)
     }
 }
 

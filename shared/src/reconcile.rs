@@ -124,6 +124,12 @@ fn header_block(raw: &[u8]) -> &[u8] {
     }
 }
 
+crate::from_json_struct!(SentFacts, "struct SentFacts", SentFacts::default(), {
+    message_id: "message_id" = false,
+    to: "to" = false,
+    cc: "cc" = false,
+});
+
 /// What one receipt certifies. Field names follow the summary of `PEC.md`, so a summary
 /// (`inspect`) with an `id` added reads as one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,6 +167,32 @@ pub struct ReceiptFacts {
     #[serde(default)]
     pub issued_at: Option<String>,
 }
+
+crate::from_json_struct!(ReceiptFacts, "struct ReceiptFacts", ReceiptFacts {
+    id: String::new(),
+    kind: PecKind::NotPec,
+    identificativo: None,
+    original_message_id: None,
+    recipient: None,
+    recipients: Vec::new(),
+    receipt_type: None,
+    error: None,
+    error_detail: None,
+    virus: false,
+    issued_at: None,
+}, {
+    id: "id" = false,
+    kind: "kind" = true,
+    identificativo: "identificativo" = false,
+    original_message_id: "original_message_id" = false,
+    recipient: "recipient" = false,
+    recipients: "recipients" = false,
+    receipt_type: "receipt_type" = false,
+    error: "error" = false,
+    error_detail: "error_detail" = false,
+    virus: "virus" = false,
+    issued_at: "issued_at" = false,
+});
 
 impl ReceiptFacts {
     /// The facts of a receipt from its summary alone (no `errore-esteso`; `virus` only from

@@ -52,6 +52,19 @@ pub enum PecKind {
     NotPec,
 }
 
+crate::from_json_enum!(PecKind, {
+    PecKind::PostaCertificata: "posta-certificata",
+    PecKind::Anomalia: "anomalia",
+    PecKind::Accettazione: "accettazione",
+    PecKind::NonAccettazione: "non-accettazione",
+    PecKind::PresaInCarico: "presa-in-carico",
+    PecKind::AvvenutaConsegna: "avvenuta-consegna",
+    PecKind::ErroreConsegna: "errore-consegna",
+    PecKind::PreavvisoErroreConsegna: "preavviso-errore-consegna",
+    PecKind::RilevazioneVirus: "rilevazione-virus",
+    PecKind::NotPec: "not-pec",
+});
+
 impl PecKind {
     /// Every kind, in the order of `PEC.md`.
     pub const ALL: [PecKind; 10] = [
@@ -93,6 +106,11 @@ pub struct Recipient {
     #[serde(rename = "type")]
     pub kind: String,
 }
+
+crate::from_json_struct!(Recipient, "struct Recipient", Recipient { address: String::new(), kind: String::new() }, {
+    address: "address" = true,
+    kind: "type" = true,
+});
 
 /// The summary of `PEC.md` ("The summary every tool prints") plus `problems` and `signature`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -59,7 +59,7 @@ pub struct Provider {
     pub source: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct ListFile {
     format: String,
     #[serde(default)]
@@ -67,7 +67,24 @@ struct ListFile {
     providers: Vec<ProviderFile>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+// Read by the core's own JSON reader (`crate::json`: the add-ins' module links no serde_json
+// deserializer); the serde derive stays for the CLI's writer and the test that compares them.
+crate::from_json_struct!(ListFile, "struct ListFile", ListFile::default(), {
+    format: "format" = true,
+    source: "source" = false,
+    providers: "providers" = true,
+});
+
+crate::from_json_struct!(ProviderFile, "struct ProviderFile", ProviderFile::default(), {
+    name: "name" = true,
+    names: "names" = false,
+    organisations: "organisations" = false,
+    domains: "domains" = false,
+    certificates: "certificates" = true,
+    source: "source" = false,
+});
+
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct ProviderFile {
     name: String,
     #[serde(default)]
@@ -115,7 +132,7 @@ pub fn parse_list(json: &[u8], pem: Option<&[u8]>) -> Result<Vec<Provider>, Stri
 
 /// [`parse_list`] with the bundle already decoded.
 fn parse_list_with_bundle(json: &[u8], bundle: &[Vec<u8>]) -> Result<Vec<Provider>, String> {
-    let file: ListFile = serde_json::from_slice(json)
+    let file: ListFile = crate::json::from_slice(json)
         .map_err(|e| format!("elenco dei gestori illeggibile / unreadable provider list: {e}"))?;
     if file.format != FORMAT {
         return Err(format!(
@@ -245,6 +262,30 @@ impl Provider {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_file_reads_as_serde_json_reads_it() {
+        use crate::json::agree::{Shape, check};
+        let strings = || Shape::Seq(Box::new(Shape::Str));
+        let provider = Shape::Struct(vec![
+            ("name", Shape::Str),
+            ("names", strings()),
+            ("organisations", strings()),
+            ("domains", strings()),
+            ("certificates", strings()),
+            ("source", Shape::Str),
+        ]);
+        let file = Shape::Struct(vec![
+            ("format", Shape::Str),
+            ("source", Shape::Str),
+            ("providers", Shape::Seq(Box::new(provider))),
+        ]);
+        check::<ListFile>(&file, 0x5eed_0005, 20_000);
+        // The built-in list reads the same either way.
+        let ours: ListFile = crate::json::from_slice(BUILTIN_JSON).unwrap();
+        let theirs: ListFile = serde_json::from_slice(BUILTIN_JSON).unwrap();
+        assert_eq!(ours, theirs);
+    }
 
     #[test]
     fn the_builtin_list_parses_and_every_entry_says_where_it_comes_from() {

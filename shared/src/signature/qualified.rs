@@ -60,7 +60,7 @@ pub struct QualifiedCas {
     pub cas: Vec<QualifiedCa>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct ListFile {
     format: String,
     #[serde(default)]
@@ -68,7 +68,21 @@ struct ListFile {
     cas: Vec<CaFile>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+// Read by the core's own JSON reader (`crate::json`), as the provider list is.
+crate::from_json_struct!(ListFile, "struct ListFile", ListFile::default(), {
+    format: "format" = true,
+    source: "source" = false,
+    cas: "cas" = true,
+});
+
+crate::from_json_struct!(CaFile, "struct CaFile", CaFile::default(), {
+    name: "name" = true,
+    service: "service" = false,
+    country: "country" = false,
+    certificates: "certificates" = true,
+});
+
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct CaFile {
     name: String,
     #[serde(default)]
@@ -83,7 +97,7 @@ impl QualifiedCas {
     /// certificates and an unreadable certificate, and an empty list: a list that trusts
     /// less (or more) than it says is worse than none.
     pub fn from_json(json: &[u8]) -> Result<Self, String> {
-        let file: ListFile = serde_json::from_slice(json).map_err(|e| {
+        let file: ListFile = crate::json::from_slice(json).map_err(|e| {
             format!("elenco delle CA qualificate illeggibile / unreadable qualified CA list: {e}")
         })?;
         if file.format != FORMAT {
@@ -325,6 +339,23 @@ fn record(path: &[String], text: &str, target: Target<'_>) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_file_reads_as_serde_json_reads_it() {
+        use crate::json::agree::{Shape, check};
+        let ca = Shape::Struct(vec![
+            ("name", Shape::Str),
+            ("service", Shape::Str),
+            ("country", Shape::Str),
+            ("certificates", Shape::Seq(Box::new(Shape::Str))),
+        ]);
+        let file = Shape::Struct(vec![
+            ("format", Shape::Str),
+            ("source", Shape::Str),
+            ("cas", Shape::Seq(Box::new(ca))),
+        ]);
+        check::<ListFile>(&file, 0x5eed_0006, 20_000);
+    }
 
     #[test]
     fn bad_lists_are_refused() {

@@ -169,14 +169,17 @@ pub fn signed_document_json(
 
 /// [`reconcile`] without the JavaScript types (native tests call it).
 pub fn reconcile_json(input_json: &str) -> Result<String, String> {
-    /// `{"sent": SentFacts, "receipts": [ReceiptFacts] | null}`. Read straight into the
-    /// core's types: going through `serde_json::Value` linked a third JSON deserializer.
-    #[derive(serde::Deserialize)]
+    /// `{"sent": SentFacts, "receipts": [ReceiptFacts] | null}`, read as serde would read
+    /// it with `#[derive(Deserialize)]` (`receipts` with `#[serde(default)]`).
+    #[derive(Default)]
     struct Input {
         sent: SentFacts,
-        #[serde(default)]
         receipts: Option<Vec<ReceiptFacts>>,
     }
+    pecdesk_core::from_json_struct!(Input, "struct Input", Input::default(), {
+        sent: "sent" = true,
+        receipts: "receipts" = false,
+    });
     let input: Input = from_json(input_json).map_err(|e| {
         format!("dati di riconciliazione non validi / invalid reconciliation input: {e}")
     })?;
@@ -185,10 +188,11 @@ pub fn reconcile_json(input_json: &str) -> Result<String, String> {
         .map_err(|e| format!("esito non serializzabile / result not serialisable: {e}"))
 }
 
-/// JSON text into `T`, through the same `serde_json` reader the core uses for its lists
-/// (`from_slice`): `from_str` would instantiate every deserializer a second time.
-fn from_json<'a, T: serde::Deserialize<'a>>(json: &'a str) -> Result<T, serde_json::Error> {
-    serde_json::from_slice(json.as_bytes())
+/// JSON text into `T`, through the core's own reader (`pecdesk_core::json`), which accepts
+/// and refuses what `serde_json` does with the same messages but links none of its
+/// per-type deserializers or float formatting into the add-ins' module.
+fn from_json<T: pecdesk_core::json::FromJson>(json: &str) -> Result<T, pecdesk_core::json::Error> {
+    pecdesk_core::json::from_slice(json.as_bytes())
 }
 
 pub fn inspect_json(bytes: &[u8], trust_anchors_pem: Option<&str>) -> Result<String, String> {
