@@ -28,6 +28,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 /** Audience (RFC 8707 resource) of the JWT access tokens an add-in would get from the IdP. */
 export const API_AUDIENCE = 'api://pecdesk';
+/** Another application of the same tenant: its tokens are real but not for PecDesk (tests
+ *  of a wrong audience, e.g. Nested App Authentication asking for the wrong scope). */
+export const OTHER_AUDIENCE = 'api://altra-app';
 
 /** Test users per tenant, by e-mail (= `login_hint`); `sub` is opaque like real IdPs'. */
 const TENANTS = {
@@ -132,10 +135,10 @@ function makeProvider(tenant, issuer, keyNames) {
         defaultResource: (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => {
-          if (resource !== API_AUDIENCE) throw new errors.InvalidTarget();
+          if (resource !== API_AUDIENCE && resource !== OTHER_AUDIENCE) throw new errors.InvalidTarget();
           return {
             scope: 'api',
-            audience: API_AUDIENCE,
+            audience: resource,
             accessTokenTTL: 600,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },

@@ -27,12 +27,14 @@ const TEXT = {
     blocked: 'Outlook non ha aperto la finestra di accesso: consenti le finestre di PecDesk e riprova.',
     failed: 'Accesso non riuscito',
     noOrg: 'Indica la tua organizzazione per accedere.',
+    refused: 'PecDesk ha rifiutato il token di Microsoft Entra ID: chiedi all\'amministratore di controllare l\'app Entra e il pubblico (audience) configurati per l\'organizzazione',
   },
   en: {
     closed: 'Sign-in cancelled: the window was closed. Try again whenever you like.',
     blocked: 'Outlook did not open the sign-in window: allow PecDesk windows and try again.',
     failed: 'Sign-in failed',
     noOrg: 'Give your organisation to sign in.',
+    refused: 'PecDesk refused the Microsoft Entra ID token: ask your administrator to check the Entra app and the audience configured for the organisation',
   },
 };
 
@@ -91,7 +93,7 @@ export async function signIn({ companion, org, loginHint = null, entra = null } 
   const base = String(companion ?? location.origin).replace(/\/+$/, '');
   entra ??= await entraOf(base);
   const tokens = entra && naaSupported()
-    ? await signInWithEntra(entra, loginHint)
+    ? await signInWithEntra(base, entra, loginHint)
     : await signInWithDialog(base, org, loginHint);
   await saveTokens(base, tokens);
   return tokens;
@@ -166,7 +168,7 @@ function loadMsal() {
 }
 
 /** Nested App Authentication: Entra access token for the companion's API. */
-async function signInWithEntra(entra, loginHint) {
+async function signInWithEntra(base, entra, loginHint) {
   const msal = await loadMsal();
   const pca = await msal.createNestablePublicClientApplication({
     auth: { clientId: entra.client_id, authority: entra.authority ?? 'https://login.microsoftonline.com/common' },
@@ -179,6 +181,29 @@ async function signInWithEntra(entra, loginHint) {
     // Interaction required (consent, MFA, no cached account): Outlook shows MSAL's popup.
     result = await pca.acquireTokenPopup(request);
   }
+  await acceptedBy(base, result.accessToken);
   const expires = result.expiresOn ? Math.max(0, Math.round((result.expiresOn.getTime() - Date.now()) / 1000)) : 0;
   return { access_token: result.accessToken, token_type: 'Bearer', expires_in: expires, refresh_token: null };
+}
+
+/**
+ * Asks the companion whether it accepts the Entra token (issuer, audience, domain) before it
+ * is kept: a refusal is said at sign-in, with the companion's reason, not later as an expired
+ * session.
+ */
+async function acceptedBy(base, accessToken) {
+  const t = TEXT[lang()];
+  let r;
+  try {
+    r = await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${accessToken}` }, credentials: 'omit' });
+  } catch {
+    throw signInError('companion_unreachable', `${t.failed}: PecDesk non risponde / PecDesk does not answer`);
+  }
+  if (r.ok) return;
+  let why = '';
+  try {
+    const body = await r.json();
+    why = body?.error?.message ?? body?.message ?? '';
+  } catch { /* not JSON */ }
+  throw signInError('refused', `${t.refused} (${r.status})${why ? `: ${why}` : ''}`);
 }

@@ -13,6 +13,17 @@
 //                                                       // (a dialog window the user closes fires
 //                                                       //  DialogEventReceived {error: 12006})
 //   await __officeDouble.send()                         // fires OnMessageSend: {allowEvent, errorMessage}
+//   __officeDouble.naa.enable({ interactionRequired })  // Nested App Authentication (below)
+//   __officeDouble.naa.requests                         // what MSAL asked the bridge: [{method, scope}]
+//
+// Nested App Authentication: once enabled, `isSetSupported('NestedAppAuth', '1.1')` is true and
+// `window.nestedAppAuthBridge` speaks MSAL.js's bridge protocol (msal-browser 5.30.0
+// BridgeProxy: JSON strings through postMessage / the "message" listener; GetInitContext,
+// GetToken (silent), GetTokenPopup (interactive)). The tokens come from Outlook's broker,
+// which the test provides as `window.__naaBroker(method, tokenParams)` (support/naa.mjs: the
+// real OpenID provider of tests/oidc). With `interactionRequired`, GetToken answers
+// USER_INTERACTION_REQUIRED until a GetTokenPopup succeeded (the user consented in Outlook's
+// popup).
 //
 // Its state survives reloads of the same page only through sessionStorage (set by the test).
 (function () {
@@ -25,6 +36,47 @@
   const actions = {};           // Office.actions.associate
   const roaming = {};
   const state = { item: null, replies: [], dialogs: [], sends: [] };
+  const naa = { enabled: false, interactionRequired: false, requests: [], listeners: [] };
+
+  // Outlook's end of MSAL's nested app auth bridge.
+  const bridge = {
+    addEventListener(type, listener) { if (type === 'message') naa.listeners.push(listener); },
+    removeEventListener(type, listener) { naa.listeners = naa.listeners.filter((l) => l !== listener); },
+    postMessage(raw) {
+      const req = JSON.parse(raw);
+      const scope = req.tokenParams?.scope ?? null;
+      naa.requests.push({ method: req.method, scope, clientId: req.tokenParams?.clientId ?? null });
+      const answer = (body) => {
+        const data = JSON.stringify({ messageType: 'NestedAppAuthResponse', requestId: req.requestId, ...body });
+        for (const l of naa.listeners) later(() => l(data));
+      };
+      const fail = (status, code, description) => answer({ success: false, error: { status, code, description } });
+      const fromBroker = async () => {
+        if (typeof window.__naaBroker !== 'function') return fail('NESTED_APP_AUTH_UNAVAILABLE', 'no_broker', 'no broker');
+        const out = await window.__naaBroker(req.method, req.tokenParams);
+        if (out.error) return fail(out.error.status, out.error.code, out.error.description);
+        return answer({ success: true, token: out.token, account: out.account });
+      };
+      switch (req.method) {
+        case 'GetInitContext':
+          return answer({
+            success: true,
+            initContext: { sdkName: 'office-double', sdkVersion: '1.0', capabilities: { queryAccount: false }, accountContext: null },
+          });
+        case 'GetToken':
+          if (naa.interactionRequired) {
+            return fail('USER_INTERACTION_REQUIRED', 'interaction_required', 'AADSTS65001: consent required');
+          }
+          return fromBroker();
+        case 'GetTokenPopup':
+          // Outlook's popup: the user signs in and consents; silent works from now on.
+          naa.interactionRequired = false;
+          return fromBroker();
+        default:
+          return fail('NESTED_APP_AUTH_UNAVAILABLE', 'unsupported_method', String(req.method));
+      }
+    },
+  };
 
   function readItem(spec) {
     if (!spec) return null;
@@ -112,7 +164,7 @@
         isSetSupported(name, version) {
           if (name === 'Mailbox') return Number(version ?? '1.0') <= 1.14;
           if (name === 'DialogApi') return Number(version ?? '1.0') <= 1.2;
-          if (name === 'NestedAppAuth') return false;
+          if (name === 'NestedAppAuth') return naa.enabled && Number(version ?? '1.0') <= 1.1;
           return false;
         },
       },
@@ -174,6 +226,14 @@
     get replies() { return state.replies; },
     get dialogs() { return state.dialogs; },
     roaming,
+    naa: {
+      enable({ interactionRequired = false } = {}) {
+        naa.enabled = true;
+        naa.interactionRequired = interactionRequired;
+        window.nestedAppAuthBridge = bridge;
+      },
+      get requests() { return naa.requests; },
+    },
     setItem(spec) {
       mailbox.item = readItem(spec);
       for (const h of handlers[Office.EventType.ItemChanged] ?? []) later(() => h({ type: Office.EventType.ItemChanged }));
