@@ -3,7 +3,7 @@
 // real window) → signin-start.html → the companion's /api/v1/auth/login (client `outlook`) →
 // the real OpenID provider of tests/oidc (logs in the login_hint) → signin-done.html →
 // the companion's callback → messageParent → the pane holds the companion's tokens.
-// Nested App Authentication (Entra ID) cannot run here: there is no Entra (docs/addin.md).
+// Nested App Authentication (Entra ID, MSAL.js through an Outlook bridge double): naa.test.mjs.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 

@@ -16,6 +16,10 @@
 // attack tests can forge tokens with a key the IdP really publishes), there is no password
 // check (the interaction logs in the user named by `login_hint`), and `POST /<tenant>/admin/rotate`
 // rotates the signing key. Never expose this to anything but 127.0.0.1.
+//
+// With `resource=api://pecdesk` (RFC 8707) the access token is a JWT for PecDesk's API, as
+// Entra ID issues for Outlook's add-ins; `resource=api://altra-app` gives one for another
+// application of the same tenant (wrong-audience tests).
 import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
