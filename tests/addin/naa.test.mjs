@@ -155,6 +155,37 @@ for (const engine of ['sqlite', 'postgres']) {
       assert.equal(await page.locator('.bar .who').count(), 0);
     });
 
+    // The pane's own sign-in form: the organisation typed by the user, the Entra app found
+    // through GET /api/v1/auth/options. The companion names an Entra app only for an issuer
+    // at login.microsoftonline.com, which this machine cannot reach: the one answer of the
+    // companion substituted here is that endpoint's, as it answers for such an issuer
+    // (companion/src/auth/sso.rs `options`); MSAL, the bridge, the provider and every other
+    // call to the companion are the real ones.
+    test("the pane's sign-in form reaches NAA through the organisation's sign-in options", async () => {
+      const asked = [];
+      await page.route('**/api/v1/auth/options?*', async (route) => {
+        asked.push(new URL(route.request().url()).searchParams.get('org'));
+        const real = await route.fetch();
+        const body = await real.json();
+        assert.equal(body.entra, null, 'the real answer for a non-Entra issuer has no entra');
+        await route.fulfill({
+          response: real,
+          json: { ...body, entra: { client_id: ENTRA_APP, authority: idp.acme, scopes: [SCOPE] } },
+        });
+      });
+      await page.evaluate(() => window.__officeDouble.naa.enable({ interactionRequired: false }));
+      await page.locator('input[name="org"]').fill(orgId);
+      await page.locator('[data-action="signin-corporate"]').click();
+      await page.locator('.bar .who').waitFor({ timeout: 30000 });
+      assert.equal(await page.locator('.bar .who').textContent(), 'Alice Rossi');
+      assert.deepEqual(asked, [orgId]);
+      const requests = await page.evaluate(() => window.__officeDouble.naa.requests);
+      assert.deepEqual(requests.map((r) => r.method), ['GetInitContext', 'GetToken']);
+      assert.deepEqual(broker.calls.map((c) => c.method), ['GetToken']);
+      // No Office dialog was opened: NAA signed in.
+      assert.deepEqual(await page.evaluate(() => window.__officeDouble.dialogs), []);
+    });
+
     test('interaction required: MSAL falls back to acquireTokenPopup through the bridge', async () => {
       const out = await signIn([SCOPE], { interactionRequired: true });
       assert.ok(out.tokens, JSON.stringify(out.error));

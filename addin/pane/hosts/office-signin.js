@@ -91,7 +91,7 @@ export async function clearTokens() {
  */
 export async function signIn({ companion, org, loginHint = null, entra = null } = {}) {
   const base = String(companion ?? location.origin).replace(/\/+$/, '');
-  entra ??= await entraOf(base);
+  if (!entra && naaSupported()) entra = await entraOf(base, org);
   const tokens = entra && naaSupported()
     ? await signInWithEntra(base, entra, loginHint)
     : await signInWithDialog(base, org, loginHint);
@@ -99,15 +99,26 @@ export async function signIn({ companion, org, loginHint = null, entra = null } 
   return tokens;
 }
 
-async function entraOf(base) {
-  try {
-    const r = await fetch(`${base}/addin/config.json`, { credentials: 'omit' });
-    if (!r.ok) return null;
-    const c = await r.json();
-    return c && c.entra && c.entra.client_id ? c.entra : null;
-  } catch {
-    return null;
-  }
+/**
+ * The organisation's Entra app for Nested App Authentication: the companion's
+ * `/addin/config.json` when it names one, else what `GET /api/v1/auth/options?org=` answers
+ * for an organisation whose IdP is Entra ID (`entra`: client id, authority, scopes). Null
+ * when neither does: the Office dialog signs in.
+ */
+async function entraOf(base, org) {
+  const fetchJson = async (url) => {
+    try {
+      const r = await fetch(url, { credentials: 'omit' });
+      return r.ok ? await r.json() : null;
+    } catch {
+      return null;
+    }
+  };
+  const config = await fetchJson(`${base}/addin/config.json`);
+  if (config?.entra?.client_id) return config.entra;
+  if (!org) return null;
+  const options = await fetchJson(`${base}/api/v1/auth/options?org=${encodeURIComponent(org)}`);
+  return options?.entra?.client_id ? options.entra : null;
 }
 
 function naaSupported() {
