@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod evidence;
 pub mod messages;
 pub mod notifications;
+pub mod retention;
 pub mod reconcile;
 pub mod routing;
 pub mod rules;
