@@ -126,6 +126,9 @@ const it = {
   purge_confirm: 'Confermo l’eliminazione definitiva di {n} messaggi',
   purge_confirm_first: 'Spunta la conferma prima di eliminare.',
   purge_go: 'Elimina definitivamente',
+  purge_skipped_retention: 'resta: ancora nel periodo di conservazione',
+  purge_skipped_no_retention: 'resta: la casella conserva per sempre (nessuna conservazione impostata)',
+  purge_skipped_open_activity: 'resta: collegato a un’attività aperta (chiudila o annullala prima)',
 
   rules_intro: 'Le regole si provano in ordine su ogni messaggio in arrivo; la prima che instrada decide (se «ferma» è attivo). Prova una modifica con l’anteprima prima di salvarla.',
   rules_name: 'Regola',
@@ -461,6 +464,9 @@ const en = {
   purge_confirm: 'I confirm purging {n} messages for good',
   purge_confirm_first: 'Tick the confirmation before purging.',
   purge_go: 'Purge for good',
+  purge_skipped_retention: 'stays: still inside its retention period',
+  purge_skipped_no_retention: 'stays: the mailbox keeps everything (no retention set)',
+  purge_skipped_open_activity: 'stays: linked to an open activity (close or cancel it first)',
 
   rules_intro: 'Rules are tried in order on every incoming message; the first that routes decides (when “stop” is on). Try a change with the preview before saving it.',
   rules_name: 'Rule',

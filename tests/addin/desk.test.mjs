@@ -421,7 +421,7 @@ for (const engine of ['sqlite', 'postgres']) {
 
         // Filing a message: folder and tags through PATCH, then it is found under its folder.
         await go(rita, `mailbox/${protocollo}`);
-        const row = rita.locator('tr[data-message]', { hasText: 'Richiesta documentazione pratica edilizia' });
+        const row = rita.locator('tr[data-message]', { hasText: 'Richiesta documentazione pratica edilizia n. 42/2026' }).first();
         await row.locator('details.classify summary').click();
         await row.getByLabel('Cartella').fill('Contratti/2026');
         await row.getByLabel('Etichette').fill('urbanistica, prova');
@@ -433,7 +433,7 @@ for (const engine of ['sqlite', 'postgres']) {
         await filed.click();
         await rita.locator('nav.filters [aria-current="true"][data-filter="folder:Contratti/2026"]').waitFor();
         assert.equal(await rita.locator('tr[data-message]').count(), 1);
-        assert.match(await rita.locator('tr[data-message] [data-filed]').innerText(), /Contratti\/2026 · #urbanistica · #prova/);
+        assert.match(await rita.locator('tr[data-message] [data-filed]').innerText(), /Cartella: Contratti\/2026 · Enti pubblici · #urbanistica · #prova/);
         await shot(rita, 'mailbox-folders');
         const id = await rita.locator('tr[data-message]').getAttribute('data-message');
         assert.deepEqual((await companion.api(tokens.rita, 'GET', `/api/v1/messages/${id}`)).body.tags, ['urbanistica', 'prova']);

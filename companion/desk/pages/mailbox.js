@@ -99,7 +99,7 @@ function filterRow(boxId, labels, filter) {
 
 /** A message's folder, category and tags, under its subject. */
 function filed(m) {
-  const bits = [m.folder ? `📁 ${m.folder}` : null, m.category, ...(m.tags ?? []).map((x) => `#${x}`)].filter(Boolean);
+  const bits = [m.folder ? `${t('mailbox_folder')}: ${m.folder}` : null, m.category, ...(m.tags ?? []).map((x) => `#${x}`)].filter(Boolean);
   return bits.length ? h('span', { class: 'sub', 'data-filed': m.id, text: bits.join(' · ') }) : null;
 }
 
@@ -137,7 +137,7 @@ async function retentionCard(boxId, reload) {
   const run = async (dry) => ctx.api.post(`/api/v1/mailboxes/${encodeURIComponent(boxId)}/purge`, body(dry));
   const report = (r) => [
     h('p', { text: t(r.dry_run ? 'purge_would' : 'purge_done', { n: r.purged.length }) }),
-    r.skipped.length ? h('ul', {}, r.skipped.map((s) => h('li', { 'data-skipped': s.reason, text: `${when(s.received_at)}: ${s.message}` }))) : null,
+    r.skipped.length ? h('ul', {}, r.skipped.map((s) => h('li', { 'data-skipped': s.reason, text: `${when(s.received_at)}: ${t(`purge_skipped_${s.reason}`)}` }))) : null,
     r.not_trashed ? h('p', { class: 'muted small', text: t('purge_not_trashed', { n: r.not_trashed }) }) : null,
   ];
   return section(t('retention_title'),
