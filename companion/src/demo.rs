@@ -578,7 +578,12 @@ async fn seed_folders(
         }
     }
     let plan: [(usize, &str, Option<&str>, &[&str]); 3] = [
-        (0, "Pratiche edilizie/2026", Some("Enti pubblici"), &["comune"]),
+        (
+            0,
+            "Pratiche edilizie/2026",
+            Some("Enti pubblici"),
+            &["comune"],
+        ),
         (1, "Fornitori/2026", Some("Fornitori"), &["pagamenti"]),
         (2, "Fornitori/2026", None, &["pagamenti", "urgente"]),
     ];

@@ -25,9 +25,7 @@ pub enum FolderError {
 impl fmt::Display for FolderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::TooLong => {
-                "cartella: al massimo 200 caratteri / folder: at most 200 characters"
-            }
+            Self::TooLong => "cartella: al massimo 200 caratteri / folder: at most 200 characters",
             Self::EmptySegment => {
                 "cartella: nessun livello vuoto, scrivi ad esempio Contratti/2026 / folder: no \
                  empty level, write for example Contratti/2026"
@@ -80,7 +78,11 @@ mod tests {
             Ok("Contratti/2026".to_owned())
         );
         for bad in ["", "/", "a//b", "/a", "a/", " / "] {
-            assert_eq!(FolderPath::parse(bad), Err(FolderError::EmptySegment), "{bad:?}");
+            assert_eq!(
+                FolderPath::parse(bad),
+                Err(FolderError::EmptySegment),
+                "{bad:?}"
+            );
         }
         assert_eq!(FolderPath::parse("a\nb"), Err(FolderError::Control));
         assert!(FolderPath::parse(&"x".repeat(200)).is_ok());

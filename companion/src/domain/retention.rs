@@ -113,9 +113,7 @@ fn skipped(c: &db::PurgeCandidate, reason: &str, until: Option<i64>) -> SkippedM
              poterli eliminare / the mailbox keeps its messages forever: set a retention to \
              purge them"
         }
-        "retention" => {
-            "ancora nel periodo di conservazione / still inside its retention period"
-        }
+        "retention" => "ancora nel periodo di conservazione / still inside its retention period",
         _ => {
             "collegato a un'attività aperta: chiudila o annullala prima / linked to an open \
              activity: close or cancel it first"
@@ -184,8 +182,8 @@ pub async fn purge(
         if !db::tombstone(&mut tx, &c.id, user_id, now).await? {
             continue;
         }
-        for sha in std::iter::once(c.raw_sha256.clone())
-            .chain(db::variant_shas(&mut tx, &c.id).await?)
+        for sha in
+            std::iter::once(c.raw_sha256.clone()).chain(db::variant_shas(&mut tx, &c.id).await?)
         {
             if !shas.contains(&sha) {
                 shas.push(sha);

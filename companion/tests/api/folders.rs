@@ -75,7 +75,11 @@ async fn messages_are_classified_filtered_and_counted(engine: Engine) {
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     assert_eq!(a.body["folder"], "Contratti/2026", "segments are trimmed");
     assert_eq!(a.body["category"], "Fornitori");
-    assert_eq!(a.body["tags"], json!(["urgente", "sdi"]), "a tag is kept once");
+    assert_eq!(
+        a.body["tags"],
+        json!(["urgente", "sdi"]),
+        "a tag is kept once"
+    );
     let a = app
         .patch(
             &rita,
@@ -130,12 +134,25 @@ async fn messages_are_classified_filtered_and_counted(engine: Engine) {
     };
     let mut both = vec![m1.clone(), m2.clone()];
     both.sort();
-    assert_eq!(list("folder=Contratti".into()).await, both, "a folder lists its subfolders");
-    assert_eq!(list("folder=Contratti%2F2026".into()).await, vec![m1.clone()]);
-    assert!(list("folder=Contr".into()).await.is_empty(), "a prefix is not a folder");
+    assert_eq!(
+        list("folder=Contratti".into()).await,
+        both,
+        "a folder lists its subfolders"
+    );
+    assert_eq!(
+        list("folder=Contratti%2F2026".into()).await,
+        vec![m1.clone()]
+    );
+    assert!(
+        list("folder=Contr".into()).await.is_empty(),
+        "a prefix is not a folder"
+    );
     assert_eq!(list("tag=urgente".into()).await, both);
     assert_eq!(list("tag=sdi".into()).await, vec![m1.clone()]);
-    assert!(list("tag=Urgente".into()).await.is_empty(), "tags are exact");
+    assert!(
+        list("tag=Urgente".into()).await.is_empty(),
+        "tags are exact"
+    );
     assert!(list("tag=urg".into()).await.is_empty(), "tags are whole");
     assert_eq!(list("category=Fornitori".into()).await, vec![m1.clone()]);
     assert_eq!(
@@ -143,7 +160,9 @@ async fn messages_are_classified_filtered_and_counted(engine: Engine) {
         vec![m2.clone()]
     );
 
-    let f = app.get(&rita, &format!("/api/v1/mailboxes/{mb}/folders")).await;
+    let f = app
+        .get(&rita, &format!("/api/v1/mailboxes/{mb}/folders"))
+        .await;
     assert_eq!(f.status, StatusCode::OK, "{:?}", f.body);
     assert_eq!(count(&f.body["folders"], "Contratti"), 1);
     assert_eq!(count(&f.body["folders"], "Contratti/2026"), 1);
@@ -166,7 +185,9 @@ async fn messages_are_classified_filtered_and_counted(engine: Engine) {
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     assert_eq!(a.body["folder"], Value::Null);
     assert_eq!(a.body["tags"], json!([]));
-    let f = app.get(&rita, &format!("/api/v1/mailboxes/{mb}/folders")).await;
+    let f = app
+        .get(&rita, &format!("/api/v1/mailboxes/{mb}/folders"))
+        .await;
     assert_eq!(count(&f.body["folders"], "Contratti"), 0);
     assert_eq!(count(&f.body["folders"], "Contratti/2026"), 0);
     assert_eq!(count(&f.body["tags"], "urgente"), 0);
@@ -208,37 +229,57 @@ async fn only_managers_classify_and_other_organisations_see_nothing(engine: Engi
     let mb = app.mailbox_id("protocollo@pec.demo.test").await;
     let m = app.import_fresh(&rita, &mb, "permessi").await;
     let a = app
-        .patch(&rita, &format!("/api/v1/messages/{m}"), json!({"folder": "Archivio"}))
+        .patch(
+            &rita,
+            &format!("/api/v1/messages/{m}"),
+            json!({"folder": "Archivio"}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
 
     // A reader of the mailbox reads but does not classify.
     let a = app
-        .patch(&admin, &format!("/api/v1/messages/{m}"), json!({"folder": "Altro"}))
+        .patch(
+            &admin,
+            &format!("/api/v1/messages/{m}"),
+            json!({"folder": "Altro"}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
     assert_envelope(&a, "forbidden");
-    let f = app.get(&admin, &format!("/api/v1/mailboxes/{mb}/folders")).await;
+    let f = app
+        .get(&admin, &format!("/api/v1/mailboxes/{mb}/folders"))
+        .await;
     assert_eq!(f.status, StatusCode::OK);
     assert_eq!(count(&f.body["folders"], "Archivio"), 1);
     // Who cannot read the message does not learn it exists, nor its folder.
     let a = app
-        .patch(&aldo, &format!("/api/v1/messages/{m}"), json!({"folder": "Altro"}))
+        .patch(
+            &aldo,
+            &format!("/api/v1/messages/{m}"),
+            json!({"folder": "Altro"}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.body);
-    let f = app.get(&aldo, &format!("/api/v1/mailboxes/{mb}/folders")).await;
+    let f = app
+        .get(&aldo, &format!("/api/v1/mailboxes/{mb}/folders"))
+        .await;
     assert_eq!(f.status, StatusCode::OK);
     assert_eq!(count(&f.body["folders"], "Archivio"), 0, "{:?}", f.body);
     // Another organisation: 404 for the message and the mailbox.
     let a = app
-        .patch(&altro, &format!("/api/v1/messages/{m}"), json!({"folder": "Altro"}))
+        .patch(
+            &altro,
+            &format!("/api/v1/messages/{m}"),
+            json!({"folder": "Altro"}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
-    let f = app.get(&altro, &format!("/api/v1/mailboxes/{mb}/folders")).await;
-    assert_eq!(f.status, StatusCode::NOT_FOUND);
-    let list = app
-        .get(&altro, "/api/v1/messages?folder=Archivio")
+    let f = app
+        .get(&altro, &format!("/api/v1/mailboxes/{mb}/folders"))
         .await;
+    assert_eq!(f.status, StatusCode::NOT_FOUND);
+    let list = app.get(&altro, "/api/v1/messages?folder=Archivio").await;
     assert!(ids(&list.body).is_empty());
     // Nothing changed.
     let d = app.get(&rita, &format!("/api/v1/messages/{m}")).await;
@@ -251,15 +292,31 @@ async fn retention_is_set_by_administrators_and_audited(engine: Engine) {
     let rita = app.login("responsabile@demo.test").await;
     let mb = app.mailbox_id("legale@pec.demo.test").await;
     let v = app.get(&admin, &format!("/api/v1/mailboxes/{mb}")).await;
-    assert_eq!(v.body["retention"], json!({"days": null}), "kept forever by default");
+    assert_eq!(
+        v.body["retention"],
+        json!({"days": null}),
+        "kept forever by default"
+    );
     let a = app
-        .patch(&admin, &format!("/api/v1/mailboxes/{mb}"), json!({"retention": {"days": 3650}}))
+        .patch(
+            &admin,
+            &format!("/api/v1/mailboxes/{mb}"),
+            json!({"retention": {"days": 3650}}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
     assert_eq!(a.body["retention"]["days"], 3650);
-    for bad in [json!({"days": 0}), json!({"days": 36501}), json!({"years": 10})] {
+    for bad in [
+        json!({"days": 0}),
+        json!({"days": 36501}),
+        json!({"years": 10}),
+    ] {
         let a = app
-            .patch(&admin, &format!("/api/v1/mailboxes/{mb}"), json!({"retention": bad}))
+            .patch(
+                &admin,
+                &format!("/api/v1/mailboxes/{mb}"),
+                json!({"retention": bad}),
+            )
             .await;
         assert!(
             a.status == StatusCode::UNPROCESSABLE_ENTITY || a.status == StatusCode::BAD_REQUEST,
@@ -268,11 +325,19 @@ async fn retention_is_set_by_administrators_and_audited(engine: Engine) {
         );
     }
     let a = app
-        .patch(&rita, &format!("/api/v1/mailboxes/{mb}"), json!({"retention": {"days": 1}}))
+        .patch(
+            &rita,
+            &format!("/api/v1/mailboxes/{mb}"),
+            json!({"retention": {"days": 1}}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
     let a = app
-        .patch(&admin, &format!("/api/v1/mailboxes/{mb}"), json!({"retention": {"days": null}}))
+        .patch(
+            &admin,
+            &format!("/api/v1/mailboxes/{mb}"),
+            json!({"retention": {"days": null}}),
+        )
         .await;
     assert_eq!(a.body["retention"], json!({"days": null}));
     // Documented in OpenAPI.
@@ -284,7 +349,10 @@ async fn retention_is_set_by_administrators_and_audited(engine: Engine) {
         ("/api/v1/mailboxes/{id}/folders", "get"),
         ("/api/v1/mailboxes/{id}/purge", "post"),
     ] {
-        assert!(doc.body["paths"][path][m].is_object(), "{m} {path} documented");
+        assert!(
+            doc.body["paths"][path][m].is_object(),
+            "{m} {path} documented"
+        );
     }
     let entries = audit_entries(&app, &admin, "mailbox.update").await;
     let changes: Vec<&Value> = entries
@@ -294,7 +362,10 @@ async fn retention_is_set_by_administrators_and_audited(engine: Engine) {
         .collect();
     assert_eq!(
         changes,
-        vec![&json!({"old": null, "new": 3650}), &json!({"old": 3650, "new": null})]
+        vec![
+            &json!({"old": null, "new": 3650}),
+            &json!({"old": 3650, "new": null})
+        ]
     );
 }
 
@@ -334,7 +405,11 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
     let mb = app.mailbox_id("protocollo@pec.demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
     let a = app
-        .patch(&admin, &format!("/api/v1/mailboxes/{mb}"), json!({"retention": {"days": 30}}))
+        .patch(
+            &admin,
+            &format!("/api/v1/mailboxes/{mb}"),
+            json!({"retention": {"days": 30}}),
+        )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{:?}", a.body);
 
@@ -360,7 +435,8 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
     age(&app, &[&recent], 10).await;
     let before = chrono::Utc::now().timestamp_millis() + 60_000;
     let path = format!("/api/v1/mailboxes/{mb}/purge");
-    let body = |dry: bool| json!({"before": before, "dry_run": dry, "reason": "scarto d'archivio 2026"});
+    let body =
+        |dry: bool| json!({"before": before, "dry_run": dry, "reason": "scarto d'archivio 2026"});
 
     // Only administrators; a reason is required; another organisation's mailbox is missing.
     let a = app.post(&rita, &path, body(true)).await;
@@ -371,7 +447,11 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", a.body);
     let altra = app.mailbox_id("pec@pec.altra.test").await;
     let a = app
-        .post(&admin, &format!("/api/v1/mailboxes/{altra}/purge"), body(true))
+        .post(
+            &admin,
+            &format!("/api/v1/mailboxes/{altra}/purge"),
+            body(true),
+        )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
 
@@ -392,18 +472,29 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
     };
     assert_eq!(reason_of(&recent).as_deref(), Some("retention"));
     assert_eq!(reason_of(&busy).as_deref(), Some("open_activity"));
-    assert_eq!(reason_of(&live), None, "what users still see is never a candidate");
+    assert_eq!(
+        reason_of(&live),
+        None,
+        "what users still see is never a candidate"
+    );
     assert!(dry.body["not_trashed"].as_i64().expect("not_trashed") >= 1);
     assert_eq!(dry.body["blobs_cleared"].as_array().map(Vec::len), Some(1));
     let raw = app.get(&rita, &format!("/api/v1/messages/{old}/raw")).await;
     assert_eq!(raw.status, StatusCode::OK, "a dry run purges nothing");
-    assert!(audit_entries(&app, &admin, "mailbox.purge").await.is_empty());
+    assert!(
+        audit_entries(&app, &admin, "mailbox.purge")
+            .await
+            .is_empty()
+    );
 
     // The purge.
     let done = app.post(&admin, &path, body(false)).await;
     assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
     assert_eq!(purge_ids(&done.body, "purged"), expected);
-    let old_sha = app.get(&rita, &format!("/api/v1/messages/{old}")).await.body["sha256"]
+    let old_sha = app
+        .get(&rita, &format!("/api/v1/messages/{old}"))
+        .await
+        .body["sha256"]
         .as_str()
         .expect("sha")
         .to_owned();
@@ -422,9 +513,17 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
     let r = app
         .post(&rita, &format!("/api/v1/messages/{old}/restore"), json!({}))
         .await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "a purged message is not restored");
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a purged message is not restored"
+    );
     let c = app
-        .patch(&rita, &format!("/api/v1/messages/{old}"), json!({"folder": "X"}))
+        .patch(
+            &rita,
+            &format!("/api/v1/messages/{old}"),
+            json!({"folder": "X"}),
+        )
         .await;
     assert_eq!(c.status, StatusCode::CONFLICT);
     let (bytes_len, purged_at): (i64, Option<i64>) =
@@ -441,7 +540,9 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
         .get(&rita, &format!("/api/v1/messages/{shared_elsewhere}/raw"))
         .await;
     assert_eq!(raw.status, StatusCode::OK);
-    let raw = app.get(&rita, &format!("/api/v1/messages/{shared}/raw")).await;
+    let raw = app
+        .get(&rita, &format!("/api/v1/messages/{shared}/raw"))
+        .await;
     assert_eq!(raw.status, StatusCode::GONE);
     // The others are untouched.
     for id in [&live, &recent, &busy] {
@@ -461,13 +562,25 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
         let zip = resp.bytes().await.expect("zip").to_vec();
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("zip");
         let names: Vec<String> = (0..archive.len())
-            .map(|i| archive.by_index(i).expect("entry").name().expect("name").into_owned())
+            .map(|i| {
+                archive
+                    .by_index(i)
+                    .expect("entry")
+                    .name()
+                    .expect("name")
+                    .into_owned()
+            })
             .collect();
         assert!(
-            names.iter().any(|n| n.ends_with("messaggio.eliminato.json")),
+            names
+                .iter()
+                .any(|n| n.ends_with("messaggio.eliminato.json")),
             "{p}: {names:?}"
         );
-        assert!(!names.iter().any(|n| n.ends_with("messaggio.eml")), "{p}: {names:?}");
+        assert!(
+            !names.iter().any(|n| n.ends_with("messaggio.eml")),
+            "{p}: {names:?}"
+        );
     }
 
     // One audit entry with the count, the hashes and the reason; the chain verifies.
@@ -477,7 +590,12 @@ async fn a_purge_takes_only_trashed_messages_outside_retention_and_leaves_tombst
     assert_eq!(entries[0]["object_id"], mb.as_str());
     assert_eq!(d["count"], 2);
     assert_eq!(d["reason"], "scarto d'archivio 2026");
-    assert!(d["sha256"].as_array().expect("sha256").contains(&json!(old_sha)));
+    assert!(
+        d["sha256"]
+            .as_array()
+            .expect("sha256")
+            .contains(&json!(old_sha))
+    );
     let v = app.get(&admin, "/api/v1/audit/verify").await;
     assert_eq!(v.body["ok"], true, "{:?}", v.body);
 
