@@ -643,6 +643,7 @@ async fn mailbox(c: MailboxCommand) -> anyhow::Result<()> {
                 send_max_recipients: None,
                 send_max_bytes: None,
                 sla,
+                retention: None,
             };
             let actor = Actor {
                 org_id: &org,

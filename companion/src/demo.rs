@@ -537,7 +537,65 @@ pub async fn seed_mail_in(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::R
         r?;
     }
     process_pending(store).await?;
+    seed_folders(store, &org, &admin.id, &protocollo).await?;
     tracing::info!("demo mail in seeded: sent messages reconciled, two rules, a queue");
+    Ok(())
+}
+
+/// `serve --demo`: Protocollo keeps its messages ten years (3650 days, the usual term for
+/// commercial documents), set by the administrator; Rita files a few messages in folders
+/// with a category and tags, so the mailbox page shows its folders from the start.
+async fn seed_folders(
+    store: &Store,
+    org: &str,
+    admin: &str,
+    protocollo: &str,
+) -> anyhow::Result<()> {
+    use crate::domain::messages::{ClassifyRequest, classify};
+    let actor = crate::domain::admin::Actor {
+        org_id: org,
+        user_id: Some(admin),
+    };
+    crate::domain::retention::set_retention(store, actor, protocollo, Some(3650)).await?;
+    let rita = users::user_by_email(store, &EmailAddress::parse("responsabile@demo.test")?)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user missing"))?;
+    let principal = crate::auth::Principal {
+        user_id: rita.id,
+        org_id: rita.org_id,
+        email: rita.email,
+        name: rita.name,
+        is_admin: rita.is_admin,
+        is_auditor: rita.is_auditor,
+    };
+    let person = grants::person(store, &principal).await?;
+    // Incoming PECs only, oldest first (receipts are filed under what they certify).
+    let mut ids = Vec::new();
+    for id in crate::store::messages::ids_by_mailbox(store, protocollo).await? {
+        let row = crate::store::messages::get(store, org, &id).await?;
+        if row.is_some_and(|r| r.kind == "posta-certificata" && r.direction == "in") {
+            ids.push(id);
+        }
+    }
+    let plan: [(usize, &str, Option<&str>, &[&str]); 3] = [
+        (
+            0,
+            "Pratiche edilizie/2026",
+            Some("Enti pubblici"),
+            &["comune"],
+        ),
+        (1, "Fornitori/2026", Some("Fornitori"), &["pagamenti"]),
+        (2, "Fornitori/2026", None, &["pagamenti", "urgente"]),
+    ];
+    for (n, folder, category, tags) in plan {
+        let Some(id) = ids.get(n) else { continue };
+        let req = ClassifyRequest {
+            folder: Some(Some(folder.to_owned())),
+            category: category.map(|c| Some(c.to_owned())),
+            tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+        };
+        classify(store, &principal, &person, id, &req).await?;
+    }
     Ok(())
 }
 

@@ -31,6 +31,10 @@ pub enum Error {
     /// Stale `version` or a transition the flow forbids (409).
     #[error("{0}")]
     Conflict(String),
+    /// The object existed and was removed for good, e.g. the raw bytes of a purged message
+    /// (410); the message says what happened.
+    #[error("{0}")]
+    Gone(String),
     /// Input that does not make sense (422).
     #[error("{0}")]
     Invalid(String),
@@ -77,6 +81,7 @@ impl Error {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -96,6 +101,7 @@ impl Error {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Database(sqlx::Error::RowNotFound) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::Gone(_) => "gone",
             Self::Invalid(_) => "invalid",
             Self::TooLarge => "too_large",
             Self::RequestTimeout => "request_timeout",

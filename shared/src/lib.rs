@@ -20,6 +20,7 @@
 pub mod activity;
 pub mod authz;
 pub mod daticert;
+pub mod folder;
 pub mod ids;
 mod iso8601;
 pub mod json;

@@ -427,6 +427,63 @@ for (const engine of ['sqlite', 'postgres']) {
       await rita.context().close();
     });
 
+    test('mailbox: folders with counts filter the list, the team leader files a message, the administrator tries a purge first', async () => {
+      const protocollo = (await companion.api(tokens.rita, 'GET', '/api/v1/me')).body.grants.find((g) => g.address.startsWith('protocollo@')).id;
+      const rita = await openDesk(browser, companion, 'responsabile@demo.test');
+      const admin = await openDesk(browser, companion, 'admin@demo.test');
+      try {
+        // The demo filed its supplier's PEC in Fornitori/2026: the link's count is the list's length.
+        await go(rita, `mailbox/${protocollo}`);
+        const demoFolder = rita.locator('[data-filter="folder:Fornitori/2026"]');
+        const n = Number((await demoFolder.innerText()).match(/\((\d+)\)/)[1]);
+        assert.ok(n >= 1);
+        await demoFolder.click();
+        await rita.waitForFunction(() => /\/folder\//.test(location.hash) && !document.getElementById('main').hasAttribute('aria-busy'));
+        await rita.locator('nav.filters [aria-current="true"][data-filter="folder:Fornitori/2026"]').waitFor();
+        assert.equal(await rita.locator('tr[data-message]').count(), n);
+
+        // Filing a message: folder and tags through PATCH, then it is found under its folder.
+        await go(rita, `mailbox/${protocollo}`);
+        const row = rita.locator('tr[data-message]', { hasText: 'Richiesta documentazione pratica edilizia n. 42/2026' }).first();
+        await row.locator('details.classify summary').click();
+        await row.getByLabel('Cartella').fill('Contratti/2026');
+        await row.getByLabel('Etichette').fill('urbanistica, prova');
+        await row.getByRole('button', { name: 'Salva' }).click();
+        await rita.waitForFunction(() => /archiviato/.test(document.getElementById('status').textContent));
+        const filed = rita.locator('[data-filter="folder:Contratti/2026"]');
+        await filed.waitFor();
+        assert.match(await filed.innerText(), /\(1\)/);
+        await filed.click();
+        await rita.locator('nav.filters [aria-current="true"][data-filter="folder:Contratti/2026"]').waitFor();
+        assert.equal(await rita.locator('tr[data-message]').count(), 1);
+        assert.match(await rita.locator('tr[data-message] [data-filed]').innerText(), /Cartella: Contratti\/2026 · Enti pubblici · #urbanistica · #prova/);
+        await shot(rita, 'mailbox-folders');
+        const id = await rita.locator('tr[data-message]').getAttribute('data-message');
+        assert.deepEqual((await companion.api(tokens.rita, 'GET', `/api/v1/messages/${id}`)).body.tags, ['urbanistica', 'prova']);
+
+        // The administrator: the demo's ten-year retention, and a dry run that purges nothing
+        // and says why the trashed message stays.
+        const trashed = await companion.api(tokens.rita, 'POST', `/api/v1/messages/${id}/trash`, {});
+        assert.equal(trashed.status, 200);
+        await go(admin, `mailbox/${protocollo}`);
+        assert.equal(await admin.getByLabel('Conservazione (giorni)').inputValue(), '3650');
+        await admin.getByLabel('Motivo').fill('scarto di prova');
+        await admin.getByRole('button', { name: 'Prova (nessuna eliminazione)' }).click();
+        await admin.locator('[data-purge="outcome"] [data-skipped="retention"]').first().waitFor();
+        assert.match(await admin.locator('[data-purge="outcome"]').innerText(), /Sarebbero eliminati 0 messaggi/);
+        assert.equal(await admin.getByRole('button', { name: 'Elimina definitivamente' }).count(), 0, 'nothing to confirm');
+        await admin.locator('[data-purge="outcome"]').scrollIntoViewIfNeeded();
+        await shot(admin, 'mailbox-purge');
+        assert.equal((await companion.api(tokens.rita, 'GET', `/api/v1/messages/${id}/raw`)).status, 200);
+        assert.equal((await companion.api(tokens.rita, 'POST', `/api/v1/messages/${id}/restore`, {})).status, 200);
+        assert.deepEqual(rita.errors, []);
+        assert.deepEqual(admin.errors, []);
+      } finally {
+        await rita.context().close();
+        await admin.context().close();
+      }
+    });
+
     test("evidence: the team leader downloads an activity's and the mailbox's packs, and pecdesk archive verify accepts both", async () => {
       const rita = await openDesk(browser, companion, 'responsabile@demo.test');
       const list = await companion.api(tokens.rita, 'GET', `/api/v1/activities?q=${encodeURIComponent('fattura del fornitore')}&limit=5`);

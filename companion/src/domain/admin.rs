@@ -52,7 +52,7 @@ pub struct Actor<'a> {
 }
 
 /// `null` → `Some(None)`, absent → `None`, value → `Some(Some(v))`.
-fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+pub(crate) fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -150,6 +150,9 @@ pub struct PatchMailboxRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Object>)]
     pub sla: Option<Option<pecdesk_core::sla::SlaSettings>>,
+    /// Retention of the mailbox's messages: `{days: N}` (1..=36500) or `{days: null}`
+    /// (kept forever, nothing may be purged).
+    pub retention: Option<crate::domain::retention::Retention>,
 }
 
 /// Body of `POST /api/v1/teams`.
@@ -273,6 +276,10 @@ pub struct MailboxAdminView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub sla: Option<pecdesk_core::sla::SlaSettings>,
+    /// Retention of the mailbox's messages (`{days: null}`: kept forever; shown by
+    /// `GET /api/v1/mailboxes/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<crate::domain::retention::Retention>,
     pub created_at: String,
     pub updated_at: Option<String>,
 }
@@ -436,6 +443,7 @@ pub fn mailbox_view(r: MailboxSettingsRow, now: i64) -> MailboxAdminView {
         quota,
         send_limits: None,
         sla: None,
+        retention: None,
         health,
         id: r.id,
         address: r.address,
@@ -789,6 +797,7 @@ pub async fn get_mailbox(store: &Store, org_id: &str, id: &str) -> Result<Mailbo
     let mut v = mailbox_view(row, now_ms());
     v.send_limits = Some(crate::outbox::limits(store, id).await?);
     v.sla = Some(crate::domain::sla::calendar(store, id).await?.settings());
+    v.retention = Some(crate::domain::retention::retention(store, id).await?);
     Ok(v)
 }
 
@@ -834,6 +843,11 @@ pub async fn update_mailbox(
         Some(None) => Some(None),
         None => None,
     };
+    let retention = req
+        .retention
+        .as_ref()
+        .map(crate::domain::retention::check_retention)
+        .transpose()?;
 
     // Read inside the transaction: it holds the organisation's chain head, so two edits of
     // the same mailbox apply one after the other, each merging over the other's result.
@@ -885,6 +899,7 @@ pub async fn update_mailbox(
         (req.send_max_recipients.is_some(), "send_max_recipients"),
         (req.send_max_bytes.is_some(), "send_max_bytes"),
         (sla.is_some(), "sla"),
+        (retention.is_some(), "retention"),
     ] {
         if present {
             fields.push(field);
@@ -910,13 +925,20 @@ pub async fn update_mailbox(
     if let Some(calendar) = &sla {
         mailboxes::set_sla_calendar(&mut tx, id, calendar.as_deref()).await?;
     }
+    let mut details = serde_json::json!({ "fields": fields, "secrets_changed": secrets });
+    if let Some(days) = retention {
+        // Old and new retention: what a later purge was allowed to take depends on it.
+        let old = crate::store::retention::retention_days_tx(&mut tx, id).await?;
+        crate::store::retention::set_retention_days(&mut tx, id, days).await?;
+        details["retention_days"] = serde_json::json!({"old": old, "new": days});
+    }
     tx.audit(Entry {
         org_id: Some(actor.org_id),
         actor_id: actor.user_id,
         action: Action::MailboxUpdate,
         object_type: "mailbox",
         object_id: id,
-        details: serde_json::json!({ "fields": fields, "secrets_changed": secrets }),
+        details,
     })
     .await?;
     tx.commit().await?;

@@ -191,6 +191,17 @@ pub async fn export(
             if !included.insert(m.id.clone()) {
                 continue;
             }
+            if m.purged_at.is_some() {
+                // A purged message's bytes are gone: the pack says so, with the hash the
+                // purge's audit entry names.
+                files.push(PackFile {
+                    path: format!("{stem}.eliminato.json"),
+                    bytes: purged_note(&m)?,
+                    group: dir.clone(),
+                });
+                message_ids.push(m.id);
+                continue;
+            }
             let raw = store_msgs::raw_bytes(store, &m.raw_sha256).await?;
             bytes += raw.len();
             if included.len() > MAX_MESSAGES || bytes > MAX_BYTES {
@@ -417,4 +428,21 @@ pub fn parse_instant(s: &str, end_of_day: bool) -> Result<i64> {
         "data non valida {s:?}: usa AAAA-MM-GG o RFC 3339 (2026-11-02T10:00:00+01:00) / \
          invalid date {s:?}: use YYYY-MM-DD or RFC 3339 (2026-11-02T10:00:00+01:00)"
     )))
+}
+
+/// The note standing for a purged message in a pack or an export: what remains of it.
+pub fn purged_note(m: &crate::store::messages::MessageRow) -> Result<Vec<u8>> {
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "purged": true,
+        "purged_at": m.purged_at.map(crate::store::ms_to_rfc3339),
+        "id": m.id,
+        "sha256": m.raw_sha256,
+        "identificativo": m.identificativo,
+        "kind": m.kind,
+        "received_at": crate::store::ms_to_rfc3339(m.received_at),
+        "message": "messaggio eliminato definitivamente da un amministratore (purge, voce \
+                    di audit mailbox.purge): il contenuto non esiste più / message purged by \
+                    an administrator (audit entry mailbox.purge): its content no longer exists",
+    }))
+    .map_err(|e| Error::Internal(e.into()))
 }

@@ -49,6 +49,16 @@ pub struct MessageResponse {
     pub trashed: bool,
     pub trashed_at: Option<String>,
     pub received_at: String,
+    /// The companion-side archive folder (`Contratti/2026`), or `null`.
+    pub folder: Option<String>,
+    /// Category (set by a rule or by hand), or `null`.
+    pub category: Option<String>,
+    /// Tags (set by rules or by hand).
+    pub tags: Vec<String>,
+    /// Purged by an administrator: a tombstone whose raw bytes are gone (`raw` answers 410).
+    pub purged: bool,
+    /// When it was purged.
+    pub purged_at: Option<String>,
     /// The summary of `PEC.md`.
     #[schema(value_type = Object)]
     pub summary: serde_json::Value,
@@ -107,6 +117,11 @@ impl MessageRow {
             trashed: self.trashed_at.is_some(),
             trashed_at: self.trashed_at.map(ms_to_rfc3339),
             received_at: ms_to_rfc3339(self.received_at),
+            folder: self.folder,
+            category: self.category,
+            tags: parse_tags(self.tags.as_deref()),
+            purged: self.purged_at.is_some(),
+            purged_at: self.purged_at.map(ms_to_rfc3339),
             receipts: None,
             accepted: None,
             acceptance: None,
@@ -116,6 +131,12 @@ impl MessageRow {
             protocol: None,
         }
     }
+}
+
+/// The tags of a `tags` column (a JSON array of text; anything else reads as none).
+pub fn parse_tags(json: Option<&str>) -> Vec<String> {
+    json.and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
+        .unwrap_or_default()
 }
 
 /// Result of an import.
@@ -234,6 +255,12 @@ pub struct MessageFilter {
     /// `dispatch`: the dispatcher queue (incoming messages, not receipts, not routed, in
     /// mailboxes where the caller may route).
     pub queue: Option<String>,
+    /// A folder: the messages in it and in the folders below it.
+    pub folder: Option<String>,
+    /// A category.
+    pub category: Option<String>,
+    /// A tag.
+    pub tag: Option<String>,
     /// `next_cursor` of the previous page (opaque; 422 when malformed).
     pub cursor: Option<String>,
     /// Page size (1..=200, default 50).
@@ -255,6 +282,13 @@ pub async fn list(
         f.q.as_deref().unwrap_or_default(),
         crate::limits::QUERY,
     )?;
+    for (name, v, max) in [
+        ("folder", &f.folder, FOLDER_MAX),
+        ("category", &f.category, LABEL_MAX),
+        ("tag", &f.tag, LABEL_MAX),
+    ] {
+        crate::limits::text(name, v.as_deref().unwrap_or_default(), max)?;
+    }
     let limit = page_size(f.limit);
     let after = Cursor::decode(f.cursor.as_deref(), MESSAGE_SORT)?;
     let after = match &after {
@@ -284,6 +318,9 @@ pub async fn list(
     let filter = store_msgs::ListFilter {
         receipts,
         queue: f.queue.as_deref(),
+        folder: f.folder.as_deref(),
+        category: f.category.as_deref(),
+        tag: f.tag.as_deref(),
         trashed: f.trashed.unwrap_or(false),
         mailbox: f.mailbox.as_deref(),
         state: f.state.as_deref(),
@@ -425,4 +462,232 @@ pub async fn work_when_activities_closed(
         .await?;
     }
     Ok(ids)
+}
+
+// ---- folders, categories, tags --------------------------------------------------------
+
+/// Longest folder filter (the longest folder path).
+const FOLDER_MAX: usize = pecdesk_core::folder::MAX_CHARS;
+/// Longest category or tag (the rules' limits).
+const LABEL_MAX: usize = pecdesk_core::rules::limits::CATEGORY;
+
+/// `PATCH /api/v1/messages/{id}`: the fields present change; `null` clears a folder or a
+/// category, `[]` clears the tags.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifyRequest {
+    /// Folder path (`Contratti/2026`: no empty level, at most 200 characters) or `null`.
+    #[serde(default, deserialize_with = "crate::domain::admin::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub folder: Option<Option<String>>,
+    /// Category (at most 100 characters) or `null`.
+    #[serde(default, deserialize_with = "crate::domain::admin::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    /// Tags (at most 20, 50 characters each; repeated ones are kept once).
+    pub tags: Option<Vec<String>>,
+}
+
+/// A category or a tag: trimmed, not empty, no control character, at most `max`.
+fn label(field: &str, s: &str, max: usize) -> Result<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(Error::invalid(format!(
+            "campo `{field}`: scrivi un testo o togli il campo / field `{field}`: write a text or leave the field out"
+        )));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "campo `{field}`: caratteri di controllo non ammessi / field `{field}`: control characters are not allowed"
+        )));
+    }
+    crate::limits::text(field, t, max)?;
+    Ok(t.to_owned())
+}
+
+/// The checked new values: `(folder, category, tags JSON)`, each `None` when absent.
+type Checked = (
+    Option<Option<String>>,
+    Option<Option<String>>,
+    Option<Option<String>>,
+);
+
+fn check_classify(req: &ClassifyRequest) -> Result<Checked> {
+    use pecdesk_core::rules::limits;
+    let folder = match &req.folder {
+        Some(Some(f)) => Some(Some(
+            pecdesk_core::folder::FolderPath::parse(f)
+                .map_err(|e| Error::invalid(e.to_string()))?
+                .as_str()
+                .to_owned(),
+        )),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let category = match &req.category {
+        Some(Some(c)) => Some(Some(label("category", c, limits::CATEGORY)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let tags = match &req.tags {
+        Some(list) => {
+            crate::limits::count("tags", list.len(), limits::TAGS)?;
+            let mut out: Vec<String> = Vec::new();
+            for (i, t) in list.iter().enumerate() {
+                let t = label(&format!("tags[{i}]"), t, limits::TAG)?;
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            Some((!out.is_empty()).then(|| serde_json::Value::from(out).to_string()))
+        }
+        None => None,
+    };
+    Ok((folder, category, tags))
+}
+
+/// Sets a message's folder, category and tags (`MAIL_ACCOUNT_MANAGER`: "categorise,
+/// move"); audited `message.classify` with the old and new values of what changed. A
+/// purged message answers 409.
+pub async fn classify(
+    store: &Store,
+    who: &Principal,
+    person: &Person,
+    id: &str,
+    req: &ClassifyRequest,
+) -> Result<MessageRow> {
+    let (folder, category, tags) = check_classify(req)?;
+    let (row, facts) = load_facts(store, who, person, id).await?;
+    authorize(person, Operation::ManageMessage(&facts))?;
+    if row.purged_at.is_some() {
+        return Err(purged_conflict());
+    }
+    let new_folder = folder.unwrap_or_else(|| row.folder.clone());
+    let new_category = category.unwrap_or_else(|| row.category.clone());
+    let new_tags = tags.unwrap_or_else(|| row.tags.clone());
+    let mut old = serde_json::Map::new();
+    let mut new = serde_json::Map::new();
+    let mut note = |name: &str, before: &Option<String>, after: &Option<String>, tags: bool| {
+        if before != after {
+            let v = |x: &Option<String>| {
+                if tags {
+                    serde_json::json!(parse_tags(x.as_deref()))
+                } else {
+                    serde_json::json!(x)
+                }
+            };
+            old.insert(name.to_owned(), v(before));
+            new.insert(name.to_owned(), v(after));
+        }
+    };
+    note("folder", &row.folder, &new_folder, false);
+    note("category", &row.category, &new_category, false);
+    note("tags", &row.tags, &new_tags, true);
+    if new.is_empty() {
+        return Ok(row);
+    }
+    let mut tx = store.begin_write(Chain::Org(&who.org_id)).await?;
+    let c = store_msgs::Classification {
+        folder: new_folder.as_deref(),
+        category: new_category.as_deref(),
+        tags: new_tags.as_deref(),
+    };
+    if !store_msgs::classify(&mut tx, id, &c).await? {
+        return Err(purged_conflict());
+    }
+    tx.audit(audit::Entry {
+        org_id: Some(&who.org_id),
+        actor_id: Some(&who.user_id),
+        action: Action::MessageClassify,
+        object_type: "message",
+        object_id: id,
+        details: serde_json::json!({
+            "mailbox_id": row.mailbox_id,
+            "fields": new.keys().collect::<Vec<_>>(),
+            "old": old,
+            "new": new,
+        }),
+    })
+    .await?;
+    tx.commit().await?;
+    tracing::info!(message.id = %id, user.id = %who.user_id, "message classified");
+    load(store, who, id).await
+}
+
+/// A purged message cannot change.
+pub fn purged_conflict() -> Error {
+    Error::conflict(
+        "messaggio eliminato definitivamente (purge): resta solo la sua traccia / message \
+         purged: only its record remains",
+    )
+}
+
+/// The raw bytes of a purged message are gone (410).
+pub fn purged_gone() -> Error {
+    Error::Gone(
+        "messaggio eliminato definitivamente da un amministratore (purge): restano la sua \
+         traccia e le impronte SHA-256, non il contenuto / message purged by an \
+         administrator: its record and SHA-256 hashes remain, not its content"
+            .to_owned(),
+    )
+}
+
+/// One folder, category or tag with how many live messages carry it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LabelCount {
+    /// The folder path, category or tag.
+    pub name: String,
+    /// Live (not trashed) messages visible to the caller.
+    pub count: i64,
+}
+
+/// `GET /api/v1/mailboxes/{id}/folders`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FoldersResponse {
+    /// Folders in name order (a message counts in its own folder only).
+    pub folders: Vec<LabelCount>,
+    /// Categories in name order.
+    pub categories: Vec<LabelCount>,
+    /// Tags in name order.
+    pub tags: Vec<LabelCount>,
+}
+
+/// The folders, categories and tags of a mailbox's live messages the caller may read,
+/// with counts (another organisation's mailbox, or one the caller has no policy on,
+/// answers 404).
+pub async fn folders(
+    store: &Store,
+    who: &Principal,
+    person: &Person,
+    mailbox_id: &str,
+) -> Result<FoldersResponse> {
+    if !crate::store::users::mailbox_in_org(store, &who.org_id, mailbox_id).await? {
+        return Err(Error::NotFound);
+    }
+    authorize(person, Operation::SeeMailbox { mailbox_id })?;
+    let rows = store_msgs::classification_counts(store, &who.org_id, mailbox_id, person).await?;
+    let mut folders = std::collections::BTreeMap::<String, i64>::new();
+    let mut categories = std::collections::BTreeMap::<String, i64>::new();
+    let mut tags = std::collections::BTreeMap::<String, i64>::new();
+    for (kind, value, n) in rows {
+        match kind.as_str() {
+            "folder" => *folders.entry(value).or_default() += n,
+            "category" => *categories.entry(value).or_default() += n,
+            _ => {
+                for t in parse_tags(Some(&value)) {
+                    *tags.entry(t).or_default() += n;
+                }
+            }
+        }
+    }
+    let list = |m: std::collections::BTreeMap<String, i64>| {
+        m.into_iter()
+            .map(|(name, count)| LabelCount { name, count })
+            .collect()
+    };
+    Ok(FoldersResponse {
+        folders: list(folders),
+        categories: list(categories),
+        tags: list(tags),
+    })
 }

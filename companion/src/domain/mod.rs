@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod messages;
 pub mod notifications;
 pub mod reconcile;
+pub mod retention;
 pub mod routing;
 pub mod rules;
 pub mod sla;

@@ -49,13 +49,21 @@ pub async fn export_message(
         "pec-{}.zip",
         safe_name(row.identificativo.as_deref().unwrap_or(&row.id))
     );
-    let raw = messages::raw_bytes(store, &row.raw_sha256).await?;
+    // A purged message's bytes are gone: a note stands in their place.
+    let first = if row.purged_at.is_some() {
+        Entry {
+            name: "messaggio.eliminato.json".into(),
+            bytes: crate::domain::evidence::purged_note(&row)?,
+        }
+    } else {
+        Entry {
+            name: "messaggio.eml".into(),
+            bytes: messages::raw_bytes(store, &row.raw_sha256).await?,
+        }
+    };
     let detail = messages::with_receipts(store, row).await?;
 
-    let mut entries = vec![Entry {
-        name: "messaggio.eml".into(),
-        bytes: raw,
-    }];
+    let mut entries = vec![first];
     let mut n = 0;
     for r in detail.receipts.iter().flatten() {
         // Each receipt is checked like its own detail would be.
@@ -68,9 +76,16 @@ pub async fn export_message(
             stem.push('-');
             stem.push_str(&safe_name(to));
         }
-        entries.push(Entry {
-            name: format!("{stem}.eml"),
-            bytes: messages::raw_bytes(store, &receipt.raw_sha256).await?,
+        entries.push(if receipt.purged_at.is_some() {
+            Entry {
+                name: format!("{stem}.eliminato.json"),
+                bytes: crate::domain::evidence::purged_note(&receipt)?,
+            }
+        } else {
+            Entry {
+                name: format!("{stem}.eml"),
+                bytes: messages::raw_bytes(store, &receipt.raw_sha256).await?,
+            }
         });
     }
     let summary = serde_json::to_vec_pretty(&detail).map_err(|e| Error::Internal(e.into()))?;

@@ -1,5 +1,5 @@
 //! Message endpoints: list, lookup, import, detail, raw, take, trash, restore, worked,
-//! unworked.
+//! unworked, classify (folder, category, tags) and a mailbox's folders with counts.
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 use crate::auth::Principal;
 use crate::authz::authorize;
-use crate::domain::messages::{self, Change, MessageFilter, MessageResponse};
+use crate::domain::messages::{
+    self, Change, ClassifyRequest, FoldersResponse, MessageFilter, MessageResponse,
+};
 use crate::error::{Error, ErrorEnvelope, Result};
 use crate::extract::{Json, Query};
 use crate::http::import_body::ImportBody;
@@ -29,7 +31,11 @@ pub fn router(import_limit: usize) -> Router<AppState> {
             "/api/v1/messages/import",
             post(import_message).layer(DefaultBodyLimit::max(import_limit)),
         )
-        .route("/api/v1/messages/{id}", get(get_message))
+        .route(
+            "/api/v1/messages/{id}",
+            get(get_message).patch(classify_message),
+        )
+        .route("/api/v1/mailboxes/{id}/folders", get(list_folders))
         .route("/api/v1/messages/{id}/raw", get(get_raw))
         .route(
             "/api/v1/messages/{id}/export.zip",
@@ -158,9 +164,48 @@ pub async fn get_message(
     Ok(Json(r))
 }
 
-/// The raw EML, exactly as imported.
+/// Sets a message's folder, category and tags (`MAIL_ACCOUNT_MANAGER`); the fields present
+/// change, `null` clears; audited `message.classify`. 409 for a purged message.
+#[utoipa::path(patch, path = "/api/v1/messages/{id}", tag = "messages", request_body = ClassifyRequest,
+    responses((status = 200, body = MessageResponse), (status = 403, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn classify_message(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(req): Json<ClassifyRequest>,
+) -> Result<Json<MessageResponse>> {
+    let person = grants::person(state.store(), &who).await?;
+    Ok(Json(
+        messages::classify(state.store(), &who, &person, &id, &req)
+            .await?
+            .into_response(),
+    ))
+}
+
+/// The folders, categories and tags of a mailbox's live messages the caller may read,
+/// with counts (no policy on the mailbox, or another organisation's: 404).
+#[utoipa::path(get, path = "/api/v1/mailboxes/{id}/folders", tag = "messages",
+    params(("id" = String, Path, description = "mailbox id")),
+    responses((status = 200, body = FoldersResponse), (status = 401, body = ErrorEnvelope),
+              (status = 404, body = ErrorEnvelope)))]
+pub async fn list_folders(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<FoldersResponse>> {
+    crate::limits::ids(&[("id", Some(&id))])?;
+    let person = grants::person(state.store(), &who).await?;
+    Ok(Json(
+        messages::folders(state.store(), &who, &person, &id).await?,
+    ))
+}
+
+/// The raw EML, exactly as imported (410 once the message was purged).
 #[utoipa::path(get, path = "/api/v1/messages/{id}/raw", tag = "messages",
-    responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 404, body = ErrorEnvelope)))]
+    responses((status = 200, content_type = "message/rfc822", body = Vec<u8>), (status = 404, body = ErrorEnvelope),
+              (status = 410, body = ErrorEnvelope)))]
 pub async fn get_raw(
     State(state): State<AppState>,
     who: Principal,
@@ -168,6 +213,9 @@ pub async fn get_raw(
 ) -> Result<Response> {
     let person = grants::person(state.store(), &who).await?;
     let row = messages::load_readable(state.store(), &who, &person, &id).await?;
+    if row.purged_at.is_some() {
+        return Err(messages::purged_gone());
+    }
     let bytes = messages::raw_bytes(state.store(), &row.raw_sha256).await?;
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], bytes).into_response())
 }
@@ -279,6 +327,9 @@ pub async fn get_variant_raw(
     let row = messages::load_readable(state.store(), &who, &person, &id).await?;
     if !crate::store::messages::is_variant(state.store(), &row.id, &sha).await? {
         return Err(Error::NotFound);
+    }
+    if row.purged_at.is_some() || crate::store::retention::blob_purged(state.store(), &sha).await? {
+        return Err(messages::purged_gone());
     }
     let bytes = messages::raw_bytes(state.store(), &sha).await?;
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], bytes).into_response())

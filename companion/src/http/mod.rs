@@ -19,6 +19,7 @@ pub mod messages;
 pub mod notifications;
 pub mod openapi;
 pub mod presence;
+pub mod retention;
 pub mod rules;
 pub mod sla;
 pub mod stats;
@@ -55,6 +56,7 @@ pub fn router(import_limit: usize) -> Router<AppState> {
         .merge(events::router())
         .merge(sla::router())
         .merge(alarms::router())
+        .merge(retention::router())
         .merge(crate::auth::router())
         .fallback(|| async { Error::NotFound })
         // After every merge: it applies to the routes registered so far.

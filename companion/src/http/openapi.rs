@@ -25,6 +25,8 @@ use crate::state::AppState;
         crate::http::messages::import_message,
         crate::http::messages::get_message,
         crate::http::messages::get_raw,
+        crate::http::messages::classify_message,
+        crate::http::messages::list_folders,
         crate::http::messages::take_message,
         crate::http::messages::trash_message,
         crate::http::messages::restore_message,
@@ -104,6 +106,7 @@ use crate::state::AppState;
         crate::http::sla::get_due,
         crate::http::alarms::list_alarms,
         crate::http::alarms::ack_alarm,
+        crate::http::retention::purge_mailbox,
     ),
     components(schemas(
         crate::error::ErrorEnvelope,

@@ -120,6 +120,11 @@ actions! {
     MessageTrash => "message.trash",
     /// A message was restored from the trash.
     MessageRestore => "message.restore",
+    /// A message's folder, category or tags were changed (old and new values).
+    MessageClassify => "message.classify",
+    /// Trashed messages of a mailbox outside its retention were purged (tombstones; count,
+    /// hashes, reason).
+    MailboxPurge => "mailbox.purge",
     /// An activity was created.
     ActivityCreate => "activity.create",
     /// An activity's fields were edited (names of the changed fields in the details).

@@ -19,7 +19,8 @@ use crate::{with_pool, with_tx};
 /// Columns of [`MessageRow`], in order, for the messages row aliased `m`.
 pub const MESSAGE_COLS: &str = "m.id, m.org_id, m.mailbox_id, m.raw_sha256, m.internet_message_id, \
     m.identificativo, m.kind, m.direction, m.subject, m.sender, m.summary, m.state, m.taken_by, \
-    m.taken_at, m.trashed_at, m.received_at, m.worked_by, m.worked_at";
+    m.taken_at, m.trashed_at, m.received_at, m.worked_by, m.worked_at, m.folder, m.category, \
+    m.tags, m.purged_at";
 
 /// A stored message.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -60,6 +61,14 @@ pub struct MessageRow {
     pub worked_by: Option<String>,
     /// When (ms).
     pub worked_at: Option<i64>,
+    /// The companion-side archive folder (`Contratti/2026`).
+    pub folder: Option<String>,
+    /// Category (set by a rule or by hand).
+    pub category: Option<String>,
+    /// Tags, a JSON array of text.
+    pub tags: Option<String>,
+    /// When it was purged (ms): a tombstone whose raw bytes are gone.
+    pub purged_at: Option<i64>,
     /// Display name of who took it in charge, read by the same query ([`TAKEN_BY_NAME`]);
     /// `None` where a query does not select it.
     #[sqlx(default)]
@@ -391,6 +400,12 @@ pub struct ListFilter<'a> {
     pub receipts: Option<bool>,
     /// `dispatch`: the dispatcher queue ([`crate::store::routing::dispatch_queue`]).
     pub queue: Option<&'a str>,
+    /// A folder and its subfolders.
+    pub folder: Option<&'a str>,
+    /// One category.
+    pub category: Option<&'a str>,
+    /// One tag.
+    pub tag: Option<&'a str>,
     /// Rows to return.
     pub limit: i64,
     /// The last row of the previous page: `received_at` (ms) and id.
@@ -445,6 +460,26 @@ pub async fn list_visible(
                 b.text(pat)
             ));
         }
+    }
+    if let Some(folder) = f.folder {
+        // The folder itself or one below it (`Contratti` lists `Contratti/2026`).
+        let exact = b.text(folder);
+        let below = b.text(format!("{folder}/"));
+        let n = b.int(i64::try_from(folder.chars().count() + 1).unwrap_or(i64::MAX));
+        sql.push_str(&format!(
+            " AND (m.folder = {exact} OR substr(m.folder, 1, CAST({n} AS INTEGER)) = {below})"
+        ));
+    }
+    if let Some(c) = f.category {
+        sql.push_str(&format!(" AND m.category = {}", b.text(c)));
+    }
+    if let Some(t) = f.tag {
+        // `tags` is a JSON array: its elements are the JSON strings inside it; replace()
+        // is case-sensitive on both engines (LIKE is not on SQLite).
+        let needle = b.text(serde_json::Value::from(t).to_string());
+        sql.push_str(&format!(
+            " AND m.tags IS NOT NULL AND replace(m.tags, {needle}, '') <> m.tags"
+        ));
     }
     if f.queue == Some("dispatch") {
         let cond = crate::store::routing::dispatch_queue(&mut b, "m", who);
@@ -506,17 +541,76 @@ pub async fn trash(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Resul
     Ok(n > 0)
 }
 
-/// Restores a trashed message; returns whether it changed.
+/// Restores a trashed message (not a purged one); returns whether it changed.
 pub async fn restore(tx: &mut WriteTx, id: &str) -> Result<bool> {
     let n = with_tx!(tx, |c| sqlx::query(
         "UPDATE messages SET trashed_at = NULL, trashed_by = NULL \
-         WHERE id = $1 AND trashed_at IS NOT NULL"
+         WHERE id = $1 AND trashed_at IS NOT NULL AND purged_at IS NULL"
     )
     .bind(id)
     .execute(&mut *c)
     .await
     .map(|r| r.rows_affected()))?;
     Ok(n > 0)
+}
+
+/// A message's folder, category and tags (JSON) as [`classify`] writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification<'a> {
+    /// Folder path, or none.
+    pub folder: Option<&'a str>,
+    /// Category, or none.
+    pub category: Option<&'a str>,
+    /// JSON array of tags, or none.
+    pub tags: Option<&'a str>,
+}
+
+/// Writes a message's folder, category and tags (a purged message keeps what it had);
+/// returns whether a row changed.
+pub async fn classify(tx: &mut WriteTx, id: &str, c: &Classification<'_>) -> Result<bool> {
+    let n = with_tx!(tx, |conn| sqlx::query(
+        "UPDATE messages SET folder = $2, category = $3, tags = $4 \
+         WHERE id = $1 AND purged_at IS NULL"
+    )
+    .bind(id)
+    .bind(c.folder)
+    .bind(c.category)
+    .bind(c.tags)
+    .execute(&mut *conn)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Folders, categories and tag lists of the live messages of `mailbox_id` visible to
+/// `who`, with how many messages each: `(kind, value, count)`, kind `folder` or
+/// `category`; tags come back as their JSON arrays (`tags`) with the count of messages
+/// holding that exact array, for the caller to split.
+pub async fn classification_counts(
+    store: &Store,
+    org_id: &str,
+    mailbox_id: &str,
+    who: &Person,
+) -> Result<Vec<(String, String, i64)>> {
+    let mut b = Binds::default();
+    let org = b.text(org_id);
+    let mb = b.text(mailbox_id);
+    let visible = visibility::message_visible(&mut b, "m", &org, who);
+    let base = format!(
+        "FROM messages m WHERE m.org_id = {org} AND m.mailbox_id = {mb} \
+         AND m.trashed_at IS NULL AND {visible}"
+    );
+    let sql = format!(
+        "SELECT 'folder' AS kind, m.folder AS value, COUNT(*) AS n {base} \
+         AND m.folder IS NOT NULL GROUP BY m.folder \
+         UNION ALL SELECT 'category', m.category, COUNT(*) {base} \
+         AND m.category IS NOT NULL GROUP BY m.category \
+         UNION ALL SELECT 'tags', m.tags, COUNT(*) {base} \
+         AND m.tags IS NOT NULL GROUP BY m.tags"
+    );
+    Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
+        .fetch_all(p)
+        .await)?)
 }
 
 /// Ids of a mailbox's messages, oldest import first (the demo's story picks its messages).

@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod presence;
 pub mod query;
 pub mod receipts;
+pub mod retention;
 pub mod routing;
 pub mod rules;
 pub mod signin;

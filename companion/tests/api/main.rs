@@ -20,6 +20,7 @@ mod desk;
 mod directory;
 mod evidence;
 mod export;
+mod folders;
 mod imap;
 mod ingest;
 mod input;
