@@ -42,3 +42,4 @@ mod stats;
 mod trust;
 mod visibility;
 mod webhooks;
+mod workload;
