@@ -551,7 +551,8 @@ for (const engine of ['sqlite', 'postgres']) {
         await admin.waitForFunction(() => /2 permessi aggiunti a Nora Nuova/.test(document.getElementById('status').textContent));
         const held = (await companion.api(tokens.admin, 'GET', `/api/v1/grants?user=${nora.id}`)).body.map((g) => g.policy).sort();
         assert.deepEqual(held, ['MAIL_ACTIVITY_READER', 'MAIL_ACTIVITY_WRITER']);
-        assert.match(await admin.locator('[data-table="grants"]').innerText(), /Nora Nuova/);
+        // The page reloads after the message: the new rows come with it.
+        await admin.waitForFunction(() => /Nora Nuova/.test(document.querySelector('[data-table="grants"]')?.textContent ?? ''));
         await shot(admin, 'admin-edits');
 
         // The settings of Legale: passwords never shown, only the name changes.
