@@ -543,8 +543,8 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
                 return Ok(());
             }
             require(who.leads_any(), Denied::AdminOnly)?;
-            let seen = confined_to
-                .is_none_or(|set| set.iter().any(|m| !who.on(m).policies().is_empty()));
+            let seen =
+                confined_to.is_none_or(|set| set.iter().any(|m| !who.on(m).policies().is_empty()));
             require(seen, Denied::NotVisible)
         }
         Op::ManageRule { confined_to } => {
@@ -701,7 +701,6 @@ mod tests {
         p
     }
 
-
     fn set(ids: &[&str]) -> std::collections::BTreeSet<String> {
         ids.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -711,7 +710,12 @@ mod tests {
         let rita = person("rita", Some(Role::Responsabile));
         let mine = set(&[MB]);
         assert_eq!(
-            authorize(&rita, Operation::ManageRule { confined_to: Some(&mine) }),
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&mine)
+                }
+            ),
             Ok(())
         );
         assert_eq!(authorize(&rita, Operation::ReadRules), Ok(()));
@@ -728,28 +732,54 @@ mod tests {
         // administrators' business.
         let nothing = set(&[]);
         assert_eq!(
-            authorize(&rita, Operation::ManageRule { confined_to: Some(&nothing) }),
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&nothing)
+                }
+            ),
             Err(Denied::NotVisible)
         );
         // Also a mailbox she does not lead: refused; one she has no policy on at all, and
         // nothing else: not visible.
         let wider = set(&[MB, "mb-2"]);
         assert_eq!(
-            authorize(&rita, Operation::ManageRule { confined_to: Some(&wider) }),
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&wider)
+                }
+            ),
             Err(Denied::RuleOutsideMailboxes)
         );
-        assert_eq!(Denied::RuleOutsideMailboxes.answered_as(), DeniedAs::Forbidden);
+        assert_eq!(
+            Denied::RuleOutsideMailboxes.answered_as(),
+            DeniedAs::Forbidden
+        );
         let elsewhere = set(&["mb-2"]);
         assert_eq!(
-            authorize(&rita, Operation::ReadRule { confined_to: Some(&elsewhere) }),
+            authorize(
+                &rita,
+                Operation::ReadRule {
+                    confined_to: Some(&elsewhere)
+                }
+            ),
             Err(Denied::NotVisible)
         );
         assert_eq!(
-            authorize(&rita, Operation::ManageRule { confined_to: Some(&elsewhere) }),
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&elsewhere)
+                }
+            ),
             Err(Denied::NotVisible)
         );
         // Reordering stays with administrators.
-        assert_eq!(authorize(&rita, Operation::Administer), Err(Denied::AdminOnly));
+        assert_eq!(
+            authorize(&rita, Operation::Administer),
+            Err(Denied::AdminOnly)
+        );
     }
 
     #[test]
@@ -764,7 +794,12 @@ mod tests {
         ] {
             assert_eq!(authorize(&p, Operation::ReadRules), Err(Denied::AdminOnly));
             assert_eq!(
-                authorize(&p, Operation::ManageRule { confined_to: Some(&mine) }),
+                authorize(
+                    &p,
+                    Operation::ManageRule {
+                        confined_to: Some(&mine)
+                    }
+                ),
                 Err(Denied::AdminOnly),
                 "{p:?}"
             );

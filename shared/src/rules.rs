@@ -983,7 +983,6 @@ pub fn pick_member<'a>(
 mod tests {
     use super::*;
 
-
     fn mbs() -> Vec<MailboxName<'static>> {
         vec![
             MailboxName {

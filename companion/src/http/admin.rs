@@ -20,7 +20,9 @@ use crate::domain::admin::{
     self, Actor, CreateGrantRequest, CreateMailboxRequest, CreateTeamRequest, GrantView,
     GrantsResponse, MailboxAdminView, PatchMailboxRequest, PatchTeamRequest, TeamAdminView,
 };
-use crate::domain::users::{self as admin_users, CreateUserRequest, PatchUserRequest, UserAdminView};
+use crate::domain::users::{
+    self as admin_users, CreateUserRequest, PatchUserRequest, UserAdminView,
+};
 use crate::error::{Error, ErrorEnvelope, Result};
 use crate::extract::{Json, Query};
 use crate::limits;

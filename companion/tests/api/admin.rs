@@ -1238,7 +1238,10 @@ async fn an_admin_creates_disables_and_enables_a_user_never_deleting_them(engine
     assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
     assert_eq!(c.body["email"], "nuova.collega@demo.test");
     assert_eq!(c.body["name"], "Nora Nuova");
-    assert_eq!((&c.body["is_admin"], &c.body["enabled"]), (&json!(false), &json!(true)));
+    assert_eq!(
+        (&c.body["is_admin"], &c.body["enabled"]),
+        (&json!(false), &json!(true))
+    );
     let nora_id = c.body["id"].as_str().expect("id").to_owned();
     let again = app
         .post(
@@ -1254,19 +1257,34 @@ async fn an_admin_creates_disables_and_enables_a_user_never_deleting_them(engine
         json!({"email": "x@demo.test", "name": "X", "role": "admin"}),
     ] {
         let a = app.post(&admin, "/api/v1/users", bad.clone()).await;
-        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {:?}", a.body);
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {:?}",
+            a.body
+        );
     }
     // She signs in and works; disabled, her token stops at once; enabled, she is back.
     let nora = app.login("nuova.collega@demo.test").await;
     assert_eq!(app.get(&nora, "/api/v1/me").await.status, StatusCode::OK);
     let d = app
-        .patch(&admin, &format!("/api/v1/users/{nora_id}"), json!({"enabled": false}))
+        .patch(
+            &admin,
+            &format!("/api/v1/users/{nora_id}"),
+            json!({"enabled": false}),
+        )
         .await;
     assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
     assert_eq!(d.body["enabled"], false);
-    assert_eq!(app.get(&nora, "/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get(&nora, "/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let listed = app.get(&admin, "/api/v1/users?q=nora").await;
-    assert_eq!(listed.body["items"][0]["enabled"], false, "kept, shown disabled");
+    assert_eq!(
+        listed.body["items"][0]["enabled"], false,
+        "kept, shown disabled"
+    );
     let e = app
         .patch(
             &admin,
@@ -1275,20 +1293,38 @@ async fn an_admin_creates_disables_and_enables_a_user_never_deleting_them(engine
         )
         .await;
     assert_eq!(e.status, StatusCode::OK, "{:?}", e.body);
-    assert_eq!((&e.body["enabled"], &e.body["is_admin"], &e.body["name"]), (&json!(true), &json!(true), &json!("Nora N.")));
+    assert_eq!(
+        (&e.body["enabled"], &e.body["is_admin"], &e.body["name"]),
+        (&json!(true), &json!(true), &json!("Nora N."))
+    );
     let nora = app.login("nuova.collega@demo.test").await;
-    assert_eq!(app.get(&nora, "/api/v1/me").await.body["user"]["is_admin"], true);
+    assert_eq!(
+        app.get(&nora, "/api/v1/me").await.body["user"]["is_admin"],
+        true
+    );
 
     // Not on oneself; not by a non-admin (403); not another organisation's user (404).
     let me = app
-        .patch(&admin, &format!("/api/v1/users/{admin_id}"), json!({"enabled": false}))
+        .patch(
+            &admin,
+            &format!("/api/v1/users/{admin_id}"),
+            json!({"enabled": false}),
+        )
         .await;
     assert_eq!(me.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", me.body);
     let forbidden = [
-        app.post(&rita, "/api/v1/users", json!({"email": "y@demo.test", "name": "Y"}))
-            .await,
-        app.patch(&rita, &format!("/api/v1/users/{nora_id}"), json!({"enabled": false}))
-            .await,
+        app.post(
+            &rita,
+            "/api/v1/users",
+            json!({"email": "y@demo.test", "name": "Y"}),
+        )
+        .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/users/{nora_id}"),
+            json!({"enabled": false}),
+        )
+        .await,
     ];
     for a in &forbidden {
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
@@ -1296,7 +1332,11 @@ async fn an_admin_creates_disables_and_enables_a_user_never_deleting_them(engine
     }
     let altro = app.user_id("altro@altra.test").await;
     let other = app
-        .patch(&admin, &format!("/api/v1/users/{altro}"), json!({"enabled": false}))
+        .patch(
+            &admin,
+            &format!("/api/v1/users/{altro}"),
+            json!({"enabled": false}),
+        )
         .await;
     assert_eq!(other.status, StatusCode::NOT_FOUND, "{:?}", other.body);
 
@@ -1311,7 +1351,10 @@ async fn an_admin_creates_disables_and_enables_a_user_never_deleting_them(engine
     .expect("audit");
     let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
     assert_eq!(actions, ["user.create", "user.update", "user.update"]);
-    assert!(rows.iter().all(|(_, d)| !d.contains("nuova.collega")), "{rows:?}");
+    assert!(
+        rows.iter().all(|(_, d)| !d.contains("nuova.collega")),
+        "{rows:?}"
+    );
     let users: i64 = scalar!(app, "SELECT COUNT(*) FROM users WHERE id = $1", &nora_id);
     assert_eq!(users, 1);
 }

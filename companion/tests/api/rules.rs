@@ -924,9 +924,7 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
     let team = app.team_id("Ufficio Legale").await;
     let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
     let legale = app.mailbox_id("legale@pec.demo.test").await;
-    let on = |mailbox: &str| {
-        json!({"field": "mailbox", "match": "is", "value": mailbox})
-    };
+    let on = |mailbox: &str| json!({"field": "mailbox", "match": "is", "value": mailbox});
     let subject = json!({"field": "subject", "match": "contains", "value": "solecito"});
 
     // The administrator writes three rules: one for Protocollo, one for every mailbox, one
@@ -954,7 +952,12 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
         .as_array()
         .expect("list")
         .iter()
-        .map(|r| (r["name"].as_str().unwrap_or("").to_owned(), r["editable"] == true))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("").to_owned(),
+                r["editable"] == true,
+            )
+        })
         .collect();
     assert_eq!(
         editable,
@@ -989,7 +992,11 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
     assert_eq!(p.body["updated_by"], rita_id.as_str());
     assert_eq!(p.body["editable"], true);
     let p = app
-        .patch(&rita, &format!("/api/v1/rules/{mine}"), json!({"enabled": true}))
+        .patch(
+            &rita,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"enabled": true}),
+        )
         .await;
     assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
     // She may create one for her mailboxes and delete it again.
@@ -1012,10 +1019,18 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
     // Refused: the rule for every mailbox; an edit removing the confinement or widening it
     // to everything; a new rule for every mailbox.
     let refused = [
-        app.patch(&rita, &format!("/api/v1/rules/{everywhere}"), json!({"name": "Mio"}))
-            .await,
-        app.patch(&rita, &format!("/api/v1/rules/{mine}"), json!({"conditions": [subject]}))
-            .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{everywhere}"),
+            json!({"name": "Mio"}),
+        )
+        .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"conditions": [subject]}),
+        )
+        .await,
         app.patch(
             &rita,
             &format!("/api/v1/rules/{mine}"),
@@ -1051,8 +1066,12 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
     assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
     assert_eq!(g.body["editable"], false);
     for a in [
-        app.patch(&rita, &format!("/api/v1/rules/{legal}"), json!({"enabled": false}))
-            .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{legal}"),
+            json!({"enabled": false}),
+        )
+        .await,
         app.patch(
             &rita,
             &format!("/api/v1/rules/{mine}"),
@@ -1073,10 +1092,15 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
     )
     .await;
     assert_eq!(
-        app.get(&rita, &format!("/api/v1/rules/{legal}")).await.status,
+        app.get(&rita, &format!("/api/v1/rules/{legal}"))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
-    let names: Vec<Value> = app.get(&rita, "/api/v1/rules").await.body
+    let names: Vec<Value> = app
+        .get(&rita, "/api/v1/rules")
+        .await
+        .body
         .as_array()
         .expect("list")
         .iter()
@@ -1086,13 +1110,28 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
 
     // Another organisation's rule does not exist for her; hers not for them.
     let altra_admin = "altro@altra.test";
-    exec(&app, "UPDATE users SET is_admin = (email = $1) OR is_admin", &[altra_admin]).await;
+    exec(
+        &app,
+        "UPDATE users SET is_admin = (email = $1) OR is_admin",
+        &[altra_admin],
+    )
+    .await;
     let altro = app.login(altra_admin).await;
     let theirs = create_rule(&app, &altro, json!({"name": "Altra"})).await;
     for a in [
         app.get(&rita, &format!("/api/v1/rules/{theirs}")).await,
-        app.patch(&rita, &format!("/api/v1/rules/{theirs}"), json!({"name": "x"})).await,
-        app.patch(&altro, &format!("/api/v1/rules/{mine}"), json!({"name": "x"})).await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{theirs}"),
+            json!({"name": "x"}),
+        )
+        .await,
+        app.patch(
+            &altro,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"name": "x"}),
+        )
+        .await,
     ] {
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.body);
     }
@@ -1105,5 +1144,8 @@ async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(en
     .fetch_all(p)
     .await)
     .expect("audit");
-    assert_eq!(hers, ["rule.update", "rule.update", "rule.create", "rule.delete"]);
+    assert_eq!(
+        hers,
+        ["rule.update", "rule.update", "rule.create", "rule.delete"]
+    );
 }

@@ -8,9 +8,7 @@ use serde_json::{Value, json};
 use crate::both_engines;
 use crate::helpers::{Engine, TestApp, spawn_app};
 
-both_engines!(
-    team_queues_list_and_count_only_what_the_caller_may_read,
-);
+both_engines!(team_queues_list_and_count_only_what_the_caller_may_read,);
 
 /// Ids of a list as `token`'s user reads it.
 async fn ids(app: &TestApp, token: &str, query: &str) -> Vec<String> {
@@ -77,8 +75,14 @@ async fn team_queues_list_and_count_only_what_the_caller_may_read(engine: Engine
     // Aldo's is overdue; one is cancelled (not counted); one is awaiting approval.
     for (sql, id) in [
         ("UPDATE activities SET due_at = 1000 WHERE id = $1", &aldos),
-        ("UPDATE activities SET status = 'cancelled' WHERE id = $1", &closed),
-        ("UPDATE activities SET status = 'awaiting_approval' WHERE id = $1", &elenas),
+        (
+            "UPDATE activities SET status = 'cancelled' WHERE id = $1",
+            &closed,
+        ),
+        (
+            "UPDATE activities SET status = 'awaiting_approval' WHERE id = $1",
+            &elenas,
+        ),
     ] {
         pecdesk_companion::with_pool!(app.store, |p| sqlx::query(sql)
             .bind(id)
@@ -92,8 +96,14 @@ async fn team_queues_list_and_count_only_what_the_caller_may_read(engine: Engine
     let open = "status=open,in_progress,awaiting_approval,approved,changes_requested";
     let mut want = vec![free_legale.clone(), aldos.clone(), legale_free.clone()];
     want.sort();
-    assert_eq!(ids(&app, &rita, &format!("{open}&team={ufficio}")).await, want);
-    assert_eq!(ids(&app, &rita, &format!("{open}&team=none")).await, [no_team.clone()]);
+    assert_eq!(
+        ids(&app, &rita, &format!("{open}&team={ufficio}")).await,
+        want
+    );
+    assert_eq!(
+        ids(&app, &rita, &format!("{open}&team=none")).await,
+        [no_team.clone()]
+    );
     let mut free = vec![free_legale.clone(), legale_free.clone()];
     free.sort();
     assert_eq!(
@@ -115,10 +125,21 @@ async fn team_queues_list_and_count_only_what_the_caller_may_read(engine: Engine
         (&json!(2), &json!(1), &json!(1))
     );
     assert_eq!(team_of(&w.body, None)["open"], 1);
-    assert_eq!(w.body["teams"].as_array().expect("teams").last().expect("last")["team_id"], Value::Null);
+    assert_eq!(
+        w.body["teams"]
+            .as_array()
+            .expect("teams")
+            .last()
+            .expect("last")["team_id"],
+        Value::Null
+    );
     let a = person_of(&w.body, Some(&aldo));
     assert_eq!((&a["open"], &a["overdue"]), (&json!(1), &json!(1)));
-    assert_eq!(w.body["people"][0]["assignee_id"], aldo.as_str(), "most overdue first");
+    assert_eq!(
+        w.body["people"][0]["assignee_id"],
+        aldo.as_str(),
+        "most overdue first"
+    );
     assert_eq!(person_of(&w.body, None)["open"], 4);
     // Every list agrees with the counts.
     let all = ids(&app, &rita, open).await;
@@ -134,19 +155,32 @@ async fn team_queues_list_and_count_only_what_the_caller_may_read(engine: Engine
     // Ufficio Legale's nor the activities of no team are counted for her.
     let w = app.get(&elena, "/api/v1/activities/workload").await;
     assert_eq!(w.status, StatusCode::OK, "{:?}", w.body);
-    assert_eq!(w.body["teams"].as_array().expect("teams").len(), 1, "{:?}", w.body);
+    assert_eq!(
+        w.body["teams"].as_array().expect("teams").len(),
+        1,
+        "{:?}",
+        w.body
+    );
     let e = team_of(&w.body, Some(&esterno));
     assert_eq!((&e["open"], &e["free"]), (&json!(2), &json!(1)));
     assert!(person_of(&w.body, Some(&aldo)).is_null());
     let mut hers = vec![external_free.clone(), elenas.clone()];
     hers.sort();
     assert_eq!(ids(&app, &elena, open).await, hers);
-    assert!(ids(&app, &elena, &format!("{open}&team={ufficio}")).await.is_empty());
+    assert!(
+        ids(&app, &elena, &format!("{open}&team={ufficio}"))
+            .await
+            .is_empty()
+    );
 
     // Another organisation sees nothing of it.
     let altro = app.login("altro@altra.test").await;
     let w = app.get(&altro, "/api/v1/activities/workload").await;
     assert_eq!(w.status, StatusCode::OK);
     assert_eq!(w.body["teams"], json!([]));
-    assert!(ids(&app, &altro, &format!("team={ufficio}")).await.is_empty());
+    assert!(
+        ids(&app, &altro, &format!("team={ufficio}"))
+            .await
+            .is_empty()
+    );
 }

@@ -169,11 +169,7 @@ pub struct WorkloadResponse {
 }
 
 /// Counts the open activities `person` may read, per team and per assignee.
-pub async fn workload(
-    store: &Store,
-    who: &Principal,
-    person: &Person,
-) -> Result<WorkloadResponse> {
+pub async fn workload(store: &Store, who: &Principal, person: &Person) -> Result<WorkloadResponse> {
     let now = crate::store::now_ms();
     let rows = store_activities::workload(store, person, &who.org_id, now).await?;
     let mut teams: Vec<TeamWorkload> = Vec::new();
@@ -187,7 +183,9 @@ pub async fn workload(
                     team_name: r.team_name.clone(),
                     ..TeamWorkload::default()
                 });
-                teams.last_mut().ok_or_else(|| Error::Internal(anyhow::anyhow!("pushed")))?
+                teams
+                    .last_mut()
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("pushed")))?
             }
         };
         t.open += r.open;
@@ -204,7 +202,9 @@ pub async fn workload(
                     assignee_name: r.assignee_name.clone(),
                     ..PersonWorkload::default()
                 });
-                people.last_mut().ok_or_else(|| Error::Internal(anyhow::anyhow!("pushed")))?
+                people
+                    .last_mut()
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("pushed")))?
             }
         };
         p.open += r.open;
