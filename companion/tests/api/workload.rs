@@ -102,7 +102,7 @@ async fn team_queues_list_and_count_only_what_the_caller_may_read(engine: Engine
     );
     assert_eq!(
         ids(&app, &rita, &format!("{open}&team=none")).await,
-        [no_team.clone()]
+        [no_team]
     );
     let mut free = vec![free_legale.clone(), legale_free.clone()];
     free.sort();
