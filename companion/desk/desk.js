@@ -6,7 +6,7 @@ import { setLang, lang, t } from '/addin/i18n.js';
 import { createHost } from '/addin/hosts/browser.js';
 import { h, $, fill, field } from '/addin/dom.js';
 import './strings.js';
-import { ctx, say, fail, guard, button, policiesAnywhere } from './ui.js';
+import { ctx, say, fail, guard, button, policiesAnywhere, leadMailboxes } from './ui.js';
 import * as live from './live.js';
 
 const LANG_KEY = 'pecdesk.lang';
@@ -29,6 +29,8 @@ const DEMO = [
 const manager = () => policiesAnywhere().has('MAIL_ACTIVITY_MANAGER');
 const reader = () => policiesAnywhere().has('MAIL_ACCOUNT_READER');
 const admin = () => Boolean(ctx.me?.user.is_admin);
+// Responsabile of a mailbox: manages the routing rules confined to the mailboxes they lead.
+const leader = () => leadMailboxes().length > 0;
 const PAGES = [
   { id: 'mine', group: 'nav_work', key: 'page_mine', live: true, module: './pages/mine.js' },
   { id: 'teams', group: 'nav_work', key: 'page_teams', live: true, module: './pages/teams.js', show: () => manager() || (ctx.me?.teams ?? []).length > 0 },
@@ -37,7 +39,7 @@ const PAGES = [
   { id: 'campaigns', group: 'nav_mail', key: 'page_campaigns', live: true, module: './pages/campaigns.js', show: reader },
   { id: 'stats', group: 'nav_supervise', key: 'page_stats', module: './pages/stats.js', show: () => manager() || admin() },
   { id: 'alarms', group: 'nav_supervise', key: 'page_alarms', module: './pages/alarms.js', live: true, show: () => manager() || admin() },
-  { id: 'rules', group: 'nav_admin', key: 'page_rules', module: './pages/rules.js', show: admin },
+  { id: 'rules', group: 'nav_admin', key: 'page_rules', module: './pages/rules.js', show: () => admin() || leader() },
   { id: 'audit', group: 'nav_admin', key: 'page_audit', module: './pages/audit.js', show: () => admin() || Boolean(ctx.me?.user.is_auditor) },
   { id: 'admin', group: 'nav_admin', key: 'page_admin', module: './pages/admin.js', show: admin },
   { id: 'webhooks', group: 'nav_admin', key: 'page_webhooks', module: './pages/webhooks.js', show: admin },

@@ -165,3 +165,11 @@ export function policiesAnywhere() {
 }
 
 export { h, fill, chip, t, certChip };
+
+/**
+ * The mailboxes the caller leads (Responsabile: MAIL_ACTIVITY_MANAGER and
+ * MAIL_ACCOUNT_MANAGER), whose confined routing rules they manage.
+ */
+export function leadMailboxes() {
+  return (ctx.me?.grants ?? []).filter((g) => g.policies.includes('MAIL_ACTIVITY_MANAGER') && g.policies.includes('MAIL_ACCOUNT_MANAGER'));
+}

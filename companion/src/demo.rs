@@ -466,8 +466,8 @@ pub async fn seed_alarms(store: &Store, now: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Mail in for `serve --demo` (after [`seed_story`]): the administrator writes two routing
-/// rules, then the Sent folder's copies and three incoming PECs ([`MAIL_IN`]) go through the
+/// Mail in for `serve --demo` (after [`seed_story`]): the administrator writes three routing
+/// rules (the third confined to Protocollo, for its Responsabile to fix), then the Sent folder's copies and three incoming PECs ([`MAIL_IN`]) go through the
 /// one ingestion path and the steps after it, as an IMAP poll would: the sent messages end
 /// reconciled with the demo receipts, the SdI notification and the Comune's protocol reach
 /// their people by rule, the citizen's request waits in the dispatcher queue.
@@ -519,6 +519,20 @@ pub async fn seed_mail_in(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::R
                 "category": "Protocollo"
             }
         }),
+        // Confined to Protocollo, so its Responsabile (Rita) may fix it herself: the typo
+        // in "solecito" makes it match nothing until she does (the preview shows it).
+        serde_json::json!({
+            "name": "Solleciti di pagamento al Protocollo",
+            "stop": false,
+            "conditions": [
+                {"field": "mailbox", "match": "is", "value": PROTOCOLLO},
+                {"field": "subject", "match": "contains", "value": "solecito"}
+            ],
+            "actions": {
+                "route": {"team_id": ufficio},
+                "category": "Solleciti"
+            }
+        }),
     ];
     for rule in rules {
         let spec = serde_json::from_value(rule)?;
@@ -538,7 +552,7 @@ pub async fn seed_mail_in(store: &Store, trust: &Arc<TrustAnchors>) -> anyhow::R
     }
     process_pending(store).await?;
     seed_folders(store, &org, &admin.id, &protocollo).await?;
-    tracing::info!("demo mail in seeded: sent messages reconciled, two rules, a queue");
+    tracing::info!("demo mail in seeded: sent messages reconciled, three rules, a queue");
     Ok(())
 }
 

@@ -82,6 +82,18 @@ impl Person {
             .collect()
     }
 
+    /// Responsabile of the mailbox: `MAIL_ACTIVITY_MANAGER` and `MAIL_ACCOUNT_MANAGER` on it
+    /// (own or a team's grants).
+    pub fn leads(&self, mailbox_id: &str) -> bool {
+        let p = self.on(mailbox_id);
+        p.can_manage_activities() && p.can_manage_messages()
+    }
+
+    /// Responsabile of at least one mailbox.
+    pub fn leads_any(&self) -> bool {
+        self.mailboxes.keys().any(|m| self.leads(m))
+    }
+
     /// Whether the person belongs to `team_id`.
     pub fn in_team(&self, team_id: &str) -> bool {
         self.teams.iter().any(|t| t == team_id)
@@ -270,6 +282,28 @@ pub enum Operation<'a> {
     /// Manage the organisation: mailboxes and their connection settings, teams and their
     /// members, grants, routing rules (organisation administrators).
     Administer,
+    /// See the routing rules at all (their list, one rule, the preview over the messages
+    /// one reads): organisation administrators and the Responsabile of at least one
+    /// mailbox ([`Person::leads`]).
+    ReadRules,
+    /// See one routing rule: [`Operation::ReadRules`], and, for a rule confined to some
+    /// mailboxes ([`crate::rules::confinement`]), a policy on at least one of them; a rule
+    /// confined elsewhere (or to no mailbox at all) is answered as missing. An unconfined rule is visible (read-only
+    /// to a Responsabile): it routes their mailboxes' messages too.
+    ReadRule {
+        /// The mailboxes the rule is confined to (`None`: unconfined).
+        confined_to: Option<&'a std::collections::BTreeSet<String>>,
+    },
+    /// Create, edit, enable or disable, or delete a routing rule: administrators any rule;
+    /// a Responsabile a rule confined to mailboxes ([`crate::rules::confinement`]) that
+    /// they lead, every one of them. An edit asks twice, for the rule as stored and as it
+    /// will be, so an edit cannot widen the confinement beyond the caller's mailboxes nor
+    /// remove it. Reordering stays [`Operation::Administer`]: the order decides between
+    /// every mailbox's rules.
+    ManageRule {
+        /// The mailboxes the rule is confined to (`None`: unconfined).
+        confined_to: Option<&'a std::collections::BTreeSet<String>>,
+    },
     /// Route a message by hand (the dispatcher queue): to a team or a user, or into a new
     /// activity. Needs `MAIL_ACTIVITY_MANAGER` on the message's mailbox (Smistatore).
     RouteMessage(&'a MessageFacts),
@@ -321,6 +355,23 @@ pub enum Denied {
     /// The object is not visible to the person (answered as missing).
     #[error("non trovato / not found")]
     NotVisible,
+    /// Only administrators manage a rule that may match in any mailbox.
+    #[error(
+        "solo gli amministratori gestiscono una regola valida per ogni casella: aggiungi la \
+         condizione «casella è …» con le caselle di cui sei responsabile / only administrators \
+         manage a rule that applies to every mailbox: add the condition `mailbox is …` naming \
+         mailboxes you manage"
+    )]
+    RuleNotConfined,
+    /// The rule is (or would be) confined to a mailbox the person does not lead.
+    #[error(
+        "la regola riguarda caselle di cui non sei responsabile (servono MAIL_ACTIVITY_MANAGER e \
+         MAIL_ACCOUNT_MANAGER su ognuna): limita la condizione «casella è …» alle tue caselle o \
+         chiedi a un amministratore / the rule concerns mailboxes you do not manage \
+         (MAIL_ACTIVITY_MANAGER and MAIL_ACCOUNT_MANAGER are needed on each): restrict the \
+         condition `mailbox is …` to your mailboxes or ask an administrator"
+    )]
+    RuleOutsideMailboxes,
     /// A mailbox policy is needed.
     #[error("serve {} sulla casella / {} needed on the mailbox", .0.as_str(), .0.as_str())]
     PolicyRequired(Policy),
@@ -411,6 +462,8 @@ impl Denied {
             Denied::AuthorOnly => "author_only",
             Denied::AuditorOnly => "auditor_only",
             Denied::AdminOnly => "admin_only",
+            Denied::RuleNotConfined => "rule.not_confined",
+            Denied::RuleOutsideMailboxes => "rule.outside_mailboxes",
             Denied::Closed => "closed",
             Denied::Flow(TransitionError::NotInFlow { .. }) => "flow.not_in_flow",
             Denied::Flow(TransitionError::ApprovalRequired) => "flow.approval_required",
@@ -506,6 +559,29 @@ pub fn authorize(who: &Person, op: Operation<'_>) -> Result<(), Denied> {
         }
         Op::ReadAudit => require(who.is_admin || who.is_auditor, Denied::AuditorOnly),
         Op::Administer => require(who.is_admin, Denied::AdminOnly),
+        Op::ReadRules => require(who.is_admin || who.leads_any(), Denied::AdminOnly),
+        Op::ReadRule { confined_to } => {
+            if who.is_admin {
+                return Ok(());
+            }
+            require(who.leads_any(), Denied::AdminOnly)?;
+            let seen =
+                confined_to.is_none_or(|set| set.iter().any(|m| !who.on(m).policies().is_empty()));
+            require(seen, Denied::NotVisible)
+        }
+        Op::ManageRule { confined_to } => {
+            if who.is_admin {
+                return Ok(());
+            }
+            authorize(who, Op::ReadRule { confined_to })?;
+            let set = confined_to
+                .filter(|s| !s.is_empty())
+                .ok_or(Denied::RuleNotConfined)?;
+            require(
+                set.iter().all(|m| who.leads(m)),
+                Denied::RuleOutsideMailboxes,
+            )
+        }
         Op::RouteMessage(m) => {
             read_message(who, m)?;
             require(
@@ -645,6 +721,117 @@ mod tests {
             p.grant(MB, *pol);
         }
         p
+    }
+
+    fn set(ids: &[&str]) -> std::collections::BTreeSet<String> {
+        ids.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead() {
+        let rita = person("rita", Some(Role::Responsabile));
+        let mine = set(&[MB]);
+        assert_eq!(
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&mine)
+                }
+            ),
+            Ok(())
+        );
+        assert_eq!(authorize(&rita, Operation::ReadRules), Ok(()));
+        // Unconfined: readable, not manageable.
+        assert_eq!(
+            authorize(&rita, Operation::ReadRule { confined_to: None }),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(&rita, Operation::ManageRule { confined_to: None }),
+            Err(Denied::RuleNotConfined)
+        );
+        // Confined to no mailbox at all (contradictory conditions: it matches nothing):
+        // administrators' business.
+        let nothing = set(&[]);
+        assert_eq!(
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&nothing)
+                }
+            ),
+            Err(Denied::NotVisible)
+        );
+        // Also a mailbox she does not lead: refused; one she has no policy on at all, and
+        // nothing else: not visible.
+        let wider = set(&[MB, "mb-2"]);
+        assert_eq!(
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&wider)
+                }
+            ),
+            Err(Denied::RuleOutsideMailboxes)
+        );
+        assert_eq!(
+            Denied::RuleOutsideMailboxes.answered_as(),
+            DeniedAs::Forbidden
+        );
+        let elsewhere = set(&["mb-2"]);
+        assert_eq!(
+            authorize(
+                &rita,
+                Operation::ReadRule {
+                    confined_to: Some(&elsewhere)
+                }
+            ),
+            Err(Denied::NotVisible)
+        );
+        assert_eq!(
+            authorize(
+                &rita,
+                Operation::ManageRule {
+                    confined_to: Some(&elsewhere)
+                }
+            ),
+            Err(Denied::NotVisible)
+        );
+        // Reordering stays with administrators.
+        assert_eq!(
+            authorize(&rita, Operation::Administer),
+            Err(Denied::AdminOnly)
+        );
+    }
+
+    #[test]
+    fn half_a_responsabile_or_nobody_does_not_manage_rules() {
+        let mine = set(&[MB]);
+        let mut activity_manager_only = person("m", None);
+        activity_manager_only.grant(MB, Policy::MailActivityManager);
+        for p in [
+            person("p", None),
+            person("p", Some(Role::Assegnatario)),
+            activity_manager_only,
+        ] {
+            assert_eq!(authorize(&p, Operation::ReadRules), Err(Denied::AdminOnly));
+            assert_eq!(
+                authorize(
+                    &p,
+                    Operation::ManageRule {
+                        confined_to: Some(&mine)
+                    }
+                ),
+                Err(Denied::AdminOnly),
+                "{p:?}"
+            );
+        }
+        let mut admin = person("a", None);
+        admin.is_admin = true;
+        assert_eq!(
+            authorize(&admin, Operation::ManageRule { confined_to: None }),
+            Ok(())
+        );
     }
 
     fn activity(status: Status, flow: Flow) -> ActivityFacts {

@@ -753,6 +753,62 @@ impl Facts {
     }
 }
 
+/// A mailbox of the organisation as a `mailbox` condition can name it: its id and address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxName<'a> {
+    /// The mailbox's id.
+    pub id: &'a str,
+    /// Its PEC address.
+    pub address: &'a str,
+}
+
+/// The mailboxes a rule can ever match in, decided from its conditions alone, or `None`
+/// when it may match in any mailbox ("unconfined").
+///
+/// A condition confines when it is `mailbox is [values]`, not negated, and every value
+/// names a mailbox of `mailboxes` by id or address (compared as [`Condition::check`]
+/// compares `is`: trimmed, ignoring case). Such a condition matches only in the mailboxes
+/// named (a message's `mailbox` values are exactly its mailbox's id and address). All
+/// conditions must hold, so several confining conditions confine to the intersection.
+/// Anything else does not confine: `contains` or `glob` (a pattern may match a mailbox
+/// created later), a negated condition, or a value naming no mailbox of the organisation
+/// (an address a mailbox created later could take).
+///
+/// A rule with an empty confinement (`Some` of nothing) matches no message at all.
+pub fn confinement(
+    spec: &RuleSpec,
+    mailboxes: &[MailboxName<'_>],
+) -> Option<std::collections::BTreeSet<String>> {
+    let mut confined: Option<std::collections::BTreeSet<String>> = None;
+    for c in &spec.conditions {
+        if c.field != Field::Mailbox || c.op != Match::Is || c.negate || c.value.is_empty() {
+            continue;
+        }
+        let mut named = std::collections::BTreeSet::new();
+        let mut every_value_known = true;
+        for v in &c.value {
+            let want = v.trim().to_lowercase();
+            let hit = mailboxes.iter().find(|m| {
+                m.id.trim().to_lowercase() == want || m.address.trim().to_lowercase() == want
+            });
+            match hit {
+                Some(m) => {
+                    named.insert(m.id.to_owned());
+                }
+                None => every_value_known = false,
+            }
+        }
+        if !every_value_known {
+            continue;
+        }
+        confined = Some(match confined {
+            None => named,
+            Some(before) => before.intersection(&named).cloned().collect(),
+        });
+    }
+    confined
+}
+
 /// A stored rule: its id and what it says. Evaluated in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
@@ -926,6 +982,85 @@ pub fn pick_member<'a>(
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    fn mbs() -> Vec<MailboxName<'static>> {
+        vec![
+            MailboxName {
+                id: "mb1",
+                address: "protocollo@pec.ente.test",
+            },
+            MailboxName {
+                id: "mb2",
+                address: "legale@pec.ente.test",
+            },
+        ]
+    }
+
+    fn confined(conditions: serde_json::Value) -> Option<Vec<String>> {
+        let s = spec(serde_json::json!({"name": "r", "conditions": conditions}));
+        confinement(&s, &mbs()).map(|c| c.into_iter().collect())
+    }
+
+    #[test]
+    fn a_mailbox_is_condition_confines_the_rule_to_the_mailboxes_it_names() {
+        assert_eq!(
+            confined(serde_json::json!([
+                {"field": "mailbox", "match": "is", "value": " Protocollo@PEC.ente.test "},
+                {"field": "subject", "match": "contains", "value": "x"}])),
+            Some(vec!["mb1".to_owned()])
+        );
+        assert_eq!(
+            confined(serde_json::json!([
+                {"field": "mailbox", "match": "is", "value": ["mb2", "protocollo@pec.ente.test"]}])),
+            Some(vec!["mb1".to_owned(), "mb2".to_owned()])
+        );
+        // Two confining conditions: both must hold, so the intersection.
+        assert_eq!(
+            confined(serde_json::json!([
+                {"field": "mailbox", "match": "is", "value": ["mb1", "mb2"]},
+                {"field": "mailbox", "match": "is", "value": "mb2"}])),
+            Some(vec!["mb2".to_owned()])
+        );
+        assert_eq!(
+            confined(serde_json::json!([
+                {"field": "mailbox", "match": "is", "value": "mb1"},
+                {"field": "mailbox", "match": "is", "value": "mb2"}])),
+            Some(vec![])
+        );
+    }
+
+    #[test]
+    fn patterns_negations_and_unknown_mailboxes_do_not_confine() {
+        for c in [
+            serde_json::json!([]),
+            serde_json::json!([{"field": "subject", "match": "is", "value": "mb1"}]),
+            serde_json::json!([{"field": "mailbox", "match": "glob", "value": "protocollo@*"}]),
+            serde_json::json!([{"field": "mailbox", "match": "contains", "value": "mb1"}]),
+            serde_json::json!([{"field": "mailbox", "match": "is", "value": "mb1", "negate": true}]),
+            serde_json::json!([{"field": "mailbox", "match": "exists"}]),
+            // One value names no mailbox of the organisation: a mailbox created later
+            // with that address would match, so the rule is not confined.
+            serde_json::json!([{"field": "mailbox", "match": "is",
+                                "value": ["mb1", "nuova@pec.ente.test"]}]),
+        ] {
+            assert_eq!(confined(c.clone()), None, "{c}");
+        }
+    }
+
+    #[test]
+    fn a_confined_rule_never_matches_outside_its_mailboxes() {
+        let s = spec(serde_json::json!({"name": "r", "conditions": [
+            {"field": "mailbox", "match": "is", "value": "PROTOCOLLO@pec.ente.test"}]}));
+        let set = confinement(&s, &mbs()).expect("confined");
+        for m in mbs() {
+            let f = Facts {
+                mailbox_id: m.id.into(),
+                mailbox_address: m.address.into(),
+                ..Facts::default()
+            };
+            assert_eq!(matches(&s, &f).is_some(), set.contains(m.id), "{}", m.id);
+        }
+    }
 
     fn spec(json: serde_json::Value) -> RuleSpec {
         serde_json::from_value(json).expect("rule")

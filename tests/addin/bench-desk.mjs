@@ -44,11 +44,24 @@ try {
   const t0 = Date.now();
   execFileSync('sqlite3', [join(companion.dataDir, db)], { input: `PRAGMA busy_timeout = 30000;\n${sql}\nANALYZE;\n` });
   console.log(`seeded ${N} activities in ${Date.now() - t0} ms`);
+  // The demo's workers (simulator, outbox, alarms) waited for the seeding's write lock;
+  // a request in that moment may be dropped: wait until the companion answers again.
+  for (let i = 0; ; i += 1) {
+    try {
+      if ((await companion.api(rita, 'GET', '/api/v1/me')).status === 200) break;
+    } catch (e) {
+      if (i === 30) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 
-  // The API alone: the first page of "my activities" and of every open activity.
+  // The API alone: the first page of "my activities", of every open activity, the team
+  // queues' counts and one queue's first page.
   for (const [label, path] of [
     ['API my activities (200, due date order)', '/api/v1/activities?assignee=me&status=open,in_progress,awaiting_approval,approved,changes_requested&sort=due_at&limit=200'],
     ['API open activities (200)', '/api/v1/activities?status=open,in_progress,awaiting_approval,approved,changes_requested&sort=due_at&limit=200'],
+    ['API team workload (counts per team and person)', '/api/v1/activities/workload'],
+    ['API one team queue, nobody\'s first (25)', `/api/v1/activities?status=open,in_progress,awaiting_approval,approved,changes_requested&sort=due_at&team=${team}&assignee=none&limit=25`],
   ]) {
     const times = [];
     for (let r = 0; r < RUNS; r += 1) {

@@ -153,6 +153,11 @@ for (const engine of ['sqlite', 'postgres']) {
       // Unassigned first.
       assert.match(await team.locator('tbody tr').first().innerText(), /nessuno/);
       assert.match(await rita.locator('[data-table="load"]').innerText(), /Aldo Assegnatario/);
+      // The counts are the companion's (GET /api/v1/activities/workload), not the browser's.
+      const workload = (await companion.api(tokens.rita, 'GET', '/api/v1/activities/workload')).body;
+      const legal = workload.teams.find((x) => x.team_name === 'Ufficio Legale');
+      assert.match(await team.locator('h2').innerText(), new RegExp(`${legal.free} da prendere.*${legal.open} aperte`, 's'));
+      assert.equal(await team.locator('tbody tr').count(), Math.min(legal.open, 25));
       await shot(rita, 'teams');
 
       await go(rita, 'dispatch');
@@ -404,8 +409,11 @@ for (const engine of ['sqlite', 'postgres']) {
       await row.getByRole('button', { name: 'Segna come visto' }).click();
       await rita.waitForFunction(() => /segnato come visto/.test(document.getElementById('status').textContent));
       await rita.getByRole('button', { name: 'Già visti' }).click();
+      // The list of seen alarms replaces the open ones (on a loaded machine the old rows
+      // may still be there right after the click).
+      await rita.waitForSelector('[aria-pressed="true"] >> text=Già visti');
       await rita.waitForFunction(() => !document.getElementById('main').hasAttribute('aria-busy'));
-      const seen = rita.locator('[data-table="alarms"] tr[data-stage="escalation"]', { hasText: late });
+      const seen = rita.locator('[data-table="alarms"] tr[data-stage="escalation"]', { hasText: late }).filter({ hasNotText: 'Segna come visto' });
       // The acknowledged list, read again until it shows who saw it (a live update or the
       // reload after the click may redraw the page meanwhile on a loaded machine).
       const seenText = async () => ((await seen.count()) === 1 ? seen.innerText() : '');
@@ -552,6 +560,110 @@ for (const engine of ['sqlite', 'postgres']) {
       // Focus stays on the moved rule's button.
       assert.match(await page.evaluate(() => document.activeElement.getAttribute('aria-label') ?? ''), /Sposta/);
       await page.context().close();
+    });
+
+    test('rules: a team leader fixes the rule of her mailbox with the preview; the others are read-only', async () => {
+      const rita = await openDesk(browser, companion, 'responsabile@demo.test');
+      try {
+        await go(rita, 'rules');
+        const name = 'Solleciti di pagamento al Protocollo';
+        const rules = (await companion.api(tokens.rita, 'GET', '/api/v1/rules')).body;
+        const mine = rules.find((r) => r.name === name);
+        assert.equal(mine.editable, true);
+        assert.ok(rules.some((r) => !r.editable), 'the rules for every mailbox are read-only for her');
+        // No reordering for her.
+        assert.equal(await rita.getByRole('button', { name: /più in alto/ }).count(), 0);
+        // A rule for every mailbox: shown read-only, no save.
+        const other = rules.find((r) => !r.editable);
+        await rita.locator('[data-table="rules"]').getByRole('link', { name: other.name }).click();
+        await rita.waitForSelector('[data-read-only]');
+        assert.equal(await rita.getByLabel('La regola (JSON)').getAttribute('readonly'), '');
+        assert.equal(await rita.getByRole('button', { name: 'Salva' }).count(), 0);
+
+        // Hers: the typo matches nothing; fixed, the preview finds the reminder; saved.
+        await rita.locator('[data-table="rules"]').getByRole('link', { name }).click();
+        await rita.waitForFunction((n) => document.getElementById('editor-title')?.textContent === `Modifica: ${n}`, name);
+        const json = await rita.getByLabel('La regola (JSON)').inputValue();
+        assert.match(json, /"solecito"/);
+        await rita.getByLabel('La regola (JSON)').fill(json.replace('"solecito"', '"sollecito"'));
+        await rita.getByLabel('Giorni dell’anteprima').fill('365');
+        await rita.getByRole('button', { name: 'Anteprima' }).click();
+        await rita.waitForSelector('[data-matches]');
+        assert.ok(Number(await rita.locator('[data-matches]').getAttribute('data-matches')) >= 1);
+        assert.match(await rita.locator('[data-table="preview"]').innerText(), /Sollecito pagamento fattura/);
+        await rita.locator('[data-table="preview"]').scrollIntoViewIfNeeded();
+        await shot(rita, 'rules-leader');
+        await rita.getByRole('button', { name: 'Salva' }).click();
+        await rita.waitForFunction((n) => document.getElementById('status').textContent.includes(`Regola «${n}» salvata`), name);
+        const saved = (await companion.api(tokens.rita, 'GET', `/api/v1/rules/${mine.id}`)).body;
+        assert.deepEqual(saved.conditions[1].value, ['sollecito']);
+        const me = (await companion.api(tokens.rita, 'GET', '/api/v1/me')).body;
+        assert.equal(saved.updated_by, me.user.id);
+
+        // Widening it to every mailbox is refused, with what to do.
+        const wide = JSON.parse(await rita.getByLabel('La regola (JSON)').inputValue());
+        wide.conditions = wide.conditions.filter((c) => c.field !== 'mailbox');
+        await rita.getByLabel('La regola (JSON)').fill(JSON.stringify(wide, null, 2));
+        await rita.getByRole('button', { name: 'Salva' }).click();
+        await rita.waitForFunction(() => /casella è/.test(document.getElementById('error').textContent));
+        assert.deepEqual(rita.errors, []);
+      } finally {
+        await rita.context().close();
+      }
+    });
+
+    test('administration: an admin creates a user, grants a role, edits a mailbox name, disables the user', async () => {
+      const admin = await openDesk(browser, companion, 'admin@demo.test');
+      try {
+        await go(admin, 'admin');
+        // A new user.
+        await admin.getByLabel('Nome e cognome').fill('Nora Nuova');
+        await admin.locator('input[name="user_email"]').fill('nora.nuova@demo.test');
+        await admin.getByRole('button', { name: 'Crea l’utente' }).click();
+        await admin.waitForFunction(() => /Utente Nora Nuova creato/.test(document.getElementById('status').textContent));
+        const nora = (await companion.api(tokens.admin, 'GET', '/api/v1/users?q=nora.nuova')).body.items[0];
+        assert.equal(nora.enabled, true);
+        await admin.waitForSelector('[data-table="users"] tr[data-user="nora.nuova@demo.test"]');
+
+        // A role on Protocollo for her: one grant row per policy of the bundle.
+        const protocollo = (await companion.api(tokens.admin, 'GET', '/api/v1/mailboxes')).body.find((m) => m.address === 'protocollo@pec.demo.test');
+        await admin.locator('select[name="grant_mailbox"]').selectOption(protocollo.id);
+        await admin.locator('select[name="grant_holder"]').selectOption(`user:${nora.id}`);
+        await admin.locator('select[name="grant_what"]').selectOption('role:Assegnatario');
+        await admin.getByRole('button', { name: 'Aggiungi il permesso' }).click();
+        await admin.waitForFunction(() => /2 permessi aggiunti a Nora Nuova/.test(document.getElementById('status').textContent));
+        const held = (await companion.api(tokens.admin, 'GET', `/api/v1/grants?user=${nora.id}`)).body.map((g) => g.policy).sort();
+        assert.deepEqual(held, ['MAIL_ACTIVITY_READER', 'MAIL_ACTIVITY_WRITER']);
+        // The page reloads after the message: the new rows come with it.
+        await admin.waitForFunction(() => /Nora Nuova/.test(document.querySelector('[data-table="grants"]')?.textContent ?? ''));
+        await shot(admin, 'admin-edits');
+
+        // The settings of Legale: passwords never shown, only the name changes.
+        const legale = (await companion.api(tokens.admin, 'GET', '/api/v1/mailboxes')).body.find((m) => m.address === 'legale@pec.demo.test');
+        const before = (await companion.api(tokens.admin, 'GET', `/api/v1/mailboxes/${legale.id}`)).body;
+        await admin.locator('[data-action="settings-legale@pec.demo.test"]').click();
+        await admin.waitForSelector('[data-mailbox-settings="legale@pec.demo.test"]');
+        for (const pw of await admin.locator('[data-mailbox-settings] input[type="password"]').all()) assert.equal(await pw.inputValue(), '');
+        await admin.getByLabel('Nome visualizzato').fill('Legale e contenzioso');
+        await admin.getByRole('button', { name: 'Salva le impostazioni' }).click();
+        await admin.waitForFunction(() => /Impostazioni di Legale e contenzioso salvate/.test(document.getElementById('status').textContent));
+        const after = (await companion.api(tokens.admin, 'GET', `/api/v1/mailboxes/${legale.id}`)).body;
+        assert.equal(after.name, 'Legale e contenzioso');
+        for (const k of ['imap', 'smtp', 'sla', 'app_password', 'ingest_enabled']) assert.deepEqual(after[k], before[k], k);
+        await admin.waitForSelector('[data-table="mailboxes"] tr[data-mailbox="legale@pec.demo.test"] >> text=Legale e contenzioso');
+        await admin.locator('[data-mailbox-settings]').scrollIntoViewIfNeeded();
+        await shot(admin, 'admin-mailbox');
+
+        // Disabled, never deleted.
+        admin.once('dialog', (d) => d.accept());
+        await admin.locator('[data-table="users"] tr[data-user="nora.nuova@demo.test"]').getByRole('button', { name: 'Disattiva' }).click();
+        await admin.waitForSelector('[data-table="users"] tr[data-user="nora.nuova@demo.test"] >> text=Riattiva');
+        const disabled = (await companion.api(tokens.admin, 'GET', '/api/v1/users?q=nora.nuova')).body.items[0];
+        assert.equal(disabled.enabled, false);
+        assert.deepEqual(admin.errors, []);
+      } finally {
+        await admin.context().close();
+      }
     });
 
     test('audit: the chain is verified intact, newest entries first', async () => {

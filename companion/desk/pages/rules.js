@@ -1,7 +1,9 @@
 // Regole: the routing rules in their order (moved with buttons, so by keyboard too), an
 // editor of one rule as JSON (the format of docs/API.md), and its preview on the messages
-// of the last days (POST /api/v1/rules/preview: nothing is routed).
-import { ctx, h, t, chip, say, button, pageHead, table, mailboxName } from '../ui.js';
+// of the last days (POST /api/v1/rules/preview: nothing is routed). Administrators edit
+// every rule and the order; a mailbox's Responsabile edits the rules confined to the
+// mailboxes they lead (`editable` from the companion) and reads the others.
+import { ctx, h, t, chip, say, button, pageHead, table, mailboxName, leadMailboxes } from '../ui.js';
 import { field, fill } from '/addin/dom.js';
 import { when } from '/addin/i18n.js';
 
@@ -15,8 +17,20 @@ const NEW_RULE = {
 
 let editing = null; // the id of the rule in the editor, 'new', or null
 
+/** A new rule's template: a Responsabile's is confined to the first mailbox they lead. */
+function newRule() {
+  if (ctx.me?.user.is_admin) return NEW_RULE;
+  const mine = leadMailboxes()[0];
+  return { ...NEW_RULE, conditions: [{ field: 'mailbox', match: 'is', value: mine?.address ?? '' }, ...NEW_RULE.conditions] };
+}
+
+function scope(r) {
+  return r.confined_to ? r.confined_to.map(mailboxName).join(', ') : t('rules_everywhere');
+}
+
 export async function render(_args, { reload }) {
   const rules = await ctx.api.get('/api/v1/rules');
+  const admin = Boolean(ctx.me?.user.is_admin);
   const rule = editing === 'new' ? null : rules.find((r) => r.id === editing) ?? rules[0] ?? null;
   if (editing !== 'new') editing = rule?.id ?? null;
 
@@ -33,20 +47,23 @@ export async function render(_args, { reload }) {
     (same && !same.disabled ? same : other)?.focus();
   };
 
-  const list = table(t('page_rules'), ['#', t('rules_name'), t('rules_state'), t('rules_when'), t('rules_order')], rules, (r) => {
+  const columns = ['#', t('rules_name'), t('rules_state'), t('rules_when'), t('rules_scope')];
+  if (admin) columns.push(t('rules_order'));
+  const list = table(t('page_rules'), columns, rules, (r) => {
     const i = rules.indexOf(r);
     return h('tr', { 'data-rule': r.name, class: r.id === editing ? 'is-selected' : null },
       h('td', { class: 'num', text: String(r.position) }),
       h('td', {}, h('a', { href: '#/rules', 'data-focus': `rule-${r.id}`, onclick: (e) => { e.preventDefault(); editing = r.id; reload(); } }, r.name)),
       h('td', {}, chip(r.enabled ? t('rules_on') : t('rules_off'), r.enabled ? 'ok' : 'neutral'), r.stop ? h('span', { class: 'sub', text: t('rules_stop') }) : null),
       h('td', { class: 'small', text: r.conditions.map((c) => `${c.field} ${c.match} ${(c.value ?? []).join(' | ')}`).join(' · ') }),
-      h('td', {}, h('div', { class: 'actions' },
+      h('td', { class: 'small' }, scope(r), r.editable ? null : h('span', { class: 'sub', text: t('rules_read_only') })),
+      admin ? h('td', {}, h('div', { class: 'actions' },
         moveButton('↑', t('rules_up', { name: r.name }), i === 0, () => move(i, -1), `move-up-${r.id}`),
-        moveButton('↓', t('rules_down', { name: r.name }), i === rules.length - 1, () => move(i, 1), `move-down-${r.id}`))));
+        moveButton('↓', t('rules_down', { name: r.name }), i === rules.length - 1, () => move(i, 1), `move-down-${r.id}`))) : null);
   }, { empty: t('rules_none'), label: 'rules' });
 
   return h('div', { class: 'stack' },
-    pageHead(t('page_rules'), t('rules_intro'), button(t('rules_new'), async () => { editing = 'new'; await reload(); }, { class: 'secondary small', action: 'rule-new' })),
+    pageHead(t('page_rules'), admin ? t('rules_intro') : t('rules_intro_leader'), button(t('rules_new'), async () => { editing = 'new'; await reload(); }, { class: 'secondary small', action: 'rule-new' })),
     list,
     editor(rule, reload));
 }
@@ -65,8 +82,10 @@ function moveButton(label, aria, disabled, onclick, key) {
 }
 
 function editor(rule, reload) {
-  const spec = rule ? { name: rule.name, enabled: rule.enabled, stop: rule.stop, conditions: rule.conditions, actions: rule.actions } : NEW_RULE;
+  const spec = rule ? { name: rule.name, enabled: rule.enabled, stop: rule.stop, conditions: rule.conditions, actions: rule.actions } : newRule();
+  const editable = !rule || rule.editable;
   const text = h('textarea', { class: 'code', name: 'rule', spellcheck: 'false', rows: 12 });
+  text.readOnly = !editable;
   text.value = JSON.stringify(spec, null, 2);
   const days = h('input', { type: 'number', name: 'days', min: 1, max: 365, value: 30 });
   const results = h('div', { 'aria-live': 'polite', 'data-preview': '' });
@@ -89,13 +108,14 @@ function editor(rule, reload) {
       ], { empty: t('rules_preview_none'), label: 'preview', showCaption: true }));
   };
   return h('section', { class: 'card', 'aria-labelledby': 'editor-title' },
-    h('h2', { id: 'editor-title', text: rule ? t('rules_edit', { name: rule.name }) : t('rules_new') }),
+    h('h2', { id: 'editor-title', text: rule ? t(editable ? 'rules_edit' : 'rules_view', { name: rule.name }) : t('rules_new') }),
+    editable ? null : h('p', { class: 'notice', 'data-read-only': '', text: t('rules_read_only_why') }),
     field(t('rules_json'), text, t('rules_json_help')),
     h('div', { class: 'row' },
       narrow(field(t('rules_days'), days)),
       h('div', { class: 'actions' },
         button(t('rules_preview'), preview, { class: 'secondary', action: 'rule-preview' }),
-        button(rule ? t('rules_save') : t('rules_create'), async () => {
+        !editable ? null : button(rule ? t('rules_save') : t('rules_create'), async () => {
           const body = parse();
           const saved = rule
             ? await ctx.api.patch(`/api/v1/rules/${encodeURIComponent(rule.id)}`, body)
@@ -104,7 +124,7 @@ function editor(rule, reload) {
           say(t('rules_saved', { name: saved.name }));
           await reload();
         }, { class: 'primary', action: 'rule-save' }),
-        rule ? button(t('rules_delete'), async () => {
+        rule && editable ? button(t('rules_delete'), async () => {
           if (!window.confirm(t('rules_delete_confirm', { name: rule.name }))) return;
           await ctx.api.del(`/api/v1/rules/${encodeURIComponent(rule.id)}`);
           editing = null;

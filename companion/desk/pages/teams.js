@@ -1,21 +1,31 @@
-// Code dei team: the open activities of each team, nobody's first, and who has what.
-import { ctx, h, t, chip, say, button, pageHead, table, OPEN, isOverdue, statusChip, priorityChip, dueCell, activityLink, all, cached, holds, workers, assign } from '../ui.js';
+// Code dei team: the open activities of each team, nobody's first, and who has what. The
+// counts come from the companion (GET /api/v1/activities/workload, only what the caller
+// may read); each queue reads its first activities only (?team=…, free work first).
+import { ctx, h, t, chip, say, button, pageHead, table, OPEN, isOverdue, statusChip, priorityChip, dueCell, activityLink, cached, holds, workers, assign } from '../ui.js';
 
-const MAX = 400;
 const SHOWN = 25;
 
+/** The first SHOWN open activities of a team: nobody's first, then by due date. */
+async function queue(q) {
+  const base = `/api/v1/activities?status=${OPEN}&sort=due_at&team=${encodeURIComponent(q.team_id)}&limit=${SHOWN}`;
+  const free = q.free ? (await ctx.api.get(`${base}&assignee=none`)).items : [];
+  const taken = free.length < SHOWN && q.open > q.free ? (await ctx.api.get(base)).items.filter((a) => a.assignee_id) : [];
+  return [...free, ...taken].slice(0, SHOWN);
+}
+
 export async function render(_args, { reload }) {
-  const [items, teams] = await Promise.all([
-    // Every open activity the caller may read, by due date, up to MAX (the API has no team
-    // filter yet: beyond MAX the queues show the earliest due).
-    all(`/api/v1/activities?status=${OPEN}&sort=due_at&limit=200`, MAX),
+  const [workload, teams] = await Promise.all([
+    ctx.api.get('/api/v1/activities/workload'),
     cached('/api/v1/teams?limit=200').then((p) => p.items).catch(() => ctx.me.teams ?? []),
   ]);
   const now = Date.now();
   const mine = new Set((ctx.me.teams ?? []).map((x) => x.id));
-  // The caller's teams first, then the others they can see activities of.
-  const ids = [...new Set(items.filter((a) => a.team_id).map((a) => a.team_id))];
   const named = new Map(teams.map((x) => [x.id, x.name]));
+  // The caller's teams first, then the others they can see activities of.
+  const queues = workload.teams.filter((q) => q.team_id);
+  queues.sort((a, b) => Number(mine.has(b.team_id)) - Number(mine.has(a.team_id)) || String(named.get(a.team_id) ?? a.team_name).localeCompare(String(named.get(b.team_id) ?? b.team_name)));
+  const lists = await Promise.all(queues.map(queue));
+  const items = lists.flat();
   // Who can take what: the assignees of each mailbox with free work the caller manages.
   const managed = [...new Set(items.filter((a) => !a.assignee_id && holds(a.mailbox_id, 'MAIL_ACTIVITY_MANAGER')).map((a) => a.mailbox_id))];
   const people = new Map(await Promise.all(managed.map(async (mb) => [mb, await workers(mb).catch(() => [])])));
@@ -33,44 +43,33 @@ export async function render(_args, { reload }) {
         await reload();
       }, { class: 'secondary small', action: 'assign' })));
   };
-  ids.sort((a, b) => Number(mine.has(b)) - Number(mine.has(a)) || String(named.get(a)).localeCompare(String(named.get(b))));
-  const sections = ids.map((id) => {
-    const list = items.filter((a) => a.team_id === id);
-    // Unassigned first (free work), then by due date (the API's order).
-    list.sort((a, b) => Number(Boolean(a.assignee_id)) - Number(Boolean(b.assignee_id)));
-    const free = list.filter((a) => !a.assignee_id).length;
-    const name = named.get(id) ?? list[0].team_name;
+  const sections = queues.map((q, i) => {
+    const list = lists[i];
+    const id = q.team_id;
+    const name = named.get(id) ?? q.team_name;
     return h('section', { class: 'card', 'aria-labelledby': `team-${id}`, 'data-team': name },
-      h('h2', { id: `team-${id}` }, name, ' ', chip(t('teams_free', { n: free }), free ? 'warn' : 'ok'), ' ', chip(t('teams_open', { n: list.length }), 'neutral')),
-      table(t('teams_caption', { team: name }), [t('activity'), t('teams_who'), t('status'), t('due_at'), t('priority')], list.slice(0, SHOWN), (a) =>
+      h('h2', { id: `team-${id}` }, name, ' ', chip(t('teams_free', { n: q.free }), q.free ? 'warn' : 'ok'), ' ', chip(t('teams_open', { n: q.open }), 'neutral'),
+        q.overdue ? ' ' : null, q.overdue ? chip(t('teams_overdue', { n: q.overdue }), 'bad') : null),
+      table(t('teams_caption', { team: name }), [t('activity'), t('teams_who'), t('status'), t('due_at'), t('priority')], list, (a) =>
         h('tr', { class: isOverdue(a, now) ? 'is-overdue' : null, 'data-activity': a.id },
           h('td', {}, activityLink(a)),
           whoCell(a),
           h('td', {}, statusChip(a.status)),
           h('td', {}, dueCell(a)),
           h('td', {}, priorityChip(a.priority)))),
-      list.length > SHOWN ? h('p', { class: 'muted small', text: t('teams_more', { shown: SHOWN, n: list.length }) }) : null);
+      q.open > list.length ? h('p', { class: 'muted small', text: t('teams_more', { shown: list.length, n: q.open }) }) : null);
   });
   return h('div', {},
     pageHead(t('page_teams'), t('teams_intro')),
     sections.length ? h('div', { class: 'stack' }, sections) : h('p', { class: 'muted', text: t('team_none') }),
     h('section', { class: 'card', 'aria-labelledby': 'load-title' },
       h('h2', { id: 'load-title', text: t('teams_load') }),
-      load(items, now)));
+      load(workload.people)));
 }
 
-/** Who has what: open and overdue activities per person (nobody's per team included). */
-function load(items, now) {
-  const people = new Map();
-  for (const a of items) {
-    const key = a.assignee_id ?? '';
-    const p = people.get(key) ?? { name: a.assignee_name ?? t('teams_nobody'), open: 0, overdue: 0, waiting: 0 };
-    p.open += 1;
-    if (isOverdue(a, now)) p.overdue += 1;
-    if (a.status === 'awaiting_approval') p.waiting += 1;
-    people.set(key, p);
-  }
-  const rows = [...people.values()].sort((a, b) => b.overdue - a.overdue || b.open - a.open);
+/** Who has what: open and overdue activities per person (nobody's included), as counted by the companion. */
+function load(people) {
+  const rows = people.map((p) => ({ name: p.assignee_name ?? t('teams_nobody'), open: p.open, overdue: p.overdue, waiting: p.awaiting_approval }));
   return table(t('teams_load'), [t('teams_who'), { label: t('mine_open'), num: true }, { label: t('mine_overdue'), num: true }, { label: t('mine_waiting'), num: true }], rows, (p) => [
     p.name, h('td', { class: 'num', text: String(p.open) }),
     h('td', { class: `num ${p.overdue ? 'overdue' : ''}`, text: String(p.overdue) }),

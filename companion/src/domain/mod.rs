@@ -16,4 +16,5 @@ pub mod routing;
 pub mod rules;
 pub mod sla;
 pub mod stats;
+pub mod users;
 pub mod webhooks;

@@ -1,11 +1,16 @@
 //! Routing rules of the caller's organisation: list, create, edit, delete, reorder and
 //! preview (what a rule would have matched among the last days' messages). Organisation
-//! administrators only (`Operation::Administer`); every write is audited. The rule's JSON
+//! administrators manage every rule and the order; the Responsabile of a mailbox manages
+//! the rules confined to the mailboxes they lead and reads the others that concern them
+//! (the core decides: `Operation::ReadRule`, `ManageRule`, from
+//! [`pecdesk_core::rules::confinement`]); every write is audited. The rule's JSON
 //! is the core's ([`pecdesk_core::rules::RuleSpec`]), validated there; the ids a rule
 //! names (team, user, approver) must exist in the organisation.
 
 use pecdesk_core::authz::{Operation, Person};
-use pecdesk_core::rules::{self, Actions, Condition, RuleSpec};
+use std::collections::BTreeSet;
+
+use pecdesk_core::rules::{self, Actions, Condition, MailboxName, RuleSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Principal;
@@ -16,6 +21,7 @@ use crate::store::activities as store_activities;
 use crate::store::audit::{self, Action, Chain};
 use crate::store::routing as store_routing;
 use crate::store::rules::{self as store_rules, RuleRow};
+use crate::store::users::{self as store_users, MailboxRow};
 use crate::store::{Store, ms_to_rfc3339, new_id, now_ms};
 
 /// Rules one organisation may hold.
@@ -41,11 +47,18 @@ pub struct RuleResponse {
     pub created_at: String,
     pub updated_by: Option<String>,
     pub updated_at: String,
+    /// The mailboxes (ids) the rule can only match in; none: it may match in any mailbox.
+    /// See docs/API.md, "Who manages which rule".
+    pub confined_to: Option<Vec<String>>,
+    /// Whether the caller may edit, enable or disable, and delete it.
+    pub editable: bool,
 }
 
 impl From<RuleRow> for RuleResponse {
     fn from(r: RuleRow) -> Self {
         Self {
+            confined_to: None,
+            editable: false,
             conditions: serde_json::from_str(&r.conditions).unwrap_or_default(),
             actions: serde_json::from_str(&r.actions).unwrap_or_default(),
             id: r.id,
@@ -84,6 +97,96 @@ pub struct ReorderRequest {
 /// The caller must administer the organisation.
 fn admin(person: &Person) -> Result<()> {
     authorize(person, Operation::Administer)
+}
+
+/// The organisation's mailboxes, which a `mailbox` condition may name.
+struct Mailboxes(Vec<MailboxRow>);
+
+impl Mailboxes {
+    async fn of(store: &Store, org: &str) -> Result<Self> {
+        Ok(Self(store_users::mailboxes_of_org(store, org).await?))
+    }
+
+    /// The mailboxes `spec` is confined to (see [`rules::confinement`]).
+    fn confinement(&self, spec: &RuleSpec) -> Option<BTreeSet<String>> {
+        let names: Vec<MailboxName<'_>> = self
+            .0
+            .iter()
+            .map(|m| MailboxName {
+                id: &m.id,
+                address: &m.address,
+            })
+            .collect();
+        rules::confinement(spec, &names)
+    }
+
+    /// The confinement of a stored rule.
+    fn of_row(&self, row: &RuleRow) -> Result<Option<BTreeSet<String>>> {
+        let spec = routing::to_core(row).map(|l| l.rule.spec).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("stored rule {} does not read", row.id))
+        })?;
+        Ok(self.confinement(&spec))
+    }
+
+    /// The stored rule as `person` sees it: whether it is visible (`None`: not), its
+    /// confinement and whether they may manage it.
+    fn view(&self, person: &Person, row: RuleRow) -> Result<Option<RuleResponse>> {
+        let confined = self.of_row(&row)?;
+        if authorize(
+            person,
+            Operation::ReadRule {
+                confined_to: confined.as_ref(),
+            },
+        )
+        .is_err()
+        {
+            return Ok(None);
+        }
+        let editable = authorize(
+            person,
+            Operation::ManageRule {
+                confined_to: confined.as_ref(),
+            },
+        )
+        .is_ok();
+        let mut r = RuleResponse::from(row);
+        r.confined_to = confined.map(|s| s.into_iter().collect());
+        r.editable = editable;
+        Ok(Some(r))
+    }
+}
+
+/// May `person` manage a rule confined to `confined` (`ManageRule`)?
+fn may_manage(person: &Person, confined: Option<&BTreeSet<String>>) -> Result<()> {
+    authorize(
+        person,
+        Operation::ManageRule {
+            confined_to: confined,
+        },
+    )
+}
+
+/// The live rule `id` of the caller's organisation, when `person` may see it (404 when
+/// missing, of another organisation, or confined to mailboxes they hold nothing on).
+async fn visible_row(
+    store: &Store,
+    org: &str,
+    person: &Person,
+    mailboxes: &Mailboxes,
+    id: &str,
+) -> Result<RuleRow> {
+    authorize(person, Operation::ReadRules)?;
+    let row = store_rules::get(store, org, id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let confined = mailboxes.of_row(&row)?;
+    authorize(
+        person,
+        Operation::ReadRule {
+            confined_to: confined.as_ref(),
+        },
+    )?;
+    Ok(row)
 }
 
 /// The core's checks, then the ids the rule names must exist in the organisation (422).
@@ -125,12 +228,13 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
 
 /// The organisation's rules, in order.
 pub async fn list(store: &Store, who: &Principal, person: &Person) -> Result<Vec<RuleResponse>> {
-    admin(person)?;
-    Ok(store_rules::list(store, &who.org_id)
-        .await?
-        .into_iter()
-        .map(RuleResponse::from)
-        .collect())
+    authorize(person, Operation::ReadRules)?;
+    let mailboxes = Mailboxes::of(store, &who.org_id).await?;
+    let mut out = Vec::new();
+    for row in store_rules::list(store, &who.org_id).await? {
+        out.extend(mailboxes.view(person, row)?);
+    }
+    Ok(out)
 }
 
 /// One rule (404 when missing or of another organisation).
@@ -140,11 +244,9 @@ pub async fn get(
     person: &Person,
     id: &str,
 ) -> Result<RuleResponse> {
-    admin(person)?;
-    store_rules::get(store, &who.org_id, id)
-        .await?
-        .map(RuleResponse::from)
-        .ok_or(Error::NotFound)
+    let mailboxes = Mailboxes::of(store, &who.org_id).await?;
+    let row = visible_row(store, &who.org_id, person, &mailboxes, id).await?;
+    mailboxes.view(person, row)?.ok_or(Error::NotFound)
 }
 
 /// Creates a rule at the end of the order. `actor` is the audit's actor (the caller).
@@ -191,18 +293,24 @@ pub async fn create(
     Ok(row.into())
 }
 
-/// Creates a rule as the calling administrator.
+/// Creates a rule as the caller: an administrator, or the Responsabile of every mailbox
+/// the rule is confined to.
 pub async fn create_as(
     store: &Store,
     who: &Principal,
     person: &Person,
     spec: &RuleSpec,
 ) -> Result<RuleResponse> {
-    admin(person)?;
-    create(store, &who.org_id, Some(&who.user_id), spec).await
+    authorize(person, Operation::ReadRules)?;
+    let mailboxes = Mailboxes::of(store, &who.org_id).await?;
+    may_manage(person, mailboxes.confinement(spec).as_ref())?;
+    let r = create(store, &who.org_id, Some(&who.user_id), spec).await?;
+    get(store, who, person, &r.id).await
 }
 
 /// Edits a rule: the fields given replace the stored ones; the result is validated whole.
+/// The caller must be allowed to manage the rule as it is and as it will be (an edit
+/// cannot take a Responsabile's rule beyond their mailboxes).
 pub async fn update(
     store: &Store,
     who: &Principal,
@@ -210,11 +318,10 @@ pub async fn update(
     id: &str,
     patch: &RulePatch,
 ) -> Result<RuleResponse> {
-    admin(person)?;
     let org = &who.org_id;
-    let row = store_rules::get(store, org, id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let mailboxes = Mailboxes::of(store, org).await?;
+    let row = visible_row(store, org, person, &mailboxes, id).await?;
+    may_manage(person, mailboxes.of_row(&row)?.as_ref())?;
     let current = routing::to_core(&row)
         .map(|l| l.rule.spec)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("stored rule {id} does not read")))?;
@@ -225,6 +332,7 @@ pub async fn update(
         conditions: patch.conditions.clone().unwrap_or(current.conditions),
         actions: patch.actions.clone().unwrap_or(current.actions),
     };
+    may_manage(person, mailboxes.confinement(&spec).as_ref())?;
     check(store, org, &spec).await?;
     let now = now_ms();
     let new = RuleRow {
@@ -263,7 +371,7 @@ pub async fn update(
     })
     .await?;
     tx.commit().await?;
-    Ok(new.into())
+    mailboxes.view(person, new)?.ok_or(Error::NotFound)
 }
 
 /// Deletes a rule of the organisation `org` (kept, marked deleted; the messages it routed
@@ -288,14 +396,18 @@ pub async fn delete(store: &Store, org: &str, actor: Option<&str>, id: &str) -> 
     Ok(())
 }
 
-/// Deletes a rule as the calling administrator.
+/// Deletes a rule as the caller: an administrator, or the Responsabile of every mailbox
+/// the rule is confined to.
 pub async fn delete_as(store: &Store, who: &Principal, person: &Person, id: &str) -> Result<()> {
-    admin(person)?;
+    let mailboxes = Mailboxes::of(store, &who.org_id).await?;
+    let row = visible_row(store, &who.org_id, person, &mailboxes, id).await?;
+    may_manage(person, mailboxes.of_row(&row)?.as_ref())?;
     delete(store, &who.org_id, Some(&who.user_id), id).await
 }
 
 /// Puts the rules in the given order: `ids` must be every live rule of the organisation,
-/// once each (422 otherwise).
+/// once each (422 otherwise). Administrators only: the order decides between the rules of
+/// every mailbox.
 pub async fn reorder(
     store: &Store,
     who: &Principal,
@@ -330,11 +442,7 @@ pub async fn reorder(
     })
     .await?;
     tx.commit().await?;
-    Ok(store_rules::list(store, org)
-        .await?
-        .into_iter()
-        .map(RuleResponse::from)
-        .collect())
+    list(store, who, person).await
 }
 
 /// Body of `POST /api/v1/rules/preview`.
@@ -433,13 +541,14 @@ pub async fn preview_in(
     })
 }
 
-/// [`preview_in`] for the calling administrator, over the messages they may read.
+/// [`preview_in`] for the caller (an administrator or a Responsabile), over the messages
+/// they may read.
 pub async fn preview(
     store: &Store,
     who: &Principal,
     person: &Person,
     req: &PreviewRequest,
 ) -> Result<PreviewResponse> {
-    admin(person)?;
+    authorize(person, Operation::ReadRules)?;
     preview_in(store, &who.org_id, Some(person), req).await
 }

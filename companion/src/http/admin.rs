@@ -1,5 +1,5 @@
 //! Administration routes of an organisation's admins: mailboxes with their IMAP and SMTP
-//! settings, teams and members, grants. Every route asks the core for
+//! settings, teams and members, users (create, disable, enable: never delete), grants. Every route asks the core for
 //! `Operation::Administer` first (403 `admin_only` otherwise), then looks the ids up in the
 //! caller's organisation (404 for anything else).
 //!
@@ -19,6 +19,9 @@ use crate::authz::authorize;
 use crate::domain::admin::{
     self, Actor, CreateGrantRequest, CreateMailboxRequest, CreateTeamRequest, GrantView,
     GrantsResponse, MailboxAdminView, PatchMailboxRequest, PatchTeamRequest, TeamAdminView,
+};
+use crate::domain::users::{
+    self as admin_users, CreateUserRequest, PatchUserRequest, UserAdminView,
 };
 use crate::error::{Error, ErrorEnvelope, Result};
 use crate::extract::{Json, Query};
@@ -42,6 +45,8 @@ pub fn router() -> Router<AppState> {
             "/api/v1/teams/{id}/members/{user_id}",
             put(add_member).delete(remove_member),
         )
+        .route("/api/v1/users", post(create_user))
+        .route("/api/v1/users/{id}", patch(update_user))
         .route("/api/v1/grants", get(list_grants).post(create_grant))
         .route("/api/v1/grants/{id}", delete(revoke_grant))
 }
@@ -106,6 +111,43 @@ pub async fn update_mailbox(
     limits::ids(&[("id", Some(&id))])?;
     Ok(Json(
         admin::update_mailbox(state.store(), state.tokens().master(), actor, &id, req).await?,
+    ))
+}
+
+/// Creates a user of the organisation (enabled; 409 when the address is taken).
+#[utoipa::path(post, path = "/api/v1/users", tag = "admin", request_body = CreateUserRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = UserAdminView), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    who: Principal,
+    Json(req): Json<CreateUserRequest>,
+) -> Result<Response> {
+    let actor = administrator(&who)?;
+    let view = admin_users::create_user(state.store(), actor, req).await?;
+    Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// Renames a user, makes or unmakes them administrator, disables them (no access at all,
+/// at once) or enables them again. Users are never deleted.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "user id")), request_body = PatchUserRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = UserAdminView), (status = 401, body = ErrorEnvelope),
+              (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+              (status = 422, body = ErrorEnvelope)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+    Json(req): Json<PatchUserRequest>,
+) -> Result<Json<UserAdminView>> {
+    let actor = administrator(&who)?;
+    limits::ids(&[("id", Some(&id))])?;
+    Ok(Json(
+        admin_users::update_user(state.store(), actor, &id, req).await?,
     ))
 }
 

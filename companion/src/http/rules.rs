@@ -1,5 +1,6 @@
-//! Routing endpoints: the organisation's rules (administrators: list, create, read, edit,
-//! delete, reorder, preview) and routing a message of the dispatcher queue by hand
+//! Routing endpoints: the organisation's rules (list, create, read, edit, delete, preview:
+//! administrators every rule, a mailbox's Responsabile the rules confined to the mailboxes
+//! they lead; reorder: administrators) and routing a message of the dispatcher queue by hand
 //! (Smistatore). The queue itself is `GET /api/v1/messages?queue=dispatch`.
 
 use axum::Router;
@@ -32,7 +33,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/messages/{id}/route", post(route_message))
 }
 
-/// The organisation's routing rules, in their order (administrators).
+/// The organisation's routing rules the caller may read, in their order, each with
+/// `confined_to` and `editable` (administrators: all; a Responsabile: those that may match
+/// in a mailbox they hold a policy on).
 #[utoipa::path(get, path = "/api/v1/rules", tag = "rules",
     responses((status = 200, body = [RuleResponse]), (status = 401, body = ErrorEnvelope),
               (status = 403, body = ErrorEnvelope)))]
@@ -44,7 +47,8 @@ pub async fn list_rules(
     Ok(Json(rules::list(state.store(), &who, &person).await?))
 }
 
-/// Creates a rule, last in the order (administrators). The body is the rule's JSON
+/// Creates a rule, last in the order (administrators; a Responsabile a rule confined to
+/// mailboxes they lead). The body is the rule's JSON
 /// (`{name, enabled?, stop?, conditions[], actions{}}`, see docs/API.md).
 #[utoipa::path(post, path = "/api/v1/rules", tag = "rules", request_body = Object,
     responses((status = 201, body = RuleResponse), (status = 403, body = ErrorEnvelope),
@@ -59,7 +63,7 @@ pub async fn create_rule(
     Ok((StatusCode::CREATED, Json(r)))
 }
 
-/// One rule (404 when missing or of another organisation).
+/// One rule (404 when missing, of another organisation, or not visible to the caller).
 #[utoipa::path(get, path = "/api/v1/rules/{id}", tag = "rules",
     responses((status = 200, body = RuleResponse), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope)))]
@@ -72,7 +76,8 @@ pub async fn get_rule(
     Ok(Json(rules::get(state.store(), &who, &person, &id).await?))
 }
 
-/// Edits a rule: the fields given replace the stored ones.
+/// Edits a rule: the fields given replace the stored ones (403 when the rule, as stored or
+/// as edited, is not confined to mailboxes a non-administrator leads).
 #[utoipa::path(patch, path = "/api/v1/rules/{id}", tag = "rules", request_body = RulePatch,
     responses((status = 200, body = RuleResponse), (status = 403, body = ErrorEnvelope),
               (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
@@ -102,7 +107,7 @@ pub async fn delete_rule(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Puts the rules in a new order: `ids` lists every rule once.
+/// Puts the rules in a new order: `ids` lists every rule once (administrators).
 #[utoipa::path(post, path = "/api/v1/rules/reorder", tag = "rules", request_body = ReorderRequest,
     responses((status = 200, body = [RuleResponse]), (status = 403, body = ErrorEnvelope),
               (status = 422, body = ErrorEnvelope)))]

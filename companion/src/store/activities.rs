@@ -465,8 +465,19 @@ pub enum Assignee {
     Me(String),
     /// Visible activities assigned to this user.
     User(String),
+    /// Visible activities assigned to nobody (free work).
+    Nobody,
     /// Every visible activity.
     Any,
+}
+
+/// Which team's activities a list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamFilter {
+    /// Routed to this team.
+    Team(String),
+    /// Routed to no team.
+    Nobody,
 }
 
 /// The order of a list.
@@ -557,6 +568,8 @@ pub struct ListQuery {
     pub mailbox: Option<String>,
     /// Only activities linked to this message (companion id).
     pub message: Option<String>,
+    /// Only one team's activities (or those of no team).
+    pub team: Option<TeamFilter>,
     pub statuses: Vec<Status>,
     pub due_before: Option<i64>,
     pub q: Option<String>,
@@ -619,12 +632,23 @@ pub async fn list(store: &Store, who: &Person, lq: &ListQuery) -> Result<Vec<Act
             let mut sql = format!(
                 "SELECT {ACTIVITY_COLS} FROM activities a WHERE a.org_id = {org} AND {visible}"
             );
-            if let Assignee::User(u) = other {
-                sql.push_str(&format!(" AND a.assignee_id = {}", b.text(u.clone())));
+            match other {
+                Assignee::User(u) => {
+                    sql.push_str(&format!(" AND a.assignee_id = {}", b.text(u.clone())));
+                }
+                Assignee::Nobody => sql.push_str(" AND a.assignee_id IS NULL"),
+                Assignee::Me(_) | Assignee::Any => {}
             }
             sql
         }
     };
+    match &lq.team {
+        Some(TeamFilter::Team(t)) => {
+            sql.push_str(&format!(" AND a.team_id = {}", b.text(t.clone())));
+        }
+        Some(TeamFilter::Nobody) => sql.push_str(" AND a.team_id IS NULL"),
+        None => {}
+    }
     if let Some(mb) = &lq.mailbox {
         sql.push_str(&format!(" AND a.mailbox_id = {}", b.text(mb.clone())));
     }
@@ -741,4 +765,50 @@ pub async fn thread(store: &Store, id: &str) -> Result<Vec<(Option<String>, Stri
     .bind(id)
     .fetch_all(p)
     .await)?)
+}
+
+/// Open activities (not done nor cancelled) visible to `who`, counted per team and
+/// assignee: how many, how many past their due date at `now`, how many awaiting approval.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WorkloadRow {
+    /// The team (none: routed to no team).
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    /// The assignee (none: nobody's, free work).
+    pub assignee_id: Option<String>,
+    pub assignee_name: Option<String>,
+    pub open: i64,
+    pub overdue: i64,
+    pub awaiting_approval: i64,
+}
+
+/// The open activities of `org` visible to `who`, counted per (team, assignee): one
+/// grouped query with the same visibility predicate as [`list`].
+pub async fn workload(
+    store: &Store,
+    who: &Person,
+    org: &str,
+    now: i64,
+) -> Result<Vec<WorkloadRow>> {
+    let mut b = Binds::default();
+    let org = b.text(org);
+    let visible = visibility::activity_visible(&mut b, "a", who);
+    let now = b.int(now);
+    let done = b.text(Status::Done.as_str());
+    let cancelled = b.text(Status::Cancelled.as_str());
+    let waiting = b.text(Status::AwaitingApproval.as_str());
+    let sql = format!(
+        "SELECT a.team_id, t.name AS team_name, a.assignee_id, u.name AS assignee_name, \
+         COUNT(*) AS open, \
+         SUM(CASE WHEN a.due_at IS NOT NULL AND a.due_at < {now} THEN 1 ELSE 0 END) AS overdue, \
+         SUM(CASE WHEN a.status = {waiting} THEN 1 ELSE 0 END) AS awaiting_approval \
+         FROM activities a \
+         LEFT JOIN teams t ON t.id = a.team_id \
+         LEFT JOIN users u ON u.id = a.assignee_id \
+         WHERE a.org_id = {org} AND {visible} AND a.status NOT IN ({done}, {cancelled}) \
+         GROUP BY a.team_id, t.name, a.assignee_id, u.name"
+    );
+    Ok(with_pool!(store, |p| bind_all!(sqlx::query_as(&sql), b)
+        .fetch_all(p)
+        .await)?)
 }

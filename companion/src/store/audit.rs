@@ -159,6 +159,13 @@ actions! {
     AuthSigningKeyRotated => "auth.signing_key_rotated",
     /// A user was created at first sign-in from the provider's claims.
     UserProvisioned => "user.provisioned",
+    /// An administrator created a user (the details: the administrator flag; never the
+    /// address).
+    UserCreate => "user.create",
+    /// An administrator changed a user: name, administrator flag, disabled or enabled
+    /// again (the names of the fields and the new flags in the details). Users are never
+    /// deleted.
+    UserUpdate => "user.update",
     /// The demo data were seeded.
     DemoSeed => "demo.seed",
     /// A mailbox was created by an administrator (API or `pecdesk mailbox add`).

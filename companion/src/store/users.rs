@@ -206,6 +206,38 @@ pub async fn insert_user(tx: &mut WriteTx, u: &NewUser<'_>) -> Result<()> {
     Ok(())
 }
 
+/// A user of organisation `org_id`, inside a write (none for another organisation's).
+pub async fn user_of_org_tx(tx: &mut WriteTx, org_id: &str, id: &str) -> Result<Option<UserRow>> {
+    let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1 AND org_id = $2");
+    Ok(with_tx!(tx, |c| sqlx::query_as(&sql)
+        .bind(id)
+        .bind(org_id)
+        .fetch_optional(&mut *c)
+        .await)?)
+}
+
+/// Writes a user's display name, administrator flag and disabled flag (an administrator's
+/// edit; the user row is never deleted).
+pub async fn set_user_fields(
+    tx: &mut WriteTx,
+    id: &str,
+    name: &str,
+    is_admin: bool,
+    disabled: bool,
+) -> Result<()> {
+    with_tx!(tx, |c| sqlx::query(
+        "UPDATE users SET name = $2, is_admin = $3, disabled = $4 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(name)
+    .bind(is_admin)
+    .bind(disabled)
+    .execute(&mut *c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
 /// Inserts an administrator outside any write transaction (admin CLI); returns the id.
 pub async fn create_admin(store: &Store, org_id: &str, email: &EmailAddress) -> Result<String> {
     let id = new_id();

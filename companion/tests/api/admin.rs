@@ -24,6 +24,7 @@ both_engines!(
     administration_is_audited_without_secrets,
     the_cli_adds_lists_and_grants_on_the_same_database,
     the_openapi_document_describes_every_admin_route,
+    an_admin_creates_disables_and_enables_a_user_never_deleting_them,
 );
 
 const IMAP_PW: &str = "Imap-S3greto-7731";
@@ -1200,6 +1201,8 @@ async fn the_openapi_document_describes_every_admin_route(engine: Engine) {
         ),
         ("/api/v1/grants", &["get", "post"][..]),
         ("/api/v1/grants/{id}", &["delete"][..]),
+        ("/api/v1/users", &["get", "post"][..]),
+        ("/api/v1/users/{id}", &["patch"][..]),
     ] {
         for m in methods {
             assert!(
@@ -1216,4 +1219,142 @@ async fn the_openapi_document_describes_every_admin_route(engine: Engine) {
     );
     assert!(schemas["EndpointView"]["properties"]["password"].is_null());
     assert!(schemas["EndpointView"]["properties"]["password_set"].is_object());
+}
+
+async fn an_admin_creates_disables_and_enables_a_user_never_deleting_them(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let admin = app.login("admin@demo.test").await;
+    let admin_id = app.user_id("admin@demo.test").await;
+    let rita = app.login("responsabile@demo.test").await;
+
+    // Created enabled, not admin by default; the address is unique (in any case).
+    let c = app
+        .post(
+            &admin,
+            "/api/v1/users",
+            json!({"email": "Nuova.Collega@demo.test", "name": "  Nora Nuova "}),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::CREATED, "{:?}", c.body);
+    assert_eq!(c.body["email"], "nuova.collega@demo.test");
+    assert_eq!(c.body["name"], "Nora Nuova");
+    assert_eq!(
+        (&c.body["is_admin"], &c.body["enabled"]),
+        (&json!(false), &json!(true))
+    );
+    let nora_id = c.body["id"].as_str().expect("id").to_owned();
+    let again = app
+        .post(
+            &admin,
+            "/api/v1/users",
+            json!({"email": "nuova.collega@DEMO.test", "name": "Altra"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.body);
+    for bad in [
+        json!({"email": "non-un-indirizzo", "name": "X"}),
+        json!({"email": "x@demo.test", "name": "  "}),
+        json!({"email": "x@demo.test", "name": "X", "role": "admin"}),
+    ] {
+        let a = app.post(&admin, "/api/v1/users", bad.clone()).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {:?}",
+            a.body
+        );
+    }
+    // She signs in and works; disabled, her token stops at once; enabled, she is back.
+    let nora = app.login("nuova.collega@demo.test").await;
+    assert_eq!(app.get(&nora, "/api/v1/me").await.status, StatusCode::OK);
+    let d = app
+        .patch(
+            &admin,
+            &format!("/api/v1/users/{nora_id}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    assert_eq!(d.body["enabled"], false);
+    assert_eq!(
+        app.get(&nora, "/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let listed = app.get(&admin, "/api/v1/users?q=nora").await;
+    assert_eq!(
+        listed.body["items"][0]["enabled"], false,
+        "kept, shown disabled"
+    );
+    let e = app
+        .patch(
+            &admin,
+            &format!("/api/v1/users/{nora_id}"),
+            json!({"enabled": true, "is_admin": true, "name": "Nora N."}),
+        )
+        .await;
+    assert_eq!(e.status, StatusCode::OK, "{:?}", e.body);
+    assert_eq!(
+        (&e.body["enabled"], &e.body["is_admin"], &e.body["name"]),
+        (&json!(true), &json!(true), &json!("Nora N."))
+    );
+    let nora = app.login("nuova.collega@demo.test").await;
+    assert_eq!(
+        app.get(&nora, "/api/v1/me").await.body["user"]["is_admin"],
+        true
+    );
+
+    // Not on oneself; not by a non-admin (403); not another organisation's user (404).
+    let me = app
+        .patch(
+            &admin,
+            &format!("/api/v1/users/{admin_id}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", me.body);
+    let forbidden = [
+        app.post(
+            &rita,
+            "/api/v1/users",
+            json!({"email": "y@demo.test", "name": "Y"}),
+        )
+        .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/users/{nora_id}"),
+            json!({"enabled": false}),
+        )
+        .await,
+    ];
+    for a in &forbidden {
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
+        assert_envelope(a, "forbidden");
+    }
+    let altro = app.user_id("altro@altra.test").await;
+    let other = app
+        .patch(
+            &admin,
+            &format!("/api/v1/users/{altro}"),
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{:?}", other.body);
+
+    // Audited with the administrator as actor and no address in the details.
+    let rows: Vec<(String, String)> = pecdesk_companion::with_pool!(app.store, |p| sqlx::query_as(
+        "SELECT action, details FROM audit_log WHERE object_id = $1 AND actor_id = $2 ORDER BY at, seq"
+    )
+    .bind(&nora_id)
+    .bind(&admin_id)
+    .fetch_all(p)
+    .await)
+    .expect("audit");
+    let actions: Vec<&str> = rows.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(actions, ["user.create", "user.update", "user.update"]);
+    assert!(
+        rows.iter().all(|(_, d)| !d.contains("nuova.collega")),
+        "{rows:?}"
+    );
+    let users: i64 = scalar!(app, "SELECT COUNT(*) FROM users WHERE id = $1", &nora_id);
+    assert_eq!(users, 1);
 }

@@ -43,3 +43,4 @@ mod stats;
 mod trust;
 mod visibility;
 mod webhooks;
+mod workload;

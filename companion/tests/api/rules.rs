@@ -22,6 +22,7 @@ both_engines!(
     segnatura_and_sdi_data_are_recognised_and_drive_rules,
     routing_twice_or_concurrently_routes_once,
     the_command_line_adds_lists_previews_and_removes_rules,
+    a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead,
 );
 
 /// Runs a statement on the app's database.
@@ -148,17 +149,31 @@ async fn rules_are_for_administrators_and_stay_in_their_organisation(engine: Eng
         assert_envelope(&a, "invalid");
     }
 
-    // Not an administrator: 403, on every endpoint.
+    // Neither an administrator nor a Responsabile: 403, on every endpoint.
+    let aldo = app.login("assegnatario@demo.test").await;
     for a in [
-        app.get(&resp, "/api/v1/rules").await,
-        app.get(&resp, &format!("/api/v1/rules/{r1}")).await,
-        app.post(&resp, "/api/v1/rules", json!({"name": "x"})).await,
+        app.get(&aldo, "/api/v1/rules").await,
+        app.get(&aldo, &format!("/api/v1/rules/{r1}")).await,
+        app.post(&aldo, "/api/v1/rules", json!({"name": "x"})).await,
         app.post(
-            &resp,
+            &aldo,
             "/api/v1/rules/preview",
             json!({"rule": {"name": "x"}}),
         )
         .await,
+    ] {
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
+    }
+    // A Responsabile reads the rules that apply to every mailbox, but may neither write one
+    // nor reorder.
+    let seen = app.get(&resp, &format!("/api/v1/rules/{r1}")).await;
+    assert_eq!(seen.status, StatusCode::OK, "{:?}", seen.body);
+    assert_eq!(seen.body["editable"], false);
+    assert_eq!(seen.body["confined_to"], Value::Null);
+    for a in [
+        app.post(&resp, "/api/v1/rules", json!({"name": "x"})).await,
+        app.post(&resp, "/api/v1/rules/reorder", json!({"ids": [r1, r2]}))
+            .await,
     ] {
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
     }
@@ -899,4 +914,238 @@ async fn the_command_line_adds_lists_previews_and_removes_rules(engine: Engine) 
         &id
     );
     assert_eq!(audited, 2);
+}
+
+async fn a_responsabile_manages_the_rules_confined_to_the_mailboxes_they_lead(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let admin = app.login("admin@demo.test").await;
+    let rita = app.login("responsabile@demo.test").await;
+    let rita_id = app.user_id("responsabile@demo.test").await;
+    let team = app.team_id("Ufficio Legale").await;
+    let protocollo = app.mailbox_id("protocollo@pec.demo.test").await;
+    let legale = app.mailbox_id("legale@pec.demo.test").await;
+    let on = |mailbox: &str| json!({"field": "mailbox", "match": "is", "value": mailbox});
+    let subject = json!({"field": "subject", "match": "contains", "value": "solecito"});
+
+    // The administrator writes three rules: one for Protocollo, one for every mailbox, one
+    // for Legale.
+    let mine = create_rule(
+        &app,
+        &admin,
+        json!({"name": "Solleciti", "conditions": [on("PROTOCOLLO@pec.demo.test"), subject],
+               "actions": {"route": {"team_id": team}}}),
+    )
+    .await;
+    let everywhere = create_rule(&app, &admin, json!({"name": "Tutto", "stop": false})).await;
+    let legal = create_rule(
+        &app,
+        &admin,
+        json!({"name": "Legale", "conditions": [on(&legale)]}),
+    )
+    .await;
+
+    // Rita (Responsabile of both mailboxes) sees the three, may edit the confined two.
+    let list = app.get(&rita, "/api/v1/rules").await;
+    assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+    let editable: Vec<(String, bool)> = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap_or("").to_owned(),
+                r["editable"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        editable,
+        [
+            ("Solleciti".to_owned(), true),
+            ("Tutto".to_owned(), false),
+            ("Legale".to_owned(), true)
+        ]
+    );
+    assert_eq!(list.body[0]["confined_to"], json!([protocollo]));
+
+    // She fixes the Protocollo rule: the preview runs for her, the edit is hers.
+    let fixed = json!([on(&protocollo),
+        {"field": "subject", "match": "contains", "value": "sollecito"}]);
+    let pv = app
+        .post(
+            &rita,
+            "/api/v1/rules/preview",
+            json!({"rule": {"name": "Solleciti", "conditions": fixed}, "days": 365}),
+        )
+        .await;
+    assert_eq!(pv.status, StatusCode::OK, "{:?}", pv.body);
+    let p = app
+        .patch(
+            &rita,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"conditions": fixed, "enabled": false}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+    assert_eq!(p.body["conditions"][1]["value"], json!(["sollecito"]));
+    assert_eq!(p.body["updated_by"], rita_id.as_str());
+    assert_eq!(p.body["editable"], true);
+    let p = app
+        .patch(
+            &rita,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+    // She may create one for her mailboxes and delete it again.
+    let own = create_rule(
+        &app,
+        &rita,
+        json!({"name": "Mia", "conditions": [on(&protocollo)], "actions": {"category": "X"}}),
+    )
+    .await;
+    let d = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/rules/{own}"),
+            Some(&rita),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::NO_CONTENT, "{:?}", d.body);
+
+    // Refused: the rule for every mailbox; an edit removing the confinement or widening it
+    // to everything; a new rule for every mailbox.
+    let refused = [
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{everywhere}"),
+            json!({"name": "Mio"}),
+        )
+        .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"conditions": [subject]}),
+        )
+        .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"conditions": [
+                {"field": "mailbox", "match": "glob", "value": "*"}]}),
+        )
+        .await,
+        app.send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/rules/{everywhere}"),
+            Some(&rita),
+            None,
+        )
+        .await,
+    ];
+    for a in &refused {
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
+        assert_envelope(a, "forbidden");
+    }
+    let text = refused[1].body["error"]["message"].as_str().unwrap_or("");
+    assert!(text.contains("casella è"), "{text}");
+    assert!(text.contains("mailbox is"), "{text}");
+
+    // Without MAIL_ACCOUNT_MANAGER on Legale she no longer leads it: the Legale rule stays
+    // readable, not editable, and her rule may not be widened to Legale.
+    exec(
+        &app,
+        "DELETE FROM grants WHERE user_id = $1 AND mailbox_id = $2 AND policy = 'MAIL_ACCOUNT_MANAGER'",
+        &[&rita_id, &legale],
+    )
+    .await;
+    let g = app.get(&rita, &format!("/api/v1/rules/{legal}")).await;
+    assert_eq!(g.status, StatusCode::OK, "{:?}", g.body);
+    assert_eq!(g.body["editable"], false);
+    for a in [
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{legal}"),
+            json!({"enabled": false}),
+        )
+        .await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"conditions": [
+                {"field": "mailbox", "match": "is", "value": [protocollo, legale]}]}),
+        )
+        .await,
+    ] {
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{:?}", a.body);
+        let text = a.body["error"]["message"].as_str().unwrap_or("");
+        assert!(text.contains("MAIL_ACCOUNT_MANAGER"), "{text}");
+    }
+    // No policy at all on Legale: its rule is not hers to see.
+    exec(
+        &app,
+        "DELETE FROM grants WHERE user_id = $1 AND mailbox_id = $2",
+        &[&rita_id, &legale],
+    )
+    .await;
+    assert_eq!(
+        app.get(&rita, &format!("/api/v1/rules/{legal}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let names: Vec<Value> = app
+        .get(&rita, "/api/v1/rules")
+        .await
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("Solleciti"), json!("Tutto")]);
+
+    // Another organisation's rule does not exist for her; hers not for them.
+    let altra_admin = "altro@altra.test";
+    exec(
+        &app,
+        "UPDATE users SET is_admin = (email = $1) OR is_admin",
+        &[altra_admin],
+    )
+    .await;
+    let altro = app.login(altra_admin).await;
+    let theirs = create_rule(&app, &altro, json!({"name": "Altra"})).await;
+    for a in [
+        app.get(&rita, &format!("/api/v1/rules/{theirs}")).await,
+        app.patch(
+            &rita,
+            &format!("/api/v1/rules/{theirs}"),
+            json!({"name": "x"}),
+        )
+        .await,
+        app.patch(
+            &altro,
+            &format!("/api/v1/rules/{mine}"),
+            json!({"name": "x"}),
+        )
+        .await,
+    ] {
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{:?}", a.body);
+    }
+
+    // The audit names her: two edits, a creation and a deletion.
+    let hers: Vec<String> = pecdesk_companion::with_pool!(app.store, |p| sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE actor_id = $1 AND action LIKE 'rule.%' ORDER BY seq"
+    )
+    .bind(&rita_id)
+    .fetch_all(p)
+    .await)
+    .expect("audit");
+    assert_eq!(
+        hers,
+        ["rule.update", "rule.update", "rule.create", "rule.delete"]
+    );
 }

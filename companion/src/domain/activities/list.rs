@@ -3,13 +3,13 @@
 
 use pecdesk_core::activity::Status;
 use pecdesk_core::authz::{Operation, Person};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ActivityResponse, check_due, detail_view, load};
 use crate::auth::Principal;
 use crate::authz::authorize;
 use crate::error::{Error, Result};
-use crate::store::activities::{self as store_activities, Assignee, ListQuery, Sort};
+use crate::store::activities::{self as store_activities, Assignee, ListQuery, Sort, TeamFilter};
 use crate::store::query::{Cursor, Page, page_size, paginate};
 use crate::store::{Store, directory};
 
@@ -19,8 +19,10 @@ pub struct ActivityFilter {
     pub mailbox: Option<String>,
     /// Only the activities linked to this message (its companion id).
     pub message: Option<String>,
-    /// `me` or a user id.
+    /// `me`, `none` (assigned to nobody: free work) or a user id.
     pub assignee: Option<String>,
+    /// A team's id, or `none` (routed to no team).
+    pub team: Option<String>,
     /// One or more statuses, comma-separated.
     pub status: Option<String>,
     /// RFC 3339 or `YYYY-MM-DD`.
@@ -79,6 +81,7 @@ pub async fn list(
     };
     let assignee = match f.assignee.as_deref() {
         Some("me") => Assignee::Me(who.user_id.clone()),
+        Some("none") => Assignee::Nobody,
         Some(u) => Assignee::User(u.to_owned()),
         None => Assignee::Any,
     };
@@ -87,6 +90,10 @@ pub async fn list(
         assignee,
         mailbox: f.mailbox.clone(),
         message: f.message.clone(),
+        team: f.team.as_deref().map(|t| match t {
+            "none" => TeamFilter::Nobody,
+            id => TeamFilter::Team(id.to_owned()),
+        }),
         statuses,
         due_before: match &f.due_before {
             Some(d) => Some(check_due(Some(d))?.unwrap_or_default()),
@@ -121,4 +128,105 @@ pub async fn detail(
     let mut r = detail_view(person, a, message_ids);
     r.outgoing = Some(super::outgoing::of_activity(store, id, crate::store::now_ms()).await?);
     Ok(r.named(names))
+}
+
+/// The open activities of one team (or of no team) as counted for the team queues.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct TeamWorkload {
+    /// None: activities routed to no team.
+    pub team_id: Option<String>,
+    pub team_name: Option<String>,
+    /// Open (not done nor cancelled).
+    pub open: i64,
+    /// Open and assigned to nobody.
+    pub free: i64,
+    /// Open and past their due date.
+    pub overdue: i64,
+    pub awaiting_approval: i64,
+}
+
+/// The open activities of one person (or of nobody), over every team.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct PersonWorkload {
+    /// None: assigned to nobody.
+    pub assignee_id: Option<String>,
+    pub assignee_name: Option<String>,
+    pub open: i64,
+    pub overdue: i64,
+    pub awaiting_approval: i64,
+}
+
+/// `GET /api/v1/activities/workload`: the team queues' counts, of the activities the
+/// caller may read only.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WorkloadResponse {
+    /// Per team, most open first (the activities of no team last).
+    pub teams: Vec<TeamWorkload>,
+    /// Per assignee, most overdue first, then most open.
+    pub people: Vec<PersonWorkload>,
+    /// When it was counted (RFC 3339): "overdue" means due before this.
+    pub at: String,
+}
+
+/// Counts the open activities `person` may read, per team and per assignee.
+pub async fn workload(store: &Store, who: &Principal, person: &Person) -> Result<WorkloadResponse> {
+    let now = crate::store::now_ms();
+    let rows = store_activities::workload(store, person, &who.org_id, now).await?;
+    let mut teams: Vec<TeamWorkload> = Vec::new();
+    let mut people: Vec<PersonWorkload> = Vec::new();
+    for r in rows {
+        let t = match teams.iter_mut().find(|t| t.team_id == r.team_id) {
+            Some(t) => t,
+            None => {
+                teams.push(TeamWorkload {
+                    team_id: r.team_id.clone(),
+                    team_name: r.team_name.clone(),
+                    ..TeamWorkload::default()
+                });
+                teams
+                    .last_mut()
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("pushed")))?
+            }
+        };
+        t.open += r.open;
+        t.overdue += r.overdue;
+        t.awaiting_approval += r.awaiting_approval;
+        if r.assignee_id.is_none() {
+            t.free += r.open;
+        }
+        let p = match people.iter_mut().find(|p| p.assignee_id == r.assignee_id) {
+            Some(p) => p,
+            None => {
+                people.push(PersonWorkload {
+                    assignee_id: r.assignee_id.clone(),
+                    assignee_name: r.assignee_name.clone(),
+                    ..PersonWorkload::default()
+                });
+                people
+                    .last_mut()
+                    .ok_or_else(|| Error::Internal(anyhow::anyhow!("pushed")))?
+            }
+        };
+        p.open += r.open;
+        p.overdue += r.overdue;
+        p.awaiting_approval += r.awaiting_approval;
+    }
+    teams.sort_by(|a, b| {
+        a.team_id
+            .is_none()
+            .cmp(&b.team_id.is_none())
+            .then(b.open.cmp(&a.open))
+            .then(a.team_name.cmp(&b.team_name))
+    });
+    people.sort_by(|a, b| {
+        b.overdue
+            .cmp(&a.overdue)
+            .then(b.open.cmp(&a.open))
+            .then(a.assignee_name.cmp(&b.assignee_name))
+    });
+    Ok(WorkloadResponse {
+        teams,
+        people,
+        at: crate::store::ms_to_rfc3339(now),
+    })
 }

@@ -1,4 +1,5 @@
-//! `GET /api/v1/activities` (list) and `GET /api/v1/activities/{id}` (detail).
+//! `GET /api/v1/activities` (list), `GET /api/v1/activities/workload` (the team queues'
+//! counts) and `GET /api/v1/activities/{id}` (detail).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -6,7 +7,7 @@ use axum::routing::get;
 
 use crate::auth::Principal;
 use crate::domain::activities::ActivityResponse;
-use crate::domain::activities::list::{self, ActivityFilter};
+use crate::domain::activities::list::{self, ActivityFilter, WorkloadResponse};
 use crate::error::{ErrorEnvelope, Result};
 use crate::extract::{Json, Query};
 use crate::state::AppState;
@@ -17,6 +18,7 @@ use crate::store::query::Page;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/activities", get(list_activities))
+        .route("/api/v1/activities/workload", get(activity_workload))
         .route("/api/v1/activities/{id}", get(get_activity))
 }
 
@@ -48,4 +50,17 @@ pub async fn get_activity(
 ) -> Result<Json<ActivityResponse>> {
     let person = grants::person(state.store(), &who).await?;
     Ok(Json(list::detail(state.store(), &who, &person, &id).await?))
+}
+
+/// The open activities the caller may read, counted per team (open, free, overdue,
+/// awaiting approval) and per assignee: the team queues' figures without reading the
+/// activities.
+#[utoipa::path(get, path = "/api/v1/activities/workload", tag = "activities",
+    responses((status = 200, body = WorkloadResponse), (status = 401, body = ErrorEnvelope)))]
+pub async fn activity_workload(
+    State(state): State<AppState>,
+    who: Principal,
+) -> Result<Json<WorkloadResponse>> {
+    let person = grants::person(state.store(), &who).await?;
+    Ok(Json(list::workload(state.store(), &who, &person).await?))
 }

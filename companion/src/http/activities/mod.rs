@@ -35,7 +35,10 @@ pub use files::{
     get_draft_file, put_draft_file,
 };
 pub use flow::{__path_send_draft, __path_transition_activity, send_draft, transition_activity};
-pub use list::{__path_get_activity, __path_list_activities, get_activity, list_activities};
+pub use list::{
+    __path_activity_workload, __path_get_activity, __path_list_activities, activity_workload,
+    get_activity, list_activities,
+};
 
 /// Routes of every activity feature.
 pub fn router() -> Router<AppState> {
