@@ -19,7 +19,7 @@ export async function render(_args, { reload }) {
     pageHead(t('page_admin'), t('admin_intro')),
     h('section', { class: 'card', 'aria-labelledby': 'mb-title' },
       h('h2', { id: 'mb-title', text: t('admin_mailboxes') }),
-      table(t('admin_mailboxes'), [t('mailbox'), t('admin_ingest'), t('admin_health'), t('admin_quota'), t('admin_password')], mailboxes, (m) => {
+      table(t('admin_mailboxes'), [t('mailbox'), t('admin_ingest'), t('admin_health'), t('admin_quota'), t('admin_archive'), t('admin_password')], mailboxes, (m) => {
         const d = details.get(m.id);
         return h('tr', { 'data-mailbox': m.address },
           h('td', {}, h('strong', { text: m.name }), h('span', { class: 'sub', text: m.address })),
@@ -27,6 +27,7 @@ export async function render(_args, { reload }) {
             h('span', { class: 'sub', text: m.admin?.imap_configured ? t('admin_imap_set') : t('admin_imap_unset') })),
           h('td', {}, health(m, d)),
           h('td', {}, quota(d?.quota)),
+          h('td', { 'data-col': 'archive' }, archive(d)),
           h('td', {}, m.admin?.app_password_warning ? chip(m.admin.app_password_message ?? t('admin_password_soon'), 'warn') : d?.app_password?.expires_at ? when(d.app_password.expires_at) : '—'));
       }, { label: 'mailboxes' })),
     h('div', { class: 'cols' },
@@ -80,4 +81,15 @@ function quota(q) {
   if (q.used_bytes === null || q.used_bytes === undefined) return `${size(q.total_bytes)} (${t('admin_quota_configured')})`;
   const pct = q.total_bytes ? Math.round((q.used_bytes / q.total_bytes) * 100) : null;
   return h('span', {}, h('meter', { min: 0, max: 100, value: pct ?? 0, 'aria-label': t('admin_quota') }), ` ${size(q.used_bytes)} / ${size(q.total_bytes)}${pct !== null ? ` (${pct}%)` : ''}`);
+}
+
+// The archive policy (messages stored here leave the provider's box after N days) and
+// its last run.
+function archive(d) {
+  const days = d?.archive?.expunge_after_days;
+  const run = d?.health?.archive;
+  const policy = days ? h('span', { text: t('admin_archive_after', { n: days }) }) : h('span', { class: 'muted', text: t('admin_archive_off') });
+  if (run?.unavailable) return [policy, ' ', chip(t('admin_archive_unavailable'), 'warn'), h('span', { class: 'sub', text: run.unavailable })];
+  if (!days || !run?.last_run_at) return policy;
+  return [policy, h('span', { class: 'sub', text: t('admin_archive_last', { n: run.expunged, size: size(run.bytes_freed), when: when(run.last_run_at) }) })];
 }
