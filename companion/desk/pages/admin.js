@@ -83,13 +83,13 @@ function quota(q) {
   return h('span', {}, h('meter', { min: 0, max: 100, value: pct ?? 0, 'aria-label': t('admin_quota') }), ` ${size(q.used_bytes)} / ${size(q.total_bytes)}${pct !== null ? ` (${pct}%)` : ''}`);
 }
 
-// The archive policy (messages stored here leave the provider's box after N days) and
-// its last run.
+// The archive policy (messages stored here leave the provider's box after N days), what
+// it removed so far and when it last ran.
 function archive(d) {
   const days = d?.archive?.expunge_after_days;
   const run = d?.health?.archive;
   const policy = days ? h('span', { text: t('admin_archive_after', { n: days }) }) : h('span', { class: 'muted', text: t('admin_archive_off') });
   if (run?.unavailable) return [policy, ' ', chip(t('admin_archive_unavailable'), 'warn'), h('span', { class: 'sub', text: run.unavailable })];
   if (!days || !run?.last_run_at) return policy;
-  return [policy, h('span', { class: 'sub', text: t('admin_archive_last', { n: run.expunged, size: size(run.bytes_freed), when: when(run.last_run_at) }) })];
+  return [policy, h('span', { class: 'sub', text: t('admin_archive_last', { n: run.total_expunged, size: size(run.total_bytes_freed), when: when(run.last_run_at) }) })];
 }

@@ -247,30 +247,40 @@ async fn old_stored_messages_leave_the_box_and_nothing_unstored_does(engine: Eng
 
     // After the sync: an old message with the bytes of one stored long ago (past the
     // folder's mark), and an old message another client deleted (flag \Deleted) that
-    // PecDesk never stored. Neither leaves: the first is past the mark, the second is
-    // not stored (a plain EXPUNGE would have removed it).
+    // PecDesk never stored. Meanwhile `stored_today` has been here long enough: it leaves,
+    // by UID EXPUNGE; the other two stay (a plain EXPUNGE would have removed `theirs`).
     let copy = young.clone();
     d.deliver_dated(USER, None, &copy, ago(200), None);
     let theirs = big("theirs", 4);
     d.deliver_dated(USER, None, &theirs, ago(200), Some("T"));
-    // An old message PecDesk stored long ago, still in the box: it leaves in the same run.
-    let marked_young: i64 = copies_of(&app, &mailbox, &young).await;
-    assert_eq!(marked_young, 1);
+    stored_days_ago(&app, &mailbox, &stored_today, 200).await;
     let p = pass(&state, &mailbox).await;
     assert!(p.policy_on && p.uidplus, "{p:?}");
-    assert_eq!(p.expunged, 0, "nothing more to expunge: {p:?}");
+    assert_eq!(p.expunged, 1, "{p:?}");
+    assert!(
+        !on_server(&d, None, &stored_today),
+        "now old enough here: left"
+    );
     assert!(on_server(&d, None, &copy), "past the mark: stays");
     assert!(on_server(&d, None, &theirs), "never stored: stays");
+    assert!(on_server(&d, None, &tampered), "still not matching: stays");
     assert_eq!(copies_of(&app, &mailbox, &theirs).await, 0);
+    assert_eq!(expunged_rows(&app, &mailbox).await, 4);
+    let runs = audit_runs(&app, &mailbox).await;
 
     // Running again expunges nothing more.
     let again = pass(&state, &mailbox).await;
     assert_eq!(again.expunged, 0);
-    assert_eq!(expunged_rows(&app, &mailbox).await, 3);
+    assert_eq!(expunged_rows(&app, &mailbox).await, 4);
+    assert_eq!(
+        audit_runs(&app, &mailbox).await,
+        runs,
+        "no entry for a run that removed nothing"
+    );
     assert_eq!(
         d.files(USER, None).len(),
-        5,
-        "young, stored-today, tampered, copy, theirs"
+        4,
+        "young, tampered, copy, theirs"
     );
 }
 
