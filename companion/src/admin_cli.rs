@@ -198,6 +198,11 @@ pub struct MailboxSetArgs {
     /// calendar (Mon-Fri 09:00-18:00, Europe/Rome).
     #[arg(long, conflicts_with_all = ["office_hours", "patron_day", "time_zone"])]
     pub sla_default: bool,
+    /// Archiviazione: togliere dalla casella del gestore i messaggi conservati più vecchi
+    /// di N giorni (`off` la disattiva) / archive: expunge from the provider's box the
+    /// stored messages older than N days (`off` turns it off).
+    #[arg(long)]
+    pub expunge_after_days: Option<String>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -295,6 +300,22 @@ pub enum GrantCommand {
 
 fn parse_security(s: &str) -> Result<Security, String> {
     Security::parse(s).ok_or_else(|| "tls | starttls | plain".to_owned())
+}
+
+/// `--expunge-after-days N|off` as the API's archive policy.
+fn expunge_after_days(v: &str) -> anyhow::Result<admin::ArchiveRequest> {
+    let days = if v.eq_ignore_ascii_case("off") {
+        None
+    } else {
+        Some(v.parse::<i64>().map_err(|_| {
+            anyhow::anyhow!(
+                "--expunge-after-days: un numero di giorni o `off` / a number of days or `off`"
+            )
+        })?)
+    };
+    Ok(admin::ArchiveRequest {
+        expunge_after_days: Some(days),
+    })
 }
 
 /// Runs `pecdesk mailbox ...`.
@@ -644,6 +665,11 @@ async fn mailbox(c: MailboxCommand) -> anyhow::Result<()> {
                 send_max_bytes: None,
                 sla,
                 retention: None,
+                archive: a
+                    .expunge_after_days
+                    .as_deref()
+                    .map(expunge_after_days)
+                    .transpose()?,
             };
             let actor = Actor {
                 org_id: &org,

@@ -364,10 +364,15 @@ pub async fn seed_story(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The archive policy of the demo's Protocollo in `serve --demo` (days).
+pub const DEMO_EXPUNGE_AFTER_DAYS: i64 = 90;
+
 /// The SLA calendar of the demo's Protocollo (`serve --demo` only; the tests' demo keeps
 /// the default): a Milano office, Monday to Thursday 09:00-13:00 and 14:00-18:00, Friday
-/// 09:00-13:00, Sant'Ambrogio (7 December) as its patron day. Written as the
-/// administrator's change, with its audit entry.
+/// 09:00-13:00, Sant'Ambrogio (7 December) as its patron day; and its archive policy:
+/// stored messages older than [`DEMO_EXPUNGE_AFTER_DAYS`] leave the provider's box (the
+/// demo polls no server, so nothing is expunged: the policy shows on the administration
+/// page). Written as the administrator's change, with its audit entry.
 async fn seed_calendar(store: &Store, org: &str, admin: &str, mailbox: &str) -> anyhow::Result<()> {
     let day = serde_json::json!(["09:00-13:00", "14:00-18:00"]);
     let settings: pecdesk_core::sla::SlaSettings = serde_json::from_value(serde_json::json!({
@@ -378,13 +383,18 @@ async fn seed_calendar(store: &Store, org: &str, admin: &str, mailbox: &str) -> 
     let (_, json) = crate::domain::sla::check_settings(&settings)?;
     let mut tx = store.begin_write(Chain::Org(org)).await?;
     crate::store::mailboxes::set_sla_calendar(&mut tx, mailbox, Some(&json)).await?;
+    crate::store::archive::set_policy(&mut tx, mailbox, Some(DEMO_EXPUNGE_AFTER_DAYS)).await?;
     tx.audit(audit::Entry {
         org_id: Some(org),
         actor_id: Some(admin),
         action: Action::MailboxUpdate,
         object_type: "mailbox",
         object_id: mailbox,
-        details: serde_json::json!({ "fields": ["sla"], "secrets_changed": [] }),
+        details: serde_json::json!({
+            "fields": ["sla", "archive.expunge_after_days"],
+            "secrets_changed": [],
+            "archive_expunge_after_days": DEMO_EXPUNGE_AFTER_DAYS,
+        }),
     })
     .await?;
     tx.commit().await?;

@@ -241,6 +241,8 @@ for (const engine of ['sqlite', 'postgres']) {
       const admin = await openDesk(browser, companion, 'admin@demo.test');
       await go(admin, 'admin');
       assert.match(await admin.locator('[data-table="mailboxes"]').innerText(), /protocollo@pec\.demo\.test/);
+      // The demo's archive policy on Protocollo (nothing polled, so no run yet).
+      assert.match(await admin.locator('[data-mailbox="protocollo@pec.demo.test"] [data-col="archive"]').innerText(), /dopo 90 giorni/);
       assert.match(await admin.locator('[data-table="teams"]').innerText(), /Studio Esterno/);
       assert.equal(await admin.locator('[data-table="users"] tbody tr').count(), 6);
       assert.match(await admin.locator('[data-table="grants"]').innerText(), /MAIL_ACTIVITY_MANAGER/);

@@ -28,7 +28,7 @@ export async function render(_args, { reload }) {
     pageHead(t('page_admin'), t('admin_intro')),
     h('section', { class: 'card', 'aria-labelledby': 'mb-title' },
       h('h2', { id: 'mb-title', text: t('admin_mailboxes') }),
-      table(t('admin_mailboxes'), [t('mailbox'), t('admin_ingest'), t('admin_health'), t('admin_quota'), t('admin_password'), ''], mailboxes, (m) => {
+      table(t('admin_mailboxes'), [t('mailbox'), t('admin_ingest'), t('admin_health'), t('admin_quota'), t('admin_archive'), t('admin_password'), ''], mailboxes, (m) => {
         const d = details.get(m.id);
         return h('tr', { 'data-mailbox': m.address },
           h('td', {}, h('strong', { text: m.name }), h('span', { class: 'sub', text: m.address })),
@@ -36,6 +36,7 @@ export async function render(_args, { reload }) {
             h('span', { class: 'sub', text: m.admin?.imap_configured ? t('admin_imap_set') : t('admin_imap_unset') })),
           h('td', {}, health(m, d)),
           h('td', {}, quota(d?.quota)),
+          h('td', { 'data-col': 'archive' }, archive(d)),
           h('td', {}, m.admin?.app_password_warning ? chip(m.admin.app_password_message ?? t('admin_password_soon'), 'warn') : d?.app_password?.expires_at ? when(d.app_password.expires_at) : '—'),
           h('td', {}, d ? button(t('admin_settings'), async () => { settingsOf = settingsOf === m.id ? null : m.id; await reload(); document.getElementById('mbset-title')?.focus(); }, { class: 'secondary small', action: `settings-${m.address}` }) : null));
       }, { label: 'mailboxes' })),
@@ -144,4 +145,13 @@ function newGrant(mailboxes, users, teams, reload) {
       say(t('admin_grant_added', { n, who: holder.selectedOptions[0].textContent }));
       await reload();
     }, { class: 'secondary', action: 'grant-add' })));
+// The archive policy (messages stored here leave the provider's box after N days), what
+// it removed so far and when it last ran.
+function archive(d) {
+  const days = d?.archive?.expunge_after_days;
+  const run = d?.health?.archive;
+  const policy = days ? h('span', { text: t('admin_archive_after', { n: days }) }) : h('span', { class: 'muted', text: t('admin_archive_off') });
+  if (run?.unavailable) return [policy, ' ', chip(t('admin_archive_unavailable'), 'warn'), h('span', { class: 'sub', text: run.unavailable })];
+  if (!days || !run?.last_run_at) return policy;
+  return [policy, h('span', { class: 'sub', text: t('admin_archive_last', { n: run.total_expunged, size: size(run.total_bytes_freed), when: when(run.last_run_at) }) })];
 }

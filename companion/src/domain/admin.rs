@@ -153,6 +153,45 @@ pub struct PatchMailboxRequest {
     /// Retention of the mailbox's messages: `{days: N}` (1..=36500) or `{days: null}`
     /// (kept forever, nothing may be purged).
     pub retention: Option<crate::domain::retention::Retention>,
+    /// The archive policy: `{expunge_after_days: N}` (N ≥ 1: messages older than N days
+    /// leave the provider's box once stored byte for byte) or `{expunge_after_days: null}`
+    /// (off).
+    pub archive: Option<ArchiveRequest>,
+}
+
+/// The archive policy in `PATCH /api/v1/mailboxes/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveRequest {
+    /// Days (at least 1) after which a stored message is expunged from the box; `null`:
+    /// never (the policy is off). Required.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub expunge_after_days: Option<Option<i64>>,
+}
+
+/// The archive policy as shown back.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ArchiveView {
+    /// Days after which stored messages are expunged from the box (`null`: off).
+    pub expunge_after_days: Option<i64>,
+}
+
+/// The last archive run (on `health.archive`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ArchiveRunView {
+    /// When the last poll with the policy on ended.
+    pub last_run_at: Option<String>,
+    /// Messages it expunged from the box.
+    pub expunged: i64,
+    /// Bytes it freed.
+    pub bytes_freed: i64,
+    /// Why nothing can be expunged (words an administrator can act on), when so.
+    pub unavailable: Option<String>,
+    /// Messages expunged from the box so far (all runs).
+    pub total_expunged: i64,
+    /// Bytes freed so far (all runs).
+    pub total_bytes_freed: i64,
 }
 
 /// Body of `POST /api/v1/teams`.
@@ -218,6 +257,9 @@ pub struct HealthView {
     pub next_attempt_at: Option<String>,
     /// Whether the server offered IDLE at the last connection.
     pub idle: Option<bool>,
+    /// The last archive run (`GET /api/v1/mailboxes/{id}` only; absent before any run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveRunView>,
 }
 
 /// Where `quota` comes from.
@@ -280,6 +322,9 @@ pub struct MailboxAdminView {
     /// `GET /api/v1/mailboxes/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<crate::domain::retention::Retention>,
+    /// The archive policy (shown by `GET /api/v1/mailboxes/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<ArchiveView>,
     pub created_at: String,
     pub updated_at: Option<String>,
 }
@@ -419,6 +464,7 @@ pub fn mailbox_view(r: MailboxSettingsRow, now: i64) -> MailboxAdminView {
         consecutive_failures: r.consecutive_failures.unwrap_or(0),
         next_attempt_at: r.next_attempt_at.map(ms_to_rfc3339),
         idle: r.idle,
+        archive: None,
     });
     MailboxAdminView {
         imap: endpoint_view(
@@ -444,6 +490,7 @@ pub fn mailbox_view(r: MailboxSettingsRow, now: i64) -> MailboxAdminView {
         send_limits: None,
         sla: None,
         retention: None,
+        archive: None,
         health,
         id: r.id,
         address: r.address,
@@ -798,7 +845,39 @@ pub async fn get_mailbox(store: &Store, org_id: &str, id: &str) -> Result<Mailbo
     v.send_limits = Some(crate::outbox::limits(store, id).await?);
     v.sla = Some(crate::domain::sla::calendar(store, id).await?.settings());
     v.retention = Some(crate::domain::retention::retention(store, id).await?);
+    v.archive = Some(ArchiveView {
+        expunge_after_days: crate::store::archive::policy(store, id).await?,
+    });
+    if let Some(h) = v.health.as_mut()
+        && let Some(r) = crate::store::archive::last_run(store, id).await?
+        && (r.archive_run_at.is_some() || r.archive_unavailable.is_some())
+    {
+        let (total_expunged, total_bytes_freed) = crate::store::archive::totals(store, id).await?;
+        h.archive = Some(ArchiveRunView {
+            last_run_at: r.archive_run_at.map(ms_to_rfc3339),
+            expunged: r.archive_expunged.unwrap_or(0),
+            bytes_freed: r.archive_bytes_freed.unwrap_or(0),
+            unavailable: r.archive_unavailable,
+            total_expunged,
+            total_bytes_freed,
+        });
+    }
     Ok(v)
+}
+
+/// The archive policy of a PATCH: `Some(days)` to write (`None` inside: off).
+fn check_archive(req: &ArchiveRequest) -> Result<Option<i64>> {
+    match req.expunge_after_days {
+        None => Err(Error::invalid(
+            "campo `archive.expunge_after_days`: un numero di giorni (almeno 1) o null per \
+             disattivare / field `archive.expunge_after_days`: a number of days (at least 1) \
+             or null to turn it off",
+        )),
+        Some(Some(d)) if !(1..=36_500).contains(&d) => Err(Error::invalid(
+            "`archive.expunge_after_days`: tra 1 e 36500 giorni / between 1 and 36500 days",
+        )),
+        Some(d) => Ok(d),
+    }
 }
 
 /// Every mailbox of the organisation as its administrator sees it.
@@ -848,6 +927,7 @@ pub async fn update_mailbox(
         .as_ref()
         .map(crate::domain::retention::check_retention)
         .transpose()?;
+    let archive = req.archive.as_ref().map(check_archive).transpose()?;
 
     // Read inside the transaction: it holds the organisation's chain head, so two edits of
     // the same mailbox apply one after the other, each merging over the other's result.
@@ -900,6 +980,7 @@ pub async fn update_mailbox(
         (req.send_max_bytes.is_some(), "send_max_bytes"),
         (sla.is_some(), "sla"),
         (retention.is_some(), "retention"),
+        (archive.is_some(), "archive.expunge_after_days"),
     ] {
         if present {
             fields.push(field);
@@ -925,12 +1006,19 @@ pub async fn update_mailbox(
     if let Some(calendar) = &sla {
         mailboxes::set_sla_calendar(&mut tx, id, calendar.as_deref()).await?;
     }
+    if let Some(days) = archive {
+        crate::store::archive::set_policy(&mut tx, id, days).await?;
+    }
     let mut details = serde_json::json!({ "fields": fields, "secrets_changed": secrets });
     if let Some(days) = retention {
         // Old and new retention: what a later purge was allowed to take depends on it.
         let old = crate::store::retention::retention_days_tx(&mut tx, id).await?;
         crate::store::retention::set_retention_days(&mut tx, id, days).await?;
         details["retention_days"] = serde_json::json!({"old": old, "new": days});
+    }
+    if let Some(days) = archive {
+        // The policy's value is not personal data: the audit tells what it became.
+        details["archive_expunge_after_days"] = serde_json::json!(days);
     }
     tx.audit(Entry {
         org_id: Some(actor.org_id),

@@ -48,6 +48,10 @@ pub struct MessageResponse {
     pub worked_at: Option<String>,
     pub trashed: bool,
     pub trashed_at: Option<String>,
+    /// Whether the archive policy removed it from the provider's box (PecDesk keeps it).
+    pub archived: bool,
+    /// When it was expunged from the provider's box.
+    pub expunged_from_box_at: Option<String>,
     pub received_at: String,
     /// The companion-side archive folder (`Contratti/2026`), or `null`.
     pub folder: Option<String>,
@@ -116,6 +120,8 @@ impl MessageRow {
             worked_at: self.worked_at.map(ms_to_rfc3339),
             trashed: self.trashed_at.is_some(),
             trashed_at: self.trashed_at.map(ms_to_rfc3339),
+            archived: self.archived_at.is_some(),
+            expunged_from_box_at: self.archived_at.map(ms_to_rfc3339),
             received_at: ms_to_rfc3339(self.received_at),
             folder: self.folder,
             category: self.category,

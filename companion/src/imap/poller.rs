@@ -1,5 +1,9 @@
 //! One mailbox's poller: lease, connect, read INBOX and Sent by UID into the ingestion
 //! path, wait (IDLE or interval), again; failures on the mailbox's health with a backoff.
+//! A mailbox with an archive policy has its old, stored messages expunged after each
+//! folder's sync ([`archive`]).
+
+mod archive;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -195,6 +199,7 @@ async fn session(ctx: &Ctx, stop: &mut watch::Receiver<bool>) -> Result<(), Poll
     .await?;
     let idle = caps.has_str("IDLE");
     let quota = caps.has_str("QUOTA");
+    let uidplus = caps.has_str("UIDPLUS");
     drop(caps);
     store_imap::set_idle(store, id, idle)
         .await
@@ -204,20 +209,38 @@ async fn session(ctx: &Ctx, stop: &mut watch::Receiver<bool>) -> Result<(), Poll
     }
     let sent = sent_folder(ctx, &mut s).await?;
     tracing::info!(mailbox.id = %id, imap.idle = idle, imap.sent = sent.is_some(), "IMAP connected");
+    let mut memo = archive::Memo::default();
     loop {
         if !ctx.renew().await? {
             tracing::info!(mailbox.id = %id, "IMAP: lease taken over by another replica");
             let _ = s.logout().await;
             return Ok(());
         }
+        // Read again at each poll: an administrator's change applies at the next one.
+        let policy = archive::policy(ctx).await?;
+        let mut run = archive::Run {
+            on: policy.is_some(),
+            ..archive::Run::default()
+        };
         // Sent first, INBOX last: INBOX stays selected for IDLE.
-        if let Some(folder) = &sent
-            && !sync_folder(ctx, &mut s, folder, Direction::Out).await?
-        {
-            return Ok(());
+        if let Some(folder) = &sent {
+            if !sync_folder(ctx, &mut s, folder, Direction::Out).await? {
+                return Ok(());
+            }
+            if let Some(days) = policy.filter(|_| uidplus) {
+                archive::folder(ctx, &mut s, folder, days, &mut memo, &mut run).await?;
+            }
         }
         if !sync_folder(ctx, &mut s, "INBOX", Direction::In).await? {
             return Ok(());
+        }
+        if let Some(days) = policy.filter(|_| uidplus) {
+            archive::folder(ctx, &mut s, "INBOX", days, &mut memo, &mut run).await?;
+        }
+        archive::finish(ctx, &run, uidplus).await?;
+        if run.expunged > 0 && quota {
+            // The box shrank: its quota as the server now reports it.
+            read_quota(ctx, &mut s).await;
         }
         store_imap::record_success(store, id, now_ms())
             .await
@@ -260,6 +283,97 @@ async fn session(ctx: &Ctx, stop: &mut watch::Receiver<bool>) -> Result<(), Poll
             return Ok(());
         }
     }
+}
+
+/// What one archive pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ArchivePass {
+    /// Whether the mailbox has a policy.
+    pub policy_on: bool,
+    /// Whether the server offers UIDPLUS (nothing is expunged without it).
+    pub uidplus: bool,
+    /// Messages expunged from the box.
+    pub expunged: i64,
+    /// Bytes freed.
+    pub bytes_freed: i64,
+}
+
+/// One archive pass over `target`'s folders (Sent, INBOX) without reading new mail: the
+/// same checks and records as the poller's, under the mailbox's lease (`Ok(None)` when
+/// another replica holds it). The poller runs this step after every sync; this entry point
+/// lets an administrator's tool (and the tests) run it on its own.
+pub async fn archive_pass(
+    state: AppState,
+    settings: ImapSettings,
+    target: PollTarget,
+) -> Result<Option<ArchivePass>, PollError> {
+    let (_tx, stop) = watch::channel(false);
+    let owner: Arc<str> = Arc::from(crate::store::new_id());
+    let ctx = Ctx {
+        state,
+        settings,
+        owner,
+        target,
+        stop,
+    };
+    let store = ctx.state.store();
+    let id = &ctx.target.id;
+    if !store_imap::acquire_lease(store, id, &ctx.owner, now_ms(), ctx.lease_until())
+        .await
+        .map_err(storage)?
+    {
+        return Ok(None);
+    }
+    let r = archive_session(&ctx).await;
+    if let Err(e) = store_imap::release_lease(store, id, &ctx.owner).await {
+        tracing::warn!(mailbox.id = %id, error = %e, "IMAP: cannot release the lease");
+    }
+    r.map(Some)
+}
+
+async fn archive_session(ctx: &Ctx) -> Result<ArchivePass, PollError> {
+    let store = ctx.state.store();
+    let t = ctx.settings.timeout();
+    let endpoint = mailboxes::endpoint(
+        store,
+        ctx.state.tokens().master(),
+        &ctx.target.id,
+        Protocol::Imap,
+    )
+    .await
+    .map_err(|e| PollError::new(ErrorCode::Settings, e.to_string()))?
+    .ok_or_else(|| PollError::new(ErrorCode::Settings, "no IMAP settings"))?;
+    let mut s = connect::open(&endpoint, t, ctx.state.settings().ca_bundle.as_deref()).await?;
+    let caps = timed(t, "CAPABILITY", async {
+        s.capabilities().await.map_err(|e| classify(&e))
+    })
+    .await?;
+    let uidplus = caps.has_str("UIDPLUS");
+    drop(caps);
+    let policy = archive::policy(ctx).await?;
+    let mut run = archive::Run {
+        on: policy.is_some(),
+        ..archive::Run::default()
+    };
+    if let Some(days) = policy.filter(|_| uidplus) {
+        let mut memo = archive::Memo::default();
+        let sent = sent_folder(ctx, &mut s).await?;
+        for folder in sent.iter().map(String::as_str).chain(["INBOX"]) {
+            timed(t, "EXAMINE", async {
+                s.examine(folder).await.map_err(|e| classify(&e))
+            })
+            .await?;
+            archive::folder(ctx, &mut s, folder, days, &mut memo, &mut run).await?;
+        }
+    }
+    archive::finish(ctx, &run, uidplus).await?;
+    let _ = s.logout().await;
+    Ok(ArchivePass {
+        policy_on: run.on,
+        uidplus,
+        expunged: run.expunged,
+        bytes_freed: run.bytes,
+    })
 }
 
 /// Reads the box's quota (RFC 9208 STORAGE, KiB); a failure is only logged.

@@ -172,6 +172,9 @@ actions! {
     MailboxCreate => "mailbox.create",
     /// A mailbox's settings were changed (names of the fields, never values or secrets).
     MailboxUpdate => "mailbox.update",
+    /// The archive policy expunged stored messages from the provider's box (system: counts
+    /// and bytes freed, never subjects).
+    MailboxArchiveExpunge => "mailbox.archive_expunge",
     /// A team was created.
     TeamCreate => "team.create",
     /// A team was renamed or made external/internal.

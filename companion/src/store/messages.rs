@@ -20,7 +20,7 @@ use crate::{with_pool, with_tx};
 pub const MESSAGE_COLS: &str = "m.id, m.org_id, m.mailbox_id, m.raw_sha256, m.internet_message_id, \
     m.identificativo, m.kind, m.direction, m.subject, m.sender, m.summary, m.state, m.taken_by, \
     m.taken_at, m.trashed_at, m.received_at, m.worked_by, m.worked_at, m.folder, m.category, \
-    m.tags, m.purged_at";
+    m.tags, m.purged_at, m.archived_at";
 
 /// A stored message.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -69,6 +69,10 @@ pub struct MessageRow {
     pub tags: Option<String>,
     /// When it was purged (ms): a tombstone whose raw bytes are gone.
     pub purged_at: Option<i64>,
+    /// When its bytes were expunged from the provider's box by the archive policy (ms);
+    /// the copy here stays.
+    #[sqlx(default)]
+    pub archived_at: Option<i64>,
     /// Display name of who took it in charge, read by the same query ([`TAKEN_BY_NAME`]);
     /// `None` where a query does not select it.
     #[sqlx(default)]

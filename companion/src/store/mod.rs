@@ -14,6 +14,7 @@
 pub mod activities;
 pub mod admin;
 pub mod alarms;
+pub mod archive;
 pub mod audit;
 pub mod campaigns;
 pub mod comments;

@@ -261,6 +261,16 @@ impl Dovecot {
         }
     }
 
+    /// Answers CAPABILITY with `caps` only (Dovecot's `imap_capability`), from a restart.
+    pub fn set_capabilities(&mut self, caps: &str) {
+        self.stop();
+        let path = self.root().join("dovecot.conf");
+        let mut conf = std::fs::read_to_string(&path).expect("config");
+        conf.push_str(&format!("imap_capability = {caps}\n"));
+        std::fs::write(&path, conf).expect("write config");
+        self.spawn();
+    }
+
     /// Stops and starts again on the same port: every open session is cut.
     pub fn restart(&mut self) {
         self.stop();
@@ -337,6 +347,54 @@ impl Dovecot {
         std::fs::write(&tmp, raw).expect("write message");
         self.chown(&tmp);
         std::fs::rename(&tmp, base.join("new").join(&name)).expect("deliver");
+    }
+
+    /// Delivers `raw` into `folder` with the file time `at` (Dovecot's INTERNALDATE for a
+    /// Maildir message) and, when `flags` is given, straight into `cur/` with those flags
+    /// in its name (`T`: `\Deleted`, as another client leaves a message it deleted).
+    pub fn deliver_dated(
+        &self,
+        user: &str,
+        folder: Option<&str>,
+        raw: &[u8],
+        at: std::time::SystemTime,
+        flags: Option<&str>,
+    ) {
+        let base = self.folder_dir(user, folder);
+        let name = format!(
+            "{}.P{}Q{}.pecdesk-test",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("time")
+                .as_secs(),
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmp = base.join("tmp").join(&name);
+        std::fs::write(&tmp, raw).expect("write message");
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .and_then(|f| f.set_modified(at))
+            .expect("set the file time");
+        self.chown(&tmp);
+        let dest = match flags {
+            Some(f) => base.join("cur").join(format!("{name}:2,{f}")),
+            None => base.join("new").join(&name),
+        };
+        std::fs::rename(&tmp, dest).expect("deliver");
+    }
+
+    /// The bytes of every message file of a folder (`new/` and `cur/`).
+    pub fn contents(&self, user: &str, folder: Option<&str>) -> Vec<Vec<u8>> {
+        let base = self.folder_dir(user, folder);
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            for e in std::fs::read_dir(base.join(sub)).expect("read folder") {
+                out.push(std::fs::read(e.expect("entry").path()).expect("read message"));
+            }
+        }
+        out
     }
 
     /// The message files of a folder (`new/` and `cur/`), with the flags Dovecot keeps in

@@ -19,11 +19,11 @@ use crate::fixtures;
 use crate::helpers::{Engine, TestApp, spawn_app};
 use crate::scalar;
 
-const USER: &str = "legale";
-const PASSWORD: &str = "segreta-di-prova";
+pub(crate) const USER: &str = "legale";
+pub(crate) const PASSWORD: &str = "segreta-di-prova";
 
 /// Short intervals: the stories wait for conditions, bounded by [`wait_for`].
-fn fast() -> ImapSettings {
+pub(crate) fn fast() -> ImapSettings {
     ImapSettings {
         enabled: true,
         poll_interval_secs: 1,
@@ -41,7 +41,7 @@ fn fast() -> ImapSettings {
 
 /// The app's state as a second `AppState` over the same store and data folder (so the
 /// same master key opens the mailbox secrets).
-async fn state_of(app: &TestApp) -> AppState {
+pub(crate) async fn state_of(app: &TestApp) -> AppState {
     state_with_ca(app, None).await
 }
 
@@ -64,7 +64,13 @@ async fn state_with_ca(app: &TestApp, ca: Option<std::path::PathBuf>) -> AppStat
 }
 
 /// Writes the mailbox's IMAP settings and turns ingestion on.
-async fn configure(state: &AppState, mailbox_id: &str, port: u16, security: Security, pw: &str) {
+pub(crate) async fn configure(
+    state: &AppState,
+    mailbox_id: &str,
+    port: u16,
+    security: Security,
+    pw: &str,
+) {
     configure_host(state, mailbox_id, "127.0.0.1", port, security, pw).await;
 }
 
@@ -111,12 +117,12 @@ async fn configure_host(
     tx.commit().await.expect("commit");
 }
 
-fn sha(raw: &[u8]) -> String {
+pub(crate) fn sha(raw: &[u8]) -> String {
     hex::encode(Sha256::digest(raw))
 }
 
 /// Waits (bounded: 40 s) until `check` holds; panics with `what` otherwise.
-async fn wait_for<F, Fut>(what: &str, check: F)
+pub(crate) async fn wait_for<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -140,7 +146,7 @@ where
     }
 }
 
-async fn count_in(app: &TestApp, mailbox_id: &str) -> i64 {
+pub(crate) async fn count_in(app: &TestApp, mailbox_id: &str) -> i64 {
     scalar!(
         app,
         "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1",
@@ -148,7 +154,7 @@ async fn count_in(app: &TestApp, mailbox_id: &str) -> i64 {
     )
 }
 
-async fn copies_of(app: &TestApp, mailbox_id: &str, raw: &[u8]) -> i64 {
+pub(crate) async fn copies_of(app: &TestApp, mailbox_id: &str, raw: &[u8]) -> i64 {
     scalar!(
         app,
         "SELECT COUNT(*) FROM messages WHERE mailbox_id = $1 AND raw_sha256 = $2",
@@ -169,7 +175,7 @@ async fn assert_each_once(app: &TestApp, mailbox_id: &str, base: i64, sent: &[Ve
 }
 
 /// Waits until the mailbox holds `n` rows.
-async fn wait_count(app: &TestApp, mailbox_id: &str, n: i64) {
+pub(crate) async fn wait_count(app: &TestApp, mailbox_id: &str, n: i64) {
     wait_for(&format!("{n} messages stored"), || async {
         count_in(app, mailbox_id).await >= n
     })

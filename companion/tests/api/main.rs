@@ -12,6 +12,7 @@ mod addin;
 mod admin;
 mod alarms;
 mod approval;
+mod archive;
 mod audit;
 mod auth;
 mod campaign_e2e;
