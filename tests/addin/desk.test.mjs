@@ -647,10 +647,12 @@ for (const engine of ['sqlite', 'postgres']) {
         await admin.waitForSelector('[data-mailbox-settings="legale@pec.demo.test"]');
         for (const pw of await admin.locator('[data-mailbox-settings] input[type="password"]').all()) assert.equal(await pw.inputValue(), '');
         await admin.getByLabel('Nome visualizzato').fill('Legale e contenzioso');
+        await admin.getByLabel('Togli dalla casella dopo (giorni)').fill('120');
         await admin.getByRole('button', { name: 'Salva le impostazioni' }).click();
         await admin.waitForFunction(() => /Impostazioni di Legale e contenzioso salvate/.test(document.getElementById('status').textContent));
         const after = (await companion.api(tokens.admin, 'GET', `/api/v1/mailboxes/${legale.id}`)).body;
         assert.equal(after.name, 'Legale e contenzioso');
+        assert.deepEqual(after.archive, { expunge_after_days: 120 });
         for (const k of ['imap', 'smtp', 'sla', 'app_password', 'ingest_enabled']) assert.deepEqual(after[k], before[k], k);
         await admin.waitForSelector('[data-table="mailboxes"] tr[data-mailbox="legale@pec.demo.test"] >> text=Legale e contenzioso');
         await admin.locator('[data-mailbox-settings]').scrollIntoViewIfNeeded();

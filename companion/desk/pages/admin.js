@@ -145,6 +145,8 @@ function newGrant(mailboxes, users, teams, reload) {
       say(t('admin_grant_added', { n, who: holder.selectedOptions[0].textContent }));
       await reload();
     }, { class: 'secondary', action: 'grant-add' })));
+}
+
 // The archive policy (messages stored here leave the provider's box after N days), what
 // it removed so far and when it last ran.
 function archive(d) {

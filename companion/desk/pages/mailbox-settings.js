@@ -1,6 +1,6 @@
 // The settings form of one mailbox (Amministrazione → a mailbox → Impostazioni): display
-// name, quota, app password expiry, polling, the SLA calendar, the IMAP and SMTP
-// connections. It sends only what changed, as one PATCH /api/v1/mailboxes/{id}.
+// name, quota, app password expiry, polling, the SLA calendar, the archive policy, the
+// IMAP and SMTP connections. It sends only what changed, as one PATCH /api/v1/mailboxes/{id}.
 // Passwords are write-only: the field is always empty, an empty field keeps the stored
 // one ("password_set" only says whether there is one).
 //
@@ -83,6 +83,27 @@ addSection({
       patch() {
         const v = value();
         return JSON.stringify(v) === before ? {} : { sla: v };
+      },
+    };
+  },
+});
+
+// The archive policy (Archiviazione): stored messages older than N days leave the provider's
+// box, which frees its quota; empty: everything stays in the box. The copy kept by PecDesk
+// is never touched (docs/operations.md).
+addSection({
+  key: 'archive',
+  render(d) {
+    const was = d.archive?.expunge_after_days ?? null;
+    const days = input('expunge_after_days', was === null ? '' : String(was), { type: 'number', min: 1, max: 36500 });
+    return {
+      element: fieldset('archive', t('mbset_archive'),
+        h('p', { class: 'help', text: t('mbset_archive_help') }),
+        field(t('mbset_archive_days'), days, t('mbset_archive_days_help'))),
+      patch() {
+        const n = days.value.trim() ? Number(days.value) : null;
+        if (n !== null && !(Number.isInteger(n) && n >= 1 && n <= 36500)) { days.focus(); throw new Error(t('mbset_archive_bad')); }
+        return n === was ? {} : { archive: { expunge_after_days: n } };
       },
     };
   },
