@@ -125,11 +125,15 @@ async function renderPage({ refresh = false } = {}) {
   shown = { id: page.id, live: Boolean(page.live) };
 }
 
-/** A live page in front of the user is refreshed, unless they are typing in it. */
+/**
+ * A live page in front of the user is refreshed, unless they are working in it: typing in a
+ * field, or anywhere inside a form or an opened panel (a message's filing form, say) — a
+ * refresh would close it and drop what they entered.
+ */
 function refreshLive() {
   if (!ctx.me || !shown?.live || document.hidden) return;
   const a = document.activeElement;
-  if (a && $('main').contains(a) && ['INPUT', 'TEXTAREA', 'SELECT'].includes(a.tagName)) return;
+  if (a && $('main').contains(a) && (['INPUT', 'TEXTAREA', 'SELECT'].includes(a.tagName) || a.closest('form, details[open]'))) return;
   renderPage({ refresh: true });
 }
 

@@ -233,29 +233,10 @@ pub async fn seed_story(store: &Store) -> anyhow::Result<()> {
     };
     use pecdesk_core::activity::{Decision, Flow, Priority, Status};
 
-    let who = |email: &str| {
-        let email = email.to_owned();
-        async move {
-            let addr = EmailAddress::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let u = users::user_by_email(store, &addr)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("demo user {email} missing"))?;
-            let principal = crate::auth::Principal {
-                user_id: u.id,
-                org_id: u.org_id,
-                email: u.email,
-                name: u.name,
-                is_admin: u.is_admin,
-                is_auditor: u.is_auditor,
-            };
-            let person = grants::person(store, &principal).await?;
-            anyhow::Ok((principal, person))
-        }
-    };
-    let (rita, rita_p) = who("responsabile@demo.test").await?;
-    let (aldo, aldo_p) = who("assegnatario@demo.test").await?;
-    let (paolo, paolo_p) = who("approvatore@demo.test").await?;
-    let (sara, sara_p) = who("smistatore@demo.test").await?;
+    let (rita, rita_p) = demo_user(store, "responsabile@demo.test").await?;
+    let (aldo, aldo_p) = demo_user(store, "assegnatario@demo.test").await?;
+    let (paolo, paolo_p) = demo_user(store, "approvatore@demo.test").await?;
+    let (sara, sara_p) = demo_user(store, "smistatore@demo.test").await?;
     let boxes = users::mailboxes_of_org(store, &rita.org_id).await?;
     let protocollo = boxes
         .iter()
@@ -406,6 +387,27 @@ pub const ALARM_SOON: &str = "Trasmettere il verbale alla Prefettura";
 /// See [`ALARM_SOON`].
 pub const ALARM_LATE: &str = "Riscontrare il sollecito dell'INPS";
 
+/// A demo user as the API sees them after sign-in: the principal and their grants.
+async fn demo_user(
+    store: &Store,
+    email: &str,
+) -> anyhow::Result<(crate::auth::Principal, pecdesk_core::authz::Person)> {
+    let addr = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let u = users::user_by_email(store, &addr)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo user {email} missing"))?;
+    let principal = crate::auth::Principal {
+        user_id: u.id,
+        org_id: u.org_id,
+        email: u.email,
+        name: u.name,
+        is_admin: u.is_admin,
+        is_auditor: u.is_auditor,
+    };
+    let person = grants::person(store, &principal).await?;
+    Ok((principal, person))
+}
+
 /// SLA alarms for `serve --demo` (after [`seed_story`]): an activity of Aldo's due in three
 /// minutes (its "due tomorrow" alarm fires at the first pass, "overdue" three minutes on)
 /// and one of the legal team two days overdue (escalated to the Responsabile at once). The
@@ -415,21 +417,10 @@ pub async fn seed_alarms(store: &Store, now: i64) -> anyhow::Result<()> {
     use crate::domain::activities::create::{CreateActivityRequest, create};
     use pecdesk_core::activity::Priority;
 
-    let rita = users::user_by_email(store, &EmailAddress::parse("responsabile@demo.test")?)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("demo user missing"))?;
+    let (principal, person) = demo_user(store, "responsabile@demo.test").await?;
     let aldo = users::user_by_email(store, &EmailAddress::parse("assegnatario@demo.test")?)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo user missing"))?;
-    let principal = crate::auth::Principal {
-        user_id: rita.id,
-        org_id: rita.org_id,
-        email: rita.email,
-        name: rita.name,
-        is_admin: rita.is_admin,
-        is_auditor: rita.is_auditor,
-    };
-    let person = grants::person(store, &principal).await?;
     let protocollo = users::mailboxes_of_org(store, &principal.org_id)
         .await?
         .into_iter()
@@ -581,18 +572,7 @@ async fn seed_folders(
         user_id: Some(admin),
     };
     crate::domain::retention::set_retention(store, actor, protocollo, Some(3650)).await?;
-    let rita = users::user_by_email(store, &EmailAddress::parse("responsabile@demo.test")?)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("demo user missing"))?;
-    let principal = crate::auth::Principal {
-        user_id: rita.id,
-        org_id: rita.org_id,
-        email: rita.email,
-        name: rita.name,
-        is_admin: rita.is_admin,
-        is_auditor: rita.is_auditor,
-    };
-    let person = grants::person(store, &principal).await?;
+    let (principal, person) = demo_user(store, "responsabile@demo.test").await?;
     // Incoming PECs only, oldest first (receipts are filed under what they certify).
     let mut ids = Vec::new();
     for id in crate::store::messages::ids_by_mailbox(store, protocollo).await? {

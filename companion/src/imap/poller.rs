@@ -512,23 +512,32 @@ async fn sync_folder(
             return Ok(false);
         }
         // Sizes first, so one batch never holds more than `batch_bytes` in memory.
-        let sizes = timed(t, "UID FETCH", async {
-            let stream = s
-                .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
-                .await
-                .map_err(|e| classify(&e))?;
-            let all: Vec<_> = stream.try_collect().await.map_err(|e| classify(&e))?;
-            Ok(all
-                .iter()
-                .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-                .collect::<HashMap<u32, u32>>())
-        })
-        .await?;
+        let sizes = fetch_sizes(s, chunk, t).await?;
         for group in by_size(chunk, &sizes, ctx.settings.batch_bytes()) {
             ingest_group(ctx, s, &f, group).await?;
         }
     }
     Ok(true)
+}
+
+/// The sizes (RFC822.SIZE) of `uids`, by UID: what cuts them into batches of bounded bytes.
+async fn fetch_sizes(
+    s: &mut ImapSession,
+    uids: &[u32],
+    t: Duration,
+) -> Result<HashMap<u32, u32>, PollError> {
+    timed(t, "UID FETCH", async {
+        let stream = s
+            .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
+            .await
+            .map_err(|e| classify(&e))?;
+        let all: Vec<_> = stream.try_collect().await.map_err(|e| classify(&e))?;
+        Ok(all
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
+            .collect::<HashMap<u32, u32>>())
+    })
+    .await
 }
 
 /// A folder being read.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use futures_util::TryStreamExt as _;
 use sha2::{Digest as _, Sha256};
 
-use super::{Ctx, ImapSession, by_size, classify, storage, timed, uid_set};
+use super::{Ctx, ImapSession, by_size, classify, fetch_sizes, storage, timed, uid_set};
 use crate::imap::health::{ErrorCode, PollError};
 use crate::store::audit::{self, Action, Chain};
 use crate::store::{archive as store_archive, imap as store_imap, now_ms};
@@ -164,18 +164,7 @@ pub(super) async fn folder(
         if ctx.stopping() || !ctx.renew().await? {
             return Ok(());
         }
-        let sizes = timed(t, "UID FETCH", async {
-            let stream = s
-                .uid_fetch(uid_set(chunk), "(UID RFC822.SIZE)")
-                .await
-                .map_err(|e| classify(&e))?;
-            let all: Vec<_> = stream.try_collect().await.map_err(|e| classify(&e))?;
-            Ok(all
-                .iter()
-                .filter_map(|f| Some((f.uid?, f.size.unwrap_or(0))))
-                .collect::<HashMap<u32, u32>>())
-        })
-        .await?;
+        let sizes = fetch_sizes(s, chunk, t).await?;
         for group in by_size(chunk, &sizes, ctx.settings.batch_bytes()) {
             read = read.saturating_add(group.len());
             let bodies = fetch_bodies(ctx, s, group).await?;
