@@ -754,6 +754,7 @@ pub fn start(state: &AppState) -> AlarmWorker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

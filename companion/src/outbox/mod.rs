@@ -449,7 +449,7 @@ pub fn start_with(state: AppState, settings: OutboxSettings) -> Workers {
     let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
     let last_sweep: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
     crate::jobs::spawn("outbox", id, move || {
-        let (state, settings, worker) = (state.clone(), settings.clone(), Arc::clone(&worker));
+        let (state, worker) = (state.clone(), Arc::clone(&worker));
         let last_sweep = Arc::clone(&last_sweep);
         async move {
             // Campaigns: activities for failed recipients, finished campaigns marked done

@@ -110,12 +110,12 @@ pub async fn variant_shas(tx: &mut WriteTx, message_id: &str) -> Result<Vec<Stri
 }
 
 /// Marks a trashed message purged, clearing what was read from its content (subject,
-/// sender, summary, search text, protocol data); the id, hashes, Message-ID,
+/// sender, summary, search text, protocol data, the rules' matches); the id, hashes, Message-ID,
 /// identificativo, kind, direction, states and dates stay. Returns whether it changed.
 pub async fn tombstone(tx: &mut WriteTx, id: &str, user_id: &str, now: i64) -> Result<bool> {
     let n = with_tx!(tx, |c| sqlx::query(
         "UPDATE messages SET purged_at = $3, purged_by = $2, subject = NULL, sender = NULL, \
-         summary = '{}', search_text = '', protocol = NULL \
+         summary = '{}', search_text = '', protocol = NULL, routing_matched = NULL \
          WHERE id = $1 AND trashed_at IS NOT NULL AND purged_at IS NULL"
     )
     .bind(id)

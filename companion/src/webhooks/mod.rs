@@ -291,7 +291,7 @@ pub fn start_with(state: AppState, settings: WebhookSettings) -> Workers {
     let worker = Arc::clone(&id);
     let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
     crate::jobs::spawn("webhooks", id, move || {
-        let (state, settings, worker) = (state.clone(), settings.clone(), Arc::clone(&worker));
+        let (state, worker) = (state.clone(), Arc::clone(&worker));
         async move {
             match tick_with(&state, &settings, &worker, now_ms()).await {
                 Ok(r) if r.attempted > 0 => Duration::from_millis(10),
