@@ -100,7 +100,7 @@ function editor(rule, reload) {
   const preview = async () => {
     const r = await ctx.api.post('/api/v1/rules/preview', { rule: parse(), days: Number(days.value) || 30, limit: 100 });
     fill(results,
-      h('p', { 'data-matches': String(r.items.length) }, t('rules_preview_count', { n: r.items.length, scanned: r.scanned }), r.truncated ? ` ${t('rules_preview_truncated')}` : ''),
+      h('p', { 'data-matches': String(r.items.length) }, t(r.items.length === 1 ? 'rules_preview_count_one' : 'rules_preview_count', { n: r.items.length, scanned: r.scanned }), r.truncated ? ` ${t('rules_preview_truncated')}` : ''),
       r.scanned === 0 ? h('p', { class: 'notice', text: t('rules_preview_nothing') }) : null,
       table(t('rules_preview'), [t('subject'), t('sender'), t('mailbox'), t('received_col'), t('rules_why')], r.items, (m) => [
         m.subject || t('desk_no_subject'), m.sender ?? '—', mailboxName(m.mailbox_id), when(m.received_at),
