@@ -447,23 +447,17 @@ pub fn start_with(state: AppState, settings: OutboxSettings) -> Workers {
     let id: Arc<str> = Arc::from(format!("outbox-{}", new_id()));
     let worker = Arc::clone(&id);
     let idle = Duration::from_secs(settings.poll_interval_secs.max(1));
-    let last_sweep: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
+    let mut last_sweep: Option<std::time::Instant> = None;
     crate::jobs::spawn("outbox", id, move || {
+        // Campaigns: activities for failed recipients, finished campaigns marked done (at
+        // most once per idle interval: it reads every unfinished campaign). Decided here,
+        // where the loop's state lives, before the pass starts.
+        let sweep = last_sweep.is_none_or(|t| t.elapsed() >= idle);
+        if sweep {
+            last_sweep = Some(std::time::Instant::now());
+        }
         let (state, worker) = (state.clone(), Arc::clone(&worker));
-        let last_sweep = Arc::clone(&last_sweep);
         async move {
-            // Campaigns: activities for failed recipients, finished campaigns marked done
-            // (at most once per idle interval: it reads every unfinished campaign).
-            let sweep = {
-                let mut last = last_sweep
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let due = last.is_none_or(|t| t.elapsed() >= idle);
-                if due {
-                    *last = Some(std::time::Instant::now());
-                }
-                due
-            };
             if sweep && let Err(e) = crate::domain::campaigns::sweep(state.store(), now_ms()).await
             {
                 tracing::error!(error = %e, "campaign sweep failed");
